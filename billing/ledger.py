@@ -1,0 +1,173 @@
+"""The double-entry ledger: the only code that writes LedgerEntry rows.
+
+Every movement is one LedgerTransaction whose entries sum to zero, posted inside the caller's
+database transaction, with a unique `ref` so the same step can never post twice.
+Convention: a positive amount increases the account's balance (money "in" that account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
+
+Kind = LedgerAccount.Kind
+COMPANY_KINDS = {Kind.COMPANY_AVAILABLE, Kind.COMPANY_HELD}
+EXPERT_KINDS = {Kind.EXPERT_PENDING, Kind.EXPERT_AVAILABLE, Kind.EXPERT_PAID_OUT}
+
+
+class LedgerError(Exception):
+    pass
+
+
+class UnbalancedTransaction(LedgerError):
+    pass
+
+
+class DuplicatePosting(LedgerError):
+    """The ref was already posted: the step happened before and must not happen again."""
+
+
+class InsufficientFunds(LedgerError):
+    def __init__(self, *, available_cents: int, needed_cents: int):
+        super().__init__(
+            f"The balance of {available_cents} cents does not cover {needed_cents} cents."
+        )
+        self.available_cents = available_cents
+        self.needed_cents = needed_cents
+
+
+@dataclass(frozen=True)
+class Line:
+    account: LedgerAccount
+    amount_cents: int
+
+
+def _owner_key(*, organization=None, user=None) -> str:
+    if organization is not None:
+        return f"org:{organization.pk}"
+    if user is not None:
+        return f"user:{user.pk}"
+    return "platform"
+
+
+def account(kind: str, *, organization=None, user=None, currency: str = "usd") -> LedgerAccount:
+    """The account of that kind and owner, created on first use."""
+    if kind in COMPANY_KINDS and organization is None:
+        raise LedgerError(f"{kind} needs an organization")
+    if kind in EXPERT_KINDS and user is None:
+        raise LedgerError(f"{kind} needs a user")
+    owner_key = _owner_key(organization=organization, user=user)
+    found = LedgerAccount.objects.filter(kind=kind, owner_key=owner_key, currency=currency).first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return LedgerAccount.objects.create(
+                kind=kind,
+                owner_key=owner_key,
+                organization=organization,
+                user=user,
+                currency=currency,
+            )
+    except IntegrityError:
+        return LedgerAccount.objects.get(kind=kind, owner_key=owner_key, currency=currency)
+
+
+def post(
+    *,
+    ref: str,
+    reason: str,
+    lines: Iterable[Line],
+    memo: str = "",
+    organization=None,
+    actor=None,
+    never_negative: Iterable[LedgerAccount] = (),
+) -> LedgerTransaction:
+    """Post one balanced transaction. Accounts named in `never_negative` are locked first and
+    the posting is refused with InsufficientFunds if it would take any of them below zero."""
+    lines = [line for line in lines if line.amount_cents != 0]
+    if not lines:
+        raise UnbalancedTransaction("A transaction needs at least one non-zero line.")
+    total = sum(line.amount_cents for line in lines)
+    if total != 0:
+        raise UnbalancedTransaction(f"Lines of {ref} sum to {total}, not 0.")
+    if not transaction.get_connection().in_atomic_block:
+        raise LedgerError(
+            "ledger.post must run inside the transaction of the change that causes it"
+        )
+
+    guarded = {acc.pk for acc in never_negative}
+    delta_by_account: dict[int, int] = {}
+    for line in lines:
+        delta_by_account[line.account.pk] = (
+            delta_by_account.get(line.account.pk, 0) + line.amount_cents
+        )
+
+    # Lock in primary-key order so two postings never deadlock each other.
+    locked = {
+        acc.pk: acc
+        for acc in LedgerAccount.objects.select_for_update()
+        .filter(pk__in=sorted(delta_by_account))
+        .order_by("pk")
+    }
+    for pk in guarded:
+        delta = delta_by_account.get(pk, 0)
+        if delta < 0 and locked[pk].balance_cents + delta < 0:
+            raise InsufficientFunds(available_cents=locked[pk].balance_cents, needed_cents=-delta)
+
+    try:
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(
+                ref=ref, reason=reason, memo=memo[:500], organization=organization, actor=actor
+            )
+    except IntegrityError as exc:
+        raise DuplicatePosting(ref) from exc
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(transaction=txn, account_id=line.account.pk, amount_cents=line.amount_cents)
+            for line in lines
+        ]
+    )
+    for pk, delta in delta_by_account.items():
+        # On SQLite the conditional keeps the no-negative rule even without row locks.
+        qs = LedgerAccount.objects.filter(pk=pk)
+        if pk in guarded and delta < 0:
+            qs = qs.filter(balance_cents__gte=-delta)
+        if qs.update(balance_cents=F("balance_cents") + delta) != 1:
+            raise InsufficientFunds(available_cents=locked[pk].balance_cents, needed_cents=-delta)
+    return txn
+
+
+def transfer(
+    *,
+    ref: str,
+    reason: str,
+    source: LedgerAccount,
+    destination: LedgerAccount,
+    amount_cents: int,
+    guard_source: bool = False,
+    **kwargs,
+) -> LedgerTransaction:
+    """The common two-line posting: amount out of `source`, into `destination`."""
+    return post(
+        ref=ref,
+        reason=reason,
+        lines=[Line(source, -amount_cents), Line(destination, amount_cents)],
+        never_negative=[source] if guard_source else (),
+        **kwargs,
+    )
+
+
+def balance(kind: str, *, organization=None, user=None, currency: str = "usd") -> int:
+    owner_key = _owner_key(organization=organization, user=user)
+    row = (
+        LedgerAccount.objects.filter(kind=kind, owner_key=owner_key, currency=currency)
+        .only("balance_cents")
+        .first()
+    )
+    return row.balance_cents if row else 0

@@ -1,0 +1,267 @@
+"""Money: a double-entry ledger in integer cents, funding, holds, earnings, Stripe Connect, payouts.
+
+billing never imports experts or review_requests: experts are users, assignments are ids and
+holds are reference strings.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class LedgerAccount(models.Model):
+    class Kind(models.TextChoices):
+        COMPANY_AVAILABLE = "company_available", "Company available"
+        COMPANY_HELD = "company_held", "Company held"
+        EXPERT_PENDING = "expert_pending", "Expert pending"
+        EXPERT_AVAILABLE = "expert_available", "Expert available"
+        EXPERT_PAID_OUT = "expert_paid_out", "Expert paid out"
+        PLATFORM_FEES = "platform_fees", "Platform fees"
+        PLATFORM_STRIPE_CLEARING = "platform_stripe_clearing", "Stripe clearing"
+        PLATFORM_REFUNDS = "platform_refunds", "Platform refunds"
+        PLATFORM_CREDIT = "platform_credit", "Operator-granted credit"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    organization = models.ForeignKey(
+        "marketplace.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # "org:<uuid>", "user:<id>" or "platform": one unique key that works on SQLite and PostgreSQL
+    # alike (nullable foreign keys would make NULLs distinct in a unique constraint).
+    owner_key = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3, default="usd")
+    # A cache of the sum of this account's entries, kept in the same transaction as they are
+    # posted; `manage.py ledger_check` recomputes every one.
+    balance_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "owner_key", "currency"], name="ledger_account_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.organization or self.user or "platform"
+        return f"{self.kind} · {owner}"
+
+
+class LedgerTransaction(models.Model):
+    """One balanced movement. `ref` is unique so the same step can never post twice."""
+
+    ref = models.CharField(max_length=200, unique=True)
+    reason = models.CharField(max_length=64, db_index=True)
+    memo = models.CharField(max_length=500, blank=True)
+    organization = models.ForeignKey(
+        "marketplace.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.ref
+
+
+class LedgerEntry(models.Model):
+    """Append-only: never updated or deleted (enforced in code and by database triggers)."""
+
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+    )
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "created_at"], name="entry_account_time")]
+
+
+class Hold(models.Model):
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        CAPTURED = "captured", "Captured"
+        RELEASED = "released", "Released"
+
+    ref = models.CharField(max_length=200, unique=True)
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    amount_cents = models.PositiveBigIntegerField()
+    captured_cents = models.PositiveBigIntegerField(default=0)
+    fee_cents = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+
+class Earning(models.Model):
+    """An expert's captured pay for one assignment, pending until the dispute window closes."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (dispute window)"
+        FROZEN = "frozen", "Frozen (disputed)"
+        AVAILABLE = "available", "Available"
+        PAID = "paid", "Paid out"
+        REFUNDED = "refunded", "Refunded"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
+    )
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    ref = models.CharField(max_length=200, unique=True)  # the hold ref it was captured from
+    assignment_id = models.UUIDField(db_index=True)
+    amount_cents = models.PositiveBigIntegerField()
+    fee_cents = models.PositiveBigIntegerField(default=0)
+    refunded_cents = models.PositiveBigIntegerField(default=0)
+    billed_seconds = models.PositiveIntegerField(default=0)
+    rate_cents = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    available_at = models.DateTimeField(db_index=True)
+    payout = models.ForeignKey(
+        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class Funding(models.Model):
+    """A company top-up by card: credited only by the verified payment_intent.succeeded webhook."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="fundings"
+    )
+    amount_cents = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    stripe_payment_intent_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    client_secret = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+
+class CreditGrant(models.Model):
+    """Operator-granted (positive) or revoked (negative) credit, always with a reason."""
+
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="credit_grants"
+    )
+    amount_cents = models.BigIntegerField()
+    reason = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class StripeEvent(models.Model):
+    """Every verified Stripe webhook event, once (unique id), with the outcome of handling it."""
+
+    id = models.CharField(max_length=100, primary_key=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+
+class ConnectedAccount(models.Model):
+    """An expert's Stripe Connect Express account."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_account"
+    )
+    stripe_account_id = models.CharField(max_length=100, unique=True)
+    payouts_enabled = models.BooleanField(default=False)
+    details_submitted = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class PayoutRun(models.Model):
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    payouts_created = models.PositiveIntegerField(default=0)
+    stripe_calls = models.PositiveIntegerField(default=0)
+
+
+class Payout(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        AWAITING_STRIPE = "awaiting_stripe", "Awaiting Stripe"
+        SENT = "sent", "Sent"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+
+    TRANSITIONS = {
+        "pending": {"sent", "failed", "awaiting_stripe"},
+        "awaiting_stripe": {"pending", "sent", "failed"},
+        "sent": {"paid", "failed"},
+        "paid": {"failed"},  # a reversed transfer
+        "failed": {"pending"},  # an operator retry
+    }
+
+    run = models.ForeignKey(
+        PayoutRun, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
+    amount_cents = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    stripe_transfer_id = models.CharField(max_length=100, blank=True)
+    reversed_cents = models.PositiveBigIntegerField(default=0)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"payout-{self.pk}"
+
+
+class TransferReversal(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REFUSED = "refused", "Refused by Stripe (booked to the platform)"
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="reversals")
+    ref = models.CharField(max_length=200, unique=True)
+    amount_cents = models.PositiveBigIntegerField()
+    stripe_reversal_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,7 @@
+"""experts endpoints under /api/v1."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["experts"])

@@ -1,0 +1,220 @@
+"""Supply side: the specialization taxonomy, expert profiles, availability, credentials, ratings."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone as tz
+
+MIN_RATE_CENTS = 1_000
+MAX_RATE_CENTS = 100_000
+
+
+class Specialization(models.Model):
+    """A node of the taxonomy: `medicine`, `medicine.radiology`, ... (dotted slugs)."""
+
+    slug = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    requires_credentials = models.BooleanField(default=False)
+    depth = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def top_level_slug(self) -> str:
+        return self.slug.split(".", 1)[0]
+
+
+class ExpertProfile(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="expert_profile"
+    )
+    display_name = models.CharField(max_length=120, blank=True)
+    headline = models.CharField(max_length=200, blank=True)
+    bio = models.TextField(blank=True, help_text="Markdown; rendered sanitized.")
+    languages = models.JSONField(
+        default=list, blank=True, help_text="ISO 639-1 codes, e.g. ['en', 'de']"
+    )
+    hourly_rate_cents = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(MIN_RATE_CENTS), MaxValueValidator(MAX_RATE_CENTS)],
+    )
+    currency = models.CharField(max_length=3, default="usd")
+    timezone = models.CharField(max_length=64, default="UTC")
+    max_concurrent = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(20)]
+    )
+    accepting_work = models.BooleanField(default=True)
+    # Demo and on-call experts: available at every hour of every day, whatever their windows.
+    always_available = models.BooleanField(default=False)
+    # Kept by review_requests services (experts never import it): active assignments now.
+    current_load = models.PositiveSmallIntegerField(default=0)
+    rating_avg = models.FloatField(default=0.0)
+    rating_count = models.PositiveIntegerField(default=0)
+    completed_count = models.PositiveIntegerField(default=0)
+    on_time_rate = models.FloatField(default=1.0)
+    completion_rate = models.FloatField(default=1.0)
+    avg_response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=tz.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["accepting_work", "hourly_rate_cents"], name="expert_accepting_rate"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or str(self.user)
+
+
+class ExpertSpecialization(models.Model):
+    expert = models.ForeignKey(
+        ExpertProfile, on_delete=models.CASCADE, related_name="specializations"
+    )
+    specialization = models.ForeignKey(
+        Specialization, on_delete=models.PROTECT, related_name="experts"
+    )
+    years = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(70)])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["expert", "specialization"], name="expert_specialization_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["specialization", "expert"], name="expertspec_spec_expert")]
+
+    def __str__(self) -> str:
+        return f"{self.expert} · {self.specialization} ({self.years} y)"
+
+
+class AvailabilityWindow(models.Model):
+    """A weekly window in the expert's own timezone: weekday 0=Monday, minutes from midnight."""
+
+    expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="availability")
+    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)])
+    start_minute = models.PositiveSmallIntegerField(validators=[MaxValueValidator(1439)])
+    end_minute = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(1440)]
+    )
+
+    class Meta:
+        ordering = ["weekday", "start_minute"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_minute__gt=models.F("start_minute")), name="window_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.weekday} {self.start_minute}-{self.end_minute}"
+
+
+class TimeOff(models.Model):
+    expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="time_off")
+    start_date = models.DateField()
+    end_date = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="time_off_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start_date}–{self.end_date}"
+
+
+class Credential(models.Model):
+    class Kind(models.TextChoices):
+        MEDICAL_LICENSE = "medical_license", "Medical license"
+        BAR_ADMISSION = "bar_admission", "Bar admission"
+        CPA = "cpa", "CPA"
+        DEGREE = "degree", "Degree"
+        CERTIFICATION = "certification", "Certification"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        VERIFIED = "verified", "Verified"
+        REJECTED = "rejected", "Rejected"
+
+    expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="credentials")
+    # The top-level field this credential proves (medicine, law, ...).
+    field = models.ForeignKey(Specialization, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    issuer = models.CharField(max_length=200)
+    number = models.CharField(max_length=100, blank=True)
+    jurisdiction = models.CharField(max_length=100, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    document = models.FileField(upload_to="credentials/", blank=True)
+    document_content_type = models.CharField(max_length=50, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=tz.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["expert", "status", "field"], name="credential_expert_status")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.issuer}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_on is not None and self.expires_on < tz.localdate()
+
+
+class CompanyBlock(models.Model):
+    """A company never wants this expert again."""
+
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="blocked_by")
+    created_at = models.DateTimeField(default=tz.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "expert"], name="company_block_unique")
+        ]
+
+
+class Rating(models.Model):
+    """A company's rating of one submitted assignment (id only: experts never import review_requests)."""
+
+    expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="ratings")
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    assignment_id = models.UUIDField(unique=True)
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=tz.now)

@@ -1,0 +1,243 @@
+"""The /api/v1 root: authentication, rate limits, the error envelope and the apps' routers."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from marketplace.services import api_key_authenticate
+
+
+class ApiError(Exception):
+    """Raised by endpoints for a contract error: status, snake_case code, message, field."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None, headers=None
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+_STATUS_TEXT = {
+    400: "Malformed request (e.g. the body is not valid JSON)",
+    401: "Missing, wrong or revoked API key, or not logged in",
+    403: "Authenticated but not allowed",
+    404: "Not found (or belongs to another organization)",
+    405: "Method not allowed",
+    409: "Conflict with the current state (e.g. offer_taken, idempotency_conflict)",
+    410: "Gone (e.g. offer_expired)",
+    413: "Body over 1 MiB",
+    422: "Validation failed; `field` names the offending field",
+    429: "Rate limited; see Retry-After",
+}
+
+
+def errors(*statuses: int) -> dict[int, Any]:
+    """Response map naming each error an endpoint can give (all share the envelope)."""
+    return dict.fromkeys(statuses, ErrorOut)
+
+
+def error_descriptions() -> dict[int, str]:
+    return dict(_STATUS_TEXT)
+
+
+def rate_limit_check(bucket: str) -> None:
+    """Fixed one-minute window per key; raises 429 with Retry-After when exceeded."""
+    limit = settings.API_RATE_LIMIT_PER_MINUTE
+    now = time.time()
+    window = int(now // 60)
+    key = f"ratelimit:{bucket}:{window}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        retry_after = max(1, math.ceil((window + 1) * 60 - now))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Rate limit of {limit} requests a minute exceeded; retry in {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class ApiKeyAuth(HttpBearer):
+    """`Authorization: Bearer <api key>` for AI companies' servers."""
+
+    def authenticate(self, request: HttpRequest, token: str):
+        api_key = api_key_authenticate(raw_key=token)
+        if api_key is None:
+            return None
+        rate_limit_check(f"key:{api_key.pk}")
+        request.api_key = api_key
+        request.organization = api_key.organization
+        return api_key
+
+
+class CompanySessionAuth(SessionAuth):
+    """A logged-in company member in a browser (CSRF checked on unsafe methods)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        from marketplace.selectors import membership_for_user
+
+        user = request.user
+        if not user.is_authenticated or user.suspended_at is not None:
+            return None
+        membership = membership_for_user(user=user)
+        if membership is None:
+            return None
+        request.organization = membership.organization
+        request.api_key = None
+        return user
+
+
+class ExpertSessionAuth(SessionAuth):
+    """A logged-in expert in a browser (CSRF checked on unsafe methods)."""
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        user = request.user
+        if not user.is_authenticated or user.suspended_at is not None:
+            return None
+        if not user.is_expert:
+            raise ApiError(403, "forbidden", "These endpoints are for experts.")
+        rate_limit_check(f"user:{user.pk}")
+        return user
+
+
+company_auth = [ApiKeyAuth(), CompanySessionAuth()]
+expert_auth = [ExpertSessionAuth()]
+
+
+def _field_path(loc: list[Any]) -> str | None:
+    parts = [p for p in loc if p not in ("body", "payload", "query", "path", "header")]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or None
+
+
+api = NinjaAPI(
+    title="Inloop API",
+    version="1",
+    description=(
+        "Expert human review of AI outputs. Companies authenticate with "
+        "`Authorization: Bearer <api key>`; experts with their browser session. "
+        'Every error body is `{"error": {"code", "message", "field"}}`.'
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _envelope(
+    request, status: int, code: str, message: str, field: str | None = None, headers=None
+):
+    response = api.create_response(
+        request, {"error": {"code": code, "message": message, "field": field}}, status=status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return _envelope(request, exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    first = exc.errors[0] if exc.errors else {}
+    field = _field_path(list(first.get("loc", [])))
+    message = first.get("msg", "Invalid input.")
+    if field:
+        message = f"{field}: {message}"
+    return _envelope(request, 422, "validation_error", message, field)
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request, exc):
+    return _envelope(request, 401, "unauthorized", "Missing, wrong or revoked credentials.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    if exc.status_code == 400 and "parse" in str(exc).lower():
+        return _envelope(request, 400, "malformed_json", "The request body is not valid JSON.")
+    if exc.status_code == 403 and "csrf" in str(exc).lower():
+        return _envelope(request, 403, "csrf_failed", "CSRF check failed; send the csrftoken.")
+    return _envelope(request, exc.status_code, "error", str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _envelope(request, 404, "not_found", "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return _envelope(request, 403, "forbidden", str(exc) or "Not allowed.")
+
+
+@api.exception_handler(DjangoValidationError)
+def _django_validation(request, exc: DjangoValidationError):
+    if hasattr(exc, "error_dict"):
+        field, errs = next(iter(exc.error_dict.items()))
+        message = "; ".join(m for e in errs for m in e.messages)
+        return _envelope(
+            request, 422, "validation_error", message, None if field == "__all__" else field
+        )
+    return _envelope(request, 422, "validation_error", "; ".join(exc.messages))
+
+
+@api.exception_handler(Exception)
+def _server_error(request, exc):
+    import logging
+
+    logging.getLogger("inloop.api").exception("Unhandled API error", exc_info=exc)
+    if settings.DEBUG:
+        raise exc
+    return _envelope(request, 500, "server_error", "Something went wrong on our side.")
+
+
+def _mount_routers() -> None:
+    from billing.api import router as billing_router
+    from experts.api import router as experts_router
+    from review_requests.api import router as review_requests_router
+
+    api.add_router("", experts_router)
+    api.add_router("", review_requests_router)
+    api.add_router("", billing_router)
+
+
+_mount_routers()

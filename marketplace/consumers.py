@@ -1,0 +1,64 @@
+"""The per-user notifications socket, and the base every Inloop consumer builds on."""
+
+from __future__ import annotations
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from marketplace.realtime import user_group
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class UserSocketConsumer(AsyncJsonWebsocketConsumer):
+    """Refuses anonymous and suspended users before accepting, and joins the user's group so
+    logout and suspension can close every socket the user holds."""
+
+    user_group_name: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if user.suspended_at is not None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        allowed = await self.authorize(user)
+        if not allowed:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user_group_name = user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group_name, self.channel_name)
+        await self.accept()
+        await self.after_accept(user)
+
+    async def authorize(self, user) -> bool:
+        return True
+
+    async def after_accept(self, user) -> None:
+        return None
+
+    async def disconnect(self, code: int) -> None:
+        # channels-redis keeps stale members for a day unless they are discarded.
+        if self.user_group_name:
+            await self.channel_layer.group_discard(self.user_group_name, self.channel_name)
+
+    async def force_close(self, message: dict) -> None:
+        await self.close(code=message.get("code", CLOSE_UNAUTHENTICATED))
+
+    async def notification_push(self, message: dict) -> None:
+        """Only the notifications socket forwards these; others ignore them."""
+        return None
+
+
+class NotificationsConsumer(UserSocketConsumer):
+    """Pushes `{"type": "notification", "notification": {...}}` as they are created."""
+
+    async def receive_json(self, content, **kwargs) -> None:
+        await self.send_json(
+            {"type": "error", "code": "read_only", "message": "This socket only sends."}
+        )
+
+    async def notification_push(self, message: dict) -> None:
+        await self.send_json({"type": "notification", "notification": message["notification"]})

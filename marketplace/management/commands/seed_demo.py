@@ -1,0 +1,283 @@
+"""Fill an empty database with a believable marketplace; safe to run again (nothing duplicates).
+
+`--json` prints one JSON object naming what it made (contract/API.md, "Demo data").
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from billing import services as billing_services
+from billing.selectors import company_balance
+from experts.models import (
+    AvailabilityWindow,
+    Credential,
+    ExpertProfile,
+    ExpertSpecialization,
+    Specialization,
+)
+from marketplace import services
+from marketplace.models import Membership, Organization, User
+
+OPERATOR = ("operator@inloop.test", "inloop-operator-demo")
+COMPANY_NAME = "Acme AI"
+COMPANY_MEMBERS = [
+    ("owner@acme.test", "inloop-company-demo", "owner"),
+    ("member@acme.test", "inloop-company-demo", "member"),
+]
+EXPERT_PASSWORD = "inloop-expert-demo"
+FUNDED_CENTS = 1_000_000  # $10,000
+
+FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Nikolai",
+    "Olu",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Aiko",
+    "Bruno",
+    "Carmen",
+    "Dmitri",
+    "Esther",
+    "Felix",
+    "Gita",
+    "Hugo",
+]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Patel",
+    "Rossi",
+    "Haddad",
+    "Kim",
+    "Tanaka",
+    "García",
+    "Berg",
+    "Adeyemi",
+    "Walsh",
+    "Cohen",
+    "Petrov",
+    "Balogun",
+    "Iyer",
+    "Murphy",
+    "Silva",
+    "Khan",
+    "Novak",
+]
+TIMEZONES = [
+    "America/New_York",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Sao_Paulo",
+    "Africa/Lagos",
+    "Europe/Madrid",
+]
+CREDENTIAL_KIND = {
+    "medicine": Credential.Kind.MEDICAL_LICENSE,
+    "law": Credential.Kind.BAR_ADMISSION,
+}
+LANGUAGES = [["en"], ["en", "de"], ["en", "es"], ["en", "fr"], ["en", "ja"], ["en", "hi"]]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent). --json prints what was made as one JSON object."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--json", action="store_true", help="Print one JSON object and nothing else."
+        )
+        parser.add_argument("--experts-per-field", type=int, default=4)
+
+    def handle(self, *args, **options):
+        rng = random.Random(20261122)  # the same marketplace every time
+        with transaction.atomic():
+            operator = self._user(*OPERATOR, User.AccountType.OPERATOR, is_staff=True)
+            organization, members = self._company()
+            experts = self._experts(rng, options["experts_per_field"])
+            balance = company_balance(organization=organization)
+            if balance.available_cents + balance.held_cents < FUNDED_CENTS:
+                billing_services.credit_grant(
+                    organization=organization,
+                    amount_cents=FUNDED_CENTS - balance.available_cents - balance.held_cents,
+                    reason="Demo credit",
+                    actor=operator,
+                )
+            _, api_key = services.api_key_create_for_seed(
+                organization=organization, name="Demo pipeline"
+            )
+
+        made = {
+            "operator": {"email": OPERATOR[0], "password": OPERATOR[1]},
+            "company": {
+                "id": str(organization.pk),
+                "name": organization.name,
+                "api_key": api_key,
+                "webhook_secret": organization.webhook_secret,
+                "members": [{"email": e, "password": p} for e, p, _ in members],
+            },
+            "experts": experts,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(made))
+            return
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/accounts/login/")
+        )
+        self.stdout.write(
+            f"  operator: {OPERATOR[0]} / {OPERATOR[1]} (sets up two-factor at first console visit)"
+        )
+        for email, password, role in members:
+            self.stdout.write(f"  company {role}: {email} / {password}")
+        for expert in experts[:3]:
+            self.stdout.write(
+                f"  expert: {expert['email']} / {expert['password']} ({', '.join(expert['specializations'])})"
+            )
+        self.stdout.write(
+            f"  ... and {len(experts) - 3} more experts, all with password {EXPERT_PASSWORD}"
+        )
+        self.stdout.write(f"  API key (new each run): {api_key}")
+
+    def _user(self, email: str, password: str, account_type: str, **extra) -> User:
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user = User.objects.create_user(
+                email=email, password=password, account_type=account_type, **extra
+            )
+        services.user_mark_email_verified(user=user)
+        return user
+
+    def _company(self) -> tuple[Organization, list[tuple[str, str, str]]]:
+        owner = self._user(COMPANY_MEMBERS[0][0], COMPANY_MEMBERS[0][1], User.AccountType.COMPANY)
+        membership = Membership.objects.filter(user=owner).select_related("organization").first()
+        organization = (
+            membership.organization
+            if membership
+            else services.organization_create(owner=owner, name=COMPANY_NAME)
+        )
+        for email, password, role in COMPANY_MEMBERS[1:]:
+            user = self._user(email, password, User.AccountType.COMPANY)
+            Membership.objects.get_or_create(
+                user=user, defaults={"organization": organization, "role": role}
+            )
+        return organization, COMPANY_MEMBERS
+
+    def _experts(self, rng: random.Random, per_field: int) -> list[dict]:
+        fields = list(Specialization.objects.filter(parent__isnull=True).order_by("slug"))
+        leaves_by_field = {
+            field.pk: list(Specialization.objects.filter(parent=field).order_by("slug"))
+            for field in fields
+        }
+        made = []
+        index = 0
+        for field in fields:
+            for n in range(per_field):
+                index += 1
+                always = n == 0  # the first expert of every field is on call around the clock
+                first, last = FIRST[index % len(FIRST)], LAST[(index * 7) % len(LAST)]
+                email = f"expert{index:02d}@inloop.test"
+                user = self._user(
+                    email,
+                    EXPERT_PASSWORD,
+                    User.AccountType.EXPERT,
+                    first_name=first,
+                    last_name=last,
+                )
+                leaves = rng.sample(
+                    leaves_by_field[field.pk], k=min(2, len(leaves_by_field[field.pk]))
+                )
+                rate = rng.randrange(4_000, 30_001, 500)
+                profile, created = ExpertProfile.objects.get_or_create(
+                    user=user,
+                    defaults={
+                        "display_name": f"{first} {last}",
+                        "headline": f"{leaves[0].name} specialist, {rng.randint(4, 25)} years",
+                        "bio": f"I review AI outputs in **{field.name.lower()}** with a focus on {leaves[0].name.lower()}.",
+                        "languages": rng.choice(LANGUAGES),
+                        "hourly_rate_cents": rate,
+                        "timezone": TIMEZONES[index % len(TIMEZONES)],
+                        "max_concurrent": rng.choice([2, 2, 3, 4]),
+                        "accepting_work": True,
+                        "always_available": always,
+                        "rating_avg": round(rng.uniform(4.0, 5.0), 2),
+                        "rating_count": rng.randint(3, 120),
+                        "completed_count": rng.randint(5, 300),
+                        "on_time_rate": round(rng.uniform(0.85, 1.0), 2),
+                    },
+                )
+                if created:
+                    for leaf in leaves:
+                        ExpertSpecialization.objects.create(
+                            expert=profile, specialization=leaf, years=rng.randint(2, 25)
+                        )
+                    for weekday in range(5 if not always else 7):
+                        start = rng.choice([7, 8, 9, 13]) * 60
+                        AvailabilityWindow.objects.create(
+                            expert=profile,
+                            weekday=weekday,
+                            start_minute=start,
+                            end_minute=start + 4 * 60,
+                        )
+                        AvailabilityWindow.objects.create(
+                            expert=profile,
+                            weekday=weekday,
+                            start_minute=start + 5 * 60,
+                            end_minute=min(1440, start + 9 * 60),
+                        )
+                    if field.requires_credentials:
+                        Credential.objects.create(
+                            expert=profile,
+                            field=field,
+                            kind=CREDENTIAL_KIND.get(field.slug, Credential.Kind.CERTIFICATION),
+                            issuer="State Board" if field.slug == "medicine" else "State Bar",
+                            number=f"D-{index:05d}",
+                            jurisdiction="CA",
+                            expires_on=date.today() + timedelta(days=3 * 365),
+                            status=Credential.Status.VERIFIED,
+                        )
+                made.append(
+                    {
+                        "id": str(profile.pk),
+                        "email": email,
+                        "password": EXPERT_PASSWORD,
+                        "display_name": profile.display_name,
+                        "specializations": list(
+                            profile.specializations.order_by("specialization__slug").values_list(
+                                "specialization__slug", flat=True
+                            )
+                        ),
+                        "rate_cents": profile.hourly_rate_cents,
+                        "always_available": profile.always_available,
+                    }
+                )
+        return made

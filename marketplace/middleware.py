@@ -1,0 +1,113 @@
+"""Middleware: the API's body limit and error envelope, and suspended sessions."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth import logout
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.shortcuts import redirect
+
+API_PREFIX = "/api/"
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def error_response(
+    status: int, message: str, *, code: str | None = None, field: str | None = None, headers=None
+):
+    response = JsonResponse(
+        {
+            "error": {
+                "code": code or _CODES.get(status, "error"),
+                "message": message,
+                "field": field,
+            }
+        },
+        status=status,
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+class ApiGuardMiddleware:
+    """For /api/: refuse bodies over 1 MiB with 413 before reading them, and turn any
+    non-JSON error (Django's 404, 405, CSRF 403, 500) into the contract's error envelope."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        from django.conf import settings
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(400, "Content-Length is not a number.")
+        if length > settings.API_MAX_BODY_BYTES:
+            return error_response(413, "The request body is larger than 1 MiB.")
+        try:
+            response = self.get_response(request)
+        except RequestDataTooBig:
+            return error_response(413, "The request body is larger than 1 MiB.")
+        return self._envelope(response)
+
+    def _envelope(self, response):
+        if response.status_code < 400:
+            return response
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            try:
+                body = json.loads(response.content or b"{}")
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                return response
+        status = response.status_code
+        messages = {
+            404: "Not found.",
+            405: "This method is not allowed here.",
+            403: "Forbidden.",
+            500: "Something went wrong on our side.",
+        }
+        new = error_response(status, messages.get(status, "The request could not be processed."))
+        if status == 405 and response.has_header("Allow"):
+            new["Allow"] = response["Allow"]
+        return new
+
+    def process_exception(self, request, exception):
+        if request.path.startswith(API_PREFIX) and isinstance(exception, RequestDataTooBig):
+            return error_response(413, "The request body is larger than 1 MiB.")
+        return None
+
+
+class SuspendedUserMiddleware:
+    """A suspended user's open session ends at their next request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.suspended_at is not None:
+            logout(request)
+            if request.path.startswith(API_PREFIX):
+                return error_response(401, "This account is suspended.")
+            return redirect("account_login")
+        return self.get_response(request)

@@ -1,0 +1,9 @@
+"""Periodic work: the scheduler process enqueues these tasks; `db_worker` processes run them.
+
+Each entry: (dotted path of a django-tasks task, APScheduler trigger name, trigger kwargs).
+Tasks must be safe to run twice and concurrently (they lock or use conditional updates).
+"""
+
+from __future__ import annotations
+
+SCHEDULE: list[tuple[str, str, dict]] = []

@@ -1,0 +1,82 @@
+"""Reads of the platform core."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.http import Http404
+
+from marketplace.models import (
+    ApiKey,
+    Membership,
+    Notification,
+    Organization,
+    PlatformSettings,
+    User,
+)
+
+
+def membership_for_user(*, user: User) -> Membership | None:
+    if not user.is_authenticated or not user.is_company:
+        return None
+    return Membership.objects.select_related("organization").filter(user=user).first()
+
+
+def organization_for_user(*, user: User) -> Organization | None:
+    membership = membership_for_user(user=user)
+    return membership.organization if membership else None
+
+
+def organization_members(*, organization: Organization) -> list[Membership]:
+    return list(
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .order_by("created_at")
+    )
+
+
+def membership_get_for_admin(*, organization: Organization, pk: int) -> Membership:
+    membership = (
+        Membership.objects.select_related("user", "organization")
+        .filter(organization=organization, pk=pk)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such member")
+    return membership
+
+
+def api_key_get_for_org(*, organization: Organization, pk: int) -> ApiKey:
+    api_key = (
+        ApiKey.objects.select_related("organization")
+        .filter(organization=organization, pk=pk)
+        .first()
+    )
+    if api_key is None:
+        raise Http404("No such key")
+    return api_key
+
+
+def unread_notification_count(*, user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def platform_fee_percent() -> Decimal:
+    row = PlatformSettings.objects.filter(pk=1).only("fee_percent").first()
+    if row is not None and row.fee_percent is not None:
+        return Decimal(row.fee_percent)
+    return Decimal(settings.PLATFORM_FEE_PERCENT)
+
+
+def dispute_window_hours() -> int:
+    row = PlatformSettings.objects.filter(pk=1).only("dispute_window_hours").first()
+    if row is not None and row.dispute_window_hours is not None:
+        return int(row.dispute_window_hours)
+    return int(settings.DISPUTE_WINDOW_HOURS)
+
+
+def user_role(*, user: User) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return user.account_type or None

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReviewRequestsConfig(AppConfig):
+    name = "review_requests"
+    default_auto_field = "django.db.models.BigAutoField"

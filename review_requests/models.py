@@ -1,0 +1,405 @@
+"""Review requests and their lifecycle, offers, assignments, the workspace, results, webhooks,
+idempotency and disputes. (Named review_requests: a top-level `requests` package would shadow
+the HTTP library that stripe and allauth import.)"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ReviewRequest(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        IN_REVIEW = "in_review", "In review"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        DISPUTED = "disputed", "Disputed"
+
+    TRANSITIONS = {
+        "queued": {"in_review", "cancelled", "expired"},
+        "in_review": {"queued", "completed", "cancelled", "expired"},
+        "completed": {"disputed"},
+        "disputed": {"completed", "in_review", "queued"},
+        "cancelled": set(),
+        "expired": set(),
+    }
+
+    class ContentType(models.TextChoices):
+        TEXT = "text", "Text"
+        MARKDOWN = "markdown", "Markdown"
+        CODE = "code", "Code"
+        JSON = "json", "JSON"
+        CHAT = "chat", "Chat"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="review_requests"
+    )
+    created_by_key = models.ForeignKey(
+        "marketplace.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    specialization = models.ForeignKey(
+        "experts.Specialization", on_delete=models.PROTECT, related_name="+"
+    )
+    content_type = models.CharField(max_length=16, choices=ContentType.choices)
+    # The whole content object as submitted: {"type", "body", "language"?}.
+    content = models.JSONField()
+    prompt = models.TextField(blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    guidelines = models.TextField(blank=True)
+    rubric = models.JSONField(default=list, blank=True)
+    max_hours = models.DecimalField(max_digits=5, decimal_places=2)
+    max_hourly_rate_cents = models.PositiveIntegerField(null=True, blank=True)
+    reviewers = models.PositiveSmallIntegerField(default=1)
+    deadline = models.DateTimeField(null=True, blank=True)
+    callback_url = models.URLField(max_length=2000, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # True while no offer can go out because the balance does not cover the hold.
+    waiting_for_funds = models.BooleanField(default=False)
+    result = models.JSONField(null=True, blank=True)
+    cost_cents = models.PositiveBigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    first_accepted_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="rr_org_created"),
+            models.Index(
+                fields=["organization", "status", "-created_at"], name="rr_org_status_created"
+            ),
+            models.Index(fields=["status", "deadline"], name="rr_status_deadline"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class RequestStatusChange(models.Model):
+    review_request = models.ForeignKey(
+        ReviewRequest, on_delete=models.CASCADE, related_name="history"
+    )
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Offer(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        TAKEN = "taken", "Taken by another expert"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    review_request = models.ForeignKey(
+        ReviewRequest, on_delete=models.CASCADE, related_name="offers"
+    )
+    expert = models.ForeignKey(
+        "experts.ExpertProfile", on_delete=models.CASCADE, related_name="offers"
+    )
+    rate_cents = models.PositiveIntegerField()
+    score = models.FloatField(default=0.0)
+    reason = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # An expert is offered a request once: a decline is final.
+            models.UniqueConstraint(
+                fields=["review_request", "expert"], name="offer_once_per_expert"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["expert", "status", "expires_at"], name="offer_expert_open"),
+            models.Index(fields=["status", "expires_at"], name="offer_status_expiry"),
+        ]
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+        RELEASED = "released", "Released"
+        DISPUTED = "disputed", "Disputed"
+        RESOLVED = "resolved", "Resolved"
+
+    TRANSITIONS = {
+        "accepted": {"in_progress", "submitted", "released"},
+        "in_progress": {"submitted", "released"},
+        "submitted": {"disputed"},
+        "disputed": {"resolved"},
+        "released": set(),
+        "resolved": set(),
+    }
+    ACTIVE = ("accepted", "in_progress")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    review_request = models.ForeignKey(
+        ReviewRequest, on_delete=models.CASCADE, related_name="assignments"
+    )
+    expert = models.ForeignKey(
+        "experts.ExpertProfile", on_delete=models.PROTECT, related_name="assignments"
+    )
+    offer = models.OneToOneField(
+        Offer, on_delete=models.PROTECT, null=True, blank=True, related_name="assignment"
+    )
+    rate_cents = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACCEPTED)
+    max_seconds = models.PositiveIntegerField()
+    # Derived from WorkInterval rows by review_requests.timekeeping.billed_seconds; cached here.
+    billed_seconds = models.PositiveIntegerField(default=0)
+    cost_cents = models.PositiveBigIntegerField(default=0)
+    hold_ref = models.CharField(max_length=200, blank=True)
+    # The last workspace event's seq: incremented under a row lock, so seqs have no gaps.
+    last_seq = models.PositiveIntegerField(default=0)
+    draft = models.JSONField(default=dict, blank=True)
+    accepted_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    warned_80_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["review_request", "expert"],
+                condition=~Q(status="released"),
+                name="assignment_once_per_expert",
+            ),
+        ]
+        indexes = [models.Index(fields=["expert", "status"], name="assignment_expert_status")]
+
+
+class AssignmentStatusChange(models.Model):
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class WorkspaceEvent(models.Model):
+    """A persisted workspace change with a gap-free per-assignment sequence number."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["assignment", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "seq"], name="workspace_event_seq_unique")
+        ]
+
+
+class Annotation(models.Model):
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        MINOR = "minor", "Minor"
+        MAJOR = "major", "Major"
+        CRITICAL = "critical", "Critical"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="annotations")
+    client_id = models.CharField(max_length=64, blank=True)
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    quote = models.TextField()
+    comment = models.TextField(blank=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.INFO)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "created_at"]
+
+
+class WorkInterval(models.Model):
+    """Billable work measured from heartbeats: open while they keep arriving (gap > 2 min closes)."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="intervals")
+    started_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+    closed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+
+class Review(models.Model):
+    """One submitted review (an assignment's result)."""
+
+    class Verdict(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CORRECTED = "corrected", "Corrected"
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="review")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    corrected_output = models.TextField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    annotations = models.JSONField(default=list, blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+
+class IdempotencyRecord(models.Model):
+    """`Idempotency-Key` of a create call, kept 24 h: a replay returns the stored response."""
+
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=255)
+    endpoint = models.CharField(max_length=64)
+    body_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "endpoint", "key"], name="idempotency_unique"
+            ),
+        ]
+
+
+class WebhookEvent(models.Model):
+    """An outbound event: its body is frozen at creation so every retry sends the same bytes."""
+
+    id = models.CharField(max_length=40, primary_key=True)
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    review_request = models.ForeignKey(
+        ReviewRequest, on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    type = models.CharField(max_length=64)
+    url = models.URLField(max_length=2000)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class WebhookAttempt(models.Model):
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    succeeded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Dispute(models.Model):
+    class Category(models.TextChoices):
+        QUALITY = "quality", "Quality"
+        HOURS = "hours", "Hours billed"
+        NO_SHOW = "no_show", "No-show"
+        OTHER = "other", "Other"
+
+    class Remedy(models.TextChoices):
+        FULL_REFUND = "full_refund", "Full refund"
+        PARTIAL_REFUND = "partial_refund", "Partial refund"
+        REWORK = "rework", "Rework by another expert"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for the expert"
+        READY = "ready", "Ready for a decision"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting a second operator"
+        RESOLVED = "resolved", "Resolved"
+
+    class Outcome(models.TextChoices):
+        RELEASE = "release", "Released to the expert"
+        PARTIAL_REFUND = "partial_refund", "Partial refund"
+        FULL_REFUND = "full_refund", "Full refund"
+        REWORK = "rework", "Rework"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="dispute")
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="disputes"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices)
+    description = models.TextField()
+    requested_remedy = models.CharField(max_length=16, choices=Remedy.choices)
+    requested_amount_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    expert_statement = models.TextField(blank=True)
+    expert_answered_at = models.DateTimeField(null=True, blank=True)
+    company_addendum = models.TextField(blank=True)
+    company_addendum_at = models.DateTimeField(null=True, blank=True)
+    expert_answer_due_at = models.DateTimeField()
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    outcome_amount_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    rework_funded_by = models.CharField(max_length=16, blank=True)  # "refund" or "platform"
+    decision_note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,129 @@
+"""The named cast every test can use, and shared fixtures (Stripe server, API clients)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from marketplace import services
+from marketplace.models import Membership, User
+
+PASSWORD = "correct-horse-battery-staple"
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
+ON_REDIS = bool(os.environ.get("REDIS_URL"))
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_pg = pytest.mark.skip(
+        reason="needs PostgreSQL (row locks); set DATABASE_URL=postgres://..."
+    )
+    skip_redis = pytest.mark.skip(
+        reason="needs Redis (several processes); set REDIS_URL=redis://..."
+    )
+    for item in items:
+        if "postgres" in item.keywords and not ON_POSTGRES:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not ON_REDIS:
+            item.add_marker(skip_redis)
+
+
+def make_user(email: str, account_type: str, **extra) -> User:
+    user = User.objects.create_user(
+        email=email, password=PASSWORD, account_type=account_type, **extra
+    )
+    services.user_mark_email_verified(user=user)
+    return user
+
+
+@pytest.fixture
+def operator(db) -> User:
+    return make_user("olivia.operator@inloop.test", User.AccountType.OPERATOR, is_staff=True)
+
+
+@pytest.fixture
+def other_operator(db) -> User:
+    return make_user("oscar.operator@inloop.test", User.AccountType.OPERATOR, is_staff=True)
+
+
+@pytest.fixture
+def company_member(db) -> User:
+    """Owner of Acme AI."""
+    user = make_user("carla@acme.test", User.AccountType.COMPANY)
+    services.organization_create(owner=user, name="Acme AI")
+    return user
+
+
+@pytest.fixture
+def organization(company_member):
+    return Membership.objects.get(user=company_member).organization
+
+
+@pytest.fixture
+def plain_member(organization) -> User:
+    """A member (not admin) of Acme AI."""
+    user = make_user("mark@acme.test", User.AccountType.COMPANY)
+    Membership.objects.create(organization=organization, user=user, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def other_company_member(db) -> User:
+    """Owner of Globex, another tenant."""
+    user = make_user("gina@globex.test", User.AccountType.COMPANY)
+    services.organization_create(owner=user, name="Globex")
+    return user
+
+
+@pytest.fixture
+def other_organization(other_company_member):
+    return Membership.objects.get(user=other_company_member).organization
+
+
+@pytest.fixture
+def expert(db) -> User:
+    return make_user("erin.expert@inloop.test", User.AccountType.EXPERT, first_name="Erin")
+
+
+@pytest.fixture
+def other_expert(db) -> User:
+    return make_user("eli.expert@inloop.test", User.AccountType.EXPERT, first_name="Eli")
+
+
+def login_client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api_key(organization, company_member) -> str:
+    _, raw = services.api_key_create(
+        organization=organization, name="pipeline", actor=company_member
+    )
+    return raw
+
+
+@pytest.fixture
+def other_api_key(other_organization, other_company_member) -> str:
+    _, raw = services.api_key_create(
+        organization=other_organization, name="pipeline", actor=other_company_member
+    )
+    return raw
+
+
+def give_operator_mfa(user: User) -> None:
+    """Activate TOTP for an operator the way allauth stores it."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(user, generate_totp_secret())
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    from tests.stripe_server import running_localstripe
+
+    with running_localstripe() as server:
+        yield server

@@ -1,0 +1,82 @@
+"""API key lifecycle: create (shown once, hashed), use, revoke (401 at once)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from django.test import Client
+
+from marketplace.models import ApiKey, AuditLog
+from tests.conftest import login_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _get_balance(raw_key: str | None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"} if raw_key else {}
+    return Client().get("/api/v1/balance", **headers)
+
+
+def test_owner_creates_a_key_that_is_shown_once_and_stored_hashed(company_member):
+    client = login_client(company_member)
+    response = client.post("/company/api-keys/", {"name": "prod pipeline"})
+    raw = re.search(rb'value="(inl_[^"]+)"', response.content).group(1).decode()
+    key = ApiKey.objects.get()
+    assert key.key_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert key.prefix == raw[:12]
+    assert raw not in client.get("/company/api-keys/").content.decode()
+    assert AuditLog.objects.filter(action="api_key.created").exists()
+
+
+def test_a_key_authenticates_and_records_last_use(api_key):
+    response = _get_balance(api_key)
+    assert response.status_code == 200
+    assert response.json() == {"available_cents": 0, "held_cents": 0, "currency": "usd"}
+    assert ApiKey.objects.get().last_used_at is not None
+
+
+def test_a_revoked_key_answers_401_at_once(company_member, api_key):
+    key = ApiKey.objects.get()
+    login_client(company_member).post(f"/company/api-keys/{key.pk}/revoke/")
+    response = _get_balance(api_key)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("raw", [None, "inl_wrong", "Bearer", "x" * 500])
+def test_missing_or_wrong_keys_answer_401_in_the_envelope(db, raw):
+    response = _get_balance(raw)
+    assert response.status_code == 401
+    body = response.json()
+    assert set(body["error"]) == {"code", "message", "field"}
+
+
+def test_member_cannot_create_or_revoke_keys(plain_member, api_key):
+    client = login_client(plain_member)
+    assert client.post("/company/api-keys/", {"name": "sneaky"}).status_code == 403
+    key = ApiKey.objects.get()
+    assert client.post(f"/company/api-keys/{key.pk}/revoke/").status_code == 403
+    assert ApiKey.objects.get().revoked_at is None
+
+
+def test_another_tenants_key_cannot_be_revoked(company_member, other_api_key):
+    key = ApiKey.objects.get()
+    assert (
+        login_client(company_member).post(f"/company/api-keys/{key.pk}/revoke/").status_code == 404
+    )
+    assert _get_balance(other_api_key).status_code == 200
+
+
+def test_keys_of_a_suspended_creator_stop_working(company_member, api_key, operator):
+    from marketplace.services import user_suspend
+
+    user_suspend(user=company_member, actor=operator, reason="chargebacks")
+    assert _get_balance(api_key).status_code == 401
+
+
+def test_creating_a_key_without_a_name_shows_the_error(company_member):
+    response = login_client(company_member).post("/company/api-keys/", {"name": ""})
+    assert response.status_code == 200
+    assert not ApiKey.objects.exists()
