@@ -6,4 +6,6 @@ Tasks must be safe to run twice and concurrently (they lock or use conditional u
 
 from __future__ import annotations
 
-SCHEDULE: list[tuple[str, str, dict]] = []
+SCHEDULE: list[tuple[str, str, dict]] = [
+    ("review_requests.tasks.webhooks_retry_due", "interval", {"seconds": 30}),
+]

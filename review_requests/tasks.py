@@ -1,0 +1,19 @@
+"""Background tasks of review_requests (django-tasks; db_worker runs them)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from review_requests import webhook_delivery
+
+
+@task()
+def webhook_deliver(event_id: str) -> str:
+    """One delivery attempt; schedules the next one with backoff on failure."""
+    return webhook_delivery.attempt(event_id=event_id)
+
+
+@task()
+def webhooks_retry_due() -> int:
+    """Periodic: attempt every event whose next attempt is due (covers worker restarts)."""
+    return webhook_delivery.retry_due()
