@@ -14,6 +14,12 @@ def webhook_deliver(event_id: str) -> str:
 
 
 @task()
+def webhook_resend(event_id: str) -> str:
+    """A company asked to send an event again: one more attempt, same id and body."""
+    return webhook_delivery.attempt(event_id=event_id, manual=True)
+
+
+@task()
 def webhooks_retry_due() -> int:
     """Periodic: attempt every event whose next attempt is due (covers worker restarts)."""
     return webhook_delivery.retry_due()

@@ -1,16 +1,30 @@
 """Outbound webhooks to companies: events frozen at creation, signed, delivered after commit by a
-background task, retried with exponential backoff for more than 24 hours."""
+background task, retried with exponential backoff for more than 24 hours.
+
+Also the guard against server-side request forgery: a callback URL must be https (plain http to
+localhost only with DEBUG) and must not resolve to a private, loopback, link-local, reserved or
+multicast address unless DEBUG is on. It is checked when a request is created and again at every
+delivery, where the address checked is the one connected to (no second DNS lookup to rebind).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from review_requests.models import ReviewRequest, WebhookEvent
@@ -22,8 +36,12 @@ EVENT_TYPES = {
     "expired": "review_request.expired",
 }
 
-# Delays after attempt n (1-based): 30 s, 1, 2, 4, ... min, capped at 4 h; 16 attempts span > 24 h.
+# Delays after attempt n (1-based): 30 s, 1, 2, 4, ... min, capped at 4 h. 16 attempts span about
+# 28 hours (test_retry_schedule_spans_more_than_a_day), so a receiver down for a day still gets it.
 MAX_ATTEMPTS = 16
+
+SIGNATURE_HEADER = "Inloop-Signature"
+LOCAL_HOSTNAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -36,6 +54,109 @@ def sign(*, secret: str, timestamp: int, body: str) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+# Shown on /company/webhooks/ and executed by the tests against real deliveries, so the snippet
+# people copy is the one known to work.
+VERIFY_SNIPPET = '''\
+import hashlib
+import hmac
+import time
+
+
+def verify_inloop_signature(raw_body: bytes, header: str, secret: str, tolerance: int = 300) -> bool:
+    """True if `header` (the Inloop-Signature value) signs `raw_body` with `secret`."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+        received = parts["v1"]
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False  # too old (or from the future): refuse replays
+    signed = str(timestamp).encode() + b"." + raw_body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, received)
+'''
+
+
+# Server-side request forgery ---------------------------------------------------------------
+
+
+def _address_allowed(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # is_global is False for private, loopback, link-local, reserved, shared (100.64/10) and
+    # unspecified ranges; some multicast ranges count as global, so refuse those explicitly.
+    return ip.is_global and not ip.is_multicast
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery goes: the URL's parts and the address checked and connected to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+
+def _parse(url: str) -> tuple[str, str, int, str]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError("Enter a valid URL.", code="invalid") from exc
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        raise ValidationError("Enter a valid URL with a host name.", code="invalid")
+    local_http = scheme == "http" and host in LOCAL_HOSTNAMES
+    if local_http and not settings.DEBUG:
+        raise ValidationError(
+            "Plain http:// is allowed only to localhost, and only in development (DEBUG).",
+            code="insecure_scheme",
+        )
+    if scheme != "https" and not local_http:
+        raise ValidationError("The callback URL must start with https://.", code="insecure_scheme")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return scheme, host, port or (443 if scheme == "https" else 80), path
+
+
+def callback_url_target(url: str) -> Target:
+    """Parse, resolve and check a callback URL; raises ValidationError if it may not be called."""
+    if len(url) > 2000:
+        raise ValidationError("The callback URL is too long (2000 characters at most).")
+    scheme, host, port, path = _parse(url)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValidationError(
+            f"The callback URL's host {host} does not resolve.", code="unresolvable"
+        ) from exc
+    addresses = [info[4][0] for info in infos]
+    if not addresses:
+        raise ValidationError(f"The callback URL's host {host} does not resolve.")
+    # Refuse if any address is internal: a round-robin name must not smuggle one in.
+    if not settings.DEBUG and not all(_address_allowed(a) for a in addresses):
+        raise ValidationError(
+            "The callback URL resolves to a private, loopback or reserved address.",
+            code="private_address",
+        )
+    return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
+
+
+def callback_url_validate(url: str) -> None:
+    """https only (http to localhost only with DEBUG); no private or loopback targets unless DEBUG.
+    Raises django.core.exceptions.ValidationError with a message meant for the caller."""
+    callback_url_target(url)
+
+
+# Events --------------------------------------------------------------------------------------
+
+
 def webhook_event_enqueue(*, review_request: ReviewRequest, event_type: str) -> WebhookEvent | None:
     """Freeze the event body now (inside the caller's transaction) and deliver after commit.
     Returns None when the request has no callback_url."""
@@ -43,13 +164,19 @@ def webhook_event_enqueue(*, review_request: ReviewRequest, event_type: str) -> 
         return None
     from review_requests.serializers import review_request_to_api
 
+    # Re-read with fresh assignments: the caller's instance may carry a stale prefetch.
+    fresh = (
+        ReviewRequest.objects.select_related("specialization")
+        .prefetch_related("assignments__expert")
+        .get(pk=review_request.pk)
+    )
     event_id = "evt_" + secrets.token_hex(12)
     body = json.dumps(
         {
             "id": event_id,
             "type": event_type,
             "created": int(time.time()),
-            "data": review_request_to_api(review_request),
+            "data": review_request_to_api(fresh),
         },
         separators=(",", ":"),
     )
@@ -66,7 +193,85 @@ def webhook_event_enqueue(*, review_request: ReviewRequest, event_type: str) -> 
     return event
 
 
-def _enqueue_delivery(event_id: str) -> None:
-    from review_requests.tasks import webhook_deliver
+def _enqueue_delivery(event_id: str, *, manual: bool = False) -> None:
+    from review_requests.tasks import webhook_deliver, webhook_resend
 
-    webhook_deliver.enqueue(event_id)
+    (webhook_resend if manual else webhook_deliver).enqueue(event_id)
+
+
+def webhook_event_resend(*, event: WebhookEvent, actor) -> None:
+    """Send the same event (same id, same body) once more, from a background task after commit.
+    Only owners and admins of the event's organization may."""
+    from marketplace.selectors import membership_for_user
+    from marketplace.services import audit_record
+
+    membership = membership_for_user(user=actor)
+    if membership is None or membership.organization_id != event.organization_id:
+        raise Http404("No such event")
+    if not membership.is_admin:
+        raise PermissionDenied("Only owners and admins can resend events.")
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="webhook_event.resent",
+            object_type="webhook_event",
+            object_id=event.pk,
+            organization=membership.organization,
+        )
+        transaction.on_commit(lambda: _enqueue_delivery(event.pk, manual=True))
+
+
+# Reads ---------------------------------------------------------------------------------------
+
+DELIVERY_STATUSES = {
+    "delivered": "Delivered",
+    "failing": "Failing (retrying)",
+    "pending": "Not sent yet",
+    "gave_up": "Gave up",
+}
+
+
+def webhook_event_status(event: WebhookEvent) -> str:
+    if event.delivered_at is not None:
+        return "delivered"
+    if event.gave_up_at is not None:
+        return "gave_up"
+    return "failing" if event.attempts else "pending"
+
+
+_STATUS_FILTERS = {
+    "delivered": Q(delivered_at__isnull=False),
+    "gave_up": Q(delivered_at__isnull=True, gave_up_at__isnull=False),
+    "failing": Q(delivered_at__isnull=True, gave_up_at__isnull=True, attempts__gt=0),
+    "pending": Q(delivered_at__isnull=True, gave_up_at__isnull=True, attempts=0),
+}
+
+
+def webhook_events_for_org(
+    *,
+    organization,
+    status: str = "",
+    event_type: str = "",
+    review_request_id=None,
+) -> QuerySet[WebhookEvent]:
+    """The delivery log, newest first; unknown filter values are ignored by the caller's form."""
+    events = WebhookEvent.objects.filter(organization=organization).defer("body")
+    if status in _STATUS_FILTERS:
+        events = events.filter(_STATUS_FILTERS[status])
+    if event_type:
+        events = events.filter(type=event_type)
+    if review_request_id:
+        events = events.filter(review_request_id=review_request_id)
+    return events.order_by("-created_at", "-pk")
+
+
+def webhook_event_get_for_org(*, organization, pk: str) -> WebhookEvent:
+    """Another organization's event is a 404: existence is not revealed."""
+    event = (
+        WebhookEvent.objects.filter(organization=organization, pk=pk)
+        .prefetch_related("attempt_log")
+        .first()
+    )
+    if event is None:
+        raise Http404("No such event")
+    return event
