@@ -66,9 +66,9 @@ def _check_channel_layer() -> str:
 
 
 def _check_tasks() -> str:
-    from django_tasks import default_task_backend
+    from django_tasks import task_backends
 
-    backend = default_task_backend
+    backend = task_backends["default"]
     if backend.__class__.__name__ == "DatabaseBackend":
         from django_tasks_db.models import DBTaskResult
 
