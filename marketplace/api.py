@@ -135,7 +135,11 @@ expert_auth = [ExpertSessionAuth()]
 
 
 def _field_path(loc: list[Any]) -> str | None:
-    parts = [p for p in loc if p not in ("body", "payload", "query", "path", "header")]
+    # Strip only the leading location ("body", "payload"...): a field may itself be named
+    # "body" (content.body) and must keep its name.
+    parts = list(loc)
+    while parts and parts[0] in ("body", "payload", "query", "path", "header", "filters"):
+        parts.pop(0)
     path = ""
     for part in parts:
         if isinstance(part, int):

@@ -1,7 +1,297 @@
-"""review_requests endpoints under /api/v1."""
+"""review_requests endpoints under /api/v1: companies create and follow review requests; experts
+see, accept and decline their offers (contract/API.md)."""
 
 from __future__ import annotations
 
-from ninja import Router
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.http import HttpRequest, JsonResponse
+from ninja import Header, Query, Router, Schema
+from pydantic import Field
+
+from marketplace.api import ApiError, company_auth, errors, expert_auth
+from review_requests import selectors, services
+from review_requests.idempotency import (
+    IdempotencyConflict,
+    body_hash,
+    idempotent_call,
+)
+from review_requests.models import Offer, ReviewRequest
+from review_requests.schemas import (
+    REQUEST_STATUSES,
+    AcceptOut,
+    BatchIn,
+    BatchOut,
+    DeclineOut,
+    OfferListOut,
+    ReviewRequestIn,
+    ReviewRequestListOut,
+    ReviewRequestOut,
+)
+from review_requests.serializers import review_request_to_api
 
 router = Router(tags=["review_requests"])
+
+IDEMPOTENCY_HEADER = Header(
+    None,
+    alias="Idempotency-Key",
+    min_length=1,
+    max_length=255,
+    description="Same key + same body within 24 h replays the first response; "
+    "another body is 409 idempotency_conflict.",
+)
+
+
+def _refused(exc: services.Refused) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message, field=exc.field)
+
+
+def _uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ApiError(404, "not_found", "Not found.") from exc
+
+
+def _get_for_org(request: HttpRequest, review_request_id: str) -> ReviewRequest:
+    """The one fetcher: another organization's id is a 404."""
+    pk = _uuid_or_404(review_request_id)
+    return selectors.review_request_get_for_org(organization=request.organization, pk=pk)
+
+
+def _actor(request: HttpRequest):
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def _create(
+    request: HttpRequest, *, endpoint: str, key: str | None, items: list[dict], batch: bool
+):
+    def action() -> tuple[int, dict]:
+        try:
+            created = services.review_requests_create(
+                organization=request.organization,
+                items=items,
+                api_key=getattr(request, "api_key", None),
+                user=_actor(request),
+            )
+        except DjangoValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise ApiError(422, "validation_error", " ".join(messages), field=field) from exc
+        # Fresh objects: no assignments yet, so no query for them.
+        data = [_fresh_to_api(rr) for rr in created]
+        return 201, ({"data": data} if batch else data[0])
+
+    if key is None:
+        status, body = action()
+        return JsonResponse(body, status=status)
+    try:
+        outcome = idempotent_call(
+            organization=request.organization,
+            endpoint=endpoint,
+            key=key,
+            digest=body_hash(request.body),
+            action=action,
+        )
+    except IdempotencyConflict as exc:
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "This Idempotency-Key was already used with a different body.",
+            field="Idempotency-Key",
+        ) from exc
+    response = JsonResponse(outcome.body, status=outcome.status, safe=False)
+    if outcome.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _fresh_to_api(rr: ReviewRequest) -> dict:
+    # A just-created request has no assignments; prefill the cache so serializing costs nothing.
+    rr._prefetched_objects_cache = {"assignments": rr.assignments.none()}
+    return review_request_to_api(rr)
+
+
+@router.post(
+    "/review-requests",
+    auth=company_auth,
+    response={201: ReviewRequestOut, **errors(400, 401, 403, 409, 413, 422, 429)},
+    summary="Create a review request",
+)
+def review_request_create(
+    request: HttpRequest,
+    payload: ReviewRequestIn,
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
+):
+    """Submit one AI output for expert review. Matching starts as soon as it is stored."""
+    return _create(
+        request,
+        endpoint="review_requests.create",
+        key=idempotency_key,
+        items=[payload.model_dump()],
+        batch=False,
+    )
+
+
+@router.post(
+    "/review-requests/batch",
+    auth=company_auth,
+    response={201: BatchOut, **errors(400, 401, 403, 409, 413, 422, 429)},
+    summary="Create up to 100 review requests, all or nothing",
+)
+def review_request_batch(
+    request: HttpRequest,
+    payload: BatchIn,
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
+):
+    """One transaction and one matching pass: either every request is created or none is."""
+    return _create(
+        request,
+        endpoint="review_requests.batch",
+        key=idempotency_key,
+        items=[item.model_dump() for item in payload.requests],
+        batch=True,
+    )
+
+
+# Cursor: base64url of [created_at ISO, id], opaque to clients.
+
+
+def _encode_cursor(rr: ReviewRequest) -> str:
+    raw = json.dumps([rr.created_at.isoformat(), str(rr.pk)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        when = datetime.fromisoformat(created_at)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when, uuid.UUID(pk)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ApiError(
+            422, "validation_error", "cursor: not a cursor this API returned.", field="cursor"
+        ) from exc
+
+
+class ListFilters(Schema):
+    status: str | None = Field(
+        default=None, description="One of: " + ", ".join(REQUEST_STATUSES) + "."
+    )
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+@router.get(
+    "/review-requests",
+    auth=company_auth,
+    response={200: ReviewRequestListOut, **errors(401, 422, 429)},
+    summary="List review requests, newest first",
+)
+def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
+    """Cursor pagination over (created_at, id): pass `next_cursor` back as `cursor`."""
+    qs = selectors.review_requests_for_org(organization=request.organization)
+    if filters.status:
+        if filters.status not in REQUEST_STATUSES:
+            raise ApiError(
+                422,
+                "validation_error",
+                "status: must be one of " + ", ".join(REQUEST_STATUSES) + ".",
+                field="status",
+            )
+        qs = qs.filter(status=filters.status)
+    if filters.cursor:
+        created_at, pk = _decode_cursor(filters.cursor)
+        qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    page = list(qs.order_by("-created_at", "-id")[: filters.limit + 1])
+    next_cursor = _encode_cursor(page[filters.limit - 1]) if len(page) > filters.limit else None
+    page = page[: filters.limit]
+    # Serialized once by the contract serializer; the schema above documents it.
+    return JsonResponse(
+        {"data": [review_request_to_api(rr) for rr in page], "next_cursor": next_cursor}
+    )
+
+
+@router.get(
+    "/review-requests/{review_request_id}",
+    auth=company_auth,
+    response={200: ReviewRequestOut, **errors(401, 404, 429)},
+    summary="Get one review request",
+)
+def review_request_get(request: HttpRequest, review_request_id: str):
+    return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
+
+
+@router.post(
+    "/review-requests/{review_request_id}/cancel",
+    auth=company_auth,
+    response={200: ReviewRequestOut, **errors(401, 403, 404, 409, 429)},
+    summary="Cancel a review request while nothing has been billed",
+)
+def review_request_cancel(request: HttpRequest, review_request_id: str):
+    rr = _get_for_org(request, review_request_id)
+    try:
+        services.request_cancel(review_request=rr, actor=_actor(request))
+    except services.Refused as exc:
+        raise _refused(exc) from exc
+    return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
+
+
+# Expert endpoints (session + CSRF) ---------------------------------------------------------
+
+
+@router.get(
+    "/me/offers",
+    auth=expert_auth,
+    response={200: OfferListOut, **errors(401, 403, 429)},
+    summary="My open offers",
+    tags=["offers"],
+)
+def my_offers(request: HttpRequest):
+    from review_requests.matching import offer_to_api, offers_open_for_user
+
+    return {"data": [offer_to_api(o) for o in offers_open_for_user(user=request.user)]}
+
+
+@router.post(
+    "/offers/{offer_id}/accept",
+    auth=expert_auth,
+    response={200: AcceptOut, **errors(401, 403, 404, 409, 410, 429)},
+    summary="Accept an offer (first accept wins the slot)",
+    tags=["offers"],
+)
+def offer_accept(request: HttpRequest, offer_id: str):
+    pk = _uuid_or_404(offer_id)
+    try:
+        assignment = services.offer_accept(offer_id=pk, expert=request.user)
+    except services.Refused as exc:
+        raise _refused(exc) from exc
+    return {
+        "assignment_id": str(assignment.pk),
+        "workspace_url": f"/workspace/{assignment.pk}/",
+    }
+
+
+@router.post(
+    "/offers/{offer_id}/decline",
+    auth=expert_auth,
+    response={200: DeclineOut, **errors(401, 403, 404, 409, 429)},
+    summary="Decline an offer",
+    tags=["offers"],
+)
+def offer_decline(request: HttpRequest, offer_id: str):
+    pk = _uuid_or_404(offer_id)
+    try:
+        services.offer_decline(offer_id=pk, expert=request.user)
+    except services.Refused as exc:
+        raise _refused(exc) from exc
+    status = Offer.objects.filter(pk=pk).values_list("status", flat=True).first()
+    return {"id": str(pk), "status": status or "declined"}

@@ -4,6 +4,7 @@ which refuse illegal moves and leave a history row."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from marketplace.realtime import broadcast_on_commit, request_group
@@ -101,3 +102,523 @@ def assignment_transition(
             },
         )
     return assignment
+
+
+# Creating requests, offers, accept/decline, cancel, release, expiry ("API+offers") -----------
+#
+# Lock order, everywhere: the review request row, then the expert profile row, then (inside
+# billing) the ledger accounts in primary-key order. One fixed order means no deadlocks.
+
+
+class Refused(Exception):
+    """A business rule said no: `status` and `code` are what the API answers (409, 410, ...)."""
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def _max_seconds(max_hours) -> int:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return int((Decimal(max_hours) * 3600).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def _max_hours_decimal(value):
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _specializations_by_slug(slugs) -> dict:
+    from experts.models import Specialization
+
+    return {s.slug: s for s in Specialization.objects.filter(slug__in=set(slugs))}
+
+
+def _build_request(*, organization, data: dict, specialization, api_key=None, user=None):
+    content = dict(data["content"])
+    if content.get("language") is None:
+        content.pop("language", None)
+    return ReviewRequest(
+        organization=organization,
+        created_by_key=api_key,
+        created_by_user=user if user is not None and user.is_authenticated else None,
+        title=data["title"],
+        specialization=specialization,
+        content_type=content["type"],
+        content=content,
+        prompt=data.get("prompt") or "",
+        model_name=data.get("model") or "",
+        guidelines=data.get("guidelines") or "",
+        rubric=data.get("rubric") or [],
+        max_hours=_max_hours_decimal(data["max_hours"]),
+        max_hourly_rate_cents=data.get("max_hourly_rate_cents"),
+        reviewers=data.get("reviewers") or 1,
+        deadline=data.get("deadline"),
+        callback_url=data.get("callback_url") or "",
+        metadata=data.get("metadata") or {},
+    )
+
+
+def review_requests_create(
+    *, organization, items: list[dict], api_key=None, user=None
+) -> list[ReviewRequest]:
+    """Create one or many requests (validated data, as from ReviewRequestIn.model_dump()), all or
+    nothing in one transaction, and start one matching pass for all of them after commit.
+    An unknown specialization raises ValidationError naming `specialization` (with the index
+    as `requests[i].specialization` when there are several)."""
+    from django.core.exceptions import ValidationError
+
+    specializations = _specializations_by_slug(item["specialization"] for item in items)
+    for index, item in enumerate(items):
+        if item["specialization"] not in specializations:
+            field = "specialization" if len(items) == 1 else f"requests[{index}].specialization"
+            raise ValidationError(
+                {
+                    field: f"Unknown specialization {item['specialization']!r}; "
+                    "see GET /api/v1/specializations."
+                }
+            )
+    created = [
+        _build_request(
+            organization=organization,
+            data=item,
+            specialization=specializations[item["specialization"]],
+            api_key=api_key,
+            user=user,
+        )
+        for item in items
+    ]
+    with transaction.atomic():
+        now = timezone.now()
+        for rr in created:
+            rr.created_at = now
+            rr.updated_at = now
+        if len(created) == 1:
+            created[0].save(force_insert=True)
+        else:
+            ReviewRequest.objects.bulk_create(created)
+        RequestStatusChange.objects.bulk_create(
+            [
+                RequestStatusChange(
+                    review_request=rr, from_status="", to_status="queued", reason="created"
+                )
+                for rr in created
+            ]
+        )
+        ids = [str(rr.pk) for rr in created]
+        transaction.on_commit(lambda: _enqueue_matching(ids))
+    return created
+
+
+def review_request_create(*, organization, data: dict, api_key=None, user=None) -> ReviewRequest:
+    return review_requests_create(
+        organization=organization, items=[data], api_key=api_key, user=user
+    )[0]
+
+
+def _enqueue_matching(review_request_ids: list[str]) -> None:
+    from review_requests.tasks import matching_run_task
+
+    matching_run_task.enqueue(review_request_ids)
+
+
+def matching_enqueue_on_commit(review_request_ids) -> None:
+    ids = [str(x) for x in review_request_ids]
+    if ids:
+        transaction.on_commit(lambda: _enqueue_matching(ids))
+
+
+# Load kept on the expert profile (experts never import review_requests) --------------------
+
+FILLED_STATUSES = ("accepted", "in_progress", "submitted", "disputed", "resolved")
+
+
+def _expert_load_refresh(*, expert_id) -> int:
+    """Recount the expert's active assignments and store it (caller holds the profile lock)."""
+    from experts.services import expert_load_set
+
+    load = Assignment.objects.filter(expert_id=expert_id, status__in=Assignment.ACTIVE).count()
+    expert_load_set(expert_id=expert_id, load=load)
+    return load
+
+
+def _expert_profile_of(expert):
+    """Accept an ExpertProfile or its user."""
+    from experts.models import ExpertProfile
+
+    if isinstance(expert, ExpertProfile):
+        return expert
+    profile = ExpertProfile.objects.filter(user_id=getattr(expert, "pk", None)).first()
+    if profile is None:
+        raise Refused(404, "not_found", "Not found.")
+    return profile
+
+
+def _lock_request(pk) -> ReviewRequest:
+    return ReviewRequest.objects.select_for_update().select_related("specialization").get(pk=pk)
+
+
+def _company_admins(organization_id):
+    from marketplace.models import Membership, User
+
+    return list(
+        User.objects.filter(
+            memberships__organization_id=organization_id,
+            memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+            suspended_at__isnull=True,
+        )
+    )
+
+
+def _notify_company_funds(review_request: ReviewRequest, needed_cents: int) -> None:
+    from marketplace.services import notify
+
+    dollars = f"${needed_cents / 100:,.2f}"
+    for user in _company_admins(review_request.organization_id):
+        notify(
+            user=user,
+            kind="status",
+            title=f"Add funds: “{review_request.title[:80]}” is waiting",
+            body=(
+                f"An expert is ready, but the available balance does not cover the hold of "
+                f"{dollars}. Add funds and the request will be offered again."
+            ),
+            url="/company/billing/",
+        )
+
+
+def _set_waiting_for_funds(review_request: ReviewRequest, waiting: bool, needed_cents: int = 0):
+    if review_request.waiting_for_funds == waiting:
+        return
+    review_request.waiting_for_funds = waiting
+    review_request.save(update_fields=["waiting_for_funds", "updated_at"])
+    if waiting:
+        _notify_company_funds(review_request, needed_cents)
+
+
+def offer_accept(*, offer_id, expert) -> Assignment:
+    """First accept wins the slot. One transaction: row locks (request, then expert profile),
+    the billing hold, the assignment, the expert's load and the request's status move together.
+    Refusals that change state (an offer found taken or expired) are committed, then raised."""
+    from billing.ledger import InsufficientFunds
+    from billing.services import hold_amount_for, hold_place
+    from experts.models import ExpertProfile
+    from marketplace.selectors import platform_fee_percent
+    from review_requests.models import Offer
+
+    profile = _expert_profile_of(expert)
+    refusal: Refused | None = None
+    needed_cents = 0
+    with transaction.atomic():
+        offer = Offer.objects.filter(pk=offer_id, expert_id=profile.pk).first()
+        if offer is None:
+            raise Refused(404, "not_found", "Not found.")
+        rr = _lock_request(offer.review_request_id)
+        profile = (
+            ExpertProfile.objects.select_for_update().select_related("user").get(pk=profile.pk)
+        )
+        offer = Offer.objects.select_for_update().get(pk=offer.pk)
+        now = timezone.now()
+        if offer.status == Offer.Status.ACCEPTED:
+            # A double click: the first accept already made the assignment.
+            return Assignment.objects.get(offer=offer)
+        filled = rr.assignments.filter(status__in=FILLED_STATUSES).count()
+        if offer.status in (Offer.Status.TAKEN, Offer.Status.WITHDRAWN):
+            refusal = Refused(409, "offer_taken", "Another expert took this slot first.")
+        elif offer.status == Offer.Status.DECLINED:
+            refusal = Refused(409, "offer_declined", "You declined this offer.")
+        elif offer.status == Offer.Status.EXPIRED or offer.expires_at <= now:
+            if offer.status == Offer.Status.OPEN:
+                Offer.objects.filter(pk=offer.pk).update(
+                    status=Offer.Status.EXPIRED, responded_at=now
+                )
+            refusal = Refused(410, "offer_expired", "This offer has expired.")
+        elif rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+            Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.WITHDRAWN)
+            refusal = Refused(409, "offer_taken", "This request is no longer open.")
+        elif filled >= rr.reviewers:
+            Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.TAKEN)
+            refusal = Refused(409, "offer_taken", "Another expert took this slot first.")
+        elif profile.current_load >= profile.max_concurrent:
+            refusal = Refused(
+                409,
+                "at_capacity",
+                f"You already have {profile.current_load} active assignments, your limit. "
+                "Submit or give one back first.",
+            )
+        if refusal is None:
+            amount = hold_amount_for(
+                max_hours=rr.max_hours,
+                rate_cents=offer.rate_cents,
+                fee_percent=platform_fee_percent(),
+            )
+            assignment = Assignment(
+                review_request=rr,
+                expert=profile,
+                offer=offer,
+                rate_cents=offer.rate_cents,
+                max_seconds=_max_seconds(rr.max_hours),
+                accepted_at=now,
+            )
+            assignment.hold_ref = f"assignment:{assignment.pk}"
+            try:
+                with transaction.atomic():
+                    assignment.save(force_insert=True)
+                    hold_place(
+                        organization=rr.organization,
+                        ref=assignment.hold_ref,
+                        amount_cents=amount,
+                        actor=profile.user,
+                    )
+            except InsufficientFunds:
+                needed_cents = amount
+                refusal = Refused(
+                    409,
+                    "insufficient_funds",
+                    "The company's balance does not cover this review right now; the offer "
+                    "stays open and the company has been asked to add funds.",
+                )
+        if refusal is not None:
+            if refusal.code == "insufficient_funds":
+                _set_waiting_for_funds(rr, True, needed_cents)
+        else:
+            AssignmentStatusChange.objects.create(
+                assignment=assignment,
+                from_status="",
+                to_status=Assignment.Status.ACCEPTED,
+                reason="offer accepted",
+                actor=profile.user,
+            )
+            Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.ACCEPTED, responded_at=now)
+            _expert_load_refresh(expert_id=profile.pk)
+            if rr.waiting_for_funds:
+                _set_waiting_for_funds(rr, False)
+            if rr.status == ReviewRequest.Status.QUEUED:
+                request_transition(
+                    review_request=rr,
+                    to=ReviewRequest.Status.IN_REVIEW,
+                    reason="offer accepted",
+                    actor=profile.user,
+                )
+            else:
+                broadcast_on_commit(
+                    request_group(rr.pk),
+                    {
+                        "type": "request.status",
+                        "review_request_id": str(rr.pk),
+                        "status": rr.status,
+                    },
+                )
+            if filled + 1 >= rr.reviewers:
+                rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk).update(
+                    status=Offer.Status.TAKEN, responded_at=now
+                )
+    if refusal is not None:
+        raise refusal
+    return assignment
+
+
+def offer_decline(*, offer_id, expert) -> None:
+    """Decline an open offer (final for this expert and request); a replacement offer goes out
+    by a background task. Declining twice is fine; declining an accepted offer is refused."""
+    from review_requests.models import Offer
+
+    profile = _expert_profile_of(expert)
+    with transaction.atomic():
+        offer = Offer.objects.select_for_update().filter(pk=offer_id, expert_id=profile.pk).first()
+        if offer is None:
+            raise Refused(404, "not_found", "Not found.")
+        if offer.status == Offer.Status.ACCEPTED:
+            raise Refused(
+                409, "offer_accepted", "You accepted this offer; give the work back instead."
+            )
+        if offer.status != Offer.Status.OPEN:
+            return
+        offer.status = Offer.Status.DECLINED
+        offer.responded_at = timezone.now()
+        offer.save(update_fields=["status", "responded_at"])
+        matching_enqueue_on_commit([offer.review_request_id])
+
+
+def _close_workspace(assignment: Assignment, reason: str) -> None:
+    from marketplace.realtime import workspace_group
+
+    broadcast_on_commit(
+        workspace_group(assignment.pk), {"type": "force.close", "code": 4403, "reason": reason}
+    )
+
+
+def _release_locked(*, rr: ReviewRequest, assignment: Assignment, actor, reason: str) -> None:
+    """Caller holds the request lock. Hold back to the company, assignment released, load
+    recounted, the expert's workspace sockets closed."""
+    from billing.services import hold_release
+    from experts.models import ExpertProfile
+
+    ExpertProfile.objects.select_for_update().only("pk").get(pk=assignment.expert_id)
+    if assignment.hold_ref:
+        hold_release(ref=assignment.hold_ref)
+    assignment_transition(
+        assignment=assignment, to=Assignment.Status.RELEASED, reason=reason, actor=actor
+    )
+    _expert_load_refresh(expert_id=assignment.expert_id)
+    _close_workspace(assignment, "released")
+
+
+def assignment_release(*, assignment: Assignment, actor=None, reason: str) -> Assignment:
+    """Give an active assignment back (by the expert, an operator, or on suspension): the hold is
+    released, the request goes back to `queued` if nobody else holds it, and matching runs again."""
+    from marketplace.services import notify
+
+    with transaction.atomic():
+        rr = _lock_request(assignment.review_request_id)
+        assignment = Assignment.objects.select_related("expert__user").get(pk=assignment.pk)
+        if assignment.status not in Assignment.ACTIVE:
+            raise Refused(409, "not_active", f"This assignment is already {assignment.status}.")
+        _release_locked(rr=rr, assignment=assignment, actor=actor, reason=reason or "released")
+        others = rr.assignments.filter(status__in=FILLED_STATUSES).exclude(pk=assignment.pk)
+        if rr.status == ReviewRequest.Status.IN_REVIEW and not others.exists():
+            request_transition(
+                review_request=rr,
+                to=ReviewRequest.Status.QUEUED,
+                reason="assignment released",
+                actor=actor,
+            )
+        expert_user = assignment.expert.user
+        if actor is None or actor.pk != expert_user.pk:
+            notify(
+                user=expert_user,
+                kind="status",
+                title=f"Assignment released: {rr.title[:120]}",
+                body=reason or "This assignment was taken back.",
+                url="/expert/assignments/",
+            )
+        matching_enqueue_on_commit([rr.pk])
+    return assignment
+
+
+def _nothing_billed(rr: ReviewRequest) -> bool:
+    return not rr.assignments.filter(
+        Q(billed_seconds__gt=0) | Q(status__in=("submitted", "disputed", "resolved"))
+    ).exists()
+
+
+def _wind_down(*, rr: ReviewRequest, actor, reason: str) -> None:
+    """Release every active assignment and withdraw open offers (request lock held)."""
+    from review_requests.models import Offer
+
+    for assignment in rr.assignments.filter(status__in=Assignment.ACTIVE).select_related("expert"):
+        _release_locked(rr=rr, assignment=assignment, actor=actor, reason=reason)
+    rr.offers.filter(status=Offer.Status.OPEN).update(
+        status=Offer.Status.WITHDRAWN, responded_at=timezone.now()
+    )
+
+
+def request_cancel(*, review_request: ReviewRequest, actor=None) -> ReviewRequest:
+    """Cancel while nothing has been billed: holds released, assignments released, offers
+    withdrawn, then `cancelled` (webhook event by request_transition)."""
+    with transaction.atomic():
+        rr = _lock_request(review_request.pk)
+        if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+            raise Refused(
+                409, "not_cancellable", f"A request that is {rr.status} cannot be cancelled."
+            )
+        if not _nothing_billed(rr):
+            raise Refused(
+                409,
+                "already_billed",
+                "Time has already been billed on this request; it can no longer be cancelled. "
+                "Open a dispute instead if something went wrong.",
+            )
+        _wind_down(rr=rr, actor=actor, reason="request cancelled")
+        request_transition(
+            review_request=rr, to=ReviewRequest.Status.CANCELLED, reason="cancelled", actor=actor
+        )
+    return rr
+
+
+def request_expire(*, review_request: ReviewRequest) -> ReviewRequest | None:
+    """The deadline passed before completion: holds of unsubmitted work released, `expired`.
+    Returns None when the request was not due (already moved on)."""
+    with transaction.atomic():
+        rr = _lock_request(review_request.pk)
+        if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+            return None
+        if rr.deadline is None or rr.deadline > timezone.now():
+            return None
+        _wind_down(rr=rr, actor=None, reason="deadline passed")
+        request_transition(
+            review_request=rr, to=ReviewRequest.Status.EXPIRED, reason="deadline passed"
+        )
+    return rr
+
+
+def requests_expire_due(*, limit: int = 200) -> int:
+    due = list(
+        ReviewRequest.objects.filter(
+            status__in=(ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW),
+            deadline__lte=timezone.now(),
+        )
+        .order_by("deadline")
+        .values_list("pk", flat=True)[:limit]
+    )
+    count = 0
+    for pk in due:
+        if request_expire(review_request=ReviewRequest(pk=pk)) is not None:
+            count += 1
+    return count
+
+
+def offers_expire_due(*, limit: int = 500) -> int:
+    """Mark due open offers expired and re-run matching for their requests (replacements)."""
+    from review_requests.models import Offer
+
+    now = timezone.now()
+    due = list(
+        Offer.objects.filter(status=Offer.Status.OPEN, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", "review_request_id")[:limit]
+    )
+    if not due:
+        return 0
+    expired = Offer.objects.filter(pk__in=[pk for pk, _ in due], status=Offer.Status.OPEN).update(
+        status=Offer.Status.EXPIRED, responded_at=now
+    )
+    from review_requests.matching import matching_run
+
+    for rr_id in sorted({rr_id for _, rr_id in due}):
+        matching_run(review_request=ReviewRequest(pk=rr_id))
+    return expired
+
+
+def expert_suspended_wind_down(*, user, actor=None) -> int:
+    """On suspension: withdraw the expert's open offers and release assignments not yet started.
+    Returns how many assignments were released."""
+    from experts.models import ExpertProfile
+    from review_requests.models import Offer
+
+    profile = ExpertProfile.objects.filter(user=user).first()
+    if profile is None:
+        return 0
+    with transaction.atomic():
+        touched = set(
+            Offer.objects.filter(expert=profile, status=Offer.Status.OPEN).values_list(
+                "review_request_id", flat=True
+            )
+        )
+        Offer.objects.filter(expert=profile, status=Offer.Status.OPEN).update(
+            status=Offer.Status.WITHDRAWN, responded_at=timezone.now()
+        )
+        released = 0
+        for assignment in Assignment.objects.filter(
+            expert=profile, status=Assignment.Status.ACCEPTED, started_at__isnull=True
+        ):
+            assignment_release(assignment=assignment, actor=actor, reason="expert suspended")
+            released += 1
+            touched.add(assignment.review_request_id)
+        matching_enqueue_on_commit(touched)
+    return released

@@ -1,0 +1,250 @@
+"""Request and response schemas of the review-request API (contract/API.md). They only validate:
+rules that need the database (the specialization exists) live in services."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from ninja import Schema
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+METADATA_MAX_BYTES = 16 * 1024
+BATCH_MAX = 100
+CONTENT_TYPES = ("text", "markdown", "code", "json", "chat")
+REQUEST_STATUSES = ("queued", "in_review", "completed", "cancelled", "expired", "disputed")
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Strict(Schema):
+    # Unknown fields are refused: a typo (`max_hour`) must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChatMessageIn(_Strict):
+    role: str = Field(min_length=1, max_length=50)
+    content: str
+
+
+class ContentIn(_Strict):
+    type: Literal["text", "markdown", "code", "json", "chat"]
+    body: Any = Field(
+        description=(
+            "A string for text, markdown and code; any JSON value for json; "
+            'a list of {"role", "content"} for chat.'
+        )
+    )
+    language: str | None = Field(
+        default=None, max_length=50, description="Optional, for code: e.g. `python`."
+    )
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body_matches_type(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("type")
+        if kind in ("text", "markdown", "code"):
+            if not isinstance(value, str):
+                raise ValueError(f"must be a string for content of type {kind}")
+            if not value.strip():
+                raise ValueError("must not be empty")
+            return value
+        if kind == "chat":
+            if not isinstance(value, list) or not value:
+                raise ValueError('must be a non-empty list of {"role", "content"} for chat')
+            messages = []
+            for index, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise ValueError(f'[{index}] must be an object {{"role", "content"}}')
+                try:
+                    message = ChatMessageIn.model_validate(item)
+                except Exception as exc:
+                    raise ValueError(
+                        f'[{index}] must be {{"role": string, "content": string}}'
+                    ) from exc
+                messages.append(message.model_dump())
+            return messages
+        # json: any JSON value (null included).
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_only_for_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("type") != "code":
+            raise ValueError("is only allowed for content of type code")
+        return value
+
+
+class RubricItemIn(_Strict):
+    key: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    label: str = Field(min_length=1, max_length=200)
+    scale: int = Field(default=5, ge=2, le=10)
+
+
+class ReviewRequestIn(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    specialization: str = Field(
+        min_length=1,
+        max_length=100,
+        description="A slug from GET /api/v1/specializations, e.g. medicine.radiology",
+    )
+    content: ContentIn
+    prompt: str | None = Field(default=None, max_length=200_000)
+    model: str | None = Field(default=None, max_length=200)
+    guidelines: str | None = Field(default=None, max_length=100_000)
+    rubric: list[RubricItemIn] | None = Field(default=None, max_length=50)
+    max_hours: float = Field(ge=0.25, le=40, allow_inf_nan=False)
+    max_hourly_rate_cents: int | None = Field(default=None, ge=1, le=10_000_000)
+    reviewers: int = Field(default=1, ge=1, le=5)
+    deadline: AwareDatetime | None = None
+    callback_url: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, Any] | None = None
+
+    # The model's own `model_` namespace warning does not apply: `model` is the contract's name.
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("rubric")
+    @classmethod
+    def _rubric_keys_unique(cls, value: list[RubricItemIn] | None) -> list[RubricItemIn] | None:
+        if value:
+            seen: set[str] = set()
+            for item in value:
+                if item.key in seen:
+                    raise ValueError(f"key {item.key!r} appears twice; keys must be unique")
+                seen.add(item.key)
+        return value
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_in_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= timezone.now():
+            raise ValueError("must be in the future")
+        return value
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url_safe(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        from review_requests.webhooks import callback_url_validate
+
+        try:
+            callback_url_validate(value)
+        except DjangoValidationError as exc:
+            raise ValueError(" ".join(exc.messages)) from exc
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(compact_json(value).encode()) > METADATA_MAX_BYTES:
+            raise ValueError("must be at most 16 KiB serialized")
+        return value
+
+
+class BatchIn(_Strict):
+    requests: list[ReviewRequestIn] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+# Responses ---------------------------------------------------------------------------------
+
+
+class _Open(Schema):
+    # Responses pass through whatever the one serializer adds (serializers.py).
+    model_config = ConfigDict(extra="allow")
+
+
+class ExpertRefOut(_Open):
+    id: str
+    display_name: str
+
+
+class AssignmentOut(_Open):
+    id: str
+    status: Literal["accepted", "in_progress", "submitted", "released", "disputed", "resolved"]
+    expert: ExpertRefOut
+    rate_cents: int
+    billed_seconds: int
+    max_seconds: int
+    cost_cents: int
+    accepted_at: str | None
+    submitted_at: str | None
+
+
+class ReviewRequestOut(_Open):
+    id: str
+    status: Literal["queued", "in_review", "completed", "cancelled", "expired", "disputed"]
+    title: str
+    specialization: str
+    created_at: str
+    updated_at: str | None
+    completed_at: str | None
+    deadline: str | None
+    reviewers: int
+    max_hours: float
+    max_hourly_rate_cents: int | None
+    waiting_for_funds: bool
+    metadata: dict[str, Any]
+    assignments: list[AssignmentOut]
+    result: dict[str, Any] | None = None
+    cost_cents: int
+    currency: str
+
+
+class ReviewRequestListOut(Schema):
+    data: list[ReviewRequestOut]
+    next_cursor: str | None
+
+
+class BatchOut(Schema):
+    data: list[ReviewRequestOut]
+
+
+class OfferRequestOut(_Open):
+    id: str
+    status: str
+    title: str
+    specialization: str
+    reviewers: int
+    max_hours: float
+
+
+class OfferOut(_Open):
+    id: str
+    review_request: OfferRequestOut
+    rate_cents: int
+    expires_at: str
+    reason: str
+    max_earning_cents: int
+
+
+class OfferListOut(Schema):
+    data: list[OfferOut]
+
+
+class AcceptOut(Schema):
+    assignment_id: str
+    workspace_url: str
+
+
+class DeclineOut(Schema):
+    id: str
+    status: str
