@@ -3,6 +3,26 @@
 Every movement is one LedgerTransaction whose entries sum to zero, posted inside the caller's
 database transaction, with a unique `ref` so the same step can never post twice.
 Convention: a positive amount increases the account's balance (money "in" that account).
+Posted rows are never changed (billing.models.AppendOnlyModel and the triggers of billing.db);
+a mistake is corrected by a new, reversing transaction.
+
+The flows (ref in brackets; <hold> is the caller's hold ref, e.g. an assignment's):
+
+| step | from | to | ref |
+| --- | --- | --- | --- |
+| card top-up (verified webhook) | platform_stripe_clearing | company_available | pi_... |
+| operator credit (revoked: reverse) | platform_credit | company_available | credit:<id> |
+| hold on accept | company_available (platform_refunds if the platform pays) | company_held (platform_held) | <hold>:hold |
+| capture on submit | held | expert_pending + platform_fees + rest back to the payer | <hold>:capture |
+| release | held | the payer | <hold>:release |
+| dispute window over | expert_pending | expert_available | earning:<id>:available |
+| payout created | expert_available | expert_paid_out | payout:<id> (retry: payout:<id>:retry:<n>) |
+| transfer failed | expert_paid_out | expert_available | payout:<id>:failed:<attempt> |
+| reversed by Stripe, not by us | expert_paid_out | expert_available | stripe-reversal:<trr_id> |
+| refund | platform_fees + expert pending/available (or platform_refunds once paid out) | the payer | refund:<id> |
+| our reversal succeeded | expert_paid_out | platform_refunds | transfer-reversal:<id> |
+
+A refused reversal leaves its amount in platform_refunds: the platform's shortfall.
 """
 
 from __future__ import annotations
@@ -18,6 +38,8 @@ from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
 Kind = LedgerAccount.Kind
 COMPANY_KINDS = {Kind.COMPANY_AVAILABLE, Kind.COMPANY_HELD}
 EXPERT_KINDS = {Kind.EXPERT_PENDING, Kind.EXPERT_AVAILABLE, Kind.EXPERT_PAID_OUT}
+# Kinds post_many refuses to take below zero (post() guards the accounts its caller names).
+NEVER_NEGATIVE_KINDS = {Kind.COMPANY_AVAILABLE, Kind.EXPERT_AVAILABLE}
 
 
 class LedgerError(Exception):
@@ -120,26 +142,35 @@ def post(
         if delta < 0 and locked[pk].balance_cents + delta < 0:
             raise InsufficientFunds(available_cents=locked[pk].balance_cents, needed_cents=-delta)
 
+    # One savepoint for the whole posting: if any step fails (a duplicate ref, a guard that
+    # trips on SQLite where row locks do not exist), nothing of it stays in the caller's
+    # transaction, even when the caller catches the error and carries on.
     try:
         with transaction.atomic():
             txn = LedgerTransaction.objects.create(
                 ref=ref, reason=reason, memo=memo[:500], organization=organization, actor=actor
             )
+            LedgerEntry.objects.bulk_create(
+                [
+                    LedgerEntry(
+                        transaction=txn, account_id=line.account.pk, amount_cents=line.amount_cents
+                    )
+                    for line in lines
+                ]
+            )
+            for pk, delta in delta_by_account.items():
+                qs = LedgerAccount.objects.filter(pk=pk)
+                if pk in guarded and delta < 0:
+                    # On SQLite the conditional keeps the no-negative rule without row locks.
+                    qs = qs.filter(balance_cents__gte=-delta)
+                if qs.update(balance_cents=F("balance_cents") + delta) != 1:
+                    raise InsufficientFunds(
+                        available_cents=locked[pk].balance_cents, needed_cents=-delta
+                    )
     except IntegrityError as exc:
-        raise DuplicatePosting(ref) from exc
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(transaction=txn, account_id=line.account.pk, amount_cents=line.amount_cents)
-            for line in lines
-        ]
-    )
-    for pk, delta in delta_by_account.items():
-        # On SQLite the conditional keeps the no-negative rule even without row locks.
-        qs = LedgerAccount.objects.filter(pk=pk)
-        if pk in guarded and delta < 0:
-            qs = qs.filter(balance_cents__gte=-delta)
-        if qs.update(balance_cents=F("balance_cents") + delta) != 1:
-            raise InsufficientFunds(available_cents=locked[pk].balance_cents, needed_cents=-delta)
+        if LedgerTransaction.objects.filter(ref=ref).exists():
+            raise DuplicatePosting(ref) from exc
+        raise
     return txn
 
 
@@ -171,3 +202,78 @@ def balance(kind: str, *, organization=None, user=None, currency: str = "usd") -
         .first()
     )
     return row.balance_cents if row else 0
+
+
+@dataclass(frozen=True)
+class Posting:
+    ref: str
+    reason: str
+    lines: list[Line]
+    organization: object = None
+    memo: str = ""
+
+
+def post_many(postings: list[Posting]) -> int:
+    """Post many balanced transactions in a few queries (payout runs over thousands of experts).
+
+    Locks every account involved in primary-key order, checks that no account of a kind that
+    must never go negative would, then bulk-inserts transactions and entries and writes the new
+    cached balances. All or nothing: a duplicate ref fails the whole batch."""
+    if not postings:
+        return 0
+    if not transaction.get_connection().in_atomic_block:
+        raise LedgerError("ledger.post_many must run inside the transaction that causes it")
+    delta_by_account: dict[int, int] = {}
+    for posting in postings:
+        lines = [line for line in posting.lines if line.amount_cents != 0]
+        total = sum(line.amount_cents for line in lines)
+        if not lines or total != 0:
+            raise UnbalancedTransaction(f"Lines of {posting.ref} sum to {total}, not 0.")
+        for line in lines:
+            delta_by_account[line.account.pk] = (
+                delta_by_account.get(line.account.pk, 0) + line.amount_cents
+            )
+    accounts = list(
+        LedgerAccount.objects.select_for_update()
+        .filter(pk__in=sorted(delta_by_account))
+        .order_by("pk")
+    )
+    for account_row in accounts:
+        delta = delta_by_account[account_row.pk]
+        if (
+            account_row.kind in NEVER_NEGATIVE_KINDS
+            and delta < 0
+            and account_row.balance_cents + delta < 0
+        ):
+            raise InsufficientFunds(available_cents=account_row.balance_cents, needed_cents=-delta)
+        account_row.balance_cents += delta
+    try:
+        with transaction.atomic():
+            transactions = LedgerTransaction.objects.bulk_create(
+                [
+                    LedgerTransaction(
+                        ref=posting.ref,
+                        reason=posting.reason,
+                        memo=posting.memo[:500],
+                        organization=posting.organization,
+                    )
+                    for posting in postings
+                ]
+            )
+            LedgerEntry.objects.bulk_create(
+                [
+                    LedgerEntry(
+                        transaction_id=txn.pk,
+                        account_id=line.account.pk,
+                        amount_cents=line.amount_cents,
+                    )
+                    for txn, posting in zip(transactions, postings, strict=True)
+                    for line in posting.lines
+                    if line.amount_cents != 0
+                ],
+                batch_size=2000,
+            )
+            LedgerAccount.objects.bulk_update(accounts, ["balance_cents"], batch_size=2000)
+    except IntegrityError as exc:
+        raise DuplicatePosting(", ".join(p.ref for p in postings[:3])) from exc
+    return len(postings)

@@ -11,6 +11,38 @@ from django.db import models
 from django.utils import timezone
 
 
+class AppendOnlyError(Exception):
+    """A posted ledger row was about to be changed or deleted: post a reversal instead."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses bulk update()/delete(); the database triggers refuse them too (migration 0002)."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only; post a reversal.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only; post a reversal.")
+
+    _raw_delete = delete
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only; post a reversal.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only; post a reversal.")
+
+
 class LedgerAccount(models.Model):
     class Kind(models.TextChoices):
         COMPANY_AVAILABLE = "company_available", "Company available"
@@ -22,6 +54,9 @@ class LedgerAccount(models.Model):
         PLATFORM_STRIPE_CLEARING = "platform_stripe_clearing", "Stripe clearing"
         PLATFORM_REFUNDS = "platform_refunds", "Platform refunds"
         PLATFORM_CREDIT = "platform_credit", "Operator-granted credit"
+        # Holds the platform pays for itself (rework after a dispute), kept apart from any
+        # company's held balance.
+        PLATFORM_HELD = "platform_held", "Platform-funded holds"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     organization = models.ForeignKey(
@@ -54,7 +89,7 @@ class LedgerAccount(models.Model):
         return f"{self.kind} · {owner}"
 
 
-class LedgerTransaction(models.Model):
+class LedgerTransaction(AppendOnlyModel):
     """One balanced movement. `ref` is unique so the same step can never post twice."""
 
     ref = models.CharField(max_length=200, unique=True)
@@ -74,12 +109,13 @@ class LedgerTransaction(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return self.ref
 
 
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnlyModel):
     """Append-only: never updated or deleted (enforced in code and by database triggers)."""
 
     transaction = models.ForeignKey(
@@ -91,6 +127,7 @@ class LedgerEntry(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["account", "created_at"], name="entry_account_time")]
+        base_manager_name = "objects"
 
 
 class Hold(models.Model):
@@ -99,10 +136,15 @@ class Hold(models.Model):
         CAPTURED = "captured", "Captured"
         RELEASED = "released", "Released"
 
+    class Payer(models.TextChoices):
+        COMPANY = "company", "The company"
+        PLATFORM = "platform", "The platform (rework)"
+
     ref = models.CharField(max_length=200, unique=True)
     organization = models.ForeignKey(
         "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
     )
+    payer = models.CharField(max_length=16, choices=Payer.choices, default=Payer.COMPANY)
     amount_cents = models.PositiveBigIntegerField()
     captured_cents = models.PositiveBigIntegerField(default=0)
     fee_cents = models.PositiveBigIntegerField(default=0)
@@ -167,6 +209,11 @@ class Funding(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"funding-{self.pk}"
 
 
 class CreditGrant(models.Model):
@@ -203,6 +250,9 @@ class ConnectedAccount(models.Model):
     stripe_account_id = models.CharField(max_length=100, unique=True)
     payouts_enabled = models.BooleanField(default=False)
     details_submitted = models.BooleanField(default=False)
+    # The `created` time of the newest account.updated event applied: an older event that
+    # arrives late never overwrites a newer state.
+    stripe_state_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -241,6 +291,9 @@ class Payout(models.Model):
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     stripe_transfer_id = models.CharField(max_length=100, blank=True)
+    # 0 for the first transfer attempt; an operator retry after a failure increments it, because
+    # Stripe saves a failed request under its idempotency key and would replay the failure.
+    attempt = models.PositiveIntegerField(default=0)
     reversed_cents = models.PositiveBigIntegerField(default=0)
     failure_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -249,7 +302,33 @@ class Payout(models.Model):
 
     @property
     def idempotency_key(self) -> str:
+        if self.attempt:
+            return f"payout-{self.pk}-retry-{self.attempt}"
         return f"payout-{self.pk}"
+
+
+class PayoutStatusChange(models.Model):
+    """History of a payout's status: one row per transition."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class Refund(models.Model):
+    """Part (or all) of a captured earning given back to whoever paid for it."""
+
+    earning = models.ForeignKey(Earning, on_delete=models.PROTECT, related_name="refunds")
+    amount_cents = models.PositiveBigIntegerField()
+    expert_cents = models.PositiveBigIntegerField()
+    fee_cents = models.PositiveBigIntegerField()
+    reason = models.CharField(max_length=500)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
 
 
 class TransferReversal(models.Model):
@@ -259,9 +338,16 @@ class TransferReversal(models.Model):
         REFUSED = "refused", "Refused by Stripe (booked to the platform)"
 
     payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="reversals")
+    refund = models.OneToOneField(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+    )
     ref = models.CharField(max_length=200, unique=True)
     amount_cents = models.PositiveBigIntegerField()
     stripe_reversal_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"transfer-reversal-{self.pk}"

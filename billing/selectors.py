@@ -1,11 +1,28 @@
-"""Money reads."""
+"""Money reads: balances, receipts, statements, earnings by week."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import calendar
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncWeek
+from django.http import Http404
+from django.utils import timezone
 
 from billing import ledger
-from billing.models import LedgerAccount
+from billing.models import (
+    ConnectedAccount,
+    CreditGrant,
+    Earning,
+    Funding,
+    Hold,
+    LedgerAccount,
+    LedgerEntry,
+    Payout,
+    Refund,
+)
 
 Kind = LedgerAccount.Kind
 
@@ -31,3 +48,384 @@ def company_balance(*, organization) -> CompanyBalance:
 
 def company_available_cents(*, organization) -> int:
     return ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization)
+
+
+@dataclass(frozen=True)
+class ExpertBalance:
+    pending_cents: int
+    frozen_cents: int
+    available_cents: int
+    paid_out_cents: int
+    currency: str = "usd"
+
+
+def expert_balance(*, user) -> ExpertBalance:
+    rows = dict(
+        LedgerAccount.objects.filter(owner_key=f"user:{user.pk}", currency="usd").values_list(
+            "kind", "balance_cents"
+        )
+    )
+    frozen = (
+        Earning.objects.filter(user=user, status=Earning.Status.FROZEN).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
+    return ExpertBalance(
+        pending_cents=rows.get(Kind.EXPERT_PENDING, 0),
+        frozen_cents=frozen,
+        available_cents=rows.get(Kind.EXPERT_AVAILABLE, 0),
+        paid_out_cents=rows.get(Kind.EXPERT_PAID_OUT, 0),
+    )
+
+
+# Months ----------------------------------------------------------------------------------------
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """ "2026-03" -> [2026-03-01 00:00 UTC, 2026-04-01 00:00 UTC); Http404 if malformed."""
+    try:
+        year_text, month_text = month.split("-")
+        year, number = int(year_text), int(month_text)
+        start = datetime(year, number, 1, tzinfo=UTC)
+    except ValueError as error:
+        raise Http404("No such month") from error
+    days = calendar.monthrange(year, number)[1]
+    return start, start + timedelta(days=days)
+
+
+def recent_months(*, count: int = 12, now: datetime | None = None) -> list[str]:
+    today = (now or timezone.now()).astimezone(UTC).date()
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+    return months
+
+
+# Company statements and receipts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    at: datetime
+    ref: str
+    reason: str
+    memo: str
+    available_cents: int
+    held_cents: int
+
+
+@dataclass
+class Statement:
+    month: str
+    opening_available_cents: int
+    opening_held_cents: int
+    lines: list[StatementLine] = field(default_factory=list)
+
+    @property
+    def closing_available_cents(self) -> int:
+        return self.opening_available_cents + sum(line.available_cents for line in self.lines)
+
+    @property
+    def closing_held_cents(self) -> int:
+        return self.opening_held_cents + sum(line.held_cents for line in self.lines)
+
+    def total(self, reason: str) -> int:
+        return sum(
+            line.available_cents + line.held_cents for line in self.lines if line.reason == reason
+        )
+
+
+REASON_LABELS = {
+    "funding": "Card top-up",
+    "credit_granted": "Credit granted",
+    "credit_revoked": "Credit revoked",
+    "hold": "Hold for a review",
+    "capture": "Review charged (the rest of the hold released)",
+    "release": "Hold released",
+    "refund": "Refund",
+    "earning_available": "Dispute window over",
+    "payout": "Payout",
+    "payout_failed": "Payout failed: returned",
+    "transfer_reversed": "Transfer reversed",
+}
+
+
+def company_statement(*, organization, month: str) -> Statement:
+    start, end = month_bounds(month)
+    accounts = dict(
+        LedgerAccount.objects.filter(owner_key=f"org:{organization.pk}", currency="usd")
+        .filter(kind__in=[Kind.COMPANY_AVAILABLE, Kind.COMPANY_HELD])
+        .values_list("pk", "kind")
+    )
+    opening = dict(
+        LedgerEntry.objects.filter(account_id__in=list(accounts), transaction__created_at__lt=start)
+        .values_list("account_id")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("account_id", "total")
+    )
+    statement = Statement(
+        month=month,
+        opening_available_cents=sum(
+            v for k, v in opening.items() if accounts[k] == Kind.COMPANY_AVAILABLE
+        ),
+        opening_held_cents=sum(v for k, v in opening.items() if accounts[k] == Kind.COMPANY_HELD),
+    )
+    entries = (
+        LedgerEntry.objects.filter(
+            account_id__in=list(accounts),
+            transaction__created_at__gte=start,
+            transaction__created_at__lt=end,
+        )
+        .select_related("transaction")
+        .order_by("transaction__created_at", "transaction_id", "pk")
+    )
+    by_txn: dict[int, dict] = {}
+    for entry in entries:
+        txn = entry.transaction
+        row = by_txn.setdefault(
+            txn.pk, {"txn": txn, Kind.COMPANY_AVAILABLE: 0, Kind.COMPANY_HELD: 0}
+        )
+        row[accounts[entry.account_id]] += entry.amount_cents
+    for row in by_txn.values():
+        txn = row["txn"]
+        statement.lines.append(
+            StatementLine(
+                at=txn.created_at,
+                ref=txn.ref,
+                reason=txn.reason,
+                memo=txn.memo or REASON_LABELS.get(txn.reason, txn.reason),
+                available_cents=row[Kind.COMPANY_AVAILABLE],
+                held_cents=row[Kind.COMPANY_HELD],
+            )
+        )
+    return statement
+
+
+@dataclass(frozen=True)
+class Receipt:
+    kind: str  # "card", "credit", "refund"
+    at: datetime
+    amount_cents: int
+    status: str
+    description: str
+
+
+def company_receipts(*, organization, limit: int = 50) -> list[Receipt]:
+    """Card top-ups, operator credit and refunds, newest first (three queries)."""
+    receipts = [
+        Receipt(
+            "card",
+            funding.succeeded_at or funding.created_at,
+            funding.amount_cents,
+            funding.get_status_display(),
+            f"Card top-up #{funding.pk}"
+            + (f" — {funding.failure_reason}" if funding.failure_reason else ""),
+        )
+        for funding in Funding.objects.filter(organization=organization).order_by("-created_at")[
+            :limit
+        ]
+    ]
+    receipts += [
+        Receipt(
+            "credit",
+            grant.created_at,
+            grant.amount_cents,
+            "Granted" if grant.amount_cents > 0 else "Revoked",
+            grant.reason,
+        )
+        for grant in CreditGrant.objects.filter(organization=organization).order_by("-created_at")[
+            :limit
+        ]
+    ]
+    receipts += [
+        Receipt("refund", refund.created_at, refund.amount_cents, "Refunded", refund.reason)
+        for refund in Refund.objects.filter(earning__organization=organization).order_by(
+            "-created_at"
+        )[:limit]
+    ]
+    receipts.sort(key=lambda receipt: receipt.at, reverse=True)
+    return receipts[:limit]
+
+
+@dataclass(frozen=True)
+class HoldReceiptLine:
+    ref: str
+    status: str
+    held_cents: int
+    captured_cents: int
+    expert_cents: int
+    fee_cents: int
+    released_cents: int
+    refunded_cents: int
+    billed_seconds: int
+
+
+@dataclass(frozen=True)
+class RequestReceipt:
+    lines: list[HoldReceiptLine]
+
+    @property
+    def captured_cents(self) -> int:
+        return sum(line.captured_cents for line in self.lines)
+
+    @property
+    def fee_cents(self) -> int:
+        return sum(line.fee_cents for line in self.lines)
+
+    @property
+    def released_cents(self) -> int:
+        return sum(line.released_cents for line in self.lines)
+
+    @property
+    def refunded_cents(self) -> int:
+        return sum(line.refunded_cents for line in self.lines)
+
+    @property
+    def net_cents(self) -> int:
+        return self.captured_cents - self.refunded_cents
+
+
+def request_receipt(*, organization, hold_refs: list[str]) -> RequestReceipt:
+    """What a request cost, from the holds of its assignments (two queries). Only this
+    organization's holds are read: another tenant's refs simply do not appear."""
+    holds = list(
+        Hold.objects.filter(organization=organization, ref__in=hold_refs).order_by("created_at")
+    )
+    earnings = {
+        earning.ref: earning
+        for earning in Earning.objects.filter(
+            organization=organization, ref__in=[h.ref for h in holds]
+        )
+    }
+    lines = []
+    for hold in holds:
+        earning = earnings.get(hold.ref)
+        released = hold.amount_cents - hold.captured_cents if hold.status != Hold.Status.HELD else 0
+        lines.append(
+            HoldReceiptLine(
+                ref=hold.ref,
+                status=hold.get_status_display(),
+                held_cents=hold.amount_cents,
+                captured_cents=hold.captured_cents,
+                expert_cents=hold.captured_cents - hold.fee_cents,
+                fee_cents=hold.fee_cents,
+                released_cents=released,
+                refunded_cents=earning.refunded_cents if earning else 0,
+                billed_seconds=earning.billed_seconds if earning else 0,
+            )
+        )
+    return RequestReceipt(lines=lines)
+
+
+# Experts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekTotal:
+    week_start: date
+    earned_cents: int
+    assignments: int
+
+
+def expert_earnings_by_week(
+    *, user, weeks: int = 12, now: datetime | None = None
+) -> list[WeekTotal]:
+    """Captured pay per ISO week (Monday start, UTC), the last `weeks` weeks, zeros included."""
+    now = (now or timezone.now()).astimezone(UTC)
+    this_monday = (now - timedelta(days=now.weekday())).date()
+    first = this_monday - timedelta(weeks=weeks - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    rows = {
+        row["week"].date() if isinstance(row["week"], datetime) else row["week"]: row
+        for row in Earning.objects.filter(user=user, created_at__gte=start)
+        .annotate(week=TruncWeek("created_at", tzinfo=UTC))
+        .values("week")
+        .annotate(total=Sum("amount_cents"), count=Count("pk"))
+    }
+    result = []
+    for index in range(weeks):
+        week = first + timedelta(weeks=index)
+        row = rows.get(week)
+        result.append(
+            WeekTotal(week, int(row["total"]) if row else 0, int(row["count"]) if row else 0)
+        )
+    return result
+
+
+def expert_earnings_list(*, user):
+    return Earning.objects.filter(user=user).order_by("-created_at")
+
+
+def expert_payouts(*, user):
+    return Payout.objects.filter(user=user).order_by("-created_at")
+
+
+def connected_account_for(*, user) -> ConnectedAccount | None:
+    return ConnectedAccount.objects.filter(user=user).first()
+
+
+@dataclass(frozen=True)
+class ExpertStatementLine:
+    at: datetime
+    kind: str
+    description: str
+    amount_cents: int
+    status: str
+
+
+def expert_statement(*, user, month: str) -> list[ExpertStatementLine]:
+    start, end = month_bounds(month)
+    lines = [
+        ExpertStatementLine(
+            earning.created_at,
+            "earning",
+            f"Review ({earning.billed_seconds // 60} min at {earning.rate_cents / 100:.2f}/h)",
+            earning.amount_cents,
+            earning.get_status_display(),
+        )
+        for earning in Earning.objects.filter(
+            user=user, created_at__gte=start, created_at__lt=end
+        ).order_by("created_at")
+    ]
+    lines += [
+        ExpertStatementLine(
+            refund.created_at,
+            "refund",
+            f"Refund: {refund.reason}",
+            -refund.expert_cents,
+            "Refunded",
+        )
+        for refund in Refund.objects.filter(
+            earning__user=user, created_at__gte=start, created_at__lt=end
+        ).order_by("created_at")
+    ]
+    lines += [
+        ExpertStatementLine(
+            payout.created_at,
+            "payout",
+            f"Payout #{payout.pk}",
+            -payout.amount_cents,
+            payout.get_status_display(),
+        )
+        for payout in Payout.objects.filter(
+            user=user, created_at__gte=start, created_at__lt=end
+        ).order_by("created_at")
+    ]
+    lines.sort(key=lambda line: line.at)
+    return lines
+
+
+def payouts_awaiting_count(*, user) -> int:
+    return Payout.objects.filter(user=user, status=Payout.Status.AWAITING_STRIPE).count()
+
+
+def funding_get_for_org(*, organization, pk: int) -> Funding:
+    funding = Funding.objects.filter(organization=organization, pk=pk).first()
+    if funding is None:
+        raise Http404("No such top-up")
+    return funding

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing import ledger
@@ -21,14 +23,21 @@ Kind = LedgerAccount.Kind
 
 __all__ = [
     "InsufficientFunds",
+    "RefundOutcome",
     "capture_split",
     "credit_grant",
+    "earning_freeze",
+    "earning_mature",
+    "earning_refund",
+    "earning_unfreeze",
+    "earnings_mature_due",
     "expert_cents_for",
     "fee_cents_for",
     "hold_amount_for",
     "hold_capture",
     "hold_place",
     "hold_release",
+    "refund_expert_cents",
 ]
 
 
@@ -125,22 +134,41 @@ def credit_grant(*, organization, amount_cents: int, reason: str, actor=None) ->
 # Holds, captures, releases -----------------------------------------------------------------
 
 
-def hold_place(*, organization, ref: str, amount_cents: int, actor=None) -> Hold:
+def _hold_accounts(*, organization, payer: str) -> tuple[LedgerAccount, LedgerAccount]:
+    """(where the hold's money comes from and goes back to, where it is held)."""
+    if payer == Hold.Payer.PLATFORM:
+        # Rework after a dispute: the platform pays, booked as a cost of refunds.
+        return ledger.account(Kind.PLATFORM_REFUNDS), ledger.account(Kind.PLATFORM_HELD)
+    return (
+        ledger.account(Kind.COMPANY_AVAILABLE, organization=organization),
+        ledger.account(Kind.COMPANY_HELD, organization=organization),
+    )
+
+
+def hold_place(
+    *, organization, ref: str, amount_cents: int, actor=None, payer: str = "company"
+) -> Hold:
     """Move the hold from the company's available to held; InsufficientFunds if it does not fit.
+    With payer="platform" (rework funded by the platform) the company's balance is untouched.
     Runs inside the caller's transaction (the accept)."""
-    available = ledger.account(Kind.COMPANY_AVAILABLE, organization=organization)
-    held = ledger.account(Kind.COMPANY_HELD, organization=organization)
+    if payer not in Hold.Payer.values:
+        raise ValueError(f"unknown payer {payer!r}")
+    if amount_cents <= 0:
+        raise ValidationError({"amount_cents": "A hold must be a positive amount."})
+    source, held = _hold_accounts(organization=organization, payer=payer)
     ledger.transfer(
         ref=f"{ref}:hold",
-        reason="hold",
-        source=available,
+        reason="hold" if payer == Hold.Payer.COMPANY else "hold_platform",
+        source=source,
         destination=held,
         amount_cents=amount_cents,
-        guard_source=True,
+        guard_source=payer == Hold.Payer.COMPANY,
         organization=organization,
         actor=actor,
     )
-    return Hold.objects.create(ref=ref, organization=organization, amount_cents=amount_cents)
+    return Hold.objects.create(
+        ref=ref, organization=organization, amount_cents=amount_cents, payer=payer
+    )
 
 
 def hold_capture(
@@ -159,6 +187,8 @@ def hold_capture(
         raise ledger.DuplicatePosting(f"hold {ref} is already {hold.status}")
     organization = hold.organization
     fee_percent = platform_fee_percent() if fee_percent is None else fee_percent
+    if hold.payer == Hold.Payer.PLATFORM:
+        fee_percent = Decimal(0)  # the platform does not charge itself a fee for rework
     split = capture_split(
         billed_seconds=billed_seconds, rate_cents=rate_cents, fee_percent=fee_percent
     )
@@ -166,15 +196,12 @@ def hold_capture(
         # Time is capped at max_hours upstream; this only guards against a rate change.
         expert_cents = min(split.expert_cents, hold.amount_cents)
         split = CaptureSplit(expert_cents, hold.amount_cents - expert_cents)
-    held = ledger.account(Kind.COMPANY_HELD, organization=organization)
+    source, held = _hold_accounts(organization=organization, payer=hold.payer)
     lines = [
         ledger.Line(held, -hold.amount_cents),
         ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=expert_user), split.expert_cents),
         ledger.Line(ledger.account(Kind.PLATFORM_FEES), split.fee_cents),
-        ledger.Line(
-            ledger.account(Kind.COMPANY_AVAILABLE, organization=organization),
-            hold.amount_cents - split.total_cents,
-        ),
+        ledger.Line(source, hold.amount_cents - split.total_cents),
     ]
     ledger.post(ref=f"{ref}:capture", reason="capture", lines=lines, organization=organization)
     hold.status = Hold.Status.CAPTURED
@@ -201,11 +228,12 @@ def hold_release(*, ref: str) -> Hold | None:
     if hold is None or hold.status != Hold.Status.HELD:
         return hold
     organization = hold.organization
+    source, held = _hold_accounts(organization=organization, payer=hold.payer)
     ledger.transfer(
         ref=f"{ref}:release",
         reason="release",
-        source=ledger.account(Kind.COMPANY_HELD, organization=organization),
-        destination=ledger.account(Kind.COMPANY_AVAILABLE, organization=organization),
+        source=held,
+        destination=source,
         amount_cents=hold.amount_cents,
         organization=organization,
     )
@@ -213,3 +241,497 @@ def hold_release(*, ref: str) -> Hold | None:
     hold.closed_at = timezone.now()
     hold.save(update_fields=["status", "closed_at"])
     return hold
+
+
+# Earnings: the dispute window ----------------------------------------------------------------
+
+
+def _expert_refunded_cents(earning: Earning) -> int:
+    return refund_expert_cents(
+        refunded_cents=earning.refunded_cents,
+        expert_cents=earning.amount_cents,
+        fee_cents=earning.fee_cents,
+    )
+
+
+def _earning_mature_locked(earning: Earning, *, now) -> bool:
+    """pending -> available (ledger: expert pending -> expert available), once per earning."""
+    if earning.status != Earning.Status.PENDING or earning.available_at > now:
+        return False
+    remaining = earning.amount_cents - _expert_refunded_cents(earning)
+    if remaining > 0:
+        ledger.transfer(
+            ref=f"earning:{earning.pk}:available",
+            reason="earning_available",
+            source=ledger.account(Kind.EXPERT_PENDING, user=earning.user),
+            destination=ledger.account(Kind.EXPERT_AVAILABLE, user=earning.user),
+            amount_cents=remaining,
+            organization=earning.organization,
+        )
+    earning.status = Earning.Status.AVAILABLE
+    earning.save(update_fields=["status"])
+    return True
+
+
+def earning_mature(*, earning_id: int, now=None) -> bool:
+    """Make one earning available if its dispute window has passed and it is not frozen."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        earning = (
+            Earning.objects.select_for_update().select_related("user").filter(pk=earning_id).first()
+        )
+        if earning is None:
+            return False
+        return _earning_mature_locked(earning, now=now)
+
+
+def earnings_mature_due(*, now=None, limit: int = 5000) -> int:
+    """The periodic task's work: every pending earning past its window (frozen ones are not
+    pending). Safe to run twice at once: each earning is locked and re-checked."""
+    now = now or timezone.now()
+    due = list(
+        Earning.objects.filter(status=Earning.Status.PENDING, available_at__lte=now)
+        .order_by("available_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for pk in due if earning_mature(earning_id=pk, now=now))
+
+
+def earning_freeze(*, ref: str) -> Earning:
+    """A dispute was opened: the earning stays pending until earning_unfreeze or a refund."""
+    with transaction.atomic():
+        earning = Earning.objects.select_for_update().get(ref=ref)
+        if earning.status == Earning.Status.FROZEN:
+            return earning
+        if earning.status != Earning.Status.PENDING:
+            raise ValidationError(
+                f"This earning is already {earning.get_status_display().lower()}; "
+                "it can be refunded but no longer frozen."
+            )
+        earning.status = Earning.Status.FROZEN
+        earning.save(update_fields=["status"])
+        return earning
+
+
+def earning_unfreeze(*, ref: str, now=None) -> Earning:
+    """The dispute is over: back to pending, or straight to available if the window passed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        earning = Earning.objects.select_for_update().select_related("user").get(ref=ref)
+        if earning.status != Earning.Status.FROZEN:
+            return earning
+        if earning.refunded_cents >= earning.amount_cents + earning.fee_cents:
+            earning.status = Earning.Status.REFUNDED
+            earning.save(update_fields=["status"])
+            return earning
+        earning.status = Earning.Status.PENDING
+        earning.save(update_fields=["status"])
+        _earning_mature_locked(earning, now=now)
+        return earning
+
+
+# Refunds -------------------------------------------------------------------------------------
+
+
+def refund_expert_cents(*, refunded_cents: int, expert_cents: int, fee_cents: int) -> int:
+    """The expert's share of the first `refunded_cents` refunded of a capture of
+    expert_cents + fee_cents: proportional, rounded half up to a cent.
+
+    Computed on the running total (not per refund), so any sequence of partial refunds splits
+    exactly like one refund of the same total and the shares never exceed what was captured."""
+    captured = expert_cents + fee_cents
+    if captured == 0:
+        return 0
+    exact = Decimal(refunded_cents) * Decimal(expert_cents) / Decimal(captured)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    refund_id: int
+    refunded_cents: int
+    reversed_cents: int
+    platform_shortfall_cents: int
+    # "none" (the expert had not been paid), "pending" (the Stripe reversal runs after commit or
+    # waits for the payout's transfer), "succeeded", "refused" (booked to platform_refunds).
+    reversal_status: str
+
+
+def earning_refund(*, ref: str, amount_cents: int, actor, reason: str) -> RefundOutcome:
+    """Give back part or all of a captured earning (expert pay + fee) to whoever paid for it.
+
+    The amount is split between the expert's share and the platform fee by
+    `refund_expert_cents`. The fee part comes out of platform fees; the expert part out of the
+    expert's pending or available balance, or, once paid out, the platform fronts it
+    (platform_refunds) and a Stripe transfer reversal claws it back from the expert's connected
+    account. If Stripe refuses the reversal the platform keeps the shortfall.
+
+    The payer is credited in this call's own transaction. The Stripe reversal runs after commit:
+    at once when called outside a transaction (the outcome says how it went), otherwise on
+    commit of the caller's transaction (the outcome says "pending")."""
+    from billing.models import Payout, Refund, TransferReversal
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required."})
+    if amount_cents <= 0:
+        raise ValidationError({"amount_cents": "The refund must be a positive amount."})
+
+    reversal: TransferReversal | None = None
+    shortfall = 0
+    with transaction.atomic():
+        earning = Earning.objects.select_for_update().select_related("user").get(ref=ref)
+        captured = earning.amount_cents + earning.fee_cents
+        left = captured - earning.refunded_cents
+        if amount_cents > left:
+            raise ValidationError(
+                {
+                    "amount_cents": f"At most {left} cents are left to refund "
+                    f"({captured} captured, {earning.refunded_cents} already refunded)."
+                }
+            )
+        expert_before = _expert_refunded_cents(earning)
+        expert_after = refund_expert_cents(
+            refunded_cents=earning.refunded_cents + amount_cents,
+            expert_cents=earning.amount_cents,
+            fee_cents=earning.fee_cents,
+        )
+        expert_part = expert_after - expert_before
+        fee_part = amount_cents - expert_part
+        refund = Refund.objects.create(
+            earning=earning,
+            amount_cents=amount_cents,
+            expert_cents=expert_part,
+            fee_cents=fee_part,
+            reason=reason,
+            actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+        )
+        hold = Hold.objects.filter(ref=ref).only("payer").first()
+        payer = hold.payer if hold is not None else Hold.Payer.COMPANY
+        if payer == Hold.Payer.PLATFORM:
+            destination = ledger.account(Kind.PLATFORM_REFUNDS)
+        else:
+            destination = ledger.account(Kind.COMPANY_AVAILABLE, organization=earning.organization)
+
+        lines = [
+            ledger.Line(destination, amount_cents),
+            ledger.Line(ledger.account(Kind.PLATFORM_FEES), -fee_part),
+        ]
+        if earning.status in (Earning.Status.PENDING, Earning.Status.FROZEN):
+            lines.append(
+                ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=earning.user), -expert_part)
+            )
+        elif earning.status == Earning.Status.AVAILABLE:
+            lines.append(
+                ledger.Line(ledger.account(Kind.EXPERT_AVAILABLE, user=earning.user), -expert_part)
+            )
+        else:
+            # Paid out: the platform fronts the expert's part now and claws it back by reversal.
+            lines.append(ledger.Line(ledger.account(Kind.PLATFORM_REFUNDS), -expert_part))
+            if expert_part > 0:
+                payout = Payout.objects.select_for_update().get(pk=earning.payout_id)
+                reversible = payout.amount_cents - sum(
+                    payout.reversals.exclude(status=TransferReversal.Status.REFUSED).values_list(
+                        "amount_cents", flat=True
+                    )
+                )
+                to_reverse = min(expert_part, max(reversible, 0))
+                shortfall = expert_part - to_reverse
+                if to_reverse > 0:
+                    reversal = TransferReversal.objects.create(
+                        payout=payout,
+                        refund=refund,
+                        ref=f"refund:{refund.pk}:reversal",
+                        amount_cents=to_reverse,
+                    )
+        ledger.post(
+            ref=f"refund:{refund.pk}",
+            reason="refund",
+            lines=lines,
+            organization=earning.organization,
+            actor=refund.actor,
+            memo=reason,
+        )
+        earning.refunded_cents += amount_cents
+        fields = ["refunded_cents"]
+        if earning.refunded_cents == captured and earning.status in (
+            Earning.Status.PENDING,
+            Earning.Status.FROZEN,
+            Earning.Status.AVAILABLE,
+        ):
+            earning.status = Earning.Status.REFUNDED
+            fields.append("status")
+        earning.save(update_fields=fields)
+        audit_record(
+            actor=refund.actor,
+            action="billing.refund",
+            object_type="earning",
+            object_id=earning.pk,
+            after={
+                "ref": ref,
+                "amount_cents": amount_cents,
+                "expert_cents": expert_part,
+                "fee_cents": fee_part,
+                "reason": reason,
+            },
+            organization=earning.organization,
+        )
+        in_caller_transaction = transaction.get_connection().in_atomic_block and any(
+            not getattr(block, "_from_testcase", False)
+            for block in transaction.get_connection().atomic_blocks[:-1]
+        )
+        if reversal is not None and in_caller_transaction:
+            reversal_pk = reversal.pk
+            transaction.on_commit(lambda: transfer_reversal_execute(reversal_id=reversal_pk))
+
+    if reversal is None:
+        return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "none")
+    if in_caller_transaction:
+        return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "pending")
+    reversal = transfer_reversal_execute(reversal_id=reversal.pk)
+    if reversal.status == TransferReversal.Status.SUCCEEDED:
+        return RefundOutcome(refund.pk, amount_cents, reversal.amount_cents, shortfall, "succeeded")
+    if reversal.status == TransferReversal.Status.REFUSED:
+        return RefundOutcome(
+            refund.pk, amount_cents, 0, shortfall + reversal.amount_cents, "refused"
+        )
+    return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "pending")
+
+
+def transfer_reversal_execute(*, reversal_id: int):
+    """Ask Stripe to reverse (part of) a payout's transfer, then book the outcome.
+
+    Success: the fronted money comes back (expert paid_out -> platform_refunds). A refusal is
+    final (Stripe saved it under the idempotency key): the platform keeps the shortfall. Network
+    trouble leaves the row pending for `stripe_reconcile`."""
+    import stripe
+
+    from billing import stripe_gateway
+    from billing.models import TransferReversal
+
+    reversal = TransferReversal.objects.select_related("payout").get(pk=reversal_id)
+    if reversal.status != TransferReversal.Status.PENDING:
+        return reversal
+    transfer_id = reversal.payout.stripe_transfer_id
+    if not transfer_id or not stripe_gateway.stripe_configured():
+        return reversal  # the payout's transfer has not happened yet; reconcile retries
+    try:
+        stripe_reversal = stripe_gateway.transfer_reversal_create(
+            transfer_id=transfer_id,
+            amount_cents=reversal.amount_cents,
+            reversal_id=reversal.pk,
+            idempotency_key=reversal.idempotency_key,
+        )
+    except (stripe.InvalidRequestError, stripe.CardError, stripe.PermissionError) as error:
+        return transfer_reversal_refused(
+            reversal_id=reversal.pk, reason=str(error.user_message or error)
+        )
+    except stripe.StripeError:
+        return reversal
+    return transfer_reversal_succeeded(
+        reversal_id=reversal.pk, stripe_reversal_id=stripe_reversal.id
+    )
+
+
+def transfer_reversal_succeeded(*, reversal_id: int, stripe_reversal_id: str):
+    """Book a reversal Stripe made (our call's answer or the transfer.reversed webhook: whichever
+    comes first; the other changes nothing)."""
+    from billing.models import Payout, TransferReversal
+
+    with transaction.atomic():
+        reversal = (
+            TransferReversal.objects.select_for_update()
+            .select_related("payout")
+            .get(pk=reversal_id)
+        )
+        if reversal.status != TransferReversal.Status.PENDING:
+            return reversal
+        payout = reversal.payout
+        ledger.transfer(
+            ref=f"transfer-reversal:{reversal.pk}",
+            reason="transfer_reversed",
+            source=ledger.account(Kind.EXPERT_PAID_OUT, user=payout.user),
+            destination=ledger.account(Kind.PLATFORM_REFUNDS),
+            amount_cents=reversal.amount_cents,
+        )
+        reversal.status = TransferReversal.Status.SUCCEEDED
+        reversal.stripe_reversal_id = stripe_reversal_id
+        reversal.save(update_fields=["status", "stripe_reversal_id"])
+        Payout.objects.filter(pk=payout.pk).update(
+            reversed_cents=F("reversed_cents") + reversal.amount_cents
+        )
+        return reversal
+
+
+def transfer_reversal_refused(*, reversal_id: int, reason: str):
+    from billing.models import TransferReversal
+
+    with transaction.atomic():
+        reversal = TransferReversal.objects.select_for_update().get(pk=reversal_id)
+        if reversal.status != TransferReversal.Status.PENDING:
+            return reversal
+        reversal.status = TransferReversal.Status.REFUSED
+        reversal.failure_reason = reason[:500]
+        reversal.save(update_fields=["status", "failure_reason"])
+        audit_record(
+            actor=None,
+            action="billing.transfer_reversal_refused",
+            object_type="payout",
+            object_id=reversal.payout_id,
+            after={"amount_cents": reversal.amount_cents, "reason": reversal.failure_reason},
+        )
+        return reversal
+
+
+# Funding by card -----------------------------------------------------------------------------
+
+FUNDING_MINIMUM_CENTS = 1000
+
+
+class StripeUnavailable(Exception):
+    """Stripe could not be reached or refused the request; nothing was charged."""
+
+
+def funding_start(*, organization, amount_cents: int, actor):
+    """Create the Funding row (the intent), then its PaymentIntent, then record it.
+
+    Three steps so Stripe is never called inside a transaction: a crash between them leaves a
+    Funding without a PaymentIntent id, which `stripe_reconcile` completes with the same
+    idempotency key. The balance is credited only by the payment_intent.succeeded webhook."""
+    import stripe
+
+    from billing import stripe_gateway
+    from billing.models import Funding
+
+    if not stripe_gateway.stripe_configured():
+        raise stripe_gateway.StripeNotConfigured("Card funding is not configured on this server.")
+    if amount_cents < FUNDING_MINIMUM_CENTS:
+        raise ValidationError({"amount": "The minimum top-up is $10.00."})
+    with transaction.atomic():
+        funding = Funding.objects.create(
+            organization=organization, amount_cents=amount_cents, created_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="billing.funding_started",
+            object_type="funding",
+            object_id=funding.pk,
+            after={"amount_cents": amount_cents},
+            organization=organization,
+        )
+    try:
+        return funding_create_intent(funding=funding)
+    except stripe.StripeError as error:
+        raise StripeUnavailable(str(error.user_message or error)) from error
+
+
+def funding_create_intent(*, funding):
+    """POST the PaymentIntent for a Funding row (again, after a crash: same key, same intent)."""
+    from billing import stripe_gateway
+
+    intent = stripe_gateway.payment_intent_create(
+        amount_cents=funding.amount_cents,
+        currency=funding.currency,
+        funding_id=funding.pk,
+        organization_id=str(funding.organization_id),
+        idempotency_key=funding.idempotency_key,
+    )
+    return funding_record_intent(
+        funding_id=funding.pk, payment_intent_id=intent.id, client_secret=intent.client_secret or ""
+    )
+
+
+def funding_record_intent(*, funding_id: int, payment_intent_id: str, client_secret: str):
+    from billing.models import Funding
+
+    with transaction.atomic():
+        funding = Funding.objects.select_for_update().get(pk=funding_id)
+        if not funding.stripe_payment_intent_id:
+            funding.stripe_payment_intent_id = payment_intent_id
+            funding.client_secret = client_secret
+            fields = ["stripe_payment_intent_id", "client_secret"]
+            if funding.status == Funding.Status.CREATED:
+                funding.status = Funding.Status.PROCESSING
+                fields.append("status")
+            funding.save(update_fields=fields)
+        return funding
+
+
+# Stripe Connect onboarding -------------------------------------------------------------------
+
+
+def connected_account_ensure(*, user):
+    """The expert's Express account: created once (the idempotency key is derived from the
+    user, so two clicks or a crash between the call and our commit make one account)."""
+    from billing import stripe_gateway
+    from billing.models import ConnectedAccount
+
+    existing = ConnectedAccount.objects.filter(user=user).first()
+    if existing is not None:
+        return existing
+    account = stripe_gateway.account_create(
+        user_id=user.pk,
+        email=user.email,
+        country=getattr(settings, "STRIPE_CONNECT_COUNTRY", "US"),
+    )
+    with transaction.atomic():
+        connected, created = ConnectedAccount.objects.get_or_create(
+            user=user,
+            defaults={
+                "stripe_account_id": account.id,
+                "payouts_enabled": bool(account.payouts_enabled),
+                "details_submitted": bool(account.details_submitted),
+            },
+        )
+        if created:
+            audit_record(
+                actor=user,
+                action="billing.connect_account_created",
+                object_type="connected_account",
+                object_id=connected.pk,
+                after={"stripe_account_id": account.id},
+            )
+        return connected
+
+
+def connected_account_sync(*, user):
+    """Re-read the account from Stripe (the return/refresh pages) and store its state."""
+    from billing import stripe_gateway
+    from billing.models import ConnectedAccount
+
+    connected = ConnectedAccount.objects.filter(user=user).first()
+    if connected is None:
+        return None
+    account = stripe_gateway.account_retrieve(connected.stripe_account_id)
+    return connected_account_apply(
+        stripe_account_id=account.id,
+        payouts_enabled=bool(account.payouts_enabled),
+        details_submitted=bool(account.details_submitted),
+        as_of=timezone.now(),
+    )
+
+
+def connected_account_apply(
+    *, stripe_account_id: str, payouts_enabled: bool, details_submitted: bool, as_of
+):
+    """Store an account's state unless a newer one was stored already (events come out of
+    order). Newly enabled payouts release the expert's payouts awaiting Stripe."""
+    from billing.models import ConnectedAccount
+
+    with transaction.atomic():
+        connected = (
+            ConnectedAccount.objects.select_for_update()
+            .filter(stripe_account_id=stripe_account_id)
+            .first()
+        )
+        if connected is None:
+            return None
+        if connected.stripe_state_at is not None and connected.stripe_state_at > as_of:
+            return connected
+        connected.payouts_enabled = payouts_enabled
+        connected.details_submitted = details_submitted
+        connected.stripe_state_at = as_of
+        connected.save(
+            update_fields=["payouts_enabled", "details_submitted", "stripe_state_at", "updated_at"]
+        )
+        return connected

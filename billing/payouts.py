@@ -1,0 +1,460 @@
+"""Payout runs: experts' available earnings become Stripe Connect transfers, never twice.
+
+The flow of one run (`payout_run`):
+
+1. Create (database only, in batches): one Payout per expert whose `expert_available` balance is
+   at least PAYOUT_MINIMUM_CENTS, for the whole balance. In the same transaction the ledger
+   moves it `expert_available -> expert_paid_out` (ref `payout:<id>`) and the expert's available
+   earnings are marked paid by this payout. The money has left the expert's available balance
+   before any Stripe call, so a second run finds nothing left to pay.
+2. Send (one Stripe call per payout, outside any transaction): every payout still `pending` or
+   `awaiting_stripe`, from this run or an earlier crashed one, gets one Transfer to the expert's
+   connected account with idempotency key `payout-<id>` (`payout-<id>-retry-<n>` after an
+   operator retry: Stripe saves a failed request under its key and would replay the failure).
+   Its outcome is committed right after: `sent` with the transfer id; `failed` when Stripe
+   refuses (the ledger moves the money back, `payout:<id>:failed:<attempt>`, and the earnings
+   become available again for the next run); `awaiting_stripe` without keys or without an
+   onboarded account. A network error leaves it `pending` for the next run or
+   `stripe_reconcile`; the same key then returns the transfer made the first time.
+3. `sent -> paid` when Stripe confirms the transfer (`transfer.created` webhook or reconcile).
+
+A crash anywhere re-runs safely: step 1 finds no balance left for experts already in a payout;
+step 2 re-POSTs with the same key, so Stripe answers with the first transfer, not a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import stripe
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
+
+from billing import ledger, stripe_gateway
+from billing.models import (
+    ConnectedAccount,
+    Earning,
+    LedgerAccount,
+    Payout,
+    PayoutRun,
+    PayoutStatusChange,
+    TransferReversal,
+)
+from marketplace.services import audit_record
+
+Kind = LedgerAccount.Kind
+Status = Payout.Status
+logger = logging.getLogger("inloop.billing.payouts")
+
+# Weekly run: Mondays 09:00 UTC (marketplace/schedule.py uses the same).
+PAYOUT_WEEKDAY = 0
+PAYOUT_HOUR_UTC = 9
+
+# Stripe keeps idempotency keys for at least 24 hours; past that, reconcile looks for the
+# transfer by its metadata before POSTing again.
+IDEMPOTENCY_SAFE_AGE = timedelta(hours=20)
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def next_payout_at(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    now_utc = now.astimezone(UTC)
+    candidate = now_utc.replace(hour=PAYOUT_HOUR_UTC, minute=0, second=0, microsecond=0)
+    candidate += timedelta(days=(PAYOUT_WEEKDAY - candidate.weekday()) % 7)
+    if candidate <= now_utc:
+        candidate += timedelta(days=7)
+    return candidate
+
+
+def _check(from_status: str, to_status: str) -> None:
+    if to_status not in Payout.TRANSITIONS.get(from_status, set()):
+        raise IllegalTransition(f"payout {from_status} -> {to_status} is not allowed")
+
+
+def _move(*, payout_id: int, from_statuses: list[str], to: str, reason: str = "", **fields) -> bool:
+    """Conditional status change plus its history row; False if the payout had moved on."""
+    for from_status in from_statuses:
+        _check(from_status, to)
+    now = timezone.now()
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None or payout.status not in from_statuses:
+            return False
+        previous = payout.status
+        Payout.objects.filter(pk=payout_id).update(status=to, updated_at=now, **fields)
+        PayoutStatusChange.objects.create(
+            payout_id=payout_id, from_status=previous, to_status=to, reason=reason[:500]
+        )
+    return True
+
+
+# 1. Create -----------------------------------------------------------------------------------
+
+
+def _paid_out_accounts(user_ids: list[int]) -> dict[int, LedgerAccount]:
+    def existing() -> dict[int, LedgerAccount]:
+        return {
+            acc.user_id: acc
+            for acc in LedgerAccount.objects.filter(
+                kind=Kind.EXPERT_PAID_OUT, user_id__in=user_ids, currency="usd"
+            )
+        }
+
+    found = existing()
+    missing = [uid for uid in user_ids if uid not in found]
+    if missing:
+        LedgerAccount.objects.bulk_create(
+            [
+                LedgerAccount(kind=Kind.EXPERT_PAID_OUT, user_id=uid, owner_key=f"user:{uid}")
+                for uid in missing
+            ],
+            ignore_conflicts=True,
+        )
+        found = existing()
+    return found
+
+
+def payouts_create(
+    *, run: PayoutRun, minimum_cents: int | None = None, batch_size: int = 1000
+) -> int:
+    """Step 1 for every expert with enough available money; returns payouts created."""
+    minimum = max(settings.PAYOUT_MINIMUM_CENTS if minimum_cents is None else minimum_cents, 1)
+    candidates = list(
+        LedgerAccount.objects.filter(
+            kind=Kind.EXPERT_AVAILABLE, currency="usd", balance_cents__gte=minimum
+        )
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+    )
+    created = 0
+    for start in range(0, len(candidates), batch_size):
+        user_ids = candidates[start : start + batch_size]
+        paid_out = _paid_out_accounts(user_ids)
+        with transaction.atomic():
+            # Lock both accounts of every expert in the batch, in primary-key order, and read the
+            # balances again under the lock: a refund may have landed since the first read.
+            locked = list(
+                LedgerAccount.objects.select_for_update()
+                .filter(
+                    Q(kind=Kind.EXPERT_AVAILABLE) | Q(kind=Kind.EXPERT_PAID_OUT),
+                    user_id__in=user_ids,
+                    currency="usd",
+                )
+                .order_by("pk")
+            )
+            available = {
+                acc.user_id: acc
+                for acc in locked
+                if acc.kind == Kind.EXPERT_AVAILABLE and acc.balance_cents >= minimum
+            }
+            if not available:
+                continue
+            payouts = Payout.objects.bulk_create(
+                [
+                    Payout(run=run, user_id=uid, amount_cents=acc.balance_cents)
+                    for uid, acc in available.items()
+                ]
+            )
+            ledger.post_many(
+                [
+                    ledger.Posting(
+                        ref=f"payout:{payout.pk}",
+                        reason="payout",
+                        lines=[
+                            ledger.Line(available[payout.user_id], -payout.amount_cents),
+                            ledger.Line(paid_out[payout.user_id], payout.amount_cents),
+                        ],
+                    )
+                    for payout in payouts
+                ]
+            )
+            Earning.objects.filter(
+                user_id__in=list(available), status=Earning.Status.AVAILABLE
+            ).update(
+                status=Earning.Status.PAID,
+                payout_id=Subquery(
+                    Payout.objects.filter(run=run, user_id=OuterRef("user_id")).values("pk")[:1]
+                ),
+            )
+            PayoutStatusChange.objects.bulk_create(
+                [
+                    PayoutStatusChange(
+                        payout=payout, from_status="", to_status=Status.PENDING, reason="created"
+                    )
+                    for payout in payouts
+                ]
+            )
+            created += len(payouts)
+    return created
+
+
+# 2. Send -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0
+    awaiting_stripe: int = 0
+    deferred: int = 0  # network trouble: still pending, retried by the next run or reconcile
+    errors: list[str] = field(default_factory=list)
+
+
+def payout_mark_sent(*, payout_id: int, transfer_id: str) -> bool:
+    return _move(
+        payout_id=payout_id,
+        from_statuses=[Status.PENDING, Status.AWAITING_STRIPE],
+        to=Status.SENT,
+        reason=f"transfer {transfer_id}",
+        stripe_transfer_id=transfer_id,
+        sent_at=timezone.now(),
+    )
+
+
+def payout_mark_paid(*, payout_id: int, transfer_id: str) -> bool:
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None:
+            return False
+        if payout.status in (Status.PENDING, Status.AWAITING_STRIPE):
+            payout_mark_sent(payout_id=payout_id, transfer_id=transfer_id)
+        return _move(
+            payout_id=payout_id,
+            from_statuses=[Status.SENT],
+            to=Status.PAID,
+            reason=f"confirmed by Stripe ({transfer_id})",
+        )
+
+
+def payout_mark_awaiting(*, payout_id: int, reason: str) -> bool:
+    return _move(
+        payout_id=payout_id,
+        from_statuses=[Status.PENDING],
+        to=Status.AWAITING_STRIPE,
+        reason=reason,
+    )
+
+
+def payout_fail(*, payout_id: int, reason: str) -> bool:
+    """The transfer was refused (or wholly reversed before we booked it): the money goes back
+    to the expert's available balance and their earnings are paid by a later payout. A refund
+    that was waiting to reverse part of this payout is settled from the returned money."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().select_related("user").get(pk=payout_id)
+        if payout.status == Status.FAILED:
+            return False
+        _check(payout.status, Status.FAILED)
+        pending_reversals = list(
+            payout.reversals.select_for_update().filter(status=TransferReversal.Status.PENDING)
+        )
+        owed = sum(reversal.amount_cents for reversal in pending_reversals)
+        back = payout.amount_cents - payout.reversed_cents - owed
+        paid_out = ledger.account(Kind.EXPERT_PAID_OUT, user=payout.user)
+        lines = [
+            ledger.Line(paid_out, -(back + owed)),
+            ledger.Line(ledger.account(Kind.EXPERT_AVAILABLE, user=payout.user), back),
+            ledger.Line(ledger.account(Kind.PLATFORM_REFUNDS), owed),
+        ]
+        if back + owed > 0:
+            ledger.post(
+                ref=f"payout:{payout.pk}:failed:{payout.attempt}",
+                reason="payout_failed",
+                lines=lines,
+                memo=reason,
+            )
+        for reversal in pending_reversals:
+            reversal.status = TransferReversal.Status.SUCCEEDED
+            reversal.failure_reason = "settled from the failed payout's returned money"
+            reversal.save(update_fields=["status", "failure_reason"])
+        Earning.objects.filter(payout=payout, status=Earning.Status.PAID).update(
+            status=Earning.Status.AVAILABLE, payout=None
+        )
+        previous = payout.status
+        payout.status = Status.FAILED
+        payout.failure_reason = reason[:500]
+        payout.save(update_fields=["status", "failure_reason", "updated_at"])
+        PayoutStatusChange.objects.create(
+            payout=payout, from_status=previous, to_status=Status.FAILED, reason=reason[:500]
+        )
+        audit_record(
+            actor=None,
+            action="billing.payout_failed",
+            object_type="payout",
+            object_id=payout.pk,
+            after={"amount_cents": payout.amount_cents, "reason": reason[:500]},
+        )
+    return True
+
+
+def payout_retry(*, payout: Payout, actor) -> Payout:
+    """An operator sends a failed payout again (failed -> pending) with a new idempotency key.
+    Refused if the expert's available balance no longer holds the amount (a later run paid it)."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().select_related("user").get(pk=payout.pk)
+        _check(payout.status, Status.PENDING)
+        payout.attempt += 1
+        ledger.transfer(
+            ref=f"payout:{payout.pk}:retry:{payout.attempt}",
+            reason="payout",
+            source=ledger.account(Kind.EXPERT_AVAILABLE, user=payout.user),
+            destination=ledger.account(Kind.EXPERT_PAID_OUT, user=payout.user),
+            amount_cents=payout.amount_cents,
+            guard_source=True,
+            actor=actor,
+        )
+        previous = payout.status
+        payout.status = Status.PENDING
+        payout.failure_reason = ""
+        payout.save(update_fields=["status", "attempt", "failure_reason", "updated_at"])
+        PayoutStatusChange.objects.create(
+            payout=payout, from_status=previous, to_status=Status.PENDING, reason="operator retry"
+        )
+        audit_record(
+            actor=actor,
+            action="billing.payout_retried",
+            object_type="payout",
+            object_id=payout.pk,
+            after={"attempt": payout.attempt},
+        )
+    return payout
+
+
+def payout_send(*, payout: Payout, destination: str) -> str:
+    """One payout's Stripe step: "sent", "failed", "awaiting_stripe" or "deferred"."""
+    try:
+        transfer = stripe_gateway.transfer_create(
+            amount_cents=payout.amount_cents,
+            currency=payout.currency,
+            destination=destination,
+            payout_id=payout.pk,
+            idempotency_key=payout.idempotency_key,
+        )
+    except stripe.InvalidRequestError as error:
+        if error.code == "insufficient_capabilities_for_transfer":
+            # Validation error: Stripe saved nothing under the key; send when onboarded.
+            ConnectedAccount.objects.filter(stripe_account_id=destination).update(
+                payouts_enabled=False
+            )
+            payout_mark_awaiting(payout_id=payout.pk, reason="account cannot receive transfers")
+            return Status.AWAITING_STRIPE
+        payout_fail(payout_id=payout.pk, reason=str(error.user_message or error))
+        return Status.FAILED
+    except (stripe.CardError, stripe.PermissionError) as error:
+        payout_fail(payout_id=payout.pk, reason=str(error.user_message or error))
+        return Status.FAILED
+    except stripe.AuthenticationError:
+        raise  # wrong keys: stop the run, everything stays pending
+    except stripe.StripeError as error:
+        logger.warning("payout %s deferred: %s", payout.pk, error)
+        return "deferred"
+    payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id)
+    return Status.SENT
+
+
+def payouts_send(*, limit: int | None = None, payout_ids: list[int] | None = None) -> SendResult:
+    """Step 2 for every payout still waiting (this run's and any earlier run's)."""
+    result = SendResult()
+    waiting = Payout.objects.filter(status__in=[Status.PENDING, Status.AWAITING_STRIPE])
+    if payout_ids is not None:
+        waiting = waiting.filter(pk__in=payout_ids)
+    if not stripe_gateway.stripe_configured():
+        for payout_id in waiting.filter(status=Status.PENDING).values_list("pk", flat=True):
+            if payout_mark_awaiting(payout_id=payout_id, reason="Stripe is not configured"):
+                result.awaiting_stripe += 1
+        return result
+    payouts = list(waiting.order_by("pk")[:limit] if limit else waiting.order_by("pk"))
+    accounts = {
+        acc.user_id: acc
+        for acc in ConnectedAccount.objects.filter(user_id__in={p.user_id for p in payouts})
+    }
+    for payout in payouts:
+        account = accounts.get(payout.user_id)
+        if account is None or not account.payouts_enabled:
+            if payout.status == Status.PENDING:
+                payout_mark_awaiting(
+                    payout_id=payout.pk,
+                    reason="no Stripe account" if account is None else "payouts not enabled",
+                )
+            result.awaiting_stripe += 1
+            continue
+        outcome = payout_send(payout=payout, destination=account.stripe_account_id)
+        if outcome == Status.SENT:
+            result.sent += 1
+        elif outcome == Status.FAILED:
+            result.failed += 1
+        elif outcome == Status.AWAITING_STRIPE:
+            result.awaiting_stripe += 1
+        else:
+            result.deferred += 1
+    return result
+
+
+def payout_run(*, minimum_cents: int | None = None) -> PayoutRun:
+    """The weekly run: create payouts, then send every waiting one."""
+    calls_before = stripe_gateway.call_count()
+    run = PayoutRun.objects.create()
+    run.payouts_created = payouts_create(run=run, minimum_cents=minimum_cents)
+    run.save(update_fields=["payouts_created"])
+    payouts_send()
+    run.stripe_calls = stripe_gateway.call_count() - calls_before
+    run.finished_at = timezone.now()
+    run.save(update_fields=["stripe_calls", "finished_at"])
+    return run
+
+
+# Reconciliation ------------------------------------------------------------------------------
+
+
+def payouts_reconcile(*, now: datetime | None = None) -> dict[str, int]:
+    """Finish what a crash left half-done: pending payouts (found among the destination's
+    transfers by metadata when the idempotency key may have expired, else re-POSTed with the
+    same key), sent payouts not yet confirmed, and reversals waiting for their transfer."""
+    from billing.services import transfer_reversal_execute
+
+    counts = {"found": 0, "confirmed": 0, "reversals": 0}
+    if not stripe_gateway.stripe_configured():
+        return counts
+    now = now or timezone.now()
+    old = Payout.objects.filter(
+        status__in=[Status.PENDING, Status.AWAITING_STRIPE],
+        created_at__lt=now - IDEMPOTENCY_SAFE_AGE,
+    ).select_related("user")
+    accounts = {acc.user_id: acc for acc in ConnectedAccount.objects.filter(payouts_enabled=True)}
+    listed: dict[str, list] = {}
+    for payout in old:
+        account = accounts.get(payout.user_id)
+        if account is None:
+            continue
+        if account.stripe_account_id not in listed:
+            listed[account.stripe_account_id] = stripe_gateway.transfers_for_destination(
+                account.stripe_account_id
+            )
+        for transfer in listed[account.stripe_account_id]:
+            if (transfer.metadata or {}).get("payout_id") == str(payout.pk):
+                payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id)
+                counts["found"] += 1
+                break
+    send = payouts_send()
+    counts["sent"] = send.sent
+    for payout in Payout.objects.filter(status=Status.SENT).exclude(stripe_transfer_id=""):
+        try:
+            transfer = stripe_gateway.transfer_retrieve(payout.stripe_transfer_id)
+        except stripe.StripeError as error:
+            logger.warning("payout %s: transfer not confirmed: %s", payout.pk, error)
+            continue
+        if payout_mark_paid(payout_id=payout.pk, transfer_id=transfer.id):
+            counts["confirmed"] += 1
+    for reversal_id in TransferReversal.objects.filter(
+        status=TransferReversal.Status.PENDING
+    ).values_list("pk", flat=True):
+        reversal = transfer_reversal_execute(reversal_id=reversal_id)
+        if reversal.status != TransferReversal.Status.PENDING:
+            counts["reversals"] += 1
+    return counts

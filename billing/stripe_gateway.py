@@ -1,0 +1,210 @@
+"""The only module that talks to Stripe: one `stripe.StripeClient` configured from settings.
+
+Rules every caller follows (and `_refuse_inside_transaction` enforces):
+- no Stripe call inside a database transaction: commit the intent (a row), call Stripe, then
+  commit the outcome in a new transaction; `manage.py stripe_reconcile` finishes rows that were
+  left half-done;
+- every POST carries an idempotency key derived from our row (`funding-<id>`, `payout-<id>`,
+  `payout-<id>-retry-<n>`, `transfer-reversal-<id>`, `connect-account-user-<id>`), and the same
+  row always sends the same parameters, so a repeated call returns the first result.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.db import connections
+
+__all__ = [
+    "StripeNotConfigured",
+    "account_create",
+    "account_link_create",
+    "account_retrieve",
+    "call_count",
+    "client",
+    "events_list",
+    "payment_intent_create",
+    "stripe_configured",
+    "transfer_create",
+    "transfer_retrieve",
+    "transfer_reversal_create",
+    "transfers_for_destination",
+]
+
+
+class StripeNotConfigured(Exception):
+    """STRIPE_SECRET_KEY is not set: card funding and payouts are switched off."""
+
+
+class StripeCallInsideTransaction(RuntimeError):
+    pass
+
+
+_calls = threading.local()
+
+
+def call_count() -> int:
+    """Stripe API calls made by this thread (payout runs report it)."""
+    return getattr(_calls, "count", 0)
+
+
+def _count() -> None:
+    _calls.count = call_count() + 1
+
+
+def stripe_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def client() -> stripe.StripeClient:
+    if not stripe_configured():
+        raise StripeNotConfigured("STRIPE_SECRET_KEY is not set.")
+    base = settings.STRIPE_API_BASE
+    return stripe.StripeClient(
+        api_key=settings.STRIPE_SECRET_KEY,
+        stripe_version=settings.STRIPE_API_VERSION,
+        base_addresses={"api": base} if base else None,
+        max_network_retries=0 if base else 2,
+    )
+
+
+def _refuse_inside_transaction() -> None:
+    """A Stripe call inside a transaction would hold row locks for a network round trip and,
+    worse, leave Stripe changed when the transaction rolls back. pytest-django's per-test
+    transaction is marked `_from_testcase` (the same flag Django's durable check uses)."""
+    for connection in connections.all(initialized_only=True):
+        if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
+            raise StripeCallInsideTransaction(
+                "Stripe is called after commit, never inside a database transaction."
+            )
+
+
+def _post_options(idempotency_key: str) -> dict[str, Any]:
+    return {"idempotency_key": idempotency_key}
+
+
+# Funding -------------------------------------------------------------------------------------
+
+
+def payment_intent_create(
+    *, amount_cents: int, currency: str, funding_id: int, organization_id: str, idempotency_key: str
+) -> stripe.PaymentIntent:
+    _refuse_inside_transaction()
+    params: dict[str, Any] = {
+        "amount": amount_cents,
+        "currency": currency,
+        "description": f"Inloop balance top-up #{funding_id}",
+        "metadata": {"funding_id": str(funding_id), "organization_id": str(organization_id)},
+    }
+    if settings.STRIPE_API_BASE:
+        # A local Stripe-compatible server (tests, demos) knows only explicit card payments.
+        params["payment_method_types"] = ["card"]
+    else:
+        params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
+    _count()
+    return client().v1.payment_intents.create(
+        params=params,  # type: ignore[arg-type]
+        options=_post_options(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+# Connect -------------------------------------------------------------------------------------
+
+
+def account_create(*, user_id: int, email: str, country: str) -> stripe.Account:
+    _refuse_inside_transaction()
+    _count()
+    return client().v1.accounts.create(
+        params={
+            "type": "express",
+            "country": country,
+            "email": email,
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"user_id": str(user_id)},
+        },
+        options=_post_options(f"connect-account-user-{user_id}"),  # type: ignore[arg-type]
+    )
+
+
+def account_retrieve(account_id: str) -> stripe.Account:
+    _refuse_inside_transaction()
+    _count()
+    return client().v1.accounts.retrieve(account_id)
+
+
+def account_link_create(
+    *, account_id: str, refresh_url: str, return_url: str, idempotency_key: str
+) -> stripe.AccountLink:
+    _refuse_inside_transaction()
+    _count()
+    return client().v1.account_links.create(
+        params={
+            "account": account_id,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": "account_onboarding",
+        },
+        options=_post_options(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+# Transfers -----------------------------------------------------------------------------------
+
+
+def transfer_create(
+    *, amount_cents: int, currency: str, destination: str, payout_id: int, idempotency_key: str
+) -> stripe.Transfer:
+    _refuse_inside_transaction()
+    _count()
+    return client().v1.transfers.create(
+        params={
+            "amount": amount_cents,
+            "currency": currency,
+            "destination": destination,
+            "description": f"Inloop payout #{payout_id}",
+            "metadata": {"payout_id": str(payout_id)},
+        },
+        options=_post_options(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+def transfer_retrieve(transfer_id: str) -> stripe.Transfer:
+    _refuse_inside_transaction()
+    _count()
+    return client().v1.transfers.retrieve(transfer_id)
+
+
+def transfers_for_destination(destination: str) -> list[stripe.Transfer]:
+    """Every transfer to one connected account, newest first (reconciliation only)."""
+    _refuse_inside_transaction()
+    _count()
+    page = client().v1.transfers.list(params={"destination": destination, "limit": 100})
+    return list(page.auto_paging_iter())
+
+
+def transfer_reversal_create(
+    *, transfer_id: str, amount_cents: int, reversal_id: int, idempotency_key: str
+) -> stripe.Reversal:
+    _refuse_inside_transaction()
+    _count()
+    return client().v1.transfers.reversals.create(
+        transfer_id,
+        params={"amount": amount_cents, "metadata": {"transfer_reversal_id": str(reversal_id)}},
+        options=_post_options(idempotency_key),  # type: ignore[arg-type]
+    )
+
+
+# Events --------------------------------------------------------------------------------------
+
+
+def events_list(*, since_unix: int) -> list[stripe.Event]:
+    """Events created at or after `since_unix`, oldest first (the order they happened)."""
+    _refuse_inside_transaction()
+    _count()
+    page = client().v1.events.list(params={"created": {"gte": since_unix}, "limit": 100})
+    events = list(page.auto_paging_iter())
+    events.sort(key=lambda event: (event.created, event.id))
+    return events
