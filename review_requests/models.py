@@ -156,7 +156,8 @@ class Assignment(models.Model):
         "accepted": {"in_progress", "submitted", "released"},
         "in_progress": {"submitted", "released"},
         "submitted": {"disputed"},
-        "disputed": {"resolved"},
+        # released: rework decided on a dispute (the slot is offered to another expert).
+        "disputed": {"resolved", "released"},
         "released": set(),
         "resolved": set(),
     }

@@ -1,12 +1,669 @@
-"""Operator console pages."""
+"""Operator console pages. Every view is operator_required (operators with MFA); every action
+goes through one service that leaves an audit record."""
 
 from __future__ import annotations
 
-from django.shortcuts import render
+import csv
+import json
+from collections.abc import Iterator
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.ledger import InsufficientFunds
+from marketplace import selectors as core_selectors
+from marketplace import services as core_services
+from marketplace.console import charts, forms, selectors
+from marketplace.console import services as console_services
+from marketplace.models import AuditLog, Organization, User
 from marketplace.permissions import operator_required
+from marketplace.services import audit_record
+from review_requests.models import Assignment
+
+PAGE_SIZE = 50
+
+
+def _error_text(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _page(request, qs, size: int = PAGE_SIZE):
+    return Paginator(qs, size).get_page(request.GET.get("page"))
+
+
+def _querystring(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+# Dashboard -------------------------------------------------------------------------------------
+
+
+def _hours(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @operator_required
+@require_GET
 def console_home(request):
-    return render(request, "console/home.html", {})
+    now = timezone.now()
+    health = selectors.queue_health(now=now)
+    money = selectors.money_by_week(now=now)
+    supply = selectors.supply(now=now)
+    disputes_by_age = selectors.open_disputes_by_age(now=now)
+    week_labels = [timezone.localtime(row.week).strftime("%b %d") for row in money]
+    money_chart = charts.bar_chart(
+        title="Money by week: funding, captured, fees, payouts, refunds",
+        labels=week_labels,
+        series=[
+            charts.Series(label, [getattr(row, name) for row in money])
+            for name, label in selectors.MONEY_SERIES
+        ],
+        format_value=charts.money_axis,
+    )
+    queue_chart = charts.bar_chart(
+        title="Requests by state now",
+        labels=["Queued", "In review", "Disputed", "Waiting for funds", "At risk"],
+        series=[
+            charts.Series(
+                "Requests",
+                [
+                    health.queued,
+                    health.in_review,
+                    health.disputed,
+                    health.waiting_for_funds,
+                    health.at_risk,
+                ],
+            )
+        ],
+    )
+    supply_chart = charts.bar_chart(
+        title="Experts available now by field",
+        labels=[name for name, _ in supply.available_by_field],
+        series=[charts.Series("Available", [n for _, n in supply.available_by_field])],
+    )
+    disputes_chart = charts.bar_chart(
+        title="Open disputes by age",
+        labels=[label for label, _ in disputes_by_age],
+        series=[charts.Series("Disputes", [n for _, n in disputes_by_age])],
+    )
+    return render(
+        request,
+        "console/home.html",
+        {
+            "health": health,
+            "p50": _hours(health.first_accept_p50_seconds),
+            "p95": _hours(health.first_accept_p95_seconds),
+            "money": money,
+            "money_series": selectors.MONEY_SERIES,
+            "money_chart": money_chart,
+            "queue_chart": queue_chart,
+            "supply": supply,
+            "supply_chart": supply_chart,
+            "disputes_by_age": disputes_by_age,
+            "disputes_open": sum(n for _, n in disputes_by_age),
+            "disputes_chart": disputes_chart,
+        },
+    )
+
+
+# Users -------------------------------------------------------------------------------------------
+
+
+@operator_required
+@require_GET
+def users(request):
+    qs = selectors.users_search(
+        q=request.GET.get("q", ""),
+        account_type=request.GET.get("type", ""),
+        suspended=request.GET.get("suspended", ""),
+    )
+    return render(
+        request,
+        "console/users.html",
+        {
+            "page_obj": _page(request, qs),
+            "querystring": _querystring(request),
+            "q": request.GET.get("q", ""),
+            "type": request.GET.get("type", ""),
+            "suspended": request.GET.get("suspended", ""),
+            "account_types": User.AccountType.choices,
+        },
+    )
+
+
+@operator_required
+@require_GET
+def user_detail(request, pk: int):
+    person = get_object_or_404(User, pk=pk)
+    membership = person.memberships.select_related("organization").first()
+    return render(
+        request,
+        "console/user_detail.html",
+        {
+            "person": person,
+            "membership": membership,
+            "form": forms.SuspendForm(),
+            "recent_audit": AuditLog.objects.filter(object_type="user", object_id=str(person.pk))[
+                :20
+            ],
+        },
+    )
+
+
+@operator_required
+@require_POST
+def user_suspend(request, pk: int):
+    person = get_object_or_404(User, pk=pk)
+    form = forms.SuspendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for the suspension.")
+        return redirect("console_user", pk=pk)
+    try:
+        core_services.user_suspend(
+            user=person, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"{person.email} is suspended: sessions, sockets and keys stop.")
+    return redirect("console_user", pk=pk)
+
+
+@operator_required
+@require_POST
+def user_reinstate(request, pk: int):
+    person = get_object_or_404(User, pk=pk)
+    try:
+        core_services.user_reinstate(user=person, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"{person.email} is reinstated.")
+    return redirect("console_user", pk=pk)
+
+
+# Organizations and credit -----------------------------------------------------------------------
+
+
+@operator_required
+@require_GET
+def organizations(request):
+    qs = selectors.organizations_with_balances(q=request.GET.get("q", ""))
+    return render(
+        request,
+        "console/organizations.html",
+        {
+            "page_obj": _page(request, qs),
+            "querystring": _querystring(request),
+            "q": request.GET.get("q", ""),
+        },
+    )
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def organization_detail(request, pk):
+    from billing.models import CreditGrant
+    from billing.selectors import company_balance
+
+    organization = get_object_or_404(Organization, pk=pk)
+    form = forms.CreditForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        from billing.services import credit_grant
+
+        try:
+            credit_grant(
+                organization=organization,
+                amount_cents=form.signed_cents(),
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except InsufficientFunds as exc:
+            form.add_error(
+                "amount",
+                f"Only {exc.available_cents / 100:,.2f} USD is available to revoke.",
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            verb = "granted" if form.signed_cents() > 0 else "revoked"
+            messages.success(
+                request, f"Credit of ${form.cleaned_data['amount'] / 100:,.2f} {verb}."
+            )
+            return redirect("console_organization", pk=organization.pk)
+    return render(
+        request,
+        "console/organization_detail.html",
+        {
+            "organization": organization,
+            "balance": company_balance(organization=organization),
+            "members": core_selectors.organization_members(organization=organization),
+            "grants": CreditGrant.objects.filter(organization=organization)
+            .select_related("actor")
+            .order_by("-created_at")[:50],
+            "form": form,
+        },
+    )
+
+
+# Settings ----------------------------------------------------------------------------------------
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def platform_settings(request):
+    from marketplace.models import PlatformSettings
+
+    row = PlatformSettings.objects.filter(pk=1).first()
+    initial = {
+        "fee_percent": row.fee_percent if row else None,
+        "dispute_window_hours": row.dispute_window_hours if row else None,
+    }
+    form = forms.PlatformSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        core_services.platform_settings_update(
+            actor=request.user,
+            fee_percent=form.cleaned_data["fee_percent"],
+            dispute_window_hours=form.cleaned_data["dispute_window_hours"],
+        )
+        messages.success(request, "Settings saved. New holds and captures use them.")
+        return redirect("console_settings")
+    from django.conf import settings
+
+    return render(
+        request,
+        "console/settings.html",
+        {
+            "form": form,
+            "row": row,
+            "effective_fee": core_selectors.platform_fee_percent(),
+            "effective_window": core_selectors.dispute_window_hours(),
+            "default_fee": settings.PLATFORM_FEE_PERCENT,
+            "default_window": settings.DISPUTE_WINDOW_HOURS,
+        },
+    )
+
+
+# Audit log ----------------------------------------------------------------------------------------
+
+
+def _audit_filters(request) -> tuple[forms.AuditFilterForm, selectors.AuditFilters]:
+    form = forms.AuditFilterForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        date_from, date_to = form.range()
+        filters = selectors.AuditFilters(
+            actor=form.cleaned_data["actor"].strip(),
+            action=form.cleaned_data["action"].strip(),
+            object=form.cleaned_data["object"].strip(),
+            date_from=date_from,
+            date_to=date_to,
+        )
+    else:
+        filters = selectors.AuditFilters()
+    return form, filters
+
+
+@operator_required
+@require_GET
+def audit_log(request):
+    form, filters = _audit_filters(request)
+    qs = selectors.audit_search(filters=filters)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "console/audit.html",
+        {
+            "form": form,
+            "page_obj": _page(request, qs),
+            "querystring": params.urlencode(),
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(qs) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(
+        [
+            "time",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "organization",
+            "before",
+            "after",
+            "ip",
+        ]
+    )
+    for row in qs.iterator(chunk_size=500):
+        yield writer.writerow(
+            [
+                row.created_at.isoformat(),
+                row.actor_label,
+                row.action,
+                row.object_type,
+                row.object_id,
+                row.organization.name if row.organization else "",
+                "" if row.before is None else json.dumps(row.before, sort_keys=True),
+                "" if row.after is None else json.dumps(row.after, sort_keys=True),
+                row.ip or "",
+            ]
+        )
+
+
+@operator_required
+@require_GET
+def audit_export(request):
+    _form, filters = _audit_filters(request)
+    audit_record(
+        actor=request.user,
+        action="audit.exported",
+        object_type="audit_log",
+        after={"filters": request.GET.dict()},
+    )
+    qs = selectors.audit_search(filters=filters)
+    response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="inloop-audit-{stamp}.csv"'
+    return response
+
+
+# Stuck requests -----------------------------------------------------------------------------------
+
+
+@operator_required
+@require_GET
+def stuck_requests(request):
+    kind = request.GET.get("kind", "queued_long")
+    if kind not in selectors.STUCK_KINDS:
+        kind = "queued_long"
+    qs = selectors.stuck_requests(kind=kind, now=timezone.now())
+    return render(
+        request,
+        "console/requests.html",
+        {
+            "kind": kind,
+            "kinds": selectors.STUCK_KINDS,
+            "page_obj": _page(request, qs),
+            "querystring": _querystring(request),
+        },
+    )
+
+
+@operator_required
+@require_GET
+def request_detail(request, pk):
+    review_request = selectors.request_get_for_operator(pk=pk)
+    return render(
+        request,
+        "console/request_detail.html",
+        {
+            "rr": review_request,
+            "assignments": review_request.assignments.select_related("expert__user"),
+            "offers": review_request.offers.select_related("expert").order_by("-created_at")[:50],
+            "history": review_request.history.select_related("actor"),
+            "reason_form": forms.ReasonForm(),
+            "active_statuses": Assignment.ACTIVE,
+        },
+    )
+
+
+@operator_required
+@require_POST
+def request_reoffer(request, pk):
+    review_request = selectors.request_get_for_operator(pk=pk)
+    try:
+        created = console_services.console_request_reoffer(
+            review_request=review_request, actor=request.user
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"{created} new offer(s) sent.")
+    return redirect("console_request", pk=pk)
+
+
+@operator_required
+@require_POST
+def request_cancel(request, pk):
+    review_request = selectors.request_get_for_operator(pk=pk)
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for cancelling.")
+        return redirect("console_request", pk=pk)
+    try:
+        console_services.console_request_cancel(
+            review_request=review_request, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Request cancelled; its holds were released.")
+    return redirect("console_request", pk=pk)
+
+
+@operator_required
+@require_POST
+def assignment_reassign(request, pk):
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("review_request__organization"), pk=pk
+    )
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for reassigning.")
+        return redirect("console_request", pk=assignment.review_request_id)
+    try:
+        console_services.console_assignment_reassign(
+            assignment=assignment, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "The expert was released; the request is offered again.")
+    return redirect("console_request", pk=assignment.review_request_id)
+
+
+# Payouts --------------------------------------------------------------------------------------------
+
+
+@operator_required
+@require_GET
+def payouts(request):
+    kind = request.GET.get("kind", "stuck")
+    if kind not in selectors.PAYOUT_FILTERS:
+        kind = "stuck"
+    qs = selectors.payouts_for_console(kind=kind, now=timezone.now())
+    return render(
+        request,
+        "console/payouts.html",
+        {
+            "kind": kind,
+            "kinds": selectors.PAYOUT_FILTERS,
+            "page_obj": _page(request, qs),
+            "querystring": _querystring(request),
+            "reason_form": forms.ReasonForm(),
+        },
+    )
+
+
+@operator_required
+@require_POST
+def payout_retry(request, pk: int):
+    from billing.models import Payout
+
+    payout = get_object_or_404(Payout, pk=pk)
+    try:
+        outcome = console_services.console_payout_retry(payout=payout, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, f"Payout #{payout.pk} sent again: {outcome}.")
+    return redirect("console_payouts")
+
+
+@operator_required
+@require_POST
+def payout_mark_failed(request, pk: int):
+    from billing.models import Payout
+
+    payout = get_object_or_404(Payout, pk=pk)
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for marking the payout failed.")
+        return redirect("console_payouts")
+    try:
+        console_services.console_payout_mark_failed(
+            payout=payout, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request, f"Payout #{payout.pk} marked failed; the money is back with the expert."
+        )
+    return redirect("console_payouts")
+
+
+# Disputes ------------------------------------------------------------------------------------------
+
+
+@operator_required
+@require_GET
+def disputes(request):
+    from review_requests.models import Dispute
+
+    qs = selectors.disputes_for_console(
+        status=request.GET.get("status", ""),
+        category=request.GET.get("category", ""),
+        flagged=request.GET.get("flagged", ""),
+        q=request.GET.get("q", ""),
+    )
+    return render(
+        request,
+        "console/disputes.html",
+        {
+            "page_obj": _page(request, qs),
+            "querystring": _querystring(request),
+            "status": request.GET.get("status", ""),
+            "category": request.GET.get("category", ""),
+            "flagged": request.GET.get("flagged", ""),
+            "q": request.GET.get("q", ""),
+            "statuses": Dispute.Status.choices,
+            "categories": Dispute.Category.choices,
+            "now": timezone.now(),
+        },
+    )
+
+
+def _case_context(request, dispute, decision_form=None, reject_form=None) -> dict:
+    from django.conf import settings
+
+    from review_requests import disputes as dispute_services
+
+    return {
+        "dispute": dispute,
+        "evidence": dispute_services.dispute_evidence(dispute=dispute),
+        "timeline": dispute_services.dispute_timeline(dispute=dispute, for_operator=True),
+        "decision_form": decision_form or forms.DecisionForm(),
+        "reject_form": reject_form or forms.ReasonForm(),
+        "threshold_cents": settings.DISPUTE_APPROVAL_THRESHOLD_CENTS,
+        "can_approve": dispute.status == "awaiting_approval"
+        and dispute.decided_by_id != request.user.pk,
+    }
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def dispute_case(request, pk):
+    from review_requests import disputes as dispute_services
+
+    dispute = dispute_services.dispute_get_for_operator(pk=pk)
+    form = forms.DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dispute = dispute_services.dispute_decide(
+                dispute=dispute,
+                operator=request.user,
+                outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
+                amount_cents=form.cleaned_data.get("amount"),
+                rework_funded_by=form.cleaned_data.get("rework_funded_by") or "",
+            )
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict"):
+                for field, errors in exc.error_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                form.add_error(None, exc)
+        else:
+            if dispute.status == "awaiting_approval":
+                messages.success(
+                    request,
+                    "Decision recorded; a second operator must approve it (over the limit).",
+                )
+            else:
+                messages.success(request, "Dispute decided; both parties were notified.")
+            return redirect("console_dispute", pk=dispute.pk)
+    return render(request, "console/dispute_case.html", _case_context(request, dispute, form))
+
+
+@operator_required
+@require_POST
+def dispute_approve(request, pk):
+    from django.core.exceptions import PermissionDenied
+
+    from review_requests import disputes as dispute_services
+
+    dispute = dispute_services.dispute_get_for_operator(pk=pk)
+    try:
+        dispute_services.dispute_approve(dispute=dispute, operator=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Decision approved and executed; both parties were notified.")
+    return redirect("console_dispute", pk=dispute.pk)
+
+
+@operator_required
+@require_POST
+def dispute_reject(request, pk):
+    from django.core.exceptions import PermissionDenied
+
+    from review_requests import disputes as dispute_services
+
+    dispute = dispute_services.dispute_get_for_operator(pk=pk)
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the proposal is sent back.")
+        return redirect("console_dispute", pk=dispute.pk)
+    try:
+        dispute_services.dispute_proposal_reject(
+            dispute=dispute, operator=request.user, note=form.cleaned_data["reason"]
+        )
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Proposal sent back; the case is ready for a new decision.")
+    return redirect("console_dispute", pk=dispute.pk)

@@ -1,0 +1,127 @@
+"""Operator actions on stuck requests and payouts. Each one calls the owning app's service and
+leaves an audit record (who, what, before, after) in the same transaction."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from marketplace.models import User
+from marketplace.services import audit_record
+from review_requests.models import Assignment, ReviewRequest
+
+
+def _request_state(review_request: ReviewRequest) -> dict:
+    review_request.refresh_from_db(fields=["status", "waiting_for_funds"])
+    return {"status": review_request.status, "waiting_for_funds": review_request.waiting_for_funds}
+
+
+def console_request_reoffer(*, review_request: ReviewRequest, actor: User) -> int:
+    from review_requests.matching import matching_run
+
+    if review_request.status != ReviewRequest.Status.QUEUED:
+        raise ValidationError("Only a queued request can be offered again.")
+    with transaction.atomic():
+        before = _request_state(review_request)
+        offers_created = matching_run(review_request=review_request)
+        audit_record(
+            actor=actor,
+            action="console.request_reoffered",
+            object_type="review_request",
+            object_id=review_request.pk,
+            organization=review_request.organization,
+            before=before,
+            after={**_request_state(review_request), "offers_created": offers_created},
+        )
+    return offers_created
+
+
+def console_assignment_reassign(*, assignment: Assignment, actor: User, reason: str) -> Assignment:
+    from review_requests.services import assignment_release
+
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the expert is taken off this request."})
+    if assignment.status not in Assignment.ACTIVE:
+        raise ValidationError("Only an accepted or in-progress assignment can be reassigned.")
+    with transaction.atomic():
+        before = {"status": assignment.status, "expert": str(assignment.expert_id)}
+        assignment = assignment_release(assignment=assignment, actor=actor, reason=reason)
+        assignment.refresh_from_db(fields=["status"])
+        audit_record(
+            actor=actor,
+            action="console.assignment_reassigned",
+            object_type="assignment",
+            object_id=assignment.pk,
+            organization=assignment.review_request.organization,
+            before=before,
+            after={"status": assignment.status, "reason": reason},
+        )
+    return assignment
+
+
+def console_request_cancel(*, review_request: ReviewRequest, actor: User, reason: str) -> None:
+    from review_requests.services import request_cancel
+
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the request is cancelled."})
+    with transaction.atomic():
+        before = _request_state(review_request)
+        request_cancel(review_request=review_request, actor=actor)
+        audit_record(
+            actor=actor,
+            action="console.request_cancelled",
+            object_type="review_request",
+            object_id=review_request.pk,
+            organization=review_request.organization,
+            before=before,
+            after={**_request_state(review_request), "reason": reason},
+        )
+
+
+def console_payout_retry(*, payout, actor: User) -> str:
+    """failed/awaiting_stripe -> pending (billing books it again), then one send attempt outside
+    any transaction (Stripe is never called inside one). Returns the send's status."""
+    from billing.models import Payout
+    from billing.payouts import payout_retry, payouts_send
+
+    if payout.status not in (Payout.Status.FAILED, Payout.Status.AWAITING_STRIPE):
+        raise ValidationError("Only a failed payout or one waiting for Stripe can be retried.")
+    before = {"status": payout.status, "failure_reason": payout.failure_reason}
+    with transaction.atomic():
+        payout = payout_retry(payout=payout, actor=actor)
+        audit_record(
+            actor=actor,
+            action="console.payout_retried",
+            object_type="payout",
+            object_id=payout.pk,
+            before=before,
+            after={"status": payout.status},
+        )
+    payouts_send(payout_ids=[payout.pk])
+    payout.refresh_from_db()
+    return payout.get_status_display().lower()
+
+
+def console_payout_mark_failed(*, payout, actor: User, reason: str) -> None:
+    from billing.models import Payout
+    from billing.payouts import payout_fail
+
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the payout failed."})
+    if payout.status == Payout.Status.FAILED:
+        raise ValidationError("This payout is already marked failed.")
+    before = {"status": payout.status}
+    with transaction.atomic():
+        payout_fail(payout_id=payout.pk, reason=f"marked failed by an operator: {reason}")
+        payout.refresh_from_db()
+        audit_record(
+            actor=actor,
+            action="console.payout_marked_failed",
+            object_type="payout",
+            object_id=payout.pk,
+            before=before,
+            after={"status": payout.status, "reason": reason},
+        )

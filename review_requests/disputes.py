@@ -1,0 +1,878 @@
+"""Disputes: a company contests a submitted review; the expert answers; an operator decides.
+
+Writes (services) and the reads they share. Each outcome is ONE service call that moves the money
+through billing services, changes the assignment and request through the transition helpers,
+records the audit trail (the case's timeline is built from it) and notifies both parties.
+
+Rework: the disputed assignment goes to `released` (the contract's "given back or reassigned"),
+which frees its reviewer slot; the request goes back to `queued` without its result and is
+offered to other experts (the original expert already had an offer, so is never re-offered).
+It is paid for either by a refund of the disputed work (the company gets the captured amount back
+and pays for the rework through the usual hold) or by the platform (the expert keeps the pay;
+the platform credits the company the same amount, booked as operator credit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from marketplace.models import AuditLog, Membership, User
+from marketplace.selectors import dispute_window_hours
+from marketplace.services import audit_record, notify
+from review_requests.models import Assignment, Dispute, ReviewRequest
+from review_requests.services import assignment_transition, request_transition
+
+EXPERT_ANSWER_DAYS = 3
+FLAG_AFTER_DAYS = 14
+
+Status = Dispute.Status
+Outcome = Dispute.Outcome
+
+# The dispute's own transition table (its history is the audit trail, see dispute_timeline).
+TRANSITIONS = {
+    Status.OPEN: {Status.READY},
+    Status.READY: {Status.AWAITING_APPROVAL, Status.RESOLVED},
+    Status.AWAITING_APPROVAL: {Status.RESOLVED, Status.READY},
+    Status.RESOLVED: set(),
+}
+DECIDABLE = (Status.READY,)
+
+
+def _move(dispute: Dispute, to: str) -> str:
+    current = dispute.status
+    if to not in TRANSITIONS[current]:
+        raise ValidationError(
+            f"A dispute that is {dispute.get_status_display().lower()} cannot move to {to}."
+        )
+    dispute.status = to
+    return current
+
+
+def _lock(dispute: Dispute) -> Dispute:
+    return (
+        Dispute.objects.select_for_update()
+        .select_related(
+            "organization", "assignment__expert__user", "assignment__review_request", "opened_by"
+        )
+        .get(pk=dispute.pk)
+    )
+
+
+def _earning(assignment: Assignment):
+    from billing.models import Earning
+
+    return Earning.objects.filter(ref=assignment.hold_ref).first() if assignment.hold_ref else None
+
+
+def captured_cents(*, assignment: Assignment) -> int:
+    """What the company paid for this assignment (expert pay + fee) and has not had back yet."""
+    earning = _earning(assignment)
+    if earning is None:
+        return 0
+    return earning.amount_cents + earning.fee_cents - earning.refunded_cents
+
+
+def dispute_window_closes_at(*, assignment: Assignment) -> datetime | None:
+    if assignment.submitted_at is None:
+        return None
+    return assignment.submitted_at + timedelta(hours=dispute_window_hours())
+
+
+def can_open_dispute(*, assignment: Assignment, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    closes = dispute_window_closes_at(assignment=assignment)
+    return (
+        assignment.status == Assignment.Status.SUBMITTED
+        and closes is not None
+        and now < closes
+        and not Dispute.objects.filter(assignment=assignment).exists()
+    )
+
+
+def _company_users(organization_id) -> list[User]:
+    return list(
+        User.objects.filter(
+            memberships__organization_id=organization_id,
+            memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+            suspended_at__isnull=True,
+        )
+    )
+
+
+def _notify_company(dispute: Dispute, *, title: str, body: str) -> None:
+    users = {u.pk: u for u in _company_users(dispute.organization_id)}
+    users.setdefault(dispute.opened_by_id, dispute.opened_by)
+    for user in users.values():
+        notify(
+            user=user,
+            kind="decision" if dispute.status == Status.RESOLVED else "dispute",
+            title=title,
+            body=body,
+            url=f"/company/disputes/{dispute.pk}/",
+        )
+
+
+def _notify_expert(dispute: Dispute, *, kind: str, title: str, body: str) -> None:
+    notify(
+        user=dispute.assignment.expert.user,
+        kind=kind,
+        title=title,
+        body=body,
+        url=f"/expert/disputes/{dispute.pk}/",
+    )
+
+
+def _money(cents: int | None) -> str:
+    return f"${(cents or 0) / 100:,.2f}"
+
+
+# Opening and statements ------------------------------------------------------------------------
+
+
+def dispute_open(
+    *,
+    assignment: Assignment,
+    user: User,
+    category: str,
+    description: str,
+    requested_remedy: str,
+    requested_amount_cents: int | None = None,
+    now: datetime | None = None,
+) -> Dispute:
+    """A company member disputes a submitted assignment within the dispute window: the
+    assignment (and the request, once completed) become `disputed` and the expert's earning is
+    frozen so no payout takes it."""
+    from billing.services import earning_freeze
+
+    now = now or timezone.now()
+    description = (description or "").strip()
+    errors: dict[str, str] = {}
+    if category not in Dispute.Category.values:
+        errors["category"] = "Choose what the dispute is about."
+    if not description:
+        errors["description"] = "Describe what went wrong."
+    if requested_remedy not in Dispute.Remedy.values:
+        errors["requested_remedy"] = "Choose the remedy you ask for."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        rr = ReviewRequest.objects.select_for_update().get(pk=assignment.review_request_id)
+        assignment = (
+            Assignment.objects.select_for_update()
+            .select_related("expert__user")
+            .get(pk=assignment.pk)
+        )
+        if not Membership.objects.filter(organization_id=rr.organization_id, user=user).exists():
+            raise PermissionDenied("Only members of the company that asked can dispute.")
+        if Dispute.objects.filter(assignment=assignment).exists():
+            raise ValidationError("This review is already disputed.")
+        if assignment.status != Assignment.Status.SUBMITTED:
+            raise ValidationError("Only a submitted review can be disputed.")
+        closes = dispute_window_closes_at(assignment=assignment)
+        if closes is None or now >= closes:
+            raise ValidationError(
+                f"The dispute window ({dispute_window_hours()} h after submission) has closed."
+            )
+        captured = captured_cents(assignment=assignment)
+        amount = None
+        if requested_remedy == Dispute.Remedy.PARTIAL_REFUND:
+            if not requested_amount_cents or requested_amount_cents <= 0:
+                raise ValidationError({"requested_amount": "Give the amount you ask back."})
+            if requested_amount_cents > captured:
+                raise ValidationError(
+                    {
+                        "requested_amount": f"At most {_money(captured)} was charged for this "
+                        "review; ask for that much or less."
+                    }
+                )
+            amount = requested_amount_cents
+        dispute = Dispute.objects.create(
+            assignment=assignment,
+            organization_id=rr.organization_id,
+            opened_by=user,
+            category=category,
+            description=description[:20000],
+            requested_remedy=requested_remedy,
+            requested_amount_cents=amount,
+            expert_answer_due_at=now + timedelta(days=EXPERT_ANSWER_DAYS),
+            created_at=now,
+        )
+        assignment_transition(
+            assignment=assignment,
+            to=Assignment.Status.DISPUTED,
+            reason="dispute opened",
+            actor=user,
+        )
+        if rr.status == ReviewRequest.Status.COMPLETED:
+            request_transition(
+                review_request=rr,
+                to=ReviewRequest.Status.DISPUTED,
+                reason="dispute opened",
+                actor=user,
+            )
+        earning = _earning(assignment)
+        if earning is not None and earning.status == "pending":
+            # Already available or paid out (the window was widened after the capture): nothing
+            # to freeze; a refund then claws the money back (a transfer reversal once paid).
+            earning_freeze(ref=assignment.hold_ref)
+        audit_record(
+            actor=user,
+            action="dispute.opened",
+            object_type="dispute",
+            object_id=dispute.pk,
+            organization=rr.organization,
+            after={
+                "assignment": str(assignment.pk),
+                "category": category,
+                "requested_remedy": requested_remedy,
+                "requested_amount_cents": amount,
+                "captured_cents": captured,
+            },
+        )
+        _notify_expert(
+            dispute,
+            kind="dispute",
+            title=f"Your review of “{rr.title[:100]}” is disputed",
+            body=(
+                f"{rr.organization.name} opened a dispute ({dispute.get_category_display()}). "
+                f"Your pay for it is on hold. Answer with your statement within "
+                f"{EXPERT_ANSWER_DAYS} days."
+            ),
+        )
+    return dispute
+
+
+def dispute_expert_answer(*, dispute: Dispute, user: User, statement: str, now=None) -> Dispute:
+    now = now or timezone.now()
+    statement = (statement or "").strip()
+    if not statement:
+        raise ValidationError({"statement": "Write your statement."})
+    with transaction.atomic():
+        dispute = _lock(dispute)
+        if dispute.assignment.expert.user_id != user.pk:
+            raise PermissionDenied("Only the expert who did the review can answer.")
+        if dispute.expert_answered_at is not None:
+            raise ValidationError("You already answered this dispute.")
+        if dispute.status != Status.OPEN or now >= dispute.expert_answer_due_at:
+            raise ValidationError("The time to answer this dispute is over.")
+        dispute.expert_statement = statement[:20000]
+        dispute.expert_answered_at = now
+        _move(dispute, Status.READY)
+        dispute.save(update_fields=["expert_statement", "expert_answered_at", "status"])
+        audit_record(
+            actor=user,
+            action="dispute.expert_answered",
+            object_type="dispute",
+            object_id=dispute.pk,
+            organization=dispute.organization,
+            before={"status": Status.OPEN},
+            after={"status": dispute.status},
+        )
+        _notify_company(
+            dispute,
+            title="The expert answered your dispute",
+            body=f"The expert's statement on “{dispute.assignment.review_request.title[:100]}” "
+            "is in. An operator decides next.",
+        )
+    return dispute
+
+
+def dispute_company_addendum(*, dispute: Dispute, user: User, text: str, now=None) -> Dispute:
+    """The company may add to its case once, until the decision."""
+    now = now or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": "Write what you want to add."})
+    with transaction.atomic():
+        dispute = _lock(dispute)
+        if not Membership.objects.filter(
+            organization_id=dispute.organization_id, user=user
+        ).exists():
+            raise PermissionDenied("Only the company's members can add to its case.")
+        if dispute.company_addendum_at is not None:
+            raise ValidationError("You already added to your case; it can be done once.")
+        if dispute.status not in (Status.OPEN, Status.READY):
+            raise ValidationError("The case is closed to additions: a decision has been made.")
+        dispute.company_addendum = text[:20000]
+        dispute.company_addendum_at = now
+        dispute.save(update_fields=["company_addendum", "company_addendum_at"])
+        audit_record(
+            actor=user,
+            action="dispute.company_added",
+            object_type="dispute",
+            object_id=dispute.pk,
+            organization=dispute.organization,
+        )
+        _notify_expert(
+            dispute,
+            kind="dispute",
+            title="The company added to its dispute",
+            body=f"New information on “{dispute.assignment.review_request.title[:100]}”.",
+        )
+    return dispute
+
+
+# Decisions -------------------------------------------------------------------------------------
+
+
+def decision_amount_cents(*, dispute: Dispute, outcome: str, amount_cents: int | None) -> int:
+    """The money a decision moves: what the approval threshold is compared with."""
+    if outcome == Outcome.PARTIAL_REFUND:
+        return amount_cents or 0
+    return captured_cents(assignment=dispute.assignment)
+
+
+def _validate_decision(
+    *, dispute: Dispute, outcome: str, amount_cents: int | None, rework_funded_by: str, note: str
+) -> tuple[int | None, str]:
+    errors: dict[str, str] = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = "Choose an outcome."
+    if not (note or "").strip():
+        errors["note"] = "Write a note: both parties receive it with the decision."
+    captured = captured_cents(assignment=dispute.assignment)
+    if outcome == Outcome.PARTIAL_REFUND:
+        if not amount_cents or amount_cents <= 0:
+            errors["amount"] = "Give the amount to refund."
+        elif amount_cents > captured:
+            errors["amount"] = f"At most {_money(captured)} was captured; refund that or less."
+    else:
+        amount_cents = None
+    if outcome == Outcome.REWORK:
+        if rework_funded_by not in ("refund", "platform"):
+            errors["rework_funded_by"] = "Choose who pays for the rework."
+    else:
+        rework_funded_by = ""
+    if errors:
+        raise ValidationError(errors)
+    return amount_cents, rework_funded_by
+
+
+def dispute_decide(
+    *,
+    dispute: Dispute,
+    operator: User,
+    outcome: str,
+    note: str,
+    amount_cents: int | None = None,
+    rework_funded_by: str = "",
+) -> Dispute:
+    """Decide a ready dispute. Above settings.DISPUTE_APPROVAL_THRESHOLD_CENTS the decision waits
+    for a second operator (dispute_approve); otherwise it is executed at once."""
+    if not operator.is_operator:
+        raise PermissionDenied("Only operators decide disputes.")
+    with transaction.atomic():
+        dispute = _lock(dispute)
+        if dispute.status not in DECIDABLE:
+            raise ValidationError(
+                "Only a dispute that is ready can be decided "
+                f"(this one is {dispute.get_status_display().lower()})."
+            )
+        amount_cents, rework_funded_by = _validate_decision(
+            dispute=dispute,
+            outcome=outcome,
+            amount_cents=amount_cents,
+            rework_funded_by=rework_funded_by,
+            note=note,
+        )
+        dispute.outcome = outcome
+        dispute.outcome_amount_cents = amount_cents
+        dispute.rework_funded_by = rework_funded_by
+        dispute.decision_note = note.strip()[:4000]
+        dispute.decided_by = operator
+        at_stake = decision_amount_cents(
+            dispute=dispute, outcome=outcome, amount_cents=amount_cents
+        )
+        if at_stake > settings.DISPUTE_APPROVAL_THRESHOLD_CENTS:
+            before = _move(dispute, Status.AWAITING_APPROVAL)
+            dispute.save(
+                update_fields=[
+                    "outcome",
+                    "outcome_amount_cents",
+                    "rework_funded_by",
+                    "decision_note",
+                    "decided_by",
+                    "status",
+                ]
+            )
+            audit_record(
+                actor=operator,
+                action="dispute.decision_proposed",
+                object_type="dispute",
+                object_id=dispute.pk,
+                organization=dispute.organization,
+                before={"status": before},
+                after={
+                    "status": dispute.status,
+                    "outcome": outcome,
+                    "amount_cents": amount_cents,
+                    "rework_funded_by": rework_funded_by,
+                    "at_stake_cents": at_stake,
+                    "threshold_cents": settings.DISPUTE_APPROVAL_THRESHOLD_CENTS,
+                },
+            )
+            return dispute
+        return _execute(dispute=dispute, operator=operator, approver=None)
+
+
+def dispute_approve(*, dispute: Dispute, operator: User) -> Dispute:
+    """A second operator approves a decision over the threshold, which is then executed."""
+    if not operator.is_operator:
+        raise PermissionDenied("Only operators approve decisions.")
+    with transaction.atomic():
+        dispute = _lock(dispute)
+        if dispute.status != Status.AWAITING_APPROVAL:
+            raise ValidationError("This dispute has no decision waiting for approval.")
+        if dispute.decided_by_id == operator.pk:
+            raise PermissionDenied("A second operator must approve: you proposed this decision.")
+        return _execute(dispute=dispute, operator=dispute.decided_by, approver=operator)
+
+
+def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> Dispute:
+    """The second operator disagrees: the proposal is dropped and the case is ready again."""
+    if not operator.is_operator:
+        raise PermissionDenied("Only operators review decisions.")
+    if not (note or "").strip():
+        raise ValidationError({"note": "Say why the proposal is sent back."})
+    with transaction.atomic():
+        dispute = _lock(dispute)
+        if dispute.status != Status.AWAITING_APPROVAL:
+            raise ValidationError("This dispute has no decision waiting for approval.")
+        if dispute.decided_by_id == operator.pk:
+            raise PermissionDenied("Another operator must review your proposal.")
+        proposed = {
+            "outcome": dispute.outcome,
+            "amount_cents": dispute.outcome_amount_cents,
+            "proposed_by": dispute.decided_by.email if dispute.decided_by else "",
+        }
+        before = _move(dispute, Status.READY)
+        dispute.outcome = ""
+        dispute.outcome_amount_cents = None
+        dispute.rework_funded_by = ""
+        dispute.decided_by = None
+        dispute.save(
+            update_fields=[
+                "status",
+                "outcome",
+                "outcome_amount_cents",
+                "rework_funded_by",
+                "decided_by",
+            ]
+        )
+        audit_record(
+            actor=operator,
+            action="dispute.decision_rejected",
+            object_type="dispute",
+            object_id=dispute.pk,
+            organization=dispute.organization,
+            before={"status": before, **proposed},
+            after={"status": dispute.status, "note": note.strip()[:1000]},
+        )
+    return dispute
+
+
+def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Dispute:
+    """Runs inside the caller's transaction, with the dispute locked. The Stripe transfer
+    reversal of a refund after payout runs on commit (billing.earning_refund schedules it)."""
+    from billing.services import credit_grant, earning_refund, earning_unfreeze
+
+    assignment = dispute.assignment
+    rr = ReviewRequest.objects.select_for_update().get(pk=assignment.review_request_id)
+    assignment = (
+        Assignment.objects.select_for_update().select_related("expert__user").get(pk=assignment.pk)
+    )
+    earning_before = _earning(assignment)
+    captured = captured_cents(assignment=assignment)
+    outcome = dispute.outcome
+    reason = f"dispute {dispute.pk}: {dispute.get_outcome_display().lower()}"
+    refunded = 0
+    refund = None
+    has_earning = bool(assignment.hold_ref) and earning_before is not None
+
+    if outcome == Outcome.PARTIAL_REFUND:
+        refunded = min(dispute.outcome_amount_cents or 0, captured)
+    elif outcome == Outcome.FULL_REFUND or (
+        outcome == Outcome.REWORK and dispute.rework_funded_by == "refund"
+    ):
+        refunded = captured
+    if has_earning and refunded > 0:
+        refund = earning_refund(
+            ref=assignment.hold_ref, amount_cents=refunded, actor=operator, reason=reason
+        )
+    if has_earning:
+        # Whatever was not refunded goes back to the expert's normal schedule (pending until
+        # the window ends, or available at once if it already has).
+        earning_unfreeze(ref=assignment.hold_ref)
+    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform" and captured > 0:
+        credit_grant(
+            organization=rr.organization,
+            amount_cents=captured,
+            reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
+            actor=operator,
+        )
+    if refunded:
+        Assignment.objects.filter(pk=assignment.pk).update(
+            cost_cents=max(assignment.cost_cents - refunded, 0)
+        )
+        ReviewRequest.objects.filter(pk=rr.pk).update(cost_cents=max(rr.cost_cents - refunded, 0))
+        rr.refresh_from_db(fields=["cost_cents"])
+
+    if outcome == Outcome.REWORK:
+        assignment_transition(
+            assignment=assignment,
+            to=Assignment.Status.RELEASED,
+            reason="dispute: rework",
+            actor=operator,
+        )
+        if rr.status == ReviewRequest.Status.DISPUTED:
+            rr.result = None
+            rr.save(update_fields=["result", "updated_at"])
+            request_transition(
+                review_request=rr,
+                to=ReviewRequest.Status.QUEUED,
+                reason="dispute: rework",
+                actor=operator,
+            )
+        from review_requests.services import matching_enqueue_on_commit
+
+        matching_enqueue_on_commit([rr.pk])
+    else:
+        assignment_transition(
+            assignment=assignment,
+            to=Assignment.Status.RESOLVED,
+            reason=reason[:200],
+            actor=operator,
+        )
+        still_disputed = rr.assignments.filter(status=Assignment.Status.DISPUTED).exists()
+        if rr.status == ReviewRequest.Status.DISPUTED and not still_disputed:
+            request_transition(
+                review_request=rr,
+                to=ReviewRequest.Status.COMPLETED,
+                reason="dispute resolved",
+                actor=operator,
+            )
+
+    before = _move(dispute, Status.RESOLVED)
+    dispute.approved_by = approver
+    dispute.resolved_at = timezone.now()
+    dispute.save(
+        update_fields=[
+            "status",
+            "approved_by",
+            "resolved_at",
+            "outcome",
+            "outcome_amount_cents",
+            "rework_funded_by",
+            "decision_note",
+            "decided_by",
+        ]
+    )
+    audit_record(
+        actor=approver or operator,
+        action="dispute.resolved",
+        object_type="dispute",
+        object_id=dispute.pk,
+        organization=rr.organization,
+        before={
+            "status": before,
+            "captured_cents": captured,
+            "earning_status": earning_before.status if earning_before else None,
+        },
+        after={
+            "status": dispute.status,
+            "outcome": outcome,
+            "refunded_cents": refunded,
+            "rework_funded_by": dispute.rework_funded_by,
+            "decided_by": operator.email,
+            "approved_by": approver.email if approver else None,
+            "refund_id": refund.refund_id if refund else None,
+            "platform_shortfall_cents": refund.platform_shortfall_cents if refund else 0,
+            "reversal_status": refund.reversal_status if refund else "none",
+        },
+    )
+    summary = {
+        Outcome.RELEASE: "The review stands: the expert is paid as billed.",
+        Outcome.PARTIAL_REFUND: f"{_money(refunded)} is refunded to the company.",
+        Outcome.FULL_REFUND: f"The full {_money(refunded)} is refunded to the company.",
+        Outcome.REWORK: "The request is offered to other experts for a new review"
+        + (
+            f"; {_money(refunded)} is refunded to pay for it."
+            if dispute.rework_funded_by == "refund"
+            else f"; the platform credits {_money(captured)} to pay for it."
+        ),
+    }[outcome]
+    title = f"Dispute decided: {dispute.get_outcome_display()}"
+    body = f"{summary}\n\nOperator's note: {dispute.decision_note}"
+    _notify_company(dispute, title=title, body=body)
+    _notify_expert(dispute, kind="decision", title=title, body=body)
+    return dispute
+
+
+# Timers ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimerResult:
+    ready: int
+    flagged: int
+
+
+def dispute_timers_run(*, now: datetime | None = None) -> TimerResult:
+    """Periodic: no expert answer by the due time -> ready for a decision; open over 14 days ->
+    flagged. Conditional updates, so two runs at once change each row once."""
+    now = now or timezone.now()
+    ready_ids = list(
+        Dispute.objects.filter(status=Status.OPEN, expert_answer_due_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    ready = 0
+    for pk in ready_ids:
+        with transaction.atomic():
+            if (
+                Dispute.objects.filter(
+                    pk=pk, status=Status.OPEN, expert_answer_due_at__lte=now
+                ).update(status=Status.READY)
+                == 1
+            ):
+                ready += 1
+                dispute = Dispute.objects.select_related("organization").get(pk=pk)
+                audit_record(
+                    actor=None,
+                    action="dispute.expert_answer_missed",
+                    object_type="dispute",
+                    object_id=pk,
+                    organization=dispute.organization,
+                    before={"status": Status.OPEN},
+                    after={"status": Status.READY},
+                )
+    flag_ids = list(
+        Dispute.objects.filter(
+            flagged_at__isnull=True, created_at__lte=now - timedelta(days=FLAG_AFTER_DAYS)
+        )
+        .exclude(status=Status.RESOLVED)
+        .values_list("pk", flat=True)
+    )
+    flagged = 0
+    for pk in flag_ids:
+        with transaction.atomic():
+            if Dispute.objects.filter(pk=pk, flagged_at__isnull=True).update(flagged_at=now) == 1:
+                flagged += 1
+                audit_record(
+                    actor=None,
+                    action="dispute.flagged",
+                    object_type="dispute",
+                    object_id=pk,
+                    after={"flagged_at": now.isoformat(), "open_days": FLAG_AFTER_DAYS},
+                )
+    return TimerResult(ready=ready, flagged=flagged)
+
+
+# Reads -------------------------------------------------------------------------------------------
+
+
+def _dispute_qs() -> QuerySet[Dispute]:
+    return Dispute.objects.select_related(
+        "organization",
+        "opened_by",
+        "decided_by",
+        "approved_by",
+        "assignment__expert__user",
+        "assignment__review_request__specialization",
+    )
+
+
+def dispute_get_for_company(*, user: User, pk) -> Dispute:
+    dispute = _dispute_qs().filter(pk=pk, organization__memberships__user=user).first()
+    if dispute is None:
+        raise Http404("No such dispute")
+    return dispute
+
+
+def dispute_get_for_expert(*, user: User, pk) -> Dispute:
+    dispute = _dispute_qs().filter(pk=pk, assignment__expert__user=user).first()
+    if dispute is None:
+        raise Http404("No such dispute")
+    return dispute
+
+
+def dispute_get_for_operator(*, pk) -> Dispute:
+    dispute = _dispute_qs().filter(pk=pk).first()
+    if dispute is None:
+        raise Http404("No such dispute")
+    return dispute
+
+
+def disputes_for_company(*, organization, status: str = "") -> QuerySet[Dispute]:
+    qs = _dispute_qs().filter(organization=organization).order_by("-created_at")
+    if status == "open":
+        qs = qs.exclude(status=Status.RESOLVED)
+    elif status in Status.values:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def assignment_get_for_dispute(*, user: User, pk) -> Assignment:
+    assignment = (
+        Assignment.objects.select_related("review_request", "expert")
+        .filter(pk=pk, review_request__organization__memberships__user=user)
+        .first()
+    )
+    if assignment is None:
+        raise Http404("No such assignment")
+    return assignment
+
+
+TIMELINE_LABELS = {
+    "dispute.opened": "Dispute opened",
+    "dispute.expert_answered": "Expert answered",
+    "dispute.company_added": "Company added to its case",
+    "dispute.expert_answer_missed": "No answer from the expert in 3 days: ready for a decision",
+    "dispute.flagged": "Flagged: open over 14 days",
+    "dispute.decision_proposed": "Decision proposed, waiting for a second operator",
+    "dispute.decision_rejected": "Proposed decision sent back",
+    "dispute.resolved": "Decided",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    label: str
+    actor: str
+
+
+def dispute_timeline(*, dispute: Dispute, for_operator: bool = False) -> list[TimelineEntry]:
+    """Built from the audit trail. Parties see roles, operators see who."""
+    rows = AuditLog.objects.filter(object_type="dispute", object_id=str(dispute.pk)).order_by(
+        "created_at", "id"
+    )
+    expert_user_id = dispute.assignment.expert.user_id
+    entries = []
+    for row in rows:
+        if for_operator:
+            actor = row.actor_label
+        elif row.actor_id is None:
+            actor = "Inloop"
+        elif row.actor_id == expert_user_id:
+            actor = "Expert"
+        elif row.action in ("dispute.opened", "dispute.company_added"):
+            actor = "Company"
+        else:
+            actor = "Operator"
+        entries.append(
+            TimelineEntry(
+                at=row.created_at, label=TIMELINE_LABELS.get(row.action, row.action), actor=actor
+            )
+        )
+    return entries
+
+
+def dispute_money(*, dispute: Dispute) -> dict:
+    """The earning, its refunds and any transfer reversal (with a refused one's shortfall)."""
+    from billing.models import Refund
+
+    earning = _earning(dispute.assignment)
+    refunds = []
+    if earning is not None:
+        refunds = list(
+            Refund.objects.filter(earning=earning)
+            .select_related("reversal")
+            .order_by("created_at", "id")
+        )
+    rows = []
+    shortfall = 0
+    for refund in refunds:
+        reversal = getattr(refund, "reversal", None)
+        if reversal is not None and reversal.status == "refused":
+            shortfall += reversal.amount_cents
+        rows.append({"refund": refund, "reversal": reversal})
+    return {"earning": earning, "refunds": rows, "shortfall_cents": shortfall}
+
+
+def open_disputes_q() -> Q:
+    return ~Q(status=Status.RESOLVED)
+
+
+# Evidence for the operator's case page -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffLine:
+    op: str  # "same", "added", "removed"
+    text: str
+
+
+@dataclass(frozen=True)
+class TimeLogRow:
+    started_at: datetime
+    ended_at: datetime
+    seconds: int
+    gap_before_seconds: int | None
+
+
+def corrected_diff(*, original: str, corrected: str | None) -> list[DiffLine]:
+    """Line diff of the AI output against the expert's corrected output (plain text; the
+    template escapes it)."""
+    import difflib
+
+    if corrected is None:
+        return []
+    lines = []
+    for line in difflib.ndiff(original.splitlines(), corrected.splitlines()):
+        tag, text = line[:2], line[2:]
+        if tag == "? ":
+            continue
+        lines.append(DiffLine({"+ ": "added", "- ": "removed"}.get(tag, "same"), text))
+    return lines
+
+
+def time_log(*, assignment: Assignment) -> list[TimeLogRow]:
+    rows = []
+    previous_end = None
+    for interval in assignment.intervals.order_by("started_at", "id"):
+        seconds = int((interval.last_heartbeat_at - interval.started_at).total_seconds())
+        gap = (
+            int((interval.started_at - previous_end).total_seconds())
+            if previous_end is not None
+            else None
+        )
+        rows.append(
+            TimeLogRow(interval.started_at, interval.last_heartbeat_at, max(seconds, 0), gap)
+        )
+        previous_end = interval.last_heartbeat_at
+    return rows
+
+
+def dispute_evidence(*, dispute: Dispute) -> dict:
+    from review_requests.models import Review
+    from review_requests.workspace_selectors import text_of
+
+    assignment = dispute.assignment
+    rr = assignment.review_request
+    review = Review.objects.filter(assignment=assignment).first()
+    events = list(assignment.events.select_related("actor").order_by("seq"))
+    original = text_of(rr.content)
+    log = time_log(assignment=assignment)
+    return {
+        "rr": rr,
+        "output_text": original,
+        "review": review,
+        "diff": corrected_diff(
+            original=original, corrected=review.corrected_output if review else None
+        ),
+        "events": events,
+        "chat": [e for e in events if e.kind == "chat.message"],
+        "time_log": log,
+        "logged_seconds": sum(row.seconds for row in log),
+        "money": dispute_money(dispute=dispute),
+        "captured_cents": captured_cents(assignment=assignment),
+    }
