@@ -12,4 +12,8 @@ SCHEDULE: list[tuple[str, str, dict]] = [
     ("review_requests.tasks.requests_expire_due", "interval", {"seconds": 60}),
     ("review_requests.tasks.matching_sweep", "interval", {"minutes": 2}),
     ("review_requests.tasks.idempotency_prune", "interval", {"hours": 1}),
+    ("review_requests.tasks.dispute_timers", "interval", {"minutes": 10}),
+    ("billing.tasks.earnings_mature", "interval", {"minutes": 10}),
+    # Weekly payouts: Mondays 09:00 UTC (billing.payouts.PAYOUT_WEEKDAY/PAYOUT_HOUR_UTC).
+    ("billing.tasks.payouts_weekly", "cron", {"day_of_week": "mon", "hour": 9, "minute": 0}),
 ]

@@ -1,0 +1,88 @@
+"""Helpers for billing tests: Stripe settings pointing at LocalStripe, signed webhook events
+(Stripe's own v1 scheme), and money set-ups through the real services."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+
+from billing import services
+from billing.models import Earning
+
+WEBHOOK_SECRET = "whsec_billing_tests"
+
+
+def use_localstripe(settings, localstripe, *, publishable: bool = True) -> None:
+    settings.STRIPE_SECRET_KEY = localstripe.api_key
+    settings.STRIPE_API_BASE = localstripe.base_url
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_localstripe" if publishable else ""
+
+
+def signature_header(payload: bytes, *, secret: str = WEBHOOK_SECRET, timestamp=None) -> str:
+    """Stripe-Signature exactly as Stripe computes it: HMAC-SHA256 of "<t>.<body>"."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    signed = f"{timestamp}.".encode() + payload
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def event_payload(event_type: str, obj: dict, *, event_id: str | None = None, created=None) -> dict:
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()) if created is None else int(created),
+        "api_version": "2025-09-30.clover",
+        "livemode": False,
+        "data": {"object": obj},
+    }
+
+
+def post_event(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp=None, body=None):
+    payload = body if body is not None else json.dumps(event).encode()
+    return client.post(
+        "/stripe/webhook/",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature_header(payload, secret=secret, timestamp=timestamp),
+    )
+
+
+def fund(organization, cents: int) -> None:
+    services.credit_grant(organization=organization, amount_cents=cents, reason="test funds")
+
+
+def captured_earning(
+    *,
+    organization,
+    expert,
+    billed_seconds: int = 3600,
+    rate_cents: int = 6000,
+    max_hours: Decimal = Decimal(2),
+    fee_percent: Decimal = Decimal(20),
+    payer: str = "company",
+    ref: str | None = None,
+) -> Earning:
+    """Hold on accept and capture on submit, as review_requests does, through the services."""
+    ref = ref or f"assignment:{uuid.uuid4()}"
+    amount = services.hold_amount_for(
+        max_hours=max_hours, rate_cents=rate_cents, fee_percent=fee_percent
+    )
+    with transaction.atomic():
+        services.hold_place(organization=organization, ref=ref, amount_cents=amount, payer=payer)
+    with transaction.atomic():
+        return services.hold_capture(
+            ref=ref,
+            expert_user=expert,
+            assignment_id=uuid.uuid4(),
+            billed_seconds=billed_seconds,
+            rate_cents=rate_cents,
+            fee_percent=fee_percent,
+        )
