@@ -1,0 +1,336 @@
+"""The live workspace socket, /ws/assignments/<id>/ (contract/WORKSPACE.md).
+
+Joins are decided once by a selector before accepting; every frame that changes something goes
+through a service (which re-checks rights on fresh rows and stores a WorkspaceEvent); events come
+back to every participant, the sender included, through workspace_group(id) after commit. This
+consumer only reads the database (snapshot, gap filling) and never writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.http import Http404
+
+from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, UserSocketConsumer
+from marketplace.realtime import workspace_group
+from review_requests import workspace as services
+from review_requests.workspace_selectors import (
+    ROLE_EXPERT,
+    actor_of,
+    assignment_get_for_workspace,
+    workspace_events_after,
+    workspace_snapshot,
+)
+
+CLOSE_ABUSE = 4008
+MAX_FRAME_BYTES = 64 * 1024
+EXPERT_TYPES = {
+    "heartbeat",
+    "annotation.create",
+    "annotation.update",
+    "annotation.delete",
+    "draft.update",
+    "submit",
+}
+ALL_TYPES = EXPERT_TYPES | {"chat.message"}
+# force.close reasons that end the session itself, whatever the workspace rights.
+SESSION_REASONS = {"logged_out", "suspended", "session_ended"}
+
+
+@database_sync_to_async
+def _fetch(user, pk):
+    return assignment_get_for_workspace(user=user, pk=pk)
+
+
+class TokenBucket:
+    """`rate` frames per second sustained, `burst` at once. Refusals are grouped into strikes:
+    one strike per run of refused frames, so a client that overshoots once is not punished
+    twice, while a flood collects strikes every time the bucket refills."""
+
+    def __init__(self, *, rate: float, burst: int, strike_window: float = 30.0):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.strike_window = strike_window
+        self.strikes: list[float] = []
+        self.refusing = False
+
+    def take(self) -> str:
+        """ "ok", "strike" (the first refusal of a run) or "refused"."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.refusing = False
+            return "ok"
+        if self.refusing:
+            return "refused"
+        self.refusing = True
+        self.strikes = [t for t in self.strikes if now - t < self.strike_window] + [now]
+        return "strike"
+
+
+class WorkspaceConsumer(UserSocketConsumer):
+    rate_per_second = 20
+    burst = 40
+    strikes_to_close = 3
+
+    assignment_id: str = ""
+    group_name: str | None = None
+    role: str | None = None
+
+    # Joining ------------------------------------------------------------------------------
+
+    async def authorize(self, user) -> bool:
+        self.assignment_id = str(self.scope["url_route"]["kwargs"]["assignment_id"])
+        try:
+            self.assignment, self.role = await _fetch(user, self.assignment_id)
+        except Http404:
+            return False
+        return True
+
+    async def after_accept(self, user) -> None:
+        self.user = user
+        self.sent_seq = 0
+        self.bucket = TokenBucket(rate=self.rate_per_second, burst=self.burst)
+        self.cap_reported = False
+        self.me = await database_sync_to_async(actor_of)(
+            user=user, role=self.role, assignment=self.assignment
+        )
+        self.participants: dict[str, dict[str, Any]] = {self.channel_name: self.me}
+        self.group_name = workspace_group(self.assignment_id)
+        # Join before reading the snapshot: events committed meanwhile queue up and are
+        # delivered after connect returns; those already in the snapshot are dropped by seq.
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self._send_snapshot(after_seq=self._after_seq())
+        await self.channel_layer.group_send(
+            self.group_name,
+            {"type": "presence.join", "channel": self.channel_name, "participant": self.me},
+        )
+
+    def _after_seq(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = (query.get("after_seq") or [""])[0]
+        return int(raw) if raw.isdigit() else None
+
+    async def _send_snapshot(self, *, after_seq: int | None = None) -> None:
+        snapshot = await database_sync_to_async(workspace_snapshot)(
+            assignment=self.assignment,
+            user=self.user,
+            role=self.role,
+            participants=self._participant_list(),
+        )
+        await self.send_json(snapshot)
+        if after_seq is not None and after_seq < snapshot["seq"]:
+            for frame in await database_sync_to_async(workspace_events_after)(
+                assignment_id=self.assignment_id, after_seq=after_seq, upto_seq=snapshot["seq"]
+            ):
+                await self.send_json(frame)
+        self.sent_seq = max(self.sent_seq, snapshot["seq"])
+
+    async def disconnect(self, code: int) -> None:
+        if self.group_name:
+            await self.channel_layer.group_send(
+                self.group_name, {"type": "presence.leave", "channel": self.channel_name}
+            )
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await super().disconnect(code)
+
+    # Frames from the client ---------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        verdict = self.bucket.take()
+        if verdict != "ok":
+            if len(self.bucket.strikes) >= self.strikes_to_close:
+                await self.close(code=CLOSE_ABUSE)
+            elif verdict == "strike":
+                await self._error(
+                    "rate_limited",
+                    f"Slow down: at most {self.rate_per_second} frames per second.",
+                )
+            return
+        if bytes_data is not None:
+            await self._error("bad_frame", "Send JSON text frames.")
+            return
+        text = text_data or ""
+        if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8")) > MAX_FRAME_BYTES:
+            await self._error("frame_too_large", "Frames are limited to 64 KiB.")
+            return
+        try:
+            content = json.loads(text)
+        except ValueError:
+            await self._error("bad_json", "This frame is not valid JSON.")
+            return
+        if not isinstance(content, dict):
+            await self._error("bad_frame", "A frame is a JSON object with a type.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs) -> None:
+        kind = content.get("type")
+        if kind not in ALL_TYPES:
+            await self._error("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.", content)
+            return
+        if kind in EXPERT_TYPES and self.role != ROLE_EXPERT:
+            await self._error("forbidden", "Only the assigned expert can do this.", content)
+            return
+        handler = getattr(self, "frame_" + kind.replace(".", "_"))
+        try:
+            await handler(content)
+        except services.WorkspaceError as exc:
+            if exc.code == "forbidden":
+                await self._error(exc.code, exc.message, content, field=exc.field)
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+            await self._error(exc.code, exc.message, content, field=exc.field)
+
+    async def _error(
+        self,
+        code: str,
+        message: str,
+        content: dict[str, Any] | None = None,
+        *,
+        field: str | None = None,
+    ) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if field:
+            frame["field"] = field
+        for key in ("client_id", "ref"):
+            value = (content or {}).get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                frame[key] = str(value)[:64]
+        await self.send_json(frame)
+
+    async def frame_heartbeat(self, content) -> None:
+        outcome = await database_sync_to_async(services.workspace_heartbeat)(
+            assignment_id=self.assignment_id, user=self.user
+        )
+        for notice in outcome.notices:
+            await self.send_json({"type": "notice", **notice})
+        capped = not outcome.added and outcome.billed_seconds >= outcome.max_seconds
+        if capped and not self.cap_reported:
+            self.cap_reported = True
+            await self._error(
+                "time_cap",
+                "The paid time is used up; ask the company in the chat for more hours.",
+                content,
+            )
+
+    async def frame_annotation_create(self, content) -> None:
+        await database_sync_to_async(services.annotation_create)(
+            assignment_id=self.assignment_id,
+            user=self.user,
+            client_id=content.get("client_id"),
+            start=content.get("start"),
+            end=content.get("end"),
+            comment=content.get("comment", ""),
+            severity=content.get("severity", "info"),
+        )
+
+    async def frame_annotation_update(self, content) -> None:
+        await database_sync_to_async(services.annotation_update)(
+            assignment_id=self.assignment_id,
+            user=self.user,
+            annotation_id=content.get("id"),
+            changes={k: content[k] for k in ("comment", "severity") if k in content},
+        )
+
+    async def frame_annotation_delete(self, content) -> None:
+        await database_sync_to_async(services.annotation_delete)(
+            assignment_id=self.assignment_id, user=self.user, annotation_id=content.get("id")
+        )
+
+    async def frame_draft_update(self, content) -> None:
+        await database_sync_to_async(services.draft_update)(
+            assignment_id=self.assignment_id,
+            user=self.user,
+            changes={k: content[k] for k in services.DRAFT_FIELDS if k in content},
+        )
+
+    async def frame_chat_message(self, content) -> None:
+        await database_sync_to_async(services.chat_post)(
+            assignment_id=self.assignment_id, user=self.user, body=content.get("body")
+        )
+
+    async def frame_submit(self, content) -> None:
+        await database_sync_to_async(services.assignment_submit)(
+            assignment=self.assignment_id, user=self.user
+        )
+
+    # Messages from the channel layer ------------------------------------------------------
+
+    async def workspace_event(self, message: dict[str, Any]) -> None:
+        seq = message["seq"]
+        if seq <= self.sent_seq:
+            return  # already in the snapshot or replayed
+        if seq > self.sent_seq + 1:
+            # Broadcasts of two commits can cross; the rows are committed, so fill from them.
+            for frame in await database_sync_to_async(workspace_events_after)(
+                assignment_id=self.assignment_id, after_seq=self.sent_seq, upto_seq=seq - 1
+            ):
+                await self.send_json(frame)
+        await self.send_json({"type": "event", "seq": seq, "event": message["event"]})
+        self.sent_seq = seq
+
+    async def workspace_time(self, message: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": "time",
+                "billed_seconds": message["billed_seconds"],
+                "max_seconds": message["max_seconds"],
+                "running": message.get("running", True),
+                "server_time": message.get("server_time"),
+            }
+        )
+
+    async def force_close(self, message: dict[str, Any]) -> None:
+        """Logout and suspension arrive through the user's group and always close. The
+        workspace group sends force.close when the assignment is released or reassigned: only
+        those who lost their rights (the expert) are closed; watchers get the new state."""
+        code = message.get("code", CLOSE_FORBIDDEN)
+        if message.get("reason") in SESSION_REASONS or code == CLOSE_UNAUTHENTICATED:
+            await self.close(code=code)
+            return
+        try:
+            self.assignment, self.role = await _fetch(self.user, self.assignment_id)
+        except Http404:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self._send_snapshot()
+
+    # Presence: kept by the consumers themselves through the group (works across processes) --
+
+    def _participant_list(self) -> list[dict[str, Any]]:
+        people: dict[Any, dict[str, Any]] = {}
+        for participant in self.participants.values():
+            entry = people.setdefault(participant["id"], {**participant, "connections": 0})
+            entry["connections"] += 1
+        return sorted(people.values(), key=lambda p: (p["role"] != ROLE_EXPERT, p["name"]))
+
+    async def _send_presence(self) -> None:
+        await self.send_json({"type": "presence", "participants": self._participant_list()})
+
+    async def presence_join(self, message: dict[str, Any]) -> None:
+        if message["channel"] == self.channel_name:
+            return
+        self.participants[message["channel"]] = message["participant"]
+        await self.channel_layer.send(
+            message["channel"],
+            {"type": "presence.here", "channel": self.channel_name, "participant": self.me},
+        )
+        await self._send_presence()
+
+    async def presence_here(self, message: dict[str, Any]) -> None:
+        self.participants[message["channel"]] = message["participant"]
+        await self._send_presence()
+
+    async def presence_leave(self, message: dict[str, Any]) -> None:
+        if self.participants.pop(message["channel"], None) is not None:
+            await self._send_presence()

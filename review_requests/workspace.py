@@ -1,0 +1,586 @@
+"""Writes of the live workspace. Every change is one transaction that locks the assignment row,
+takes the next `seq` from Assignment.last_seq (so seqs have no gaps), stores a WorkspaceEvent and
+broadcasts it to workspace_group(assignment) after commit. Rights are checked inside each write
+against fresh rows, so a consumer that joined an hour ago cannot act on stale rights.
+
+Consumers call these through database_sync_to_async; they never write the database themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing import services as billing_services
+from experts.models import ExpertProfile
+from marketplace.realtime import broadcast_on_commit, workspace_group
+from review_requests.models import (
+    Annotation,
+    Assignment,
+    Review,
+    ReviewRequest,
+    WorkInterval,
+    WorkspaceEvent,
+)
+from review_requests.results import consensus
+from review_requests.services import assignment_transition, request_transition
+from review_requests.timekeeping import HEARTBEAT_GAP, billed_seconds, warn_threshold
+from review_requests.workspace_selectors import (
+    ROLE_EXPERT,
+    actor_of,
+    annotation_to_dict,
+    event_frame,
+    text_of,
+    workspace_role_fresh,
+)
+
+logger = logging.getLogger(__name__)
+
+SEVERITIES = tuple(Annotation.Severity.values)
+VERDICTS = tuple(Review.Verdict.values)
+CLIENT_ID_MAX = 64
+COMMENT_MAX = 4000
+CHAT_MAX = 4000
+SUMMARY_MAX = 20_000
+CORRECTED_MAX = 60_000
+DEFAULT_SCALE = 5
+
+
+class WorkspaceError(Exception):
+    """A refused frame: `code` for programs, `message` for people, `field` when one is wrong."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class HeartbeatOutcome:
+    billed_seconds: int
+    max_seconds: int
+    added: bool
+    running: bool
+    notices: list[dict[str, str]] = field(default_factory=list)
+
+
+# Helpers ------------------------------------------------------------------------------------
+
+
+def _locked(assignment_id) -> Assignment:
+    try:
+        return (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("expert", "review_request")
+            .get(pk=assignment_id)
+        )
+    except (Assignment.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise WorkspaceError("not_found", "This workspace does not exist.") from exc
+
+
+def _role(assignment: Assignment, user) -> str:
+    role = workspace_role_fresh(user_id=user.pk, assignment=assignment)
+    if role is None:
+        raise WorkspaceError("forbidden", "You can no longer take part in this workspace.")
+    return role
+
+
+def _expert_writable(assignment: Assignment, user) -> str:
+    role = _role(assignment, user)
+    if role != ROLE_EXPERT:
+        raise WorkspaceError("forbidden", "Only the assigned expert can change the review.")
+    if assignment.status not in Assignment.ACTIVE:
+        raise WorkspaceError(
+            "not_active", f"This assignment is {assignment.get_status_display().lower()}."
+        )
+    return role
+
+
+def _event_append(
+    *, assignment: Assignment, kind: str, payload: dict[str, Any], actor=None
+) -> dict[str, Any]:
+    """Next seq on the locked row, the event row, and its broadcast after commit."""
+    # The row is locked by the caller (_locked), so this read-increment cannot race.
+    assignment.last_seq += 1
+    assignment.save(update_fields=["last_seq"])
+    event = WorkspaceEvent.objects.create(
+        assignment=assignment, seq=assignment.last_seq, kind=kind, payload=payload, actor=actor
+    )
+    frame = event_frame(event)
+    broadcast_on_commit(workspace_group(assignment.pk), {**frame, "type": "workspace.event"})
+    return frame
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WorkspaceError("invalid", f"{name} must be a whole number.", name)
+    return value
+
+
+def _text(value: Any, name: str, *, max_length: int, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise WorkspaceError("invalid", f"{name} must be text.", name)
+    if required and not value.strip():
+        raise WorkspaceError("invalid", f"{name} cannot be empty.", name)
+    if len(value) > max_length:
+        raise WorkspaceError("invalid", f"{name} is longer than {max_length} characters.", name)
+    return value
+
+
+def _severity(value: Any) -> str:
+    if value not in SEVERITIES:
+        raise WorkspaceError(
+            "invalid", f"severity must be one of {', '.join(SEVERITIES)}.", "severity"
+        )
+    return value
+
+
+def validate_scores(scores: Any, rubric: list[dict[str, Any]]) -> dict[str, int]:
+    """Scores are {rubric key: whole number from 1 to the key's scale}; null drops a score."""
+    if not isinstance(scores, dict):
+        raise WorkspaceError("invalid", "scores must be an object.", "scores")
+    scales = {
+        str(item.get("key")): int(item.get("scale") or DEFAULT_SCALE)
+        for item in rubric or []
+        if isinstance(item, dict) and item.get("key")
+    }
+    clean: dict[str, int] = {}
+    for key, value in scores.items():
+        if key not in scales:
+            raise WorkspaceError("invalid", f"{key!r} is not in the rubric.", f"scores.{key}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= scales[key]:
+            raise WorkspaceError(
+                "invalid", f"{key} takes a whole number from 1 to {scales[key]}.", f"scores.{key}"
+            )
+        clean[key] = value
+    return clean
+
+
+# Time ---------------------------------------------------------------------------------------
+
+
+def _system_event(*, assignment: Assignment, code: str, body: str) -> dict[str, Any]:
+    return _event_append(
+        assignment=assignment, kind="system", payload={"code": code, "body": body}, actor=None
+    )
+
+
+def workspace_heartbeat(*, assignment_id, user, now=None) -> HeartbeatOutcome:
+    """Open or extend the assignment's one open work interval (only for the assigned expert).
+    A silence over HEARTBEAT_GAP closes the interval; time stops at max_seconds."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        _expert_writable(assignment, user)
+        if assignment.status == Assignment.Status.ACCEPTED:
+            assignment_transition(
+                assignment=assignment,
+                to=Assignment.Status.IN_PROGRESS,
+                actor=user,
+                reason="first heartbeat",
+            )
+        before = assignment.billed_seconds
+        if before >= assignment.max_seconds:
+            return HeartbeatOutcome(before, assignment.max_seconds, added=False, running=False)
+
+        interval = (
+            WorkInterval.objects.filter(assignment=assignment, closed=False)
+            .order_by("-started_at", "-id")
+            .first()
+        )
+        opened = False
+        if interval is not None and now - interval.last_heartbeat_at > HEARTBEAT_GAP:
+            interval.closed = True
+            interval.save(update_fields=["closed"])
+            interval = None
+        if interval is None:
+            interval = WorkInterval.objects.create(
+                assignment=assignment, started_at=now, last_heartbeat_at=now
+            )
+            opened = True
+        elif now > interval.last_heartbeat_at:
+            interval.last_heartbeat_at = now
+            interval.save(update_fields=["last_heartbeat_at"])
+
+        intervals = list(WorkInterval.objects.filter(assignment=assignment))
+        unclamped = billed_seconds(intervals, now, 10**9)
+        if unclamped >= assignment.max_seconds:
+            # Stop the clock exactly at the cap: end this interval where the cap was reached.
+            interval.last_heartbeat_at = now - timedelta(seconds=unclamped - assignment.max_seconds)
+            interval.closed = True
+            interval.save(update_fields=["last_heartbeat_at", "closed"])
+            intervals = list(WorkInterval.objects.filter(assignment=assignment))
+        billed = billed_seconds(intervals, now, assignment.max_seconds)
+
+        notices: list[dict[str, str]] = []
+        if billed != before:
+            assignment.billed_seconds = billed
+            assignment.save(update_fields=["billed_seconds"])
+        threshold = warn_threshold(assignment.max_seconds)
+        if billed >= threshold and before < threshold and assignment.warned_80_at is None:
+            assignment.warned_80_at = now
+            assignment.save(update_fields=["warned_80_at"])
+            body = (
+                "80 % of the paid time is used. If the review needs more hours, ask the "
+                "company here in the chat."
+            )
+            _system_event(assignment=assignment, code="time_80", body=body)
+            notices.append({"code": "time_80", "message": body})
+        if billed >= assignment.max_seconds > before:
+            body = (
+                "The paid time is used up: the clock has stopped. Submit what you have, or ask "
+                "the company here in the chat for more hours."
+            )
+            _system_event(assignment=assignment, code="time_cap", body=body)
+            notices.append({"code": "time_cap", "message": body})
+
+        running = billed < assignment.max_seconds
+        added = billed != before or opened
+        if added:
+            broadcast_on_commit(
+                workspace_group(assignment.pk),
+                {
+                    "type": "workspace.time",
+                    "billed_seconds": billed,
+                    "max_seconds": assignment.max_seconds,
+                    "running": running,
+                    "server_time": now.isoformat(),
+                },
+            )
+    return HeartbeatOutcome(billed, assignment.max_seconds, added, running, notices)
+
+
+# Annotations --------------------------------------------------------------------------------
+
+
+def annotation_create(
+    *, assignment_id, user, client_id: Any, start: Any, end: Any, comment: Any, severity: Any
+) -> dict[str, Any]:
+    client_id = _text(client_id, "client_id", max_length=CLIENT_ID_MAX)
+    start = _int(start, "start")
+    end = _int(end, "end")
+    comment = _text(comment, "comment", max_length=COMMENT_MAX)
+    severity = _severity(severity)
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        role = _expert_writable(assignment, user)
+        text = text_of(assignment.review_request.content)
+        if not 0 <= start < end <= len(text):
+            raise WorkspaceError(
+                "invalid",
+                f"The selection must satisfy 0 <= start < end <= {len(text)}.",
+                "start" if not 0 <= start < len(text) else "end",
+            )
+        annotation = Annotation.objects.create(
+            assignment=assignment,
+            client_id=client_id,
+            start=start,
+            end=end,
+            quote=text[start:end],
+            comment=comment,
+            severity=severity,
+        )
+        return _event_append(
+            assignment=assignment,
+            kind="annotation.created",
+            payload={
+                "annotation": annotation_to_dict(annotation),
+                "client_id": client_id,
+                "actor": actor_of(user=user, role=role, assignment=assignment),
+            },
+            actor=user,
+        )
+
+
+def _annotation(assignment: Assignment, annotation_id: Any) -> Annotation:
+    try:
+        return Annotation.objects.get(
+            assignment=assignment, pk=annotation_id, deleted_at__isnull=True
+        )
+    except (Annotation.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise WorkspaceError("not_found", "No such annotation.", "id") from exc
+
+
+def annotation_update(
+    *, assignment_id, user, annotation_id: Any, changes: dict[str, Any]
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "comment" in changes:
+        fields["comment"] = _text(changes["comment"], "comment", max_length=COMMENT_MAX)
+    if "severity" in changes:
+        fields["severity"] = _severity(changes["severity"])
+    if not fields:
+        raise WorkspaceError("invalid", "Change comment or severity.", "comment")
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        role = _expert_writable(assignment, user)
+        annotation = _annotation(assignment, annotation_id)
+        for name, value in fields.items():
+            setattr(annotation, name, value)
+        annotation.save(update_fields=[*fields, "updated_at"])
+        return _event_append(
+            assignment=assignment,
+            kind="annotation.updated",
+            payload={
+                "annotation": annotation_to_dict(annotation),
+                "actor": actor_of(user=user, role=role, assignment=assignment),
+            },
+            actor=user,
+        )
+
+
+def annotation_delete(*, assignment_id, user, annotation_id: Any) -> dict[str, Any]:
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        role = _expert_writable(assignment, user)
+        annotation = _annotation(assignment, annotation_id)
+        annotation.deleted_at = timezone.now()
+        annotation.save(update_fields=["deleted_at", "updated_at"])
+        return _event_append(
+            assignment=assignment,
+            kind="annotation.deleted",
+            payload={
+                "id": str(annotation.pk),
+                "actor": actor_of(user=user, role=role, assignment=assignment),
+            },
+            actor=user,
+        )
+
+
+# Draft --------------------------------------------------------------------------------------
+
+DRAFT_FIELDS = ("verdict", "corrected_output", "summary", "scores")
+
+
+def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge any of verdict, corrected_output, summary, scores into the draft (autosave)."""
+    present = [name for name in DRAFT_FIELDS if name in changes]
+    if not present:
+        raise WorkspaceError(
+            "invalid", "Send at least one of verdict, corrected_output, summary, scores."
+        )
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        role = _expert_writable(assignment, user)
+        draft = dict(assignment.draft or {})
+        if "verdict" in changes:
+            verdict = changes["verdict"]
+            if verdict is not None and verdict not in VERDICTS:
+                raise WorkspaceError(
+                    "invalid", f"verdict must be one of {', '.join(VERDICTS)}.", "verdict"
+                )
+            draft["verdict"] = verdict
+        if "corrected_output" in changes:
+            draft["corrected_output"] = _text(
+                changes["corrected_output"], "corrected_output", max_length=CORRECTED_MAX
+            )
+        if "summary" in changes:
+            draft["summary"] = _text(changes["summary"], "summary", max_length=SUMMARY_MAX)
+        if "scores" in changes:
+            draft["scores"] = validate_scores(
+                changes["scores"], assignment.review_request.rubric or []
+            )
+        assignment.draft = draft
+        assignment.save(update_fields=["draft"])
+        return _event_append(
+            assignment=assignment,
+            kind="draft.updated",
+            payload={
+                "draft": draft,
+                "fields": present,
+                "actor": actor_of(user=user, role=role, assignment=assignment),
+            },
+            actor=user,
+        )
+
+
+# Chat ---------------------------------------------------------------------------------------
+
+
+def chat_post(*, assignment_id, user, body: Any) -> dict[str, Any]:
+    """Every participant may chat (the expert, the company's members, operators)."""
+    body = _text(body, "body", max_length=CHAT_MAX, required=True)
+    with transaction.atomic():
+        assignment = _locked(assignment_id)
+        role = _role(assignment, user)
+        return _event_append(
+            assignment=assignment,
+            kind="chat.message",
+            payload={"body": body, "actor": actor_of(user=user, role=role, assignment=assignment)},
+            actor=user,
+        )
+
+
+# Submit -------------------------------------------------------------------------------------
+
+
+def _optional(module: str, name: str):
+    """experts.services is written by another team; use its functions once they exist."""
+    try:
+        imported = __import__(module, fromlist=[name])
+    except ImportError:
+        return None
+    return getattr(imported, name, None)
+
+
+def validate_draft_for_submit(draft: dict[str, Any]) -> None:
+    verdict = draft.get("verdict")
+    if verdict not in VERDICTS:
+        raise WorkspaceError("incomplete_draft", "Choose a verdict before submitting.", "verdict")
+    if verdict == Review.Verdict.CORRECTED and not (draft.get("corrected_output") or "").strip():
+        raise WorkspaceError(
+            "incomplete_draft",
+            "A corrected verdict needs the corrected output.",
+            "corrected_output",
+        )
+
+
+def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[str, Any]:
+    """Submit the review: validate the draft, stop the clock, record the review, capture the
+    billed time from the hold, and complete the request (with consensus) when every wanted
+    review is in. One transaction; the webhook and broadcasts go out after commit."""
+    now = now or timezone.now()
+    assignment_id = getattr(assignment, "pk", assignment)
+    with transaction.atomic():
+        review_request_id = (
+            Assignment.objects.filter(pk=assignment_id)
+            .values_list("review_request_id", flat=True)
+            .first()
+        )
+        if review_request_id is None:
+            raise WorkspaceError("not_found", "This workspace does not exist.")
+        # Request, expert profile, then assignment: the lock order of accept and release.
+        review_request = ReviewRequest.objects.select_for_update().get(pk=review_request_id)
+        expert_id = Assignment.objects.values_list("expert_id", flat=True).get(pk=assignment_id)
+        ExpertProfile.objects.select_for_update().only("pk").get(pk=expert_id)
+        assignment = _locked(assignment_id)
+        role = _expert_writable(assignment, user)
+        draft = dict(assignment.draft or {})
+        validate_draft_for_submit(draft)
+        scores = validate_scores(draft.get("scores") or {}, review_request.rubric or [])
+
+        WorkInterval.objects.filter(assignment=assignment, closed=False).update(closed=True)
+        billed = billed_seconds(
+            WorkInterval.objects.filter(assignment=assignment), now, assignment.max_seconds
+        )
+        assignment.billed_seconds = billed
+        assignment.save(update_fields=["billed_seconds"])
+        assignment_transition(
+            assignment=assignment, to=Assignment.Status.SUBMITTED, actor=user, reason="submitted"
+        )
+
+        annotations = [
+            {
+                "start": a.start,
+                "end": a.end,
+                "quote": a.quote,
+                "comment": a.comment,
+                "severity": a.severity,
+            }
+            for a in Annotation.objects.filter(assignment=assignment, deleted_at__isnull=True)
+        ]
+        verdict = draft["verdict"]
+        review = Review.objects.create(
+            assignment=assignment,
+            verdict=verdict,
+            corrected_output=draft.get("corrected_output")
+            if verdict == Review.Verdict.CORRECTED
+            else None,
+            summary=draft.get("summary") or "",
+            scores=scores,
+            annotations=annotations,
+            submitted_at=now,
+        )
+
+        cost_cents = 0
+        if assignment.hold_ref:
+            earning = billing_services.hold_capture(
+                ref=assignment.hold_ref,
+                expert_user=assignment.expert.user,
+                assignment_id=assignment.pk,
+                billed_seconds=billed,
+                rate_cents=assignment.rate_cents,
+            )
+            cost_cents = earning.amount_cents + earning.fee_cents
+        else:
+            logger.warning("assignment %s submitted without a hold", assignment.pk)
+        assignment.cost_cents = cost_cents
+        assignment.save(update_fields=["cost_cents"])
+        review_request.cost_cents = F("cost_cents") + cost_cents
+        review_request.save(update_fields=["cost_cents", "updated_at"])
+        review_request.refresh_from_db()
+
+        expert_load_set = _optional("experts.services", "expert_load_set")
+        if expert_load_set is not None:
+            expert_load_set(
+                expert_id=assignment.expert_id,
+                load=Assignment.objects.filter(
+                    expert_id=assignment.expert_id, status__in=Assignment.ACTIVE
+                ).count(),
+            )
+        record_completion = _optional("experts.services", "expert_stats_record_completion")
+        if record_completion is not None:
+            on_time = review_request.deadline is None or now <= review_request.deadline
+            record_completion(expert_id=assignment.expert_id, on_time=on_time)
+
+        frame = _event_append(
+            assignment=assignment,
+            kind="submitted",
+            payload={
+                "review": {
+                    "verdict": review.verdict,
+                    "corrected_output": review.corrected_output,
+                    "summary": review.summary,
+                    "scores": review.scores,
+                    "annotations": annotations,
+                },
+                "billed_seconds": billed,
+                "cost_cents": cost_cents,
+                "actor": actor_of(user=user, role=role, assignment=assignment),
+            },
+            actor=user,
+        )
+
+        submitted = list(
+            Review.objects.filter(
+                assignment__review_request=review_request,
+                assignment__status=Assignment.Status.SUBMITTED,
+            ).order_by("submitted_at", "id")
+        )
+        if (
+            len(submitted) >= review_request.reviewers
+            and review_request.status == ReviewRequest.Status.IN_REVIEW
+        ):
+            review_request.result = consensus([_review_dict(r) for r in submitted])
+            review_request.save(update_fields=["result", "updated_at"])
+            request_transition(
+                review_request=review_request,
+                to=ReviewRequest.Status.COMPLETED,
+                reason="all reviews submitted",
+                actor=user,
+            )
+    return frame
+
+
+def _review_dict(review: Review) -> dict[str, Any]:
+    return {
+        "assignment_id": str(review.assignment_id),
+        "verdict": review.verdict,
+        "corrected_output": review.corrected_output,
+        "summary": review.summary,
+        "scores": review.scores,
+        "annotations": review.annotations,
+        "submitted_at": review.submitted_at.isoformat(),
+    }

@@ -1,0 +1,395 @@
+"""The workspace socket with real sessions and an Origin header: joins, every frame type and role,
+refusals, logout, release, resume, limits. Every communicator is disconnected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.test import AsyncClient
+
+from marketplace.realtime import workspace_group
+from review_requests.models import Annotation, Assignment, WorkspaceEvent
+from review_requests.services import assignment_transition
+from tests.conftest import give_operator_mfa
+from tests.review_requests.workspace_support import (
+    TEXT,
+    communicator,
+    drain,
+    fund,
+    join,
+    make_assignment,
+    make_request,
+    next_event,
+    receive_until,
+    session_cookie,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def assignment(organization, expert):
+    fund(organization)
+    return make_assignment(make_request(organization), expert)
+
+
+async def refused_code(assignment_id, **kwargs) -> int | None:
+    comm = communicator(assignment_id, **kwargs)
+    connected, code = await comm.connect()
+    await comm.disconnect()
+    assert not connected
+    return code
+
+
+# Joining --------------------------------------------------------------------------------
+
+
+async def test_expert_gets_a_snapshot_first(assignment, expert):
+    comm, snapshot = await join(assignment.pk, expert)
+    try:
+        assert snapshot["seq"] == 0
+        assert snapshot["you"]["role"] == "expert"
+        assert snapshot["assignment"]["status"] == "accepted"
+        assert snapshot["assignment"]["max_seconds"] == 3600
+        assert snapshot["review_request"]["text"] == TEXT
+        assert [r["key"] for r in snapshot["review_request"]["rubric"]] == ["accuracy", "clarity"]
+        assert snapshot["annotations"] == [] and snapshot["messages"] == []
+        assert [p["role"] for p in snapshot["participants"]] == ["expert"]
+    finally:
+        await comm.disconnect()
+
+
+async def test_anonymous_is_refused_with_4401(assignment):
+    assert await refused_code(assignment.pk) == 4401
+
+
+@pytest.fixture(params=["other_company_member", "other_expert", "operator"])
+def stranger(request):
+    """Another tenant, another expert, and an operator without two-factor authentication."""
+    return request.getfixturevalue(request.param)
+
+
+async def test_strangers_are_refused_with_4403(assignment, stranger):
+    assert await refused_code(assignment.pk, cookie=await session_cookie(stranger)) == 4403
+
+
+async def test_unknown_assignment_is_refused_with_4403(assignment, expert):
+    cookie = await session_cookie(expert)
+    assert await refused_code("7c9e6679-7425-40de-944b-e07fc1f90ae7", cookie=cookie) == 4403
+
+
+async def test_foreign_origin_is_refused(assignment, expert):
+    cookie = await session_cookie(expert)
+    comm = communicator(assignment.pk, cookie=cookie, origin=(b"origin", b"https://evil.test"))
+    connected, _ = await comm.connect()
+    await comm.disconnect()
+    assert not connected
+    comm = communicator(assignment.pk, cookie=cookie, origin=None)
+    connected, _ = await comm.connect()
+    await comm.disconnect()
+    assert not connected
+
+
+async def test_company_members_and_operators_join_read_only_with_chat(
+    assignment, expert, plain_member, operator
+):
+    await database_sync_to_async(give_operator_mfa)(operator)
+    expert_comm, _ = await join(assignment.pk, expert)
+    member_comm, member_snapshot = await join(assignment.pk, plain_member)
+    operator_comm, operator_snapshot = await join(assignment.pk, operator)
+    try:
+        assert member_snapshot["you"]["role"] == "company"
+        assert operator_snapshot["you"]["role"] == "operator"
+        for comm in (member_comm, operator_comm):
+            for frame in (
+                {"type": "annotation.create", "client_id": "x1", "start": 0, "end": 3},
+                {"type": "draft.update", "verdict": "approved", "ref": "r1"},
+                {"type": "heartbeat"},
+                {"type": "submit"},
+            ):
+                await comm.send_json_to(frame)
+                error = await receive_until(comm, "error")
+                assert error["code"] == "forbidden"
+                if "client_id" in frame:
+                    assert error["client_id"] == "x1"
+                if "ref" in frame:
+                    assert error["ref"] == "r1"
+        await member_comm.send_json_to({"type": "chat.message", "body": "Any questions?"})
+        event = await next_event(expert_comm)
+        assert event["seq"] == 1
+        assert event["event"]["kind"] == "chat.message"
+        assert event["event"]["body"] == "Any questions?"
+        assert event["event"]["actor"]["role"] == "company"
+        await operator_comm.send_json_to({"type": "chat.message", "body": "Operator here."})
+        assert (await next_event(expert_comm))["event"]["actor"]["role"] == "operator"
+        assert await database_sync_to_async(WorkspaceEvent.objects.count)() == 2
+    finally:
+        for comm in (expert_comm, member_comm, operator_comm):
+            await comm.disconnect()
+
+
+# Every frame of the expert, watched live by the company ---------------------------------
+
+
+async def test_every_expert_frame_is_stored_and_seen_by_everyone(
+    assignment, expert, company_member
+):
+    expert_comm, _ = await join(assignment.pk, expert)
+    watcher, _ = await join(assignment.pk, company_member)
+    try:
+        await expert_comm.send_json_to({"type": "heartbeat"})
+        time_frame = await receive_until(watcher, "time")
+        assert time_frame["max_seconds"] == 3600 and time_frame["billed_seconds"] == 0
+
+        await expert_comm.send_json_to(
+            {
+                "type": "annotation.create",
+                "client_id": "tmp-1",
+                "start": 4,
+                "end": 8,
+                "comment": "Which scan?",
+                "severity": "major",
+            }
+        )
+        for comm in (expert_comm, watcher):
+            created = await next_event(comm)
+            assert created["seq"] == 1
+            assert created["event"]["kind"] == "annotation.created"
+            assert created["event"]["client_id"] == "tmp-1"
+            assert created["event"]["annotation"]["quote"] == "scan"
+        annotation_id = created["event"]["annotation"]["id"]
+
+        await expert_comm.send_json_to(
+            {"type": "annotation.update", "id": annotation_id, "severity": "critical"}
+        )
+        updated = await next_event(watcher)
+        assert updated["event"]["annotation"]["severity"] == "critical"
+
+        await expert_comm.send_json_to({"type": "annotation.delete", "id": annotation_id})
+        deleted = await next_event(watcher)
+        assert (deleted["event"]["kind"], deleted["event"]["id"]) == (
+            "annotation.deleted",
+            annotation_id,
+        )
+
+        await expert_comm.send_json_to(
+            {
+                "type": "draft.update",
+                "verdict": "corrected",
+                "corrected_output": "The scan shows no fracture.",
+                "summary": "Wrong finding.",
+                "scores": {"accuracy": 2, "clarity": 3},
+            }
+        )
+        draft = await next_event(watcher)
+        assert draft["event"]["kind"] == "draft.updated"
+        assert draft["event"]["draft"]["verdict"] == "corrected"
+
+        await expert_comm.send_json_to({"type": "chat.message", "body": "Done soon."})
+        assert (await next_event(watcher))["event"]["body"] == "Done soon."
+
+        await expert_comm.send_json_to({"type": "submit"})
+        submitted = await next_event(watcher)
+        assert submitted["event"]["kind"] == "submitted"
+        assert submitted["event"]["review"]["verdict"] == "corrected"
+        assert submitted["seq"] == 6
+    finally:
+        await expert_comm.disconnect()
+        await watcher.disconnect()
+    stored = await database_sync_to_async(Assignment.objects.get)(pk=assignment.pk)
+    assert stored.status == "submitted" and stored.last_seq == 6
+
+
+# Errors ---------------------------------------------------------------------------------
+
+
+async def test_bad_frames_get_errors_and_the_socket_stays_open(assignment, expert):
+    comm, _ = await join(assignment.pk, expert)
+    try:
+        cases = [
+            ({"type": "dance", "ref": "r1"}, "unknown_type", {"ref": "r1"}),
+            ({"no": "type"}, "unknown_type", {}),
+            (
+                {"type": "annotation.create", "client_id": "c9", "start": 10, "end": 2},
+                "invalid",
+                {"client_id": "c9", "field": "end"},
+            ),
+            ({"type": "annotation.update", "id": "nope", "comment": "x"}, "not_found", {}),
+            (
+                {"type": "draft.update", "scores": {"speed": 1}},
+                "invalid",
+                {"field": "scores.speed"},
+            ),
+            ({"type": "chat.message", "body": ""}, "invalid", {"field": "body"}),
+            (
+                {"type": "submit", "ref": "s1"},
+                "incomplete_draft",
+                {"ref": "s1", "field": "verdict"},
+            ),
+        ]
+        for frame, code, extra in cases:
+            await comm.send_json_to(frame)
+            error = await receive_until(comm, "error")
+            assert error["code"] == code, frame
+            for key, value in extra.items():
+                assert error[key] == value
+        await comm.send_to(text_data="{not json")
+        assert (await receive_until(comm, "error"))["code"] == "bad_json"
+        await comm.send_to(text_data="[1, 2]")
+        assert (await receive_until(comm, "error"))["code"] == "bad_frame"
+        await comm.send_to(
+            text_data=json.dumps({"type": "chat.message", "body": "x" * (64 * 1024)})
+        )
+        assert (await receive_until(comm, "error"))["code"] == "frame_too_large"
+        # Still open and working.
+        await comm.send_json_to({"type": "chat.message", "body": "still here"})
+        assert (await next_event(comm))["event"]["body"] == "still here"
+    finally:
+        await comm.disconnect()
+    assert await database_sync_to_async(Annotation.objects.count)() == 0
+
+
+async def test_floods_are_throttled_then_closed(assignment, expert):
+    comm, _ = await join(assignment.pk, expert)
+    closed = False
+    try:
+        for _ in range(50):
+            await comm.send_json_to({"type": "dance"})
+        codes = [json.loads(o["text"])["code"] for o in await drain(comm)]
+        assert codes.count("unknown_type") >= 40  # the burst goes through
+        assert 1 <= codes.count("rate_limited") < 3  # one error per run of refused frames
+        # More runs over the limit: the third strike closes the socket.
+        for _ in range(3):
+            await asyncio.sleep(0.15)
+            for _ in range(10):
+                await comm.send_json_to({"type": "dance"})
+            outputs = await drain(comm)
+            if outputs and outputs[-1]["type"] == "websocket.close":
+                closed = True
+                break
+        assert closed
+        assert outputs[-1]["code"] == 4008
+    finally:
+        if not closed:
+            await comm.disconnect()
+
+
+# Resume ---------------------------------------------------------------------------------
+
+
+async def test_resume_after_a_gap_sends_exactly_the_missed_events(
+    assignment, expert, company_member
+):
+    comm, _ = await join(assignment.pk, expert)
+    for n in range(3):
+        await comm.send_json_to({"type": "chat.message", "body": f"m{n}"})
+        await next_event(comm)
+    await comm.disconnect()
+
+    member, _ = await join(assignment.pk, company_member)
+    await member.send_json_to({"type": "chat.message", "body": "while you were away"})
+    await next_event(member)
+    await member.disconnect()
+
+    comm, snapshot = await join(assignment.pk, expert, after_seq=3)
+    try:
+        assert snapshot["seq"] == 4
+        assert [m["body"] for m in snapshot["messages"]] == [
+            "m0",
+            "m1",
+            "m2",
+            "while you were away",
+        ]
+        missed = await next_event(comm)
+        assert (missed["seq"], missed["event"]["body"]) == (4, "while you were away")
+        assert [json.loads(o["text"])["type"] for o in await drain(comm)] in ([], ["presence"])
+    finally:
+        await comm.disconnect()
+
+    comm, _ = await join(assignment.pk, expert, after_seq=1)
+    try:
+        assert [(await next_event(comm))["seq"] for _ in range(3)] == [2, 3, 4]
+    finally:
+        await comm.disconnect()
+
+
+# Closing --------------------------------------------------------------------------------
+
+
+async def test_logout_closes_the_socket(assignment, expert):
+    client = AsyncClient()
+    await client.aforce_login(expert)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    comm = communicator(assignment.pk, cookie=cookie)
+    connected, _ = await comm.connect()
+    assert connected
+    try:
+        await receive_until(comm, "snapshot")
+        response = await client.post("/accounts/logout/")
+        assert response.status_code == 302
+        while True:
+            output = await comm.receive_output(timeout=3)
+            if output["type"] == "websocket.close":
+                break
+        assert output["code"] == 4401
+    finally:
+        await comm.disconnect()
+    # The old session no longer opens a workspace.
+    assert await refused_code(assignment.pk, cookie=cookie) == 4401
+
+
+async def test_release_closes_the_experts_socket_and_updates_watchers(
+    assignment, expert, company_member
+):
+    expert_comm, _ = await join(assignment.pk, expert)
+    watcher, _ = await join(assignment.pk, company_member)
+    try:
+        await database_sync_to_async(assignment_transition)(
+            assignment=assignment, to=Assignment.Status.RELEASED, reason="given back"
+        )
+        # What review_requests.services.assignment_release broadcasts after commit.
+        await get_channel_layer().group_send(
+            workspace_group(assignment.pk),
+            {"type": "force.close", "code": 4403, "reason": "released"},
+        )
+        while True:
+            output = await expert_comm.receive_output(timeout=3)
+            if output["type"] == "websocket.close":
+                break
+        assert output["code"] == 4403
+        snapshot = await receive_until(watcher, "snapshot")
+        assert snapshot["assignment"]["status"] == "released"
+    finally:
+        await expert_comm.disconnect()
+        await watcher.disconnect()
+
+
+# Presence -------------------------------------------------------------------------------
+
+
+async def test_presence_shows_who_is_here(assignment, expert, company_member):
+    expert_comm, _ = await join(assignment.pk, expert)
+    second_tab, _ = await join(assignment.pk, expert)
+    watcher, _ = await join(assignment.pk, company_member)
+    try:
+        # Each tab answers the newcomer: presence grows until both are counted.
+        by_role: dict = {}
+        while by_role.get("expert", {}).get("connections") != 2:
+            presence = await receive_until(watcher, "presence")
+            by_role = {p["role"]: p for p in presence["participants"]}
+        assert set(by_role) == {"expert", "company"}
+        assert len(presence["participants"]) == 2  # two tabs, one person
+
+        await watcher.disconnect()
+        presence = await receive_until(expert_comm, "presence")
+        while len(presence["participants"]) != 1:
+            presence = await receive_until(expert_comm, "presence")
+        assert presence["participants"][0]["role"] == "expert"
+    finally:
+        await expert_comm.disconnect()
+        await second_tab.disconnect()
+        await watcher.disconnect()
