@@ -1,3 +1,48 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from marketplace import dashboards
+from review_requests import views as company_views
+
 urlpatterns: list = []
+
+urlpatterns += [
+    path("company/", dashboards.company_dashboard, name="company_dashboard"),
+    path("company/requests/", company_views.request_list, name="company_requests"),
+    path("company/requests/new/", company_views.request_new, name="company_request_new"),
+    path(
+        "company/requests/preview/", company_views.request_preview, name="company_request_preview"
+    ),
+    path(
+        "company/requests/export.<str:fmt>",
+        company_views.request_export,
+        name="company_requests_export",
+    ),
+    path(
+        "company/requests/<uuid:pk>/",
+        company_views.request_detail,
+        name="company_request_detail",
+    ),
+    path(
+        "company/requests/<uuid:pk>/state.json",
+        company_views.request_state,
+        name="company_request_state",
+    ),
+    path(
+        "company/requests/<uuid:pk>/cancel/",
+        company_views.request_cancel,
+        name="company_request_cancel",
+    ),
+    path("company/webhooks/", company_views.webhook_log, name="company_webhooks"),
+    path(
+        "company/webhooks/<str:event_id>/",
+        company_views.webhook_event_detail,
+        name="company_webhook_event",
+    ),
+    path(
+        "company/webhooks/<str:event_id>/resend/",
+        company_views.webhook_event_resend,
+        name="company_webhook_event_resend",
+    ),
+]

@@ -19,11 +19,23 @@ from tests.conftest import make_user
 _counter = {"n": 0}
 
 
+def radiology() -> Specialization:
+    """From the taxonomy migration; made again after a transaction=True test flushed it."""
+    medicine, _ = Specialization.objects.get_or_create(
+        slug="medicine", defaults={"name": "Medicine", "requires_credentials": True}
+    )
+    specialization, _ = Specialization.objects.get_or_create(
+        slug="medicine.radiology",
+        defaults={"name": "Radiology", "parent": medicine, "depth": 1},
+    )
+    return specialization
+
+
 def make_review_request(organization, **overrides: Any) -> ReviewRequest:
     fields: dict[str, Any] = {
         "organization": organization,
         "title": "Check this radiology report",
-        "specialization": Specialization.objects.get(slug="medicine.radiology"),
+        "specialization": radiology(),
         "content_type": "text",
         "content": {"type": "text", "body": "The scan shows no fracture."},
         "max_hours": Decimal("1.00"),

@@ -1,0 +1,165 @@
+"""Reads behind the company pages: the filtered request list (also what exports stream), the
+dashboard's figures, and the result laid out for reading (annotations in place)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from review_requests.models import Assignment, ReviewRequest
+from review_requests.selectors import review_requests_for_org
+
+STATUSES = [(value, label) for value, label in ReviewRequest.Status.choices]
+
+
+def _metadata_matches(q: str) -> Q:
+    """Substring match on the metadata's JSON text, on SQLite and PostgreSQL alike. SQLite keeps
+    the text as Django wrote it (non-ASCII escaped as \\uXXXX); PostgreSQL's jsonb prints it
+    back unescaped: search both spellings so "Zürich" is found on either."""
+    condition = Q(metadata_text__icontains=q)
+    escaped = json.dumps(q)[1:-1]
+    if escaped != q:
+        condition |= Q(metadata_text__icontains=escaped)
+    return condition
+
+
+def review_requests_filtered(
+    *, organization, status: str = "", q: str = ""
+) -> QuerySet[ReviewRequest]:
+    """The company's requests, newest first, by status and by a search in title or metadata."""
+    requests = review_requests_for_org(organization=organization)
+    if status in ReviewRequest.Status.values:
+        requests = requests.filter(status=status)
+    q = q.strip()
+    if q:
+        requests = requests.annotate(metadata_text=Cast("metadata", TextField())).filter(
+            Q(title__icontains=q) | _metadata_matches(q)
+        )
+    return requests.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class CompanyOverview:
+    counts: dict[str, int]
+    total: int
+    spend_this_month_cents: int
+    waiting_for_funds: int
+    latest_results: list[ReviewRequest]
+    active: list[ReviewRequest]
+
+
+def _month_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def company_overview(*, organization, now: datetime | None = None) -> CompanyOverview:
+    now = now or timezone.now()
+    rows = (
+        ReviewRequest.objects.filter(organization=organization)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys(ReviewRequest.Status.values, 0)
+    for row in rows:
+        counts[row["status"]] = row["n"]
+    # Spend is what was captured (billed and charged) this month, by submission time.
+    spend = (
+        Assignment.objects.filter(
+            review_request__organization=organization,
+            submitted_at__gte=_month_start(now),
+        ).aggregate(total=Sum("cost_cents"))["total"]
+        or 0
+    )
+    waiting = ReviewRequest.objects.filter(
+        organization=organization, status=ReviewRequest.Status.QUEUED, waiting_for_funds=True
+    ).count()
+    base = review_requests_for_org(organization=organization)
+    latest_results = list(
+        base.filter(status=ReviewRequest.Status.COMPLETED).order_by("-completed_at")[:5]
+    )
+    active = list(
+        base.filter(
+            status__in=(ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW)
+        ).order_by("-created_at")[:5]
+    )
+    return CompanyOverview(
+        counts=counts,
+        total=sum(counts.values()),
+        spend_this_month_cents=int(spend),
+        waiting_for_funds=waiting,
+        latest_results=latest_results,
+        active=active,
+    )
+
+
+# The result laid out for reading -------------------------------------------------------------
+
+_SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    severity: str = ""
+    comments: tuple[str, ...] = ()
+    number: int = 0
+
+
+def annotated_segments(text: str, annotations: list[dict[str, Any]]) -> list[Segment]:
+    """Split `text` at every annotation boundary; each piece carries the most severe annotation
+    covering it (overlaps are allowed) and all covering comments. Offsets out of range are
+    clamped, so a bad annotation can never raise or shift the text."""
+    length = len(text)
+    spans = []
+    for index, annotation in enumerate(annotations or [], start=1):
+        try:
+            start = max(0, min(length, int(annotation.get("start", 0))))
+            end = max(0, min(length, int(annotation.get("end", 0))))
+        except (TypeError, ValueError):
+            continue
+        if end > start:
+            spans.append((start, end, index, annotation))
+    if not spans:
+        return [Segment(text=text)] if text else []
+    cuts = sorted({0, length, *(s for s, _, _, _ in spans), *(e for _, e, _, _ in spans)})
+    segments = []
+    for left, right in itertools.pairwise(cuts):
+        covering = [span for span in spans if span[0] <= left and span[1] >= right]
+        if not covering:
+            segments.append(Segment(text=text[left:right]))
+            continue
+        top = max(covering, key=lambda span: _SEVERITY_RANK.get(str(span[3].get("severity")), 0))
+        segments.append(
+            Segment(
+                text=text[left:right],
+                severity=str(top[3].get("severity") or "info")
+                if str(top[3].get("severity")) in _SEVERITY_RANK
+                else "info",
+                comments=tuple(str(span[3].get("comment") or "") for span in covering),
+                number=top[2],
+            )
+        )
+    return segments
+
+
+def request_watchable_by(*, user, pk) -> bool:
+    """Who may watch a request live: members of the owning organization, and operators."""
+    from marketplace.selectors import membership_for_user
+
+    if user is None or not user.is_authenticated or user.suspended_at is not None:
+        return False
+    if user.is_operator:
+        return ReviewRequest.objects.filter(pk=pk).exists()
+    membership = membership_for_user(user=user)
+    if membership is None:
+        return False
+    return ReviewRequest.objects.filter(pk=pk, organization_id=membership.organization_id).exists()

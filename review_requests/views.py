@@ -1,0 +1,233 @@
+"""Company pages: requests (new, list, detail, export), and the webhook settings and log."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from marketplace.permissions import company_required
+from marketplace.rendering import markdown_to_safe_html
+from review_requests import company_selectors, exports, webhooks
+from review_requests.forms import (
+    PREVIEW_MAX_CHARS,
+    RequestFilterForm,
+    ReviewRequestForm,
+    RubricFormSet,
+    WebhookLogFilterForm,
+)
+from review_requests.models import Assignment, ReviewRequest
+from review_requests.selectors import review_request_get_for_org
+from review_requests.serializers import review_request_to_api
+
+PAGE_SIZE = 25
+
+
+# Requests ------------------------------------------------------------------------------------
+
+
+@company_required
+@require_GET
+def request_list(request):
+    form = RequestFilterForm(request.GET or None)
+    status, q = form.values()
+    requests = company_selectors.review_requests_filtered(
+        organization=request.organization, status=status, q=q
+    )
+    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "review_requests/request_list.html",
+        {
+            "page_obj": page,
+            "form": form,
+            "status": status,
+            "q": q,
+            "statuses": company_selectors.STATUSES,
+            "querystring": params.urlencode(),
+            "filtered": bool(status or q),
+        },
+    )
+
+
+@company_required
+@require_GET
+def request_export(request, fmt: str):
+    form = RequestFilterForm(request.GET or None)
+    status, q = form.values()
+    requests = company_selectors.review_requests_filtered(
+        organization=request.organization, status=status, q=q
+    )
+    return exports.streaming_response(requests=requests, fmt=fmt)
+
+
+@company_required
+@require_http_methods(["GET", "POST"])
+def request_new(request):
+    form = ReviewRequestForm(request.POST or None)
+    rubric = RubricFormSet(request.POST or None, prefix="rubric")
+    if request.method == "POST":
+        form.rubric_formset = rubric
+        if form.is_valid():
+            from review_requests.services import review_request_create
+
+            try:
+                review_request = review_request_create(
+                    organization=request.organization, data=form.api_data, user=request.user
+                )
+            except ValidationError as exc:
+                form.add_api_errors(exc)
+            else:
+                messages.success(
+                    request, "Request submitted. Matching experts are being offered it now."
+                )
+                return redirect("company_request_detail", pk=review_request.pk)
+    return render(
+        request,
+        "review_requests/request_new.html",
+        {"form": form, "rubric": rubric, "preview_max": PREVIEW_MAX_CHARS},
+    )
+
+
+@company_required
+@require_POST
+def request_preview(request):
+    """Markdown rendered and sanitized by the same function the pages use."""
+    text = request.POST.get("text", "")
+    if len(text) > PREVIEW_MAX_CHARS:
+        return JsonResponse({"error": "Too long to preview."}, status=413)
+    return JsonResponse({"html": markdown_to_safe_html(text)})
+
+
+def _request_context(review_request: ReviewRequest) -> dict:
+    assignments = sorted(review_request.assignments.all(), key=lambda a: (a.accepted_at, a.pk))
+    reviews = {
+        str(r["assignment_id"]): r for r in (review_request.result or {}).get("reviews") or []
+    }
+    original = _output_text(review_request.content)
+    result = review_request.result or None
+    segments = []
+    if result:
+        segments = company_selectors.annotated_segments(original, result.get("annotations") or [])
+    nothing_billed = all(
+        a.billed_seconds == 0 and a.status in (*Assignment.ACTIVE, "released") for a in assignments
+    )
+    return {
+        "rr": review_request,
+        "assignments": assignments,
+        "reviews": reviews,
+        "result": result,
+        "original_text": original,
+        "segments": segments,
+        "can_cancel": review_request.status in ("queued", "in_review") and nothing_billed,
+        "rubric_labels": {
+            str(item.get("key")): item.get("label") for item in review_request.rubric or []
+        },
+        "state_url": reverse("company_request_state", args=[review_request.pk]),
+    }
+
+
+def _output_text(content) -> str:
+    from review_requests.workspace_selectors import text_of
+
+    return text_of(content)
+
+
+@company_required
+@require_GET
+def request_detail(request, pk):
+    review_request = review_request_get_for_org(organization=request.organization, pk=pk)
+    return render(
+        request,
+        "review_requests/request_detail.html",
+        _request_context(review_request),
+    )
+
+
+@company_required
+@require_GET
+def request_state(request, pk):
+    """The contract object, for the live page to refresh itself after a push."""
+    review_request = review_request_get_for_org(organization=request.organization, pk=pk)
+    return JsonResponse(review_request_to_api(review_request))
+
+
+@company_required
+@require_POST
+def request_cancel(request, pk):
+    from review_requests.services import Refused
+    from review_requests.services import request_cancel as cancel
+
+    review_request = review_request_get_for_org(organization=request.organization, pk=pk)
+    try:
+        cancel(review_request=review_request, actor=request.user)
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Request cancelled. Nothing was billed.")
+    return redirect("company_request_detail", pk=review_request.pk)
+
+
+# Webhooks --------------------------------------------------------------------------------------
+
+
+@company_required
+@require_GET
+def webhook_log(request):
+    form = WebhookLogFilterForm(request.GET or None)
+    filters = form.values()
+    events = webhooks.webhook_events_for_org(organization=request.organization, **filters)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page.object_list:
+        event.delivery_status = webhooks.webhook_event_status(event)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "review_requests/webhooks.html",
+        {
+            "page_obj": page,
+            "form": form,
+            "filters": filters,
+            "querystring": params.urlencode(),
+            "is_admin": request.membership.is_admin,
+            "secret": request.organization.webhook_secret if request.membership.is_admin else "",
+            "snippet": webhooks.VERIFY_SNIPPET,
+            "statuses": webhooks.DELIVERY_STATUSES,
+            "event_types": sorted(webhooks.EVENT_TYPES.values()),
+            "max_attempts": webhooks.MAX_ATTEMPTS,
+        },
+    )
+
+
+@company_required
+@require_GET
+def webhook_event_detail(request, event_id: str):
+    event = webhooks.webhook_event_get_for_org(organization=request.organization, pk=event_id)
+    return render(
+        request,
+        "review_requests/webhook_event.html",
+        {
+            "event": event,
+            "delivery_status": webhooks.webhook_event_status(event),
+            "statuses": webhooks.DELIVERY_STATUSES,
+            "attempts": list(event.attempt_log.order_by("-number", "-created_at")),
+            "is_admin": request.membership.is_admin,
+            "max_attempts": webhooks.MAX_ATTEMPTS,
+        },
+    )
+
+
+@company_required(admin=True)
+@require_POST
+def webhook_event_resend(request, event_id: str):
+    event = webhooks.webhook_event_get_for_org(organization=request.organization, pk=event_id)
+    webhooks.webhook_event_resend(event=event, actor=request.user)
+    messages.success(request, f"Event {event.pk} queued to be sent again (same id, same body).")
+    return redirect("company_webhook_event", event_id=event.pk)
