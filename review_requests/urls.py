@@ -3,9 +3,21 @@ from __future__ import annotations
 from django.urls import path
 
 from marketplace import dashboards
+from review_requests import dispute_views
 from review_requests import views as company_views
 
 urlpatterns: list = []
+
+urlpatterns += [
+    path("company/disputes/", dispute_views.company_disputes, name="company_disputes"),
+    path(
+        "company/disputes/new/<uuid:assignment_pk>/",
+        dispute_views.company_dispute_new,
+        name="company_dispute_new",
+    ),
+    path("company/disputes/<uuid:pk>/", dispute_views.company_dispute, name="company_dispute"),
+    path("expert/disputes/<uuid:pk>/", dispute_views.expert_dispute, name="expert_dispute"),
+]
 
 urlpatterns += [
     path("company/", dashboards.company_dashboard, name="company_dashboard"),
