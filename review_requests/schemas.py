@@ -28,6 +28,21 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+EXAMPLE_REQUEST = {
+    "title": "Radiology report summary, case 1042",
+    "specialization": "medicine.radiology",
+    "content": {"type": "text", "body": "No acute cardiopulmonary abnormality."},
+    "prompt": "Summarize the chest X-ray report for the patient.",
+    "model": "acme-med-7b",
+    "guidelines": "Check **laterality** and every measurement.",
+    "rubric": [{"key": "accuracy", "label": "Accuracy", "scale": 5}],
+    "max_hours": 0.5,
+    "max_hourly_rate_cents": 15000,
+    "reviewers": 1,
+    "metadata": {"case": "1042"},
+}
+
+
 class _Strict(Schema):
     # Unknown fields are refused: a typo (`max_hour`) must not silently fall back to a default.
     model_config = ConfigDict(extra="forbid")
@@ -112,7 +127,11 @@ class ReviewRequestIn(_Strict):
     metadata: dict[str, Any] | None = None
 
     # The model's own `model_` namespace warning does not apply: `model` is the contract's name.
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(
+        extra="forbid",
+        protected_namespaces=(),
+        json_schema_extra={"examples": [EXAMPLE_REQUEST]},
+    )
 
     @field_validator("title")
     @classmethod
@@ -162,6 +181,10 @@ class ReviewRequestIn(_Strict):
 
 class BatchIn(_Strict):
     requests: list[ReviewRequestIn] = Field(min_length=1, max_length=BATCH_MAX)
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"requests": [EXAMPLE_REQUEST]}]}
+    )
 
 
 # Responses ---------------------------------------------------------------------------------

@@ -58,3 +58,19 @@ urlpatterns += [
         name="company_webhook_event_resend",
     ),
 ]
+
+# The expert's offers inbox ("API+offers").
+from review_requests import expert_views  # noqa: E402
+
+urlpatterns += [
+    path("expert/offers/", expert_views.offers_inbox, name="expert_offers"),
+    path("expert/offers/list/", expert_views.offers_fragment, name="expert_offers_fragment"),
+    path(
+        "expert/offers/<uuid:pk>/accept/", expert_views.offer_accept, name="expert_offer_accept"
+    ),
+    path(
+        "expert/offers/<uuid:pk>/decline/",
+        expert_views.offer_decline,
+        name="expert_offer_decline",
+    ),
+]
