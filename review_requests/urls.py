@@ -74,3 +74,12 @@ urlpatterns += [
         name="expert_offer_decline",
     ),
 ]
+
+# The live workspace and the expert's own pages ("workspace").
+from review_requests import workspace_views  # noqa: E402
+
+urlpatterns += [
+    path("workspace/<uuid:pk>/", workspace_views.workspace, name="workspace"),
+    path("expert/", workspace_views.expert_dashboard, name="expert_dashboard"),
+    path("expert/assignments/", workspace_views.expert_assignment_list, name="expert_assignments"),
+]

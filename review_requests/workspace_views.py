@@ -1,0 +1,131 @@
+"""Pages of the live workspace and the expert's own pages (dashboard, my assignments)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from experts.models import ExpertProfile
+from marketplace.permissions import expert_required
+from marketplace.rendering import json_pretty, markdown_to_safe_html
+from review_requests.models import Assignment
+from review_requests.workspace_selectors import (
+    ROLE_EXPERT,
+    assignment_get_for_workspace,
+    expert_assignments,
+    expert_dashboard_counts,
+    text_of,
+)
+
+ASSIGNMENT_FILTERS = [
+    ("", "All"),
+    ("active", "Active"),
+    ("submitted", "Submitted"),
+    ("disputed", "Disputed"),
+    ("resolved", "Resolved"),
+    ("released", "Released"),
+]
+
+
+def _optional(module: str, name: str):
+    """Pages of other teams' apps that may not be there yet (earnings, profile completeness)."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def rendered_output(content: dict[str, Any]) -> dict[str, Any]:
+    """The output as the page shows it before (and without) JavaScript, by content type."""
+    kind = content.get("type", "text")
+    view: dict[str, Any] = {"type": kind, "text": text_of(content)}
+    if kind == "markdown":
+        view["html"] = markdown_to_safe_html(view["text"])
+    elif kind == "code":
+        view["language"] = str(content.get("language") or "")
+        view["lines"] = view["text"].split("\n")
+    elif kind == "json":
+        view["text"] = json_pretty(content.get("body"))
+    elif kind == "chat":
+        view["turns"] = [
+            {"role": str(t.get("role", "")), "content": str(t.get("content", ""))}
+            for t in content.get("body") or []
+            if isinstance(t, dict)
+        ]
+    return view
+
+
+@require_GET
+@login_required
+def workspace(request: HttpRequest, pk) -> HttpResponse:
+    """The expert edits; company members and operators watch the same page read-only, with chat."""
+    assignment, role = assignment_get_for_workspace(user=request.user, pk=pk)
+    review_request = assignment.review_request
+    return render(
+        request,
+        "review_requests/workspace.html",
+        {
+            "assignment": assignment,
+            "review_request": review_request,
+            "role": role,
+            "can_edit": role == ROLE_EXPERT and assignment.status in Assignment.ACTIVE,
+            "output": rendered_output(review_request.content or {}),
+            "workspace_config": {
+                "assignment_id": str(assignment.pk),
+                "socket_url": f"/ws/assignments/{assignment.pk}/",
+                "role": role,
+                "user_id": request.user.pk,
+            },
+        },
+    )
+
+
+@require_GET
+@expert_required
+def expert_dashboard(request: HttpRequest) -> HttpResponse:
+    profile = ExpertProfile.objects.filter(user=request.user).first()
+    context: dict[str, Any] = {"profile": profile}
+    if profile is not None:
+        context["counts"] = expert_dashboard_counts(expert_profile=profile)
+        context["active"] = list(expert_assignments(expert_profile=profile, status="active")[:10])
+        earnings_by_week = _optional("billing.selectors", "expert_earnings_by_week")
+        if earnings_by_week is not None:
+            context["earned_this_week_cents"] = earnings_by_week(user=request.user, weeks=1)[
+                -1
+            ].earned_cents
+        completeness = _optional("experts.selectors", "expert_profile_completeness")
+        if completeness is not None:
+            context["completeness"] = completeness(expert=profile)
+    return render(request, "review_requests/expert_dashboard.html", context)
+
+
+@require_GET
+@expert_required
+def expert_assignment_list(request: HttpRequest) -> HttpResponse:
+    profile = ExpertProfile.objects.filter(user=request.user).first()
+    status = request.GET.get("status", "")
+    if status not in dict(ASSIGNMENT_FILTERS):
+        status = ""
+    q = request.GET.get("q", "").strip()[:100]
+    assignments = (
+        expert_assignments(expert_profile=profile, status=status, q=q)
+        if profile is not None
+        else Assignment.objects.none()
+    )
+    page_obj = Paginator(assignments, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "review_requests/assignments.html",
+        {
+            "page_obj": page_obj,
+            "status": status,
+            "q": q,
+            "filters": ASSIGNMENT_FILTERS,
+        },
+    )
