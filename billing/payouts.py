@@ -437,7 +437,8 @@ def payouts_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                 account.stripe_account_id
             )
         for transfer in listed[account.stripe_account_id]:
-            if (transfer.metadata or {}).get("payout_id") == str(payout.pk):
+            metadata = transfer.to_dict().get("metadata") or {}
+            if metadata.get("payout_id") == str(payout.pk):
                 payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id)
                 counts["found"] += 1
                 break

@@ -96,7 +96,6 @@ def payment_intent_create(
     params: dict[str, Any] = {
         "amount": amount_cents,
         "currency": currency,
-        "description": f"Inloop balance top-up #{funding_id}",
         "metadata": {"funding_id": str(funding_id), "organization_id": str(organization_id)},
     }
     if settings.STRIPE_API_BASE:
