@@ -37,7 +37,7 @@ def console_request_reoffer(*, review_request: ReviewRequest, actor: User) -> in
 
 
 def console_assignment_reassign(*, assignment: Assignment, actor: User, reason: str) -> Assignment:
-    from review_requests.services import assignment_release
+    from review_requests.services import Refused, assignment_release
 
     reason = reason.strip()
     if not reason:
@@ -46,7 +46,10 @@ def console_assignment_reassign(*, assignment: Assignment, actor: User, reason: 
         raise ValidationError("Only an accepted or in-progress assignment can be reassigned.")
     with transaction.atomic():
         before = {"status": assignment.status, "expert": str(assignment.expert_id)}
-        assignment = assignment_release(assignment=assignment, actor=actor, reason=reason)
+        try:
+            assignment = assignment_release(assignment=assignment, actor=actor, reason=reason)
+        except Refused as exc:
+            raise ValidationError(str(exc)) from exc
         assignment.refresh_from_db(fields=["status"])
         audit_record(
             actor=actor,
@@ -61,14 +64,17 @@ def console_assignment_reassign(*, assignment: Assignment, actor: User, reason: 
 
 
 def console_request_cancel(*, review_request: ReviewRequest, actor: User, reason: str) -> None:
-    from review_requests.services import request_cancel
+    from review_requests.services import Refused, request_cancel
 
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the request is cancelled."})
     with transaction.atomic():
         before = _request_state(review_request)
-        request_cancel(review_request=review_request, actor=actor)
+        try:
+            request_cancel(review_request=review_request, actor=actor)
+        except Refused as exc:
+            raise ValidationError(str(exc)) from exc
         audit_record(
             actor=actor,
             action="console.request_cancelled",
@@ -106,7 +112,7 @@ def console_payout_retry(*, payout, actor: User) -> str:
 
 def console_payout_mark_failed(*, payout, actor: User, reason: str) -> None:
     from billing.models import Payout
-    from billing.payouts import payout_fail
+    from billing.payouts import IllegalTransition, payout_fail
 
     reason = reason.strip()
     if not reason:
@@ -115,7 +121,10 @@ def console_payout_mark_failed(*, payout, actor: User, reason: str) -> None:
         raise ValidationError("This payout is already marked failed.")
     before = {"status": payout.status}
     with transaction.atomic():
-        payout_fail(payout_id=payout.pk, reason=f"marked failed by an operator: {reason}")
+        try:
+            payout_fail(payout_id=payout.pk, reason=f"marked failed by an operator: {reason}")
+        except IllegalTransition as exc:
+            raise ValidationError(f"A {payout.status} payout cannot be marked failed.") from exc
         payout.refresh_from_db()
         audit_record(
             actor=actor,
