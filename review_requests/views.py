@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -202,6 +203,7 @@ def webhook_log(request):
             "statuses": webhooks.DELIVERY_STATUSES,
             "event_types": sorted(webhooks.EVENT_TYPES.values()),
             "max_attempts": webhooks.MAX_ATTEMPTS,
+            "timeout_seconds": settings.WEBHOOK_TIMEOUT_SECONDS,
         },
     )
 

@@ -354,3 +354,41 @@ def test_state_json_is_the_contract_object(company_member, review_request):
     assert data["id"] == str(review_request.pk)
     assert data["status"] == "queued"
     assert data["metadata"] == {"batch": "june-run", "city": "Zürich"}
+
+
+# Annotations laid out in place -----------------------------------------------------------------
+
+
+def test_overlapping_annotations_take_the_most_severe_and_keep_every_comment():
+    from review_requests.company_selectors import annotated_segments
+
+    segments = annotated_segments(
+        "abcdefghij",
+        [
+            {"start": 2, "end": 6, "comment": "one", "severity": "minor"},
+            {"start": 4, "end": 8, "comment": "two", "severity": "critical"},
+        ],
+    )
+    assert [(s.text, s.severity, s.comments) for s in segments] == [
+        ("ab", "", ()),
+        ("cd", "minor", ("one",)),
+        ("ef", "critical", ("one", "two")),
+        ("gh", "critical", ("two",)),
+        ("ij", "", ()),
+    ]
+    assert "".join(s.text for s in segments) == "abcdefghij"
+
+
+def test_bad_annotation_offsets_never_shift_or_break_the_text():
+    from review_requests.company_selectors import annotated_segments
+
+    segments = annotated_segments(
+        "short",
+        [
+            {"start": 3, "end": 999, "severity": "bogus"},
+            {"start": "x", "end": 2},
+            {"start": 4, "end": 1},
+        ],
+    )
+    assert "".join(s.text for s in segments) == "short"
+    assert [(s.text, s.severity) for s in segments] == [("sho", ""), ("rt", "info")]
