@@ -283,6 +283,7 @@ class WorkspaceConsumer(UserSocketConsumer):
         await self.send_json(
             {
                 "type": "time",
+                "status": message.get("status"),
                 "billed_seconds": message["billed_seconds"],
                 "max_seconds": message["max_seconds"],
                 "running": message.get("running", True),

@@ -253,6 +253,7 @@ def workspace_heartbeat(*, assignment_id, user, now=None) -> HeartbeatOutcome:
                 workspace_group(assignment.pk),
                 {
                     "type": "workspace.time",
+                    "status": assignment.status,
                     "billed_seconds": billed,
                     "max_seconds": assignment.max_seconds,
                     "running": running,

@@ -732,6 +732,7 @@
         renderPresence(frame.participants || []);
         break;
       case "time":
+        if (frame.status && frame.status !== state.status) setStatus(frame.status);
         setTime(frame.billed_seconds, frame.max_seconds, frame.running);
         break;
       case "notice":

@@ -144,6 +144,7 @@ async def test_every_expert_frame_is_stored_and_seen_by_everyone(
         await expert_comm.send_json_to({"type": "heartbeat"})
         time_frame = await receive_until(watcher, "time")
         assert time_frame["max_seconds"] == 3600 and time_frame["billed_seconds"] == 0
+        assert time_frame["status"] == "in_progress"
 
         await expert_comm.send_json_to(
             {

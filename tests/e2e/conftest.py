@@ -1,0 +1,181 @@
+"""End-to-end fixtures: a real daphne (and a task worker) serving the project on a free port,
+against a file SQLite database migrated and seeded for the session, and Chromium via Playwright.
+
+Skipped with a reason when /usr/bin/chromium or the playwright package is missing (`make
+e2e-deps` installs Chromium)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = None
+    if not os.path.exists(CHROMIUM):
+        reason = f"needs Chromium at {CHROMIUM} (make e2e-deps)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "needs the playwright package (pip install -e '.[test]')"
+    for item in items:
+        if "e2e" in item.keywords and reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db_path: Path
+    seed: dict
+    processes: list = field(default_factory=list)
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with sqlite3.connect(self.db_path, timeout=20) as db:
+            return db.execute(sql, params).fetchall()
+
+    def wait_for(self, sql: str, params: tuple = (), *, timeout: float = 20.0) -> list[tuple]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.query(sql, params)
+            if rows:
+                return rows
+            time.sleep(0.2)
+        raise AssertionError(f"nothing for {sql!r} after {timeout} s")
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Authorization": f"Bearer {self.seed['company']['api_key']}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+
+def _env(db_path: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DEBUG="1",
+        SQLITE_PATH=str(db_path),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="0",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _manage(env, *args) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def live_server_daphne(tmp_path_factory):
+    """daphne + a db_worker on a seeded SQLite file; yields a LiveServer."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    db_path = workdir / "e2e.sqlite3"
+    env = _env(db_path)
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "createcachetable")
+    seed = json.loads(_manage(env, "seed_demo", "--json"))
+    port = _free_port()
+    log = open(workdir / "daphne.log", "w")  # noqa: SIM115 - closed at teardown
+    daphne = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "marketplace.asgi:application"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-reload",
+         "--no-startup-delay"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    server = LiveServer(f"http://127.0.0.1:{port}", db_path, seed, [daphne, worker])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(server.url + "/accounts/login/", timeout=2)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if daphne.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "daphne did not start: " + (workdir / "daphne.log").read_text()[-3000:]
+                    ) from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        for process in server.processes:
+            process.terminate()
+        for process in server.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
