@@ -1,0 +1,252 @@
+"""Reads of the supply side: profiles, the directory, the credential queue, and matching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import Http404
+from django.utils import timezone
+
+from experts.matching import Candidate, available_expert_ids_sql, candidates_rank
+from experts.models import (
+    CompanyBlock,
+    Credential,
+    ExpertProfile,
+    ExpertSpecialization,
+    Specialization,
+)
+from marketplace.models import User
+
+__all__ = [
+    "Candidate",
+    "candidates_rank",
+    "company_blocks_expert",
+    "credential_get_for_operator",
+    "credential_get_for_user",
+    "credential_queue",
+    "expert_directory",
+    "expert_get_public",
+    "expert_profile_completeness",
+    "expert_profile_for_user",
+    "specialization_list",
+]
+
+
+def specialization_list() -> list[Specialization]:
+    return list(Specialization.objects.select_related("parent").order_by("slug"))
+
+
+def specialization_descendant_q(slug: str, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}slug": slug}) | Q(**{f"{prefix}slug__startswith": f"{slug}."})
+
+
+def expert_profile_for_user(*, user: User) -> ExpertProfile | None:
+    if not user.is_authenticated or not user.is_expert:
+        return None
+    return ExpertProfile.objects.filter(user=user).first()
+
+
+def _valid_credentials(today) -> Q:
+    return Q(status=Credential.Status.VERIFIED) & (
+        Q(expires_on__isnull=True) | Q(expires_on__gte=today)
+    )
+
+
+def expert_profile_detail(*, expert: ExpertProfile) -> ExpertProfile:
+    """The profile with everything the editor shows, in a constant number of queries."""
+    return (
+        ExpertProfile.objects.select_related("user")
+        .prefetch_related(
+            Prefetch(
+                "specializations",
+                ExpertSpecialization.objects.select_related("specialization").order_by(
+                    "specialization__slug"
+                ),
+            ),
+            "availability",
+            "time_off",
+            Prefetch("credentials", Credential.objects.select_related("field")),
+        )
+        .get(pk=expert.pk)
+    )
+
+
+@dataclass(frozen=True)
+class Completeness:
+    percent: int
+    missing: list[str]
+
+
+def expert_profile_completeness(*, expert: ExpertProfile) -> Completeness:
+    """What a company or the matcher still misses. Uses prefetched relations when present."""
+    today = timezone.localdate()
+    specializations = list(expert.specializations.all())
+    credentials = list(expert.credentials.all())
+    checks: list[tuple[bool, str]] = [
+        (bool(expert.display_name.strip()), "a display name"),
+        (bool(expert.headline.strip()), "a headline"),
+        (len(expert.bio.strip()) >= 40, "a bio of a few sentences"),
+        (bool(expert.languages), "the languages you review in"),
+        (expert.hourly_rate_cents is not None, "an hourly rate"),
+        (bool(specializations), "at least one specialization"),
+        (
+            expert.always_available or bool(list(expert.availability.all())),
+            "weekly availability",
+        ),
+    ]
+    fields_needing_proof = {
+        es.specialization.top_level_slug
+        for es in specializations
+        if es.specialization.requires_credentials
+    }
+    proven = {
+        c.field.slug
+        for c in credentials
+        if c.status == Credential.Status.VERIFIED
+        and (c.expires_on is None or c.expires_on >= today)
+    }
+    for field in sorted(fields_needing_proof - proven):
+        checks.append((False, f"a verified credential for {field}"))
+    if not fields_needing_proof:
+        checks.append((True, ""))
+    done = sum(1 for ok, _ in checks if ok)
+    return Completeness(
+        percent=round(100 * done / len(checks)),
+        missing=[label for ok, label in checks if not ok],
+    )
+
+
+# Company-facing directory -----------------------------------------------------------------
+
+
+def _public_profiles(*, today) -> QuerySet[ExpertProfile]:
+    return (
+        ExpertProfile.objects.filter(user__is_active=True, user__suspended_at__isnull=True)
+        .exclude(display_name="")
+        .select_related("user")
+        .annotate(
+            is_verified=Exists(
+                Credential.objects.filter(_valid_credentials(today), expert=OuterRef("pk"))
+            )
+        )
+    )
+
+
+def expert_directory(
+    *,
+    specialization: str = "",
+    min_rate_cents: int | None = None,
+    max_rate_cents: int | None = None,
+    language: str = "",
+    verified_only: bool = False,
+    available_now: bool = False,
+    now: datetime | None = None,
+) -> QuerySet[ExpertProfile]:
+    """Experts a company may browse, best rated first; paginate the result."""
+    now = now or timezone.now()
+    qs = _public_profiles(today=now.date())
+    if specialization:
+        qs = qs.filter(
+            Exists(
+                ExpertSpecialization.objects.filter(
+                    specialization_descendant_q(specialization, "specialization__"),
+                    expert=OuterRef("pk"),
+                )
+            )
+        )
+    if min_rate_cents is not None:
+        qs = qs.filter(hourly_rate_cents__gte=min_rate_cents)
+    if max_rate_cents is not None:
+        qs = qs.filter(hourly_rate_cents__lte=max_rate_cents)
+    if language:
+        # JSON list of ISO codes; a containment lookup is not available on SQLite.
+        qs = qs.filter(languages__icontains=f'"{language.lower()}"')
+    if verified_only:
+        qs = qs.filter(is_verified=True)
+    if available_now:
+        sql, params = available_expert_ids_sql(now=now)
+        qs = qs.filter(accepting_work=True, id__in=RawSQL(sql, params))  # noqa: S611 - parameters only
+    return qs.prefetch_related(
+        Prefetch(
+            "specializations",
+            ExpertSpecialization.objects.select_related("specialization").order_by(
+                "-years", "specialization__slug"
+            ),
+        )
+    ).order_by("-rating_avg", "-completed_count", "display_name", "id")
+
+
+def expert_get_public(*, pk) -> ExpertProfile:
+    """A profile as companies see it (no email, no documents); 404 when hidden."""
+    today = timezone.localdate()
+    expert = (
+        _public_profiles(today=today)
+        .filter(pk=pk)
+        .prefetch_related(
+            Prefetch(
+                "specializations",
+                ExpertSpecialization.objects.select_related("specialization").order_by(
+                    "-years", "specialization__slug"
+                ),
+            ),
+            Prefetch(
+                "credentials",
+                Credential.objects.filter(_valid_credentials(today))
+                .select_related("field")
+                .order_by("field__slug"),
+                to_attr="valid_credentials",
+            ),
+        )
+        .first()
+    )
+    if expert is None:
+        raise Http404("No such expert")
+    return expert
+
+
+def company_blocks_expert(*, organization_id, expert_id) -> bool:
+    return CompanyBlock.objects.filter(
+        organization_id=organization_id, expert_id=expert_id
+    ).exists()
+
+
+# Credentials --------------------------------------------------------------------------------
+
+
+def credential_queue(*, status: str = "pending", field: str = "", q: str = "") -> QuerySet:
+    qs = Credential.objects.select_related("expert", "expert__user", "field", "reviewed_by")
+    if status:
+        qs = qs.filter(status=status)
+    if field:
+        qs = qs.filter(field__slug=field)
+    if q:
+        qs = qs.filter(
+            Q(expert__display_name__icontains=q)
+            | Q(expert__user__email__icontains=q)
+            | Q(issuer__icontains=q)
+            | Q(number__icontains=q)
+        )
+    # Oldest first while pending: whoever waited longest is verified first.
+    return qs.order_by("created_at" if status == "pending" else "-created_at", "id")
+
+
+def credential_get_for_operator(*, pk: int) -> Credential:
+    credential = (
+        Credential.objects.select_related("expert", "expert__user", "field", "reviewed_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if credential is None:
+        raise Http404("No such credential")
+    return credential
+
+
+def credential_get_for_user(*, user: User, pk: int) -> Credential:
+    """Its expert and operators only; everyone else gets 404 (existence is not revealed)."""
+    credential = credential_get_for_operator(pk=pk)
+    if user.is_authenticated and (user.is_operator or credential.expert.user_id == user.pk):
+        return credential
+    raise Http404("No such credential")
