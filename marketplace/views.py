@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace import selectors, services
@@ -280,7 +281,10 @@ def webhook_secret_rotate(request):
     messages.success(
         request, "Signing secret rotated. Update your verifier now: old signatures stop matching."
     )
-    return redirect(request.POST.get("next") or "api_keys")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "api_keys"
+    return redirect(next_url)
 
 
 # Notifications -------------------------------------------------------------------------------

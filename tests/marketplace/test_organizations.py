@@ -172,3 +172,11 @@ def test_service_refuses_owner_invite_by_admin(company_member, organization, pla
         services.invitation_create(
             organization=organization, inviter=plain_member, email="x@y.test", role="owner"
         )
+
+
+def test_webhook_secret_rotation_does_not_redirect_off_site(company_member):
+    response = login_client(company_member).post(
+        "/company/webhook-secret/rotate/", {"next": "https://evil.example/phish"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/company/api-keys/"
