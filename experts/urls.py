@@ -1,3 +1,56 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from experts import views
+
+urlpatterns = [
+    path("expert/profile/", views.profile, name="expert_profile"),
+    path("expert/profile/basics/", views.profile_basics, name="expert_profile_basics"),
+    path(
+        "expert/profile/specializations/",
+        views.profile_specialization_add,
+        name="expert_specialization_add",
+    ),
+    path(
+        "expert/profile/specializations/<int:pk>/remove/",
+        views.profile_specialization_remove,
+        name="expert_specialization_remove",
+    ),
+    path("expert/profile/availability/", views.profile_availability, name="expert_availability"),
+    path("expert/profile/time-off/", views.profile_time_off_add, name="expert_time_off_add"),
+    path(
+        "expert/profile/time-off/<int:pk>/remove/",
+        views.profile_time_off_remove,
+        name="expert_time_off_remove",
+    ),
+    path(
+        "expert/profile/credentials/",
+        views.profile_credential_add,
+        name="expert_credential_add",
+    ),
+    path(
+        "credentials/<int:pk>/document/",
+        views.credential_document,
+        name="credential_document",
+    ),
+    path("console/credentials/", views.console_credentials, name="console_credentials"),
+    path("console/credentials/<int:pk>/", views.console_credential, name="console_credential"),
+    path(
+        "console/credentials/<int:pk>/verify/",
+        views.console_credential_verify,
+        name="console_credential_verify",
+    ),
+    path(
+        "console/credentials/<int:pk>/reject/",
+        views.console_credential_reject,
+        name="console_credential_reject",
+    ),
+    path("company/experts/", views.directory, name="company_experts"),
+    path("company/experts/<uuid:pk>/", views.public_profile, name="company_expert"),
+    path(
+        "company/experts/<uuid:pk>/block/",
+        views.public_profile_block,
+        name="company_expert_block",
+    ),
+]

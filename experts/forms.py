@@ -1,0 +1,192 @@
+"""Forms only parse and validate input; the rules live in experts.services."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django import forms
+
+from experts.matching import timezone_names
+from experts.models import Credential, Specialization
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def minutes_to_hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def specialization_choices(*, top_level_only: bool = False) -> list[tuple[str, str]]:
+    qs = Specialization.objects.order_by("slug")
+    if top_level_only:
+        qs = qs.filter(parent__isnull=True)
+    return [(s.slug, f"{'— ' if s.parent_id else ''}{s.name}") for s in qs]
+
+
+class ProfileBasicsForm(forms.Form):
+    display_name = forms.CharField(label="Display name", max_length=120)
+    headline = forms.CharField(
+        label="Headline",
+        max_length=200,
+        required=False,
+        help_text="One line, e.g. “Radiologist, 12 years”.",
+    )
+    bio = forms.CharField(
+        label="Bio",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Markdown. Links and formatting are kept; HTML is removed.",
+    )
+    languages = forms.CharField(
+        label="Languages",
+        required=False,
+        help_text="Language codes you review in, separated by commas: en, de, es.",
+    )
+    hourly_rate = forms.DecimalField(
+        label="Hourly rate (USD)",
+        required=False,
+        min_value=Decimal("10"),
+        max_value=Decimal("1000"),
+        decimal_places=2,
+        help_text="Between $10 and $1,000 an hour. Companies pay this plus the platform fee.",
+    )
+    timezone = forms.ChoiceField(
+        label="Time zone", help_text="Your availability below is in this time zone."
+    )
+    max_concurrent = forms.IntegerField(
+        label="Most assignments at once", min_value=1, max_value=20, initial=2
+    )
+    accepting_work = forms.BooleanField(label="Accepting work (offers reach me)", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [(z, z) for z in timezone_names()]
+
+    def language_list(self) -> list[str]:
+        return [p for p in self.cleaned_data.get("languages", "").split(",") if p.strip()]
+
+    def rate_cents(self) -> int | None:
+        rate = self.cleaned_data.get("hourly_rate")
+        return None if rate is None else int((rate * 100).to_integral_value())
+
+
+class SpecializationForm(forms.Form):
+    specialization = forms.ChoiceField(label="Specialization")
+    years = forms.IntegerField(label="Years of experience", min_value=0, max_value=70, initial=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialization"].choices = specialization_choices()
+
+
+class AvailabilityForm(forms.Form):
+    """One text field a weekday: "09:00-12:00, 13:00-17:30" (local time; empty = not working)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for index, name in enumerate(WEEKDAYS):
+            self.fields[f"day_{index}"] = forms.CharField(
+                label=name,
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(attrs={"placeholder": "09:00-12:00, 13:00-17:00"}),
+            )
+
+    @staticmethod
+    def initial_from(windows) -> dict[str, str]:
+        days: dict[str, list[str]] = {f"day_{d}": [] for d in range(7)}
+        for w in windows:
+            end = "24:00" if w.end_minute == 1440 else minutes_to_hhmm(w.end_minute)
+            days[f"day_{w.weekday}"].append(f"{minutes_to_hhmm(w.start_minute)}-{end}")
+        return {k: ", ".join(v) for k, v in days.items()}
+
+    def clean(self):
+        cleaned = super().clean()
+        windows: list[tuple[int, int, int]] = []
+        for index in range(7):
+            name = f"day_{index}"
+            text = cleaned.get(name) or ""
+            for part in [p for p in text.split(",") if p.strip()]:
+                match = _SPAN.match(part)
+                if not match:
+                    self.add_error(name, f"“{part.strip()}” is not a range like 09:00-12:30.")
+                    break
+                h1, m1, h2, m2 = (int(g) for g in match.groups())
+                start, end = h1 * 60 + m1, h2 * 60 + m2
+                if m1 > 59 or m2 > 59 or start > 1439 or end > 1440:
+                    self.add_error(name, f"“{part.strip()}” is not a time of day.")
+                    break
+                if end <= start:
+                    self.add_error(name, f"“{part.strip()}” ends before it starts.")
+                    break
+                windows.append((index, start, end))
+        cleaned["windows"] = windows
+        return cleaned
+
+
+class TimeOffForm(forms.Form):
+    start_date = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(label="Note", max_length=200, required=False)
+
+
+class CredentialForm(forms.Form):
+    kind = forms.ChoiceField(label="Type", choices=Credential.Kind.choices)
+    field = forms.ChoiceField(label="Field it proves")
+    issuer = forms.CharField(label="Issuer", max_length=200)
+    number = forms.CharField(label="License or certificate number", max_length=100, required=False)
+    jurisdiction = forms.CharField(label="Jurisdiction", max_length=100, required=False)
+    expires_on = forms.DateField(
+        label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    document = forms.FileField(
+        label="Document",
+        help_text="PDF, PNG or JPEG, at most 5 MB. Only you and the platform's operators see it.",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/png,image/jpeg"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = specialization_choices(top_level_only=True)
+
+
+class CredentialRejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (sent to the expert)",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class DirectoryFilterForm(forms.Form):
+    specialization = forms.ChoiceField(label="Specialization", required=False)
+    min_rate = forms.IntegerField(label="Rate from ($/h)", required=False, min_value=0)
+    max_rate = forms.IntegerField(label="Rate up to ($/h)", required=False, min_value=0)
+    language = forms.CharField(label="Language code", required=False, max_length=3)
+    verified = forms.BooleanField(label="Verified credentials only", required=False)
+    available = forms.BooleanField(label="Available now", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialization"].choices = [("", "Any"), *specialization_choices()]
+
+
+class CredentialQueueFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            ("pending", "Pending review"),
+            ("verified", "Verified"),
+            ("rejected", "Rejected"),
+            ("", "All"),
+        ],
+    )
+    field = forms.ChoiceField(label="Field", required=False)
+    q = forms.CharField(label="Search", required=False, max_length=100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = [("", "Any"), *specialization_choices(top_level_only=True)]
