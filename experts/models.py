@@ -262,33 +262,7 @@ class MatchRow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["node", "expert"], name="matchrow_node_expert")
         ]
-        # Ranking reads one node's rows under a rate cap; on PostgreSQL this covering index
-        # serves it as an index-only scan (rows of a node sit together, whatever the heap order).
-        indexes = [
-            models.Index(
-                fields=["node", "rate_cents"],
-                include=[
-                    "expert",
-                    "user_id",
-                    "exact",
-                    "years",
-                    "best_spec",
-                    "timezone",
-                    "always_available",
-                    "max_concurrent",
-                    "current_load",
-                    "rating_avg",
-                    "rating_count",
-                    "completion_rate",
-                    "on_time_rate",
-                    "credential_until",
-                    "full0",
-                    "full1",
-                    "full2",
-                    "any0",
-                    "any1",
-                    "any2",
-                ],
-                name="matchrow_rank",
-            )
-        ]
+        # Ranking reads one node's rows under a rate cap. On PostgreSQL, migration 0006 adds
+        # a covering index (INCLUDE every column ranking reads) for index-only scans; SQLite
+        # has no INCLUDE, so the model declares only the plain index.
+        indexes = [models.Index(fields=["node", "rate_cents"], name="matchrow_node_rate")]
