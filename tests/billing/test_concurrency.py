@@ -1,0 +1,82 @@
+"""Races that only PostgreSQL can show (SQLite ignores row locks)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection, transaction
+
+from billing import ledger, payouts, services
+from billing.models import Hold, LedgerAccount, Payout
+from tests.billing.support import captured_earning, fund
+
+Kind = LedgerAccount.Kind
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("balance", "amount", "threads"), [(10_000, 3_000, 8), (5_000, 1_000, 12)])
+def test_parallel_holds_never_overdraw(organization, balance, amount, threads):
+    fund(organization, balance)
+    barrier = threading.Barrier(threads)
+    outcomes: list[str] = []
+    lowest: list[int] = []
+
+    def accept():
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                services.hold_place(
+                    organization=organization, ref=f"race:{uuid.uuid4()}", amount_cents=amount
+                )
+            outcomes.append("ok")
+        except services.InsufficientFunds:
+            outcomes.append("refused")
+        finally:
+            lowest.append(ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization))
+            connection.close()
+
+    workers = [threading.Thread(target=accept) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert outcomes.count("ok") == balance // amount
+    assert outcomes.count("refused") == threads - balance // amount
+    assert min(lowest) >= 0
+    assert Hold.objects.count() == balance // amount
+    assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == balance % amount
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_payout_runs_at_once_pay_each_expert_once(settings, organization, expert):
+    from django.utils import timezone
+
+    from billing.models import Earning
+
+    settings.STRIPE_SECRET_KEY = ""
+    fund(organization, 50_000)
+    captured_earning(organization=organization, expert=expert)
+    Earning.objects.update(available_at=timezone.now())
+    services.earnings_mature_due()
+    barrier = threading.Barrier(2)
+
+    def run():
+        barrier.wait()
+        try:
+            payouts.payout_run()
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert Payout.objects.count() == 1
+    assert ledger.balance(Kind.EXPERT_PAID_OUT, user=expert) == 6000
+    assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 0
