@@ -31,3 +31,15 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("marketplace.console.urls")),
 ]
+
+# bench/api.py measures the API against a bare JSON view on the same server (the ceiling).
+# Only mounted when the benchmark starts the server with INLOOP_BENCH=1.
+from marketplace.env import env_bool  # noqa: E402
+
+if env_bool("INLOOP_BENCH", False):
+    from django.http import JsonResponse
+
+    def _bench_bare_view(request):
+        return JsonResponse({"ok": True})
+
+    urlpatterns += [path("bench/bare_view", _bench_bare_view)]

@@ -133,10 +133,30 @@ def _max_hours_decimal(value):
     return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+# The taxonomy changes only by migration: a per-process copy saves a query on every create.
+# A slug missing from the copy is always looked up again, so a new specialization is never
+# refused; the copy is dropped after five minutes anyway.
+_SPECIALIZATIONS: dict = {}
+_SPECIALIZATIONS_LOADED_AT = 0.0
+_SPECIALIZATIONS_TTL = 300.0
+
+
 def _specializations_by_slug(slugs) -> dict:
+    import time
+
     from experts.models import Specialization
 
-    return {s.slug: s for s in Specialization.objects.filter(slug__in=set(slugs))}
+    global _SPECIALIZATIONS_LOADED_AT
+    wanted = set(slugs)
+    now = time.monotonic()
+    if now - _SPECIALIZATIONS_LOADED_AT > _SPECIALIZATIONS_TTL:
+        _SPECIALIZATIONS.clear()
+        _SPECIALIZATIONS_LOADED_AT = now
+    missing = wanted - _SPECIALIZATIONS.keys()
+    if missing:
+        for spec in Specialization.objects.filter(slug__in=missing):
+            _SPECIALIZATIONS[spec.slug] = spec
+    return {slug: _SPECIALIZATIONS[slug] for slug in wanted if slug in _SPECIALIZATIONS}
 
 
 def _build_request(*, organization, data: dict, specialization, api_key=None, user=None):

@@ -124,7 +124,11 @@ def test_list_page_of_100_takes_a_constant_number_of_queries(api_key, organizati
     client.get(URL, {"limit": 1})  # warm the key's rate-limit bucket
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(URL, {"limit": 100})
-    assert len(response.json()["data"]) == 30
+    data = response.json()["data"]
+    assert len(data) == 30
+    with_assignments = {item["id"] for item in data if item["assignments"]}
+    assert with_assignments == {str(rr.pk) for rr in made[:5]}
+    assert data[-1]["assignments"][0]["expert"]["display_name"]
     # api key + last_used, the page (with specialization), assignments+experts prefetch.
     assert len(ctx.captured_queries) <= 6, [q["sql"] for q in ctx.captured_queries]
 

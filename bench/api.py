@@ -1,0 +1,592 @@
+"""API benchmark: daphne serving the project on PostgreSQL (psycopg pool) and Redis, measured
+with keep-alive HTTP clients, next to a bare Django JSON view on the same server (the ceiling)
+and, when it can be installed, Label Studio with the same payloads.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/inloop REDIS_URL=redis://127.0.0.1:6379/9 \
+        .venv/bin/python bench/api.py [--duration 10] [--label-studio /tmp/ls-venv]
+
+The database named in DATABASE_URL is never touched: the run creates (and drops at the end) its
+own database `inloop_bench_api` on the same server. Scenarios, each for --duration seconds:
+bare view (1 and 8 clients), single create (1 and 8 clients), batch create of 100, list a page
+of 100, get one. Server CPU per request is the daphne process's utime+stime from
+/proc/<pid>/stat over the scenario divided by the requests served (PostgreSQL's and Redis's own
+CPU are not included). Matching is enqueued per create (a task row) but no worker runs, so the
+numbers are the API's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BENCH_DB = "inloop_bench_api"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def payload(n: int) -> dict:
+    """One review request; the same data goes to Label Studio as a task."""
+    return {
+        "title": f"Radiology report summary, case {n}",
+        "specialization": "medicine.radiology",
+        "content": {
+            "type": "text",
+            "body": (
+                "Findings: The lungs are clear without focal consolidation, effusion or "
+                "pneumothorax. Heart size is normal. No acute osseous abnormality. "
+            )
+            * 4,
+        },
+        "prompt": "Summarize the chest X-ray report for the patient in plain language.",
+        "model": "acme-med-7b",
+        "max_hours": 1,
+        "reviewers": 1,
+        "metadata": {"case": n, "pipeline": "bench"},
+    }
+
+
+# Processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the ")" the fields restart at index 0 = state (field 3): utime is 14, stime 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}") from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def recreate_database(database_url: str) -> str:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def drop_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+SEED = """
+from billing.services import credit_grant
+from marketplace import services
+from marketplace.models import User
+user = User.objects.create_user(email="bench@example.test", password="x-Long-password-1", account_type="company")
+org = services.organization_create(owner=user, name="Bench AI")
+credit_grant(organization=org, amount_cents=10**12, reason="bench")
+_, raw = services.api_key_create_for_seed(organization=org, name="bench")
+print(raw)
+"""
+
+
+# Measuring ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    clients: int
+    requests: int
+    items: int
+    seconds: float
+    latencies_ms: list[float]
+    cpu_ms_per_request: float | None
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def item_rate(self) -> float:
+        return self.items / self.seconds
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        if not data:
+            return float("nan")
+        return data[min(len(data) - 1, int(q / 100 * len(data)))]
+
+    def row(self) -> dict:
+        return {
+            "scenario": self.name,
+            "clients": self.clients,
+            "requests": self.requests,
+            "req_per_s": round(self.rate, 1),
+            "items_per_s": round(self.item_rate, 1),
+            "p50_ms": round(self.pct(50), 2),
+            "p95_ms": round(self.pct(95), 2),
+            "p99_ms": round(self.pct(99), 2),
+            "server_cpu_ms_per_req": (
+                round(self.cpu_ms_per_request, 2) if self.cpu_ms_per_request is not None else None
+            ),
+            "errors": self.errors,
+        }
+
+
+Call = Callable[[http.client.HTTPConnection, int], int]
+
+
+def run_scenario(
+    *,
+    name: str,
+    port: int,
+    pid: int | None,
+    call: Call,
+    clients: int,
+    duration: float,
+    items_per_request: int = 1,
+    expect: tuple[int, ...] = (200, 201),
+) -> Result:
+    stop = time.monotonic() + duration
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(10**9))
+
+    def client() -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine: list[float] = []
+        bad = 0
+        while time.monotonic() < stop:
+            with lock:
+                n = next(counter)
+            started = time.perf_counter()
+            try:
+                status = call(conn, n)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                bad += 1
+                continue
+            mine.append((time.perf_counter() - started) * 1000)
+            if status not in expect:
+                bad += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+
+    cpu_before = cpu_seconds(pid) if pid else None
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    cpu = None
+    if pid and latencies:
+        cpu = (cpu_seconds(pid) - cpu_before) * 1000 / len(latencies)
+    return Result(
+        name=name,
+        clients=clients,
+        requests=len(latencies),
+        items=len(latencies) * items_per_request,
+        seconds=elapsed,
+        latencies_ms=latencies,
+        cpu_ms_per_request=cpu,
+        errors=errors,
+    )
+
+
+def request(
+    conn: http.client.HTTPConnection, method: str, path: str, headers: dict, body=None
+) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    conn.request(method, path, body=data, headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def print_table(results: list[Result], title: str) -> None:
+    print(f"\n{title}")
+    header = (
+        f"{'scenario':<34}{'clients':>8}{'req/s':>9}{'items/s':>10}"
+        f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'cpu ms/req':>12}{'errors':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        cpu = f"{r.cpu_ms_per_request:.2f}" if r.cpu_ms_per_request is not None else "n/a"
+        print(
+            f"{r.name:<34}{r.clients:>8}{r.rate:>9.1f}{r.item_rate:>10.1f}"
+            f"{r.pct(50):>9.2f}{r.pct(95):>9.2f}{r.pct(99):>9.2f}{cpu:>12}{r.errors:>8}"
+        )
+
+
+# Inloop ------------------------------------------------------------------------------------
+
+
+def bench_inloop(args) -> list[Result]:
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL=postgres://... (the benchmark creates its own database there).")
+    bench_url = recreate_database(database_url)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        "DATABASE_URL": bench_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "API_RATE_LIMIT_PER_MINUTE": "100000000",
+        "INLOOP_BENCH": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    manage = [PYTHON, str(ROOT / "manage.py")]
+    print(f"migrating {BENCH_DB} ...", flush=True)
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*manage, "createcachetable"], env=env, check=True, cwd=ROOT)
+    key = (
+        subprocess.run(
+            [*manage, "shell", "-c", SEED],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "marketplace.asgi:application",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results: list[Result] = []
+    try:
+        wait_http(port, "/bench/bare_view", server)
+        auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+        def bare(conn, n):
+            return request(conn, "GET", "/bench/bare_view", {})[0]
+
+        def create(conn, n):
+            return request(conn, "POST", "/api/v1/review-requests", auth, payload(n))[0]
+
+        def batch(conn, n):
+            items = [payload(n * 100 + i) for i in range(100)]
+            return request(
+                conn, "POST", "/api/v1/review-requests/batch", auth, {"requests": items}
+            )[0]
+
+        def list_page(conn, n):
+            return request(conn, "GET", "/api/v1/review-requests?limit=100", auth)[0]
+
+        # Warm up (imports, pool, caches) and make sure everything answers as expected.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for n in range(30):
+            assert create(conn, n) == 201, "create failed"
+            assert bare(conn, n) == 200
+        _status, body = request(conn, "GET", "/api/v1/review-requests?limit=1", auth)
+        one_id = json.loads(body)["data"][0]["id"]
+        conn.close()
+
+        def get_one(conn, n):
+            return request(conn, "GET", f"/api/v1/review-requests/{one_id}", auth)[0]
+
+        d = args.duration
+        pid = server.pid
+        for clients in (1, 8):
+            results.append(
+                run_scenario(
+                    name="bare JSON view (ceiling)",
+                    port=port,
+                    pid=pid,
+                    call=bare,
+                    clients=clients,
+                    duration=d,
+                )
+            )
+        for clients in (1, 8):
+            results.append(
+                run_scenario(
+                    name="create one", port=port, pid=pid, call=create, clients=clients, duration=d
+                )
+            )
+        results.append(
+            run_scenario(
+                name="batch create (100 per request)",
+                port=port,
+                pid=pid,
+                call=batch,
+                clients=1,
+                duration=d,
+                items_per_request=100,
+            )
+        )
+        results.append(
+            run_scenario(
+                name="list a page of 100", port=port, pid=pid, call=list_page, clients=1, duration=d
+            )
+        )
+        results.append(
+            run_scenario(name="get one", port=port, pid=pid, call=get_one, clients=1, duration=d)
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if not args.keep_db:
+            with contextlib.suppress(Exception):
+                drop_database(database_url)
+    return results
+
+
+# Label Studio --------------------------------------------------------------------------------
+
+
+def bench_label_studio(args) -> tuple[list[Result], str]:
+    """Label Studio's own `label-studio start` (SQLite, analytics off) from a throwaway venv."""
+    venv = Path(args.label_studio)
+    exe = venv / "bin" / "label-studio"
+    if not exe.exists():
+        return [], f"Label Studio is not installed in {venv} (pip install label-studio there)."
+    home = Path(tempfile.mkdtemp(prefix="ls-bench-"))
+    port = free_port()
+    token = "benchtoken0123456789abcdef0123456789abcd"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG")
+    }
+    env.update(
+        {
+            "LABEL_STUDIO_BASE_DATA_DIR": str(home),
+            "COLLECT_ANALYTICS": "false",
+            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "false",
+            "LOG_LEVEL": "ERROR",
+            "DEBUG": "false",
+        }
+    )
+    server = subprocess.Popen(
+        [
+            str(exe),
+            "start",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--username",
+            "bench@example.test",
+            "--password",
+            "x-Long-password-1",
+            "--user-token",
+            token,
+            "--data-dir",
+            str(home),
+        ],
+        env=env,
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results: list[Result] = []
+    try:
+        try:
+            wait_http(port, "/health", server, timeout=300)
+        except (OSError, RuntimeError) as exc:
+            return [], f"Label Studio did not start: {exc}"
+        auth = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        status, body = request(
+            conn,
+            "POST",
+            "/api/projects",
+            auth,
+            {
+                "title": "bench",
+                "label_config": (
+                    '<View><Text name="text" value="$body"/>'
+                    '<Choices name="verdict" toName="text">'
+                    '<Choice value="approved"/><Choice value="rejected"/></Choices></View>'
+                ),
+            },
+        )
+        if status not in (200, 201):
+            return [], f"Label Studio refused the project ({status}): {body[:200]!r}"
+        project = json.loads(body)["id"]
+        conn.close()
+
+        def task(n: int) -> dict:
+            p = payload(n)
+            return {"title": p["title"], "body": p["content"]["body"], "meta": p["metadata"]}
+
+        def create(conn, n):
+            return request(conn, "POST", "/api/tasks", auth, {"project": project, "data": task(n)})[
+                0
+            ]
+
+        def bulk(conn, n):
+            tasks = [{"data": task(n * 100 + i)} for i in range(100)]
+            return request(conn, "POST", f"/api/projects/{project}/import", auth, tasks)[0]
+
+        def list_page(conn, n):
+            return request(conn, "GET", f"/api/tasks?project={project}&page_size=100", auth)[0]
+
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for n in range(5):
+            status = create(conn, n)
+            if status not in (200, 201):
+                return [], f"Label Studio refused a task ({status})"
+        conn.close()
+        # The CPU of the process tree that serves requests: label-studio start runs one process.
+        pid = server.pid
+        d = args.duration
+        for clients in (1, 8):
+            results.append(
+                run_scenario(
+                    name="LS create one task",
+                    port=port,
+                    pid=pid,
+                    call=create,
+                    clients=clients,
+                    duration=d,
+                )
+            )
+        results.append(
+            run_scenario(
+                name="LS bulk import (100 per request)",
+                port=port,
+                pid=pid,
+                call=bulk,
+                clients=1,
+                duration=d,
+                items_per_request=100,
+            )
+        )
+        results.append(
+            run_scenario(
+                name="LS list a page of 100",
+                port=port,
+                pid=pid,
+                call=list_page,
+                clients=1,
+                duration=d,
+            )
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(home, ignore_errors=True)
+    return results, ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
+    parser.add_argument(
+        "--label-studio",
+        default="/tmp/ls-venv",
+        help="virtualenv with label-studio installed ('' to skip)",
+    )
+    parser.add_argument("--json", default="", help="also write the results to this file")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    args = parser.parse_args()
+
+    ours = bench_inloop(args)
+    print_table(ours, "Inloop (daphne, 1 process, PostgreSQL with psycopg pool, Redis)")
+    bare = {r.clients: r for r in ours if r.name.startswith("bare")}
+    create = {r.clients: r for r in ours if r.name == "create one"}
+    for clients in (1, 8):
+        if clients in bare and clients in create:
+            share = 100 * create[clients].rate / bare[clients].rate
+            print(f"create / bare view, {clients} client(s): {share:.0f}%")
+
+    theirs: list[Result] = []
+    note = "skipped (--label-studio '')"
+    if args.label_studio:
+        theirs, note = bench_label_studio(args)
+    if theirs:
+        print_table(theirs, "Label Studio (label-studio start, SQLite, analytics off)")
+        ours_batch = next(r for r in ours if r.name.startswith("batch"))
+        ls_bulk = next((r for r in theirs if "bulk" in r.name), None)
+        if ls_bulk and ls_bulk.item_rate:
+            print(
+                f"batch create vs Label Studio bulk import: "
+                f"{ours_batch.item_rate / ls_bulk.item_rate:.1f}x items/s"
+            )
+    else:
+        print(f"\nLabel Studio: {note}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "inloop": [r.row() for r in ours],
+                    "label_studio": [r.row() for r in theirs],
+                    "label_studio_note": note,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
