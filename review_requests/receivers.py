@@ -33,8 +33,21 @@ def on_funds_added(sender, organization_id=None, organization=None, **kwargs) ->
 
 
 def connect() -> None:
+    from django.db.models.signals import post_delete, post_migrate, post_save
+
+    from experts.models import Specialization
     from experts.signals import expert_supply_changed
     from marketplace.signals import user_suspended
+    from review_requests.services import specializations_cache_clear
+
+    # The per-process taxonomy copy used on create must never outlive a changed taxonomy.
+    post_save.connect(
+        specializations_cache_clear, sender=Specialization, dispatch_uid="rr_spec_save"
+    )
+    post_delete.connect(
+        specializations_cache_clear, sender=Specialization, dispatch_uid="rr_spec_del"
+    )
+    post_migrate.connect(specializations_cache_clear, dispatch_uid="rr_spec_migrate")
 
     expert_supply_changed.connect(on_expert_supply_changed, dispatch_uid="rr_supply_changed")
     user_suspended.connect(on_user_suspended, dispatch_uid="rr_user_suspended")

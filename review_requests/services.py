@@ -141,6 +141,13 @@ _SPECIALIZATIONS_LOADED_AT = 0.0
 _SPECIALIZATIONS_TTL = 300.0
 
 
+def specializations_cache_clear(**kwargs) -> None:
+    """Connected to Specialization saves/deletes and to post_migrate (which a flush sends)."""
+    global _SPECIALIZATIONS_LOADED_AT
+    _SPECIALIZATIONS.clear()
+    _SPECIALIZATIONS_LOADED_AT = 0.0
+
+
 def _specializations_by_slug(slugs) -> dict:
     import time
 
