@@ -8,12 +8,16 @@ consumer only reads the database (snapshot, gap filling) and never writes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
+from django.db import connections
 from django.http import Http404
 
 from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, UserSocketConsumer
@@ -42,9 +46,18 @@ ALL_TYPES = EXPERT_TYPES | {"chat.message"}
 SESSION_REASONS = {"logged_out", "suspended", "session_ended"}
 
 
-@database_sync_to_async
-def _fetch(user, pk):
-    return assignment_get_for_workspace(user=user, pk=pk)
+def _db(func):
+    """Run database work off the event loop. On PostgreSQL frames of different workspaces run in
+    parallel threads (the assignment row lock keeps one workspace's seqs in order); SQLite takes
+    one writer at a time anyway, and its shared in-memory test database refuses concurrent
+    ones, so there all calls share Channels' single database thread."""
+    return database_sync_to_async(
+        func, thread_sensitive=connections["default"].vendor != "postgresql"
+    )
+
+
+async def _fetch(user, pk):
+    return await _db(assignment_get_for_workspace)(user=user, pk=pk)
 
 
 class TokenBucket:
@@ -86,6 +99,16 @@ class WorkspaceConsumer(UserSocketConsumer):
     group_name: str | None = None
     role: str | None = None
 
+    async def dispatch(self, message) -> None:
+        """Channels 4.3 hops to its one sync thread to close stale database connections before
+        every message; with hundreds of sockets that is hundreds of hops a second for broadcasts
+        that never touch the database (PITFALLS.md). Every database call here goes through
+        database_sync_to_async, which does that cleanup itself, so the hop is skipped."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # Joining ------------------------------------------------------------------------------
 
     async def authorize(self, user) -> bool:
@@ -101,9 +124,7 @@ class WorkspaceConsumer(UserSocketConsumer):
         self.sent_seq = 0
         self.bucket = TokenBucket(rate=self.rate_per_second, burst=self.burst)
         self.cap_reported = False
-        self.me = await database_sync_to_async(actor_of)(
-            user=user, role=self.role, assignment=self.assignment
-        )
+        self.me = await _db(actor_of)(user=user, role=self.role, assignment=self.assignment)
         self.participants: dict[str, dict[str, Any]] = {self.channel_name: self.me}
         self.group_name = workspace_group(self.assignment_id)
         # Join before reading the snapshot: events committed meanwhile queue up and are
@@ -121,7 +142,7 @@ class WorkspaceConsumer(UserSocketConsumer):
         return int(raw) if raw.isdigit() else None
 
     async def _send_snapshot(self, *, after_seq: int | None = None) -> None:
-        snapshot = await database_sync_to_async(workspace_snapshot)(
+        snapshot = await _db(workspace_snapshot)(
             assignment=self.assignment,
             user=self.user,
             role=self.role,
@@ -129,7 +150,7 @@ class WorkspaceConsumer(UserSocketConsumer):
         )
         await self.send_json(snapshot)
         if after_seq is not None and after_seq < snapshot["seq"]:
-            for frame in await database_sync_to_async(workspace_events_after)(
+            for frame in await _db(workspace_events_after)(
                 assignment_id=self.assignment_id, after_seq=after_seq, upto_seq=snapshot["seq"]
             ):
                 await self.send_json(frame)
@@ -209,7 +230,7 @@ class WorkspaceConsumer(UserSocketConsumer):
         await self.send_json(frame)
 
     async def frame_heartbeat(self, content) -> None:
-        outcome = await database_sync_to_async(services.workspace_heartbeat)(
+        outcome = await _db(services.workspace_heartbeat)(
             assignment_id=self.assignment_id, user=self.user
         )
         for notice in outcome.notices:
@@ -224,7 +245,7 @@ class WorkspaceConsumer(UserSocketConsumer):
             )
 
     async def frame_annotation_create(self, content) -> None:
-        await database_sync_to_async(services.annotation_create)(
+        await _db(services.annotation_create)(
             assignment_id=self.assignment_id,
             user=self.user,
             client_id=content.get("client_id"),
@@ -235,7 +256,7 @@ class WorkspaceConsumer(UserSocketConsumer):
         )
 
     async def frame_annotation_update(self, content) -> None:
-        await database_sync_to_async(services.annotation_update)(
+        await _db(services.annotation_update)(
             assignment_id=self.assignment_id,
             user=self.user,
             annotation_id=content.get("id"),
@@ -243,26 +264,24 @@ class WorkspaceConsumer(UserSocketConsumer):
         )
 
     async def frame_annotation_delete(self, content) -> None:
-        await database_sync_to_async(services.annotation_delete)(
+        await _db(services.annotation_delete)(
             assignment_id=self.assignment_id, user=self.user, annotation_id=content.get("id")
         )
 
     async def frame_draft_update(self, content) -> None:
-        await database_sync_to_async(services.draft_update)(
+        await _db(services.draft_update)(
             assignment_id=self.assignment_id,
             user=self.user,
             changes={k: content[k] for k in services.DRAFT_FIELDS if k in content},
         )
 
     async def frame_chat_message(self, content) -> None:
-        await database_sync_to_async(services.chat_post)(
+        await _db(services.chat_post)(
             assignment_id=self.assignment_id, user=self.user, body=content.get("body")
         )
 
     async def frame_submit(self, content) -> None:
-        await database_sync_to_async(services.assignment_submit)(
-            assignment=self.assignment_id, user=self.user
-        )
+        await _db(services.assignment_submit)(assignment=self.assignment_id, user=self.user)
 
     # Messages from the channel layer ------------------------------------------------------
 
@@ -272,7 +291,7 @@ class WorkspaceConsumer(UserSocketConsumer):
             return  # already in the snapshot or replayed
         if seq > self.sent_seq + 1:
             # Broadcasts of two commits can cross; the rows are committed, so fill from them.
-            for frame in await database_sync_to_async(workspace_events_after)(
+            for frame in await _db(workspace_events_after)(
                 assignment_id=self.assignment_id, after_seq=self.sent_seq, upto_seq=seq - 1
             ):
                 await self.send_json(frame)
@@ -322,10 +341,12 @@ class WorkspaceConsumer(UserSocketConsumer):
         if message["channel"] == self.channel_name:
             return
         self.participants[message["channel"]] = message["participant"]
-        await self.channel_layer.send(
-            message["channel"],
-            {"type": "presence.here", "channel": self.channel_name, "participant": self.me},
-        )
+        # Presence is best effort: a full inbox must not end this socket.
+        with contextlib.suppress(ChannelFull):
+            await self.channel_layer.send(
+                message["channel"],
+                {"type": "presence.here", "channel": self.channel_name, "participant": self.me},
+            )
         await self._send_presence()
 
     async def presence_here(self, message: dict[str, Any]) -> None:

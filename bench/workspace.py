@@ -1,0 +1,303 @@
+"""Workspace broadcast benchmark: N sockets against ONE daphne process (Redis channel layer,
+PostgreSQL), chat frames at a fixed total rate, latency from send to receipt at every watcher.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/inloop_bench \
+    REDIS_URL=redis://127.0.0.1:6379/9 \
+    .venv/bin/python bench/workspace.py --sockets 100 500 1000 --rate 100 --seconds 20
+
+The sockets are grouped into workspaces of --group (default 5: the assigned expert and four
+company watchers). Expert sockets send `chat.message` frames round-robin so that the total is
+--rate frames/s; each frame is one database transaction (row lock, seq, event row) and one
+group broadcast. Every socket of the workspace (the sender included) must receive every event
+once, in seq order: the report counts dropped and reordered deliveries.
+
+The database named by DATABASE_URL is migrated and filled by this script: use a scratch one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+
+
+def prepare(sockets: int, group: int) -> list[dict]:
+    """Migrate, then make one funded company, sockets/group assignments (each with its own
+    expert) and group-1 company watchers. Returns one dict per workspace with session cookies."""
+    from decimal import Decimal
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.test import Client
+
+    from billing import services as billing_services
+    from experts.models import ExpertProfile, Specialization
+    from marketplace import services
+    from marketplace.models import Membership, Organization, User
+    from review_requests.models import Assignment, ReviewRequest
+
+    call_command("migrate", verbosity=0)
+    workspaces = sockets // group
+    owner, _ = User.objects.get_or_create(
+        email="bench-owner@inloop.test", defaults={"account_type": "company"}
+    )
+    organization = Organization.objects.filter(memberships__user=owner).first()
+    if organization is None:
+        organization = services.organization_create(owner=owner, name="Bench AI")
+    billing_services.credit_grant(
+        organization=organization, amount_cents=workspaces * 100_000, reason="bench"
+    )
+    watchers = [owner]
+    for n in range(1, group - 1):
+        user, created = User.objects.get_or_create(
+            email=f"bench-watcher{n}@inloop.test", defaults={"account_type": "company"}
+        )
+        if created:
+            Membership.objects.create(organization=organization, user=user, role="member")
+        watchers.append(user)
+    specialization = Specialization.objects.get(slug="medicine.radiology")
+
+    def cookie(user) -> str:
+        client = Client()
+        client.force_login(user)
+        return (
+            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        )
+
+    watcher_cookies = [cookie(u) for u in watchers]
+    result = []
+    for n in range(workspaces):
+        expert, _ = User.objects.get_or_create(
+            email=f"bench-expert{n}@inloop.test", defaults={"account_type": "expert"}
+        )
+        profile, _ = ExpertProfile.objects.get_or_create(
+            user=expert, defaults={"display_name": f"Bench expert {n}", "hourly_rate_cents": 6000}
+        )
+        review_request = ReviewRequest.objects.create(
+            organization=organization,
+            title=f"Bench {n}",
+            specialization=specialization,
+            content_type="text",
+            content={"type": "text", "body": "Benchmark output text."},
+            max_hours=Decimal("1"),
+            status="in_review",
+        )
+        assignment = Assignment(
+            review_request=review_request, expert=profile, rate_cents=6000, max_seconds=3600
+        )
+        assignment.hold_ref = f"assignment:{assignment.pk}"
+        with transaction.atomic():
+            assignment.save(force_insert=True)
+            billing_services.hold_place(
+                organization=organization, ref=assignment.hold_ref, amount_cents=7200
+            )
+        result.append(
+            {"id": str(assignment.pk), "expert": cookie(expert), "watchers": watcher_cookies}
+        )
+    return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc), to see whether daphne is the bottleneck."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_daphne(port: int, log) -> subprocess.Popen:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings_workspace"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "marketplace.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
+            return process
+        except (urllib.error.URLError, ConnectionError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("daphne did not start") from None
+            time.sleep(0.2)
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    sent: dict[str, float] = field(default_factory=dict)
+    received: int = 0
+    reordered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+async def run_load(workspaces: list[dict], port: int, rate: float, seconds: float) -> dict:
+    import aiohttp
+
+    stats = Stats()
+    origin = f"http://127.0.0.1:{port}"
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def open_socket(assignment_id: str, cookie: str):
+            ws = await session.ws_connect(
+                f"ws://127.0.0.1:{port}/ws/assignments/{assignment_id}/",
+                headers={"Cookie": cookie, "Origin": origin},
+                max_msg_size=0,
+            )
+            while True:
+                frame = await ws.receive_json()
+                if frame["type"] == "snapshot":
+                    return ws, frame["seq"]
+
+        async def reader(ws, last_seq: int):
+            nonlocal_last = last_seq
+            async for message in ws:
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                frame = message.json()
+                if frame["type"] == "error":
+                    stats.errors.append(frame["code"])
+                if frame["type"] != "event":
+                    continue
+                now = time.perf_counter()
+                if frame["seq"] != nonlocal_last + 1:
+                    stats.reordered += 1
+                nonlocal_last = frame["seq"]
+                sent_at = stats.sent.get(frame["event"].get("body", ""))
+                if sent_at is not None:
+                    stats.latencies.append(now - sent_at)
+                    stats.received += 1
+
+        t0 = time.perf_counter()
+        senders, sockets, readers = [], [], []
+        opening = []
+        for w in workspaces:
+            opening.append(open_socket(w["id"], w["expert"]))
+            opening.extend(open_socket(w["id"], c) for c in w["watchers"])
+        # Open in batches, like users arriving, so the handshake storm stays realistic.
+        opened = []
+        for start in range(0, len(opening), 50):
+            opened.extend(await asyncio.gather(*opening[start : start + 50]))
+        connect_seconds = time.perf_counter() - t0
+        per_workspace = 1 + len(workspaces[0]["watchers"])
+        for index, (ws, seq) in enumerate(opened):
+            sockets.append(ws)
+            if index % per_workspace == 0:
+                senders.append(ws)
+            readers.append(asyncio.create_task(reader(ws, seq)))
+        await asyncio.sleep(2)  # presence settles
+
+        total = int(rate * seconds)
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        for n in range(total):
+            target = start + n * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = f"bench-{n}"
+            stats.sent[body] = time.perf_counter()
+            await senders[n % len(senders)].send_json({"type": "chat.message", "body": body})
+        send_seconds = time.perf_counter() - start
+        expected = total * per_workspace
+        deadline = time.perf_counter() + 15
+        while stats.received < expected and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+        for ws in sockets:
+            await ws.close()
+        for task in readers:
+            task.cancel()
+
+    lat = sorted(stats.latencies)
+
+    def pct(p: float) -> float:
+        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+    return {
+        "sockets": len(sockets),
+        "workspaces": len(workspaces),
+        "connect_s": round(connect_seconds, 1),
+        "frames": total,
+        "frames_per_s": round(total / send_seconds, 1),
+        "deliveries": stats.received,
+        "expected": expected,
+        "dropped": expected - stats.received,
+        "reordered": stats.reordered,
+        "p50_ms": round(pct(0.50), 1),
+        "p95_ms": round(pct(0.95), 1),
+        "p99_ms": round(pct(0.99), 1),
+        "max_ms": round(lat[-1] * 1000, 1) if lat else None,
+        "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
+        "errors": sorted(set(stats.errors)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sockets", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--group", type=int, default=5, help="sockets per workspace")
+    parser.add_argument("--rate", type=float, default=100, help="frames per second in total")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--log", default="/tmp/bench-workspace-daphne.log", help="daphne's log")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
+        "REDIS_URL"
+    ):
+        sys.exit("Set DATABASE_URL (PostgreSQL, a scratch database) and REDIS_URL.")
+    setup_django()
+    print("sockets workspaces frames/s deliveries dropped reordered  p50   p95   p99   max (ms)")
+    for sockets in args.sockets:
+        workspaces = prepare(sockets, args.group)
+        port = free_port()
+        log = open(args.log, "a")  # noqa: SIM115 - closed below
+        daphne = start_daphne(port, log)
+        try:
+            cpu_before = cpu_seconds(daphne.pid)
+            r = asyncio.run(run_load(workspaces, port, args.rate, args.seconds))
+            r["daphne_cpu_s"] = round(cpu_seconds(daphne.pid) - cpu_before, 1)
+        finally:
+            daphne.terminate()
+            try:
+                daphne.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                daphne.kill()
+            log.close()
+        print(
+            f"{r['sockets']:>7} {r['workspaces']:>10} {r['frames_per_s']:>8} "
+            f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
+            f"{r['p50_ms']:>5} {r['p95_ms']:>5} {r['p99_ms']:>5} {r['max_ms']:>5}"
+            f"   connect {r['connect_s']} s, daphne CPU {r['daphne_cpu_s']} s{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
