@@ -143,7 +143,7 @@ def start_daphne(port: int, log) -> subprocess.Popen:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
             return process
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, OSError):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("daphne did not start") from None
             time.sleep(0.2)

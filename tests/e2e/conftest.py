@@ -145,9 +145,9 @@ def live_server_daphne(tmp_path_factory):
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(server.url + "/accounts/login/", timeout=2)
+                urllib.request.urlopen(server.url + "/accounts/login/", timeout=10)
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):
                 if daphne.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
                         "daphne did not start: " + (workdir / "daphne.log").read_text()[-3000:]

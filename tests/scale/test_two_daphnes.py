@@ -65,7 +65,7 @@ def _wait_ready(port: int, process: subprocess.Popen, log: Path) -> None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
             return
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, OSError):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"daphne on {port} did not start: {log.read_text()[-2000:]}"
