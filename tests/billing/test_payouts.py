@@ -260,3 +260,31 @@ def test_stripe_is_never_called_inside_a_transaction(stripe_on):
     with pytest.raises(stripe_gateway.StripeCallInsideTransaction), transaction.atomic():
         stripe_gateway.account_retrieve("acct_x")
     assert stripe_on.calls().get("GET /v1/accounts/{id}", 0) == 0
+
+
+def test_reconcile_finds_an_old_payouts_transfer_by_metadata_instead_of_posting(
+    stripe_on, organization, expert
+):
+    fund(organization, 50_000)
+    available_earning(organization, expert)
+    account = onboard(stripe_on, expert)
+    run = payouts.PayoutRun.objects.create()
+    payouts.payouts_create(run=run)
+    payout = Payout.objects.get()
+    transfer = stripe_gateway.transfer_create(  # reached Stripe, then the process died
+        amount_cents=payout.amount_cents,
+        currency="usd",
+        destination=account.stripe_account_id,
+        payout_id=payout.pk,
+        idempotency_key=payout.idempotency_key,
+    )
+    # Old enough that Stripe may have forgotten the idempotency key.
+    Payout.objects.filter(pk=payout.pk).update(created_at=timezone.now() - timedelta(hours=30))
+
+    counts = payouts.payouts_reconcile()
+
+    payout.refresh_from_db()
+    assert counts["found"] == 1
+    assert payout.stripe_transfer_id == transfer.id
+    assert payout.status == Payout.Status.PAID  # confirmed in the same reconcile pass
+    assert transfers_made(stripe_on) == 1
