@@ -238,7 +238,7 @@ def review_requests_create(
             ]
         )
         ids = [str(rr.pk) for rr in created]
-        transaction.on_commit(lambda: _enqueue_matching(ids))
+        matching_enqueue_on_commit(ids)
     return created
 
 
@@ -255,8 +255,20 @@ def _enqueue_matching(review_request_ids: list[str]) -> None:
 
 
 def matching_enqueue_on_commit(review_request_ids) -> None:
+    """Matching starts once the caller's transaction commits. With the database task backend
+    the task row is written inside that transaction (it becomes visible to workers exactly at
+    commit, and is never lost between commit and enqueue; one commit instead of two); other
+    backends (the immediate one in tests) are enqueued after commit."""
+    from django_tasks_db.backend import DatabaseBackend
+
+    from review_requests.tasks import matching_run_task
+
     ids = [str(x) for x in review_request_ids]
-    if ids:
+    if not ids:
+        return
+    if isinstance(matching_run_task.get_backend(), DatabaseBackend):
+        _enqueue_matching(ids)
+    else:
         transaction.on_commit(lambda: _enqueue_matching(ids))
 
 

@@ -253,3 +253,26 @@ def test_batch_runs_one_matching_pass_after_commit(api_key, django_capture_on_co
         )
     assert response.status_code == 201
     assert len(callbacks) == 1
+
+
+def test_with_the_database_task_backend_matching_is_queued_in_the_create_transaction(
+    api_key, settings
+):
+    from django_tasks import task_backends
+    from django_tasks_db.models import DBTaskResult
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    task_backends._settings = None  # re-read TASKS
+    try:
+        response = post_json(api_client(api_key), URL, body())
+        assert response.status_code == 201
+        queued = DBTaskResult.objects.get(task_path="review_requests.tasks.matching_run_task")
+        assert queued.args_kwargs["args"] == [[response.json()["id"]]]
+        bad = post_json(api_client(api_key), URL, body(specialization="nope.nope"))
+        assert bad.status_code == 422
+        assert DBTaskResult.objects.count() == 1
+    finally:
+        settings.TASKS = {
+            "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
+        }
+        task_backends._settings = None
