@@ -119,7 +119,8 @@ def _create(
 
 def _fresh_to_api(rr: ReviewRequest) -> dict:
     # A just-created request has no assignments; prefill the cache so serializing costs nothing.
-    rr._prefetched_objects_cache = {"assignments": rr.assignments.none()}
+    # (A plain list: iterating even `.none()` compiles a query.)
+    rr._prefetched_objects_cache = {"assignments": []}
     return review_request_to_api(rr)
 
 
