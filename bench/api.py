@@ -69,10 +69,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stat(pid: int) -> list[str]:
+    # After the ")" the fields restart at index 0 = state (field 3): ppid is 4, utime 14, stime 15.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the ")" the fields restart at index 0 = state (field 3): utime is 14, stime 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """utime + stime of the process and its descendants (a server may fork workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError, IndexError):
+            fields = _stat(current)
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        todo.extend(children.get(current, []))
+    return total
 
 
 def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -429,7 +446,7 @@ def bench_label_studio(args) -> tuple[list[Result], str]:
             "--no-browser",
             "--port",
             str(port),
-            "--host",
+            "--internal-host",
             "127.0.0.1",
             "--username",
             "bench@example.test",
@@ -451,6 +468,13 @@ def bench_label_studio(args) -> tuple[list[Result], str]:
             wait_http(port, "/health", server, timeout=300)
         except (OSError, RuntimeError) as exc:
             return [], f"Label Studio did not start: {exc}"
+        # Label Studio 1.2x disables legacy tokens for new organizations; switch them on as its
+        # organization settings page would (the bench then authenticates with that token).
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(home / "label_studio.sqlite3")) as db:
+            db.execute("UPDATE jwt_auth_jwtsettings SET legacy_api_tokens_enabled = 1")
+            db.commit()
         auth = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         status, body = request(
