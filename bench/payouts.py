@@ -165,14 +165,29 @@ def _setup(localstripe, *, experts: int, assignments: int):
     ConnectedAccount.objects.bulk_create(connected, batch_size=5000)
 
 
-def _db_seconds(captured) -> float:
-    return sum(float(query["time"]) for query in captured.captured_queries)
+class QueryMeter:
+    """Counts SQL statements and the time spent in them (no cap, unlike connection.queries;
+    BEGIN/COMMIT are not counted)."""
+
+    def __init__(self):
+        self.count = 0
+        self.seconds = 0.0
+        self.slowest: list[tuple[float, str]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds += elapsed
+            self.count += 1
+            self.slowest = sorted([*self.slowest, (elapsed, sql[:70])], reverse=True)[:3]
 
 
 def _run(localstripe, *, experts: int, assignments: int) -> dict:
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from billing import stripe_gateway
     from billing.models import Payout, PayoutRun
@@ -183,13 +198,14 @@ def _run(localstripe, *, experts: int, assignments: int) -> dict:
     setup_seconds = time.perf_counter() - started
     calls_before = localstripe.calls().get("POST /v1/transfers", 0)
 
-    with CaptureQueriesContext(connection) as create_queries:
+    create_queries, send_queries, rerun_queries = QueryMeter(), QueryMeter(), QueryMeter()
+    with connection.execute_wrapper(create_queries):
         t0 = time.perf_counter()
         run = PayoutRun.objects.create()
         created = payouts_create(run=run)
         t1 = time.perf_counter()
     gateway_before = stripe_gateway.call_count()
-    with CaptureQueriesContext(connection) as send_queries:
+    with connection.execute_wrapper(send_queries):
         t2 = time.perf_counter()
         sent = payouts_send()
         t3 = time.perf_counter()
@@ -197,7 +213,7 @@ def _run(localstripe, *, experts: int, assignments: int) -> dict:
     transfers = localstripe.calls().get("POST /v1/transfers", 0) - calls_before
 
     # A second run must find nothing to pay and send nothing.
-    with CaptureQueriesContext(connection) as rerun_queries:
+    with connection.execute_wrapper(rerun_queries):
         rerun = PayoutRun.objects.create()
         again = payouts_create(run=rerun)
         payouts_send()
@@ -211,21 +227,22 @@ def _run(localstripe, *, experts: int, assignments: int) -> dict:
         "payouts_sent": sent.sent,
         "create_step": {
             "seconds": round(t1 - t0, 2),
-            "queries": len(create_queries.captured_queries),
-            "db_seconds": round(_db_seconds(create_queries), 2),
+            "queries": create_queries.count,
+            "db_seconds": round(create_queries.seconds, 2),
+            "slowest": [[round(t, 2), q] for t, q in create_queries.slowest],
         },
         "stripe_step": {
             "seconds": round(t3 - t2, 2),
-            "queries": len(send_queries.captured_queries),
+            "queries": send_queries.count,
             "stripe_calls": stripe_calls,
             "transfers_received_by_localstripe": transfers,
             "ms_per_payout": round((t3 - t2) * 1000 / max(sent.sent, 1), 2),
             # Time the database spent on this step's queries; the rest is Stripe and Python.
-            "db_seconds": round(_db_seconds(send_queries), 2),
+            "db_seconds": round(send_queries.seconds, 2),
         },
         "run_seconds": round(t3 - t0, 2),
-        "queries_total": len(create_queries.captured_queries) + len(send_queries.captured_queries),
-        "rerun": {"payouts_created": again, "queries": len(rerun_queries.captured_queries)},
+        "queries_total": create_queries.count + send_queries.count,
+        "rerun": {"payouts_created": again, "queries": rerun_queries.count},
         "payouts_in_db": Payout.objects.count(),
     }
 

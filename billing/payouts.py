@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 
 import stripe
 from django.conf import settings
-from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import ledger, stripe_gateway
@@ -121,6 +121,21 @@ def _paid_out_accounts(user_ids: list[int]) -> dict[int, LedgerAccount]:
     return found
 
 
+def _earnings_link(*, run: PayoutRun, payouts: list[Payout]) -> None:
+    """Mark the batch's experts' available earnings paid by their new payout in one statement.
+    (The ORM's correlated-subquery UPDATE took seconds per 10k earnings on PostgreSQL; a join
+    is one pass. UPDATE ... FROM works on PostgreSQL and on SQLite 3.33+.)"""
+    ids = [payout.pk for payout in payouts]
+    earning, payout = Earning._meta.db_table, Payout._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {earning} SET status = %s, payout_id = {payout}.id FROM {payout} "  # noqa: S608 - table names from models
+            f"WHERE {payout}.run_id = %s AND {payout}.id BETWEEN %s AND %s "
+            f"AND {earning}.user_id = {payout}.user_id AND {earning}.status = %s",
+            [Earning.Status.PAID, run.pk, min(ids), max(ids), Earning.Status.AVAILABLE],
+        )
+
+
 def payouts_create(
     *, run: PayoutRun, minimum_cents: int | None = None, batch_size: int = 1000
 ) -> int:
@@ -175,14 +190,7 @@ def payouts_create(
                     for payout in payouts
                 ]
             )
-            Earning.objects.filter(
-                user_id__in=list(available), status=Earning.Status.AVAILABLE
-            ).update(
-                status=Earning.Status.PAID,
-                payout_id=Subquery(
-                    Payout.objects.filter(run=run, user_id=OuterRef("user_id")).values("pk")[:1]
-                ),
-            )
+            _earnings_link(run=run, payouts=payouts)
             PayoutStatusChange.objects.bulk_create(
                 [
                     PayoutStatusChange(
