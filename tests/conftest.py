@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -28,6 +29,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not ON_REDIS:
             item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """One channel layer per test: channels_redis binds its locks and pools to the event loop
+    that first used them, and every async test runs on a loop of its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def _taxonomy_after_flush(request):
+    """A transactional test flushes the database when it ends, taxonomy rows included; load the
+    taxonomy again the way its data migration does, so the next one starts from a migrated
+    database (serialized_rollback cannot be mixed with flushes that recreate content types)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    migration = importlib.import_module("experts.migrations.0003_load_taxonomy")
+    migration.load_taxonomy(apps, None)
 
 
 def make_user(email: str, account_type: str, **extra) -> User:

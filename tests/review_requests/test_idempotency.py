@@ -116,7 +116,7 @@ def test_prune_forgets_records_older_than_24_hours(api_key):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_the_same_new_key_create_exactly_one(api_key):
     threads_count = 8
     barrier = threading.Barrier(threads_count)

@@ -20,7 +20,7 @@ from tests.review_requests.api_offers_support import fund, make_offer, make_requ
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 HOLD = hold_amount_for(max_hours=Decimal("1"), rate_cents=10_000, fee_percent=Decimal(20))
