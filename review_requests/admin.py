@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from review_requests.models import (
     Annotation,
     Assignment,
@@ -21,17 +22,6 @@ from review_requests.models import (
     WorkInterval,
     WorkspaceEvent,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReviewRequest)
@@ -108,15 +98,10 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     search_fields = ["key", "organization__name"]
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = WebhookAttempt
     fields = ["number", "status_code", "latency_ms", "succeeded", "error", "created_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEvent)
