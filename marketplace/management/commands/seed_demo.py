@@ -216,6 +216,10 @@ class Command(BaseCommand):
                 leaves = rng.sample(
                     leaves_by_field[field.pk], k=min(2, len(leaves_by_field[field.pk]))
                 )
+                if always:
+                    # The on-call reviewer covers the whole field, so a request for any
+                    # specialization finds someone at any hour.
+                    leaves += [leaf for leaf in leaves_by_field[field.pk] if leaf not in leaves]
                 rate = rng.randrange(4_000, 30_001, 500)
                 profile, created = ExpertProfile.objects.get_or_create(
                     user=user,
