@@ -26,7 +26,7 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 INSTALLED_APPS = [
     # daphne first: its runserver then serves websockets too.
     "daphne",
-    "django.contrib.admin",
+    "marketplace.admin_apps.InloopAdminConfig",  # django.contrib.admin behind allauth + 2FA
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
