@@ -85,6 +85,11 @@ def _load(rng: random.Random, start: int, count: int, organization_id) -> None:
         )
         always = rng.random() < 0.02
         max_concurrent = rng.choice([1, 2, 2, 3, 4])
+        completed = rng.randint(0, 500)
+        on_time = round(completed * rng.uniform(0.7, 1.0))
+        dropped = round(completed * rng.uniform(0.0, 0.3))
+        responses = completed + dropped + rng.randint(0, 100)
+        response_seconds = rng.randint(20, 900)
         profiles.append(
             (
                 expert_id,
@@ -102,9 +107,14 @@ def _load(rng: random.Random, start: int, count: int, organization_id) -> None:
                 rng.randint(0, max_concurrent),
                 round(rng.uniform(3.0, 5.0), 2),
                 rng.randint(0, 200),
-                rng.randint(0, 500),
-                round(rng.uniform(0.7, 1.0), 3),
-                round(rng.uniform(0.7, 1.0), 3),
+                completed,
+                on_time,
+                dropped,
+                on_time / completed if completed else 1.0,
+                completed / (completed + dropped) if completed + dropped else 1.0,
+                responses,
+                responses * response_seconds,
+                response_seconds if responses else None,
                 now,
                 now,
             )
@@ -171,8 +181,13 @@ def _load(rng: random.Random, start: int, count: int, organization_id) -> None:
                 "rating_avg",
                 "rating_count",
                 "completed_count",
+                "on_time_count",
+                "dropped_count",
                 "on_time_rate",
                 "completion_rate",
+                "response_count",
+                "response_seconds_total",
+                "avg_response_seconds",
                 "created_at",
                 "updated_at",
             ],
