@@ -276,6 +276,41 @@ def _reason(
     return ", ".join(parts)
 
 
+def _free_and_available(*, today: date) -> tuple[list[str], list]:
+    """The hard filters that do not depend on the request, over a match row `x` joined to the
+    clock `z`: under the concurrency cap, not suspended, not on time off on the local date,
+    and inside an availability window in the clock's range (or on call)."""
+    adapt_date = connection.ops.adapt_datefield_value
+    where = [
+        "x.current_load < x.max_concurrent",
+        f"x.user_id NOT IN (SELECT u.id FROM {_t(User)} u WHERE u.suspended_at IS NOT NULL)",
+    ]
+    params: list = []
+    # Time off on the expert's local date: local dates are within a day of UTC's, so only
+    # experts with time off touching those three days need the exact check.
+    where.append(
+        f"(x.expert_id NOT IN (SELECT t0.expert_id FROM {_t(TimeOff)} t0 "
+        "WHERE t0.start_date <= %s AND t0.end_date >= %s) "
+        f"OR {_not_on_time_off('x.expert_id')})"
+    )
+    params.extend(
+        [
+            adapt_date(date.fromordinal(today.toordinal() + 1)),
+            adapt_date(date.fromordinal(today.toordinal() - 1)),
+        ]
+    )
+    # Availability: the hour masks settle almost every row; only when the range meets an hour
+    # that is partly inside a window do the windows themselves decide (minute precision).
+    where.append(
+        "(x.always_available"
+        " OR ((x.full0 & z.t0) | (x.full1 & z.t1) | (x.full2 & z.t2)"
+        "     | (x.any0 & z.i0) | (x.any1 & z.i1) | (x.any2 & z.i2)) <> 0"
+        " OR (((x.any0 & z.t0) | (x.any1 & z.t1) | (x.any2 & z.t2)) <> 0"
+        f"     AND {_window_overlaps('x.expert_id')}))"
+    )
+    return where, params
+
+
 def candidates_rank(
     *,
     specialization_slug: str,
@@ -311,11 +346,7 @@ def candidates_rank(
     adapt_date = connection.ops.adapt_datefield_value
 
     # Hard filters. The NOT IN subqueries are small sets PostgreSQL hashes once per query.
-    where = [
-        "x.node_id = %s",
-        "x.current_load < x.max_concurrent",
-        f"x.user_id NOT IN (SELECT u.id FROM {_t(User)} u WHERE u.suspended_at IS NOT NULL)",
-    ]
+    where = ["x.node_id = %s"]
     params: list = [requested["id"]]
     if max_rate_cents is not None:
         where.append("x.rate_cents <= %s")
@@ -335,28 +366,9 @@ def candidates_rank(
             "WHERE b.organization_id = %s)"
         )
         params.append(org_pk.get_db_prep_value(organization_id, connection))
-    # Time off on the expert's local date: local dates are within a day of UTC's, so only
-    # experts with time off touching those three days need the exact check.
-    where.append(
-        f"(x.expert_id NOT IN (SELECT t0.expert_id FROM {_t(TimeOff)} t0 "
-        "WHERE t0.start_date <= %s AND t0.end_date >= %s) "
-        f"OR {_not_on_time_off('x.expert_id')})"
-    )
-    params.extend(
-        [
-            adapt_date(date.fromordinal(today.toordinal() + 1)),
-            adapt_date(date.fromordinal(today.toordinal() - 1)),
-        ]
-    )
-    # Availability: the hour masks settle almost every row; only when the range meets an hour
-    # that is partly inside a window do the windows themselves decide (minute precision).
-    where.append(
-        "(x.always_available"
-        " OR ((x.full0 & z.t0) | (x.full1 & z.t1) | (x.full2 & z.t2)"
-        "     | (x.any0 & z.i0) | (x.any1 & z.i1) | (x.any2 & z.i2)) <> 0"
-        " OR (((x.any0 & z.t0) | (x.any1 & z.t1) | (x.any2 & z.t2)) <> 0"
-        f"     AND {_window_overlaps('x.expert_id')}))"
-    )
+    supply_where, supply_params = _free_and_available(today=today)
+    where.extend(supply_where)
+    params.extend(supply_params)
 
     # The score, written once; the Python reference in the tests mirrors this expression.
     # Floating point throughout (CAST): PostgreSQL's NUMERIC arithmetic was a third of the time.
@@ -447,3 +459,36 @@ def candidates_rank(
             )
         )
     return candidates
+
+
+# Supply ---------------------------------------------------------------------------------------
+
+
+def available_by_top_level(*, now: datetime) -> list[tuple[str, int]]:
+    """(field name, experts a request in that field could be offered to right now) for every
+    top-level field, in slug order, zeros included: every request-independent hard filter of
+    candidates_rank, and a verified unexpired credential where the field requires one. One
+    query, over the match rows of top-level nodes."""
+    now = now.astimezone(UTC)
+    today = now.date()
+    clock_sql, clock_params = _tzclock_sql(now=now, deadline=None)
+    conditions, params = _free_and_available(today=today)
+    spec = _t(Specialization)
+    sql = f"""
+        SELECT s.name, COUNT(a.expert_id)
+        FROM {spec} s
+        LEFT JOIN (
+            SELECT x.node_id AS node_id, x.expert_id AS expert_id
+            FROM {_t(MatchRow)} x
+            JOIN {spec} n ON n.id = x.node_id
+            JOIN ({clock_sql}) z ON z.tz = x.timezone
+            WHERE n.parent_id IS NULL
+              AND (NOT n.requires_credentials OR x.credential_until >= %s)
+              AND {" AND ".join(conditions)}
+        ) a ON a.node_id = s.id
+        WHERE s.parent_id IS NULL
+        GROUP BY s.id, s.name, s.slug
+        ORDER BY s.slug"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*clock_params, connection.ops.adapt_datefield_value(today), *params])
+        return [(name, int(count)) for name, count in cursor.fetchall()]
