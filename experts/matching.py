@@ -475,19 +475,19 @@ def available_by_top_level(*, now: datetime) -> list[tuple[str, int]]:
     conditions, params = _free_and_available(today=today)
     spec = _t(Specialization)
     sql = f"""
-        SELECT s.name, COUNT(a.expert_id)
+        SELECT s.name, COALESCE(a.available, 0)
         FROM {spec} s
         LEFT JOIN (
-            SELECT x.node_id AS node_id, x.expert_id AS expert_id
+            SELECT x.node_id AS node_id, COUNT(*) AS available
             FROM {_t(MatchRow)} x
             JOIN {spec} n ON n.id = x.node_id
             JOIN ({clock_sql}) z ON z.tz = x.timezone
             WHERE n.parent_id IS NULL
               AND (NOT n.requires_credentials OR x.credential_until >= %s)
               AND {" AND ".join(conditions)}
+            GROUP BY x.node_id
         ) a ON a.node_id = s.id
         WHERE s.parent_id IS NULL
-        GROUP BY s.id, s.name, s.slug
         ORDER BY s.slug"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [*clock_params, connection.ops.adapt_datefield_value(today), *params])
