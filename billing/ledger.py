@@ -12,7 +12,7 @@ The flows (ref in brackets; <hold> is the caller's hold ref, e.g. an assignment'
 | --- | --- | --- | --- |
 | card top-up (verified webhook) | platform_stripe_clearing | company_available | pi_... |
 | operator credit (revoked: reverse) | platform_credit | company_available | credit:<id> |
-| hold on accept | company_available (platform_refunds if the platform pays) | company_held (platform_held) | <hold>:hold |
+| hold on accept | company_available (platform_refunds if a rework grant makes the platform pay) | company_held (platform_held) | <hold>:hold |
 | capture on submit | held | expert_pending + platform_fees + rest back to the payer | <hold>:capture |
 | release | held | the payer | <hold>:release |
 | dispute window over | expert_pending | expert_available | earning:<id>:available |

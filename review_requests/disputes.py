@@ -8,8 +8,9 @@ Rework: the disputed assignment goes to `released` (the contract's "given back o
 which frees its reviewer slot; the request goes back to `queued` without its result and is
 offered to other experts (the original expert already had an offer, so is never re-offered).
 It is paid for either by a refund of the disputed work (the company gets the captured amount back
-and pays for the rework through the usual hold) or by the platform (the expert keeps the pay;
-the platform credits the company the same amount, booked as operator credit).
+and pays for the rework through the usual hold) or by the platform (the expert keeps the pay; the
+decision leaves a billing PlatformHoldGrant, so the accept of the re-offered work places its hold
+on the platform, platform_refunds -> platform_held, and the company's balance is not touched).
 """
 
 from __future__ import annotations
@@ -482,7 +483,8 @@ def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> D
 def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Dispute:
     """Runs inside the caller's transaction, with the dispute locked. The Stripe transfer
     reversal of a refund after payout runs on commit (billing.earning_refund schedules it)."""
-    from billing.services import credit_grant, earning_refund, earning_unfreeze
+    from billing.services import earning_refund, earning_unfreeze, platform_hold_grant_create
+    from review_requests.services import hold_scope
 
     assignment = dispute.assignment
     rr = ReviewRequest.objects.select_for_update().get(pk=assignment.review_request_id)
@@ -511,10 +513,12 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
         # Whatever was not refunded goes back to the expert's normal schedule (pending until
         # the window ends, or available at once if it already has).
         earning_unfreeze(ref=assignment.hold_ref)
-    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform" and captured > 0:
-        credit_grant(
+    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform":
+        # No money moves now: the hold of whoever accepts the rework is placed on the platform.
+        platform_hold_grant_create(
             organization=rr.organization,
-            amount_cents=captured,
+            scope=hold_scope(review_request_id=rr.pk),
+            source_ref=f"dispute:{dispute.pk}:rework",
             reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
             actor=operator,
         )
@@ -606,7 +610,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
         + (
             f"; {_money(refunded)} is refunded to pay for it."
             if dispute.rework_funded_by == "refund"
-            else f"; the platform credits {_money(captured)} to pay for it."
+            else "; Inloop pays for it, your balance is not charged."
         ),
     }[outcome]
     title = f"Dispute decided: {dispute.get_outcome_display()}"
