@@ -398,3 +398,14 @@ class TransferReversal(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"transfer-reversal-{self.pk}"
+
+
+class StripeInstallation(models.Model):
+    """One row per database: the random prefix of every idempotency key this installation sends
+    to Stripe (billing.stripe_gateway). Our keys derive from row ids (`payout-<id>`), which
+    repeat across databases: two installations sharing a Stripe account, or two test databases
+    against one local Stripe, would otherwise replay each other's requests. Made on first use,
+    never changed, so a retry of the same row always sends the same key."""
+
+    key_prefix = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
