@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -26,7 +25,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from marketplace.models import AuditLog, Membership, User
-from marketplace.selectors import dispute_window_hours
+from marketplace.selectors import dispute_approval_threshold_cents, dispute_window_hours
 from marketplace.services import audit_record, notify
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
@@ -366,8 +365,9 @@ def dispute_decide(
     amount_cents: int | None = None,
     rework_funded_by: str = "",
 ) -> Dispute:
-    """Decide a ready dispute. Above settings.DISPUTE_APPROVAL_THRESHOLD_CENTS the decision waits
-    for a second operator (dispute_approve); otherwise it is executed at once."""
+    """Decide a ready dispute. Above the approval threshold (platform settings, default
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS) the decision waits for a second operator
+    (dispute_approve); otherwise it is executed at once."""
     if not operator.is_operator:
         raise PermissionDenied("Only operators decide disputes.")
     with transaction.atomic():
@@ -392,7 +392,8 @@ def dispute_decide(
         at_stake = decision_amount_cents(
             dispute=dispute, outcome=outcome, amount_cents=amount_cents
         )
-        if at_stake > settings.DISPUTE_APPROVAL_THRESHOLD_CENTS:
+        threshold = dispute_approval_threshold_cents()
+        if at_stake > threshold:
             before = _move(dispute, Status.AWAITING_APPROVAL)
             dispute.save(
                 update_fields=[
@@ -417,7 +418,7 @@ def dispute_decide(
                     "amount_cents": amount_cents,
                     "rework_funded_by": rework_funded_by,
                     "at_stake_cents": at_stake,
-                    "threshold_cents": settings.DISPUTE_APPROVAL_THRESHOLD_CENTS,
+                    "threshold_cents": threshold,
                 },
             )
             return dispute

@@ -76,6 +76,19 @@ class PlatformSettingsForm(forms.Form):
         help_text="How long after a submission a company may dispute it; earnings stay "
         "pending that long. Empty: the default.",
     )
+    dispute_approval_threshold = forms.DecimalField(
+        label="Second operator needed for dispute decisions over ($)",
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        help_text="A decision that moves more than this waits for another operator's "
+        "approval. Empty: the default.",
+    )
+
+    def threshold_cents(self) -> int | None:
+        dollars = self.cleaned_data.get("dispute_approval_threshold")
+        return None if dollars is None else int(dollars * 100)
 
 
 class AuditFilterForm(forms.Form):

@@ -253,6 +253,67 @@ def test_under_the_threshold_one_operator_is_enough(
     assert dispute.status == "resolved"
 
 
+def test_the_threshold_comes_from_the_platform_settings(
+    settings, organization, expert, operator, other_operator, dispute,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    from marketplace.services import platform_settings_update
+
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 1_000_000  # the default would let it through
+    platform_settings_update(actor=other_operator, dispute_approval_threshold_cents=1_000)
+    dispute = decide(dispute, operator, django_capture_on_commit_callbacks, outcome="full_refund")
+    assert dispute.status == "awaiting_approval"
+    row = AuditLog.objects.get(action="dispute.decision_proposed")
+    assert (row.after["threshold_cents"], row.after["at_stake_cents"]) == (1_000, CAPTURED_CENTS)
+    give_operator_mfa(operator)
+    page = login_client(operator).get(f"/console/disputes/{dispute.pk}/").content.decode()
+    assert "Over $10.00, a second operator must approve" in page
+
+
+@pytest.mark.parametrize(
+    ("outcome", "extra"),
+    [
+        ("release", {}),
+        ("partial_refund", {"amount_cents": 1_000}),
+        ("full_refund", {}),
+        ("rework", {"rework_funded_by": "refund"}),
+        ("rework", {"rework_funded_by": "platform"}),
+    ],
+)
+def test_a_replayed_decision_moves_money_once(
+    organization, expert, operator, other_operator, dispute,
+    django_capture_on_commit_callbacks, outcome, extra,
+):  # fmt: skip
+    decide(dispute, operator, django_capture_on_commit_callbacks, outcome=outcome, **extra)
+    after_first = balances(organization, expert)
+    entries = ledger.LedgerEntry.objects.count()
+    for who in (operator, other_operator):  # a double click, another operator's stale page
+        with pytest.raises(ValidationError):
+            decide(dispute, who, django_capture_on_commit_callbacks, outcome=outcome, **extra)
+    with pytest.raises(ValidationError):
+        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+    assert balances(organization, expert) == after_first
+    assert ledger.LedgerEntry.objects.count() == entries
+    assert AuditLog.objects.filter(action="dispute.resolved").count() == 1
+    assert Notification.objects.filter(kind="decision", user=expert).count() == 1
+
+
+def test_an_approval_replayed_moves_money_once(
+    settings, organization, expert, operator, other_operator, dispute,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 0
+    decide(dispute, operator, django_capture_on_commit_callbacks, outcome="full_refund")
+    with django_capture_on_commit_callbacks(execute=True):
+        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+    after = balances(organization, expert)
+    with pytest.raises(ValidationError):
+        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+    assert balances(organization, expert) == after
+    assert after["company"] == FUNDS
+    assert Earning.objects.get(ref=dispute.assignment.hold_ref).refunded_cents == CAPTURED_CENTS
+
+
 def test_second_operator_can_send_a_proposal_back(
     settings, operator, other_operator, dispute, django_capture_on_commit_callbacks
 ):
