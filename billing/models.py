@@ -274,6 +274,9 @@ class CreditGrant(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # One per rendering of the operator's form: the same form posted twice (a double click, a
+    # reload that re-POSTs, a retry after a timeout) grants once.
+    request_token = models.UUIDField(null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
 

@@ -85,16 +85,49 @@ def capture_split(*, billed_seconds: int, rate_cents: int, fee_percent: Decimal)
 # Credit ------------------------------------------------------------------------------------
 
 
-def credit_grant(*, organization, amount_cents: int, reason: str, actor=None) -> CreditGrant:
-    """Operator-granted credit (positive) or its revocation (negative, never below zero)."""
+def credit_grant(
+    *, organization, amount_cents: int, reason: str, actor=None, request_token=None
+) -> CreditGrant:
+    """Operator-granted credit (positive) or its revocation (negative, never below zero).
+    With a `request_token` (the console form's), a second call with the same token returns the
+    first grant and posts nothing."""
+    from django.db import IntegrityError
+
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "A reason is required."})
     if amount_cents == 0:
         raise ValidationError({"amount_cents": "The amount cannot be zero."})
+    if request_token is not None:
+        earlier = CreditGrant.objects.filter(request_token=request_token).first()
+        if earlier is not None:
+            return earlier
+    try:
+        return _credit_grant(
+            organization=organization,
+            amount_cents=amount_cents,
+            reason=reason,
+            actor=actor,
+            request_token=request_token,
+        )
+    except IntegrityError:
+        # The same form at the same moment in another request: that one granted it.
+        earlier = CreditGrant.objects.filter(request_token=request_token).first()
+        if request_token is None or earlier is None:
+            raise
+        return earlier
+
+
+def _credit_grant(
+    *, organization, amount_cents: int, reason: str, actor, request_token
+) -> CreditGrant:
     with transaction.atomic():
         grant = CreditGrant.objects.create(
-            organization=organization, amount_cents=amount_cents, reason=reason, actor=actor
+            organization=organization,
+            amount_cents=amount_cents,
+            reason=reason,
+            actor=actor,
+            request_token=request_token,
         )
         available = ledger.account(Kind.COMPANY_AVAILABLE, organization=organization)
         credit = ledger.account(Kind.PLATFORM_CREDIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -52,6 +53,8 @@ class CreditForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required; recorded with the ledger posting and in the audit log.",
     )
+    # New with every blank form: posting the same form twice grants once.
+    request_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
 
     def signed_cents(self) -> int:
         amount = self.cleaned_data["amount"]

@@ -228,6 +228,7 @@ def organization_detail(request, pk):
                 amount_cents=form.signed_cents(),
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
+                request_token=form.cleaned_data["request_token"],
             )
         except InsufficientFunds as exc:
             form.add_error(

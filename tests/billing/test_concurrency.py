@@ -121,3 +121,30 @@ def test_parallel_accepts_spend_one_platform_grant_once(organization):
     assert PlatformHoldGrant.objects.get().status == "held"
     assert ledger.balance(Kind.PLATFORM_HELD) == 1_000
     assert ledger.balance(Kind.COMPANY_HELD, organization=organization) == (threads - 1) * 1_000
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_credit_form_posted_in_parallel_grants_once(organization):
+    from billing.models import CreditGrant
+
+    token = uuid.uuid4()
+    threads = 4
+    barrier = threading.Barrier(threads)
+
+    def post():
+        try:
+            barrier.wait()
+            services.credit_grant(
+                organization=organization, amount_cents=500, reason="r", request_token=token
+            )
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=post) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert CreditGrant.objects.count() == 1
+    assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 500

@@ -53,6 +53,27 @@ def test_grant_then_revoke_credit_moves_the_balance_and_is_audited(
     assert b"$200.00" in page.content
 
 
+def test_the_same_credit_form_posted_twice_grants_once(op_client, operator, organization):
+    import re
+
+    url = f"/console/organizations/{organization.pk}/"
+    page = op_client.get(url).content.decode()
+    token = re.search(r'name="request_token" value="([0-9a-f-]+)"', page).group(1)
+    form = {"direction": "grant", "amount": "100", "reason": "pilot", "request_token": token}
+    assert op_client.post(url, form).status_code == 302
+    assert op_client.post(url, form).status_code == 302  # a double click, a re-POST
+    assert company_balance(organization=organization).available_cents == 10_000
+    assert CreditGrant.objects.count() == 1
+    assert AuditLog.objects.filter(action="credit.granted").count() == 1
+    # The next form is a new change.
+    fresh = re.search(
+        r'name="request_token" value="([0-9a-f-]+)"', op_client.get(url).content.decode()
+    ).group(1)
+    assert fresh != token
+    op_client.post(url, {**form, "request_token": fresh})
+    assert company_balance(organization=organization).available_cents == 20_000
+
+
 def test_credit_without_reason_is_refused_and_nothing_moves(op_client, organization):
     response = op_client.post(
         f"/console/organizations/{organization.pk}/",
