@@ -12,7 +12,7 @@ The flows (ref in brackets; <hold> is the caller's hold ref, e.g. an assignment'
 | --- | --- | --- | --- |
 | card top-up (verified webhook) | platform_stripe_clearing | company_available | pi_... |
 | operator credit (revoked: reverse) | platform_credit | company_available | credit:<id> |
-| hold on accept | company_available (platform_refunds if the platform pays) | company_held (platform_held) | <hold>:hold |
+| hold on accept | company_available (platform_refunds if a rework grant makes the platform pay) | company_held (platform_held) | <hold>:hold |
 | capture on submit | held | expert_pending + platform_fees + rest back to the payer | <hold>:capture |
 | release | held | the payer | <hold>:release |
 | dispute window over | expert_pending | expert_available | earning:<id>:available |
@@ -23,6 +23,10 @@ The flows (ref in brackets; <hold> is the caller's hold ref, e.g. an assignment'
 | our reversal succeeded | expert_paid_out | platform_refunds | transfer-reversal:<id> |
 
 A refused reversal leaves its amount in platform_refunds: the platform's shortfall.
+
+Every posting also writes one audit-log row in the same transaction (action `money.<reason>`,
+object `ledger:<ref>`, each touched account's balance before and after), so the console's audit
+log holds every money movement next to the operator actions.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from marketplace.models import AuditLog
 
 Kind = LedgerAccount.Kind
 COMPANY_KINDS = {Kind.COMPANY_AVAILABLE, Kind.COMPANY_HELD}
@@ -61,6 +66,29 @@ class InsufficientFunds(LedgerError):
         )
         self.available_cents = available_cents
         self.needed_cents = needed_cents
+
+
+def _account_label(account_row: LedgerAccount) -> str:
+    if account_row.owner_key == "platform":
+        return account_row.kind
+    return f"{account_row.kind} {account_row.owner_key}"
+
+
+def _audit_row(
+    *, ref: str, reason: str, organization, actor, before: dict[str, int], after: dict[str, int]
+) -> AuditLog:
+    """One money movement for the audit log (built here, saved by the caller)."""
+    has_actor = actor is not None and getattr(actor, "pk", None)
+    return AuditLog(
+        actor=actor if has_actor else None,
+        actor_label=actor.email if has_actor else "system",
+        organization=organization,
+        action=f"money.{reason}"[:64],
+        object_type="ledger",
+        object_id=ref[:64],
+        before=before,
+        after=after,
+    )
 
 
 @dataclass(frozen=True)
@@ -167,6 +195,17 @@ def post(
                     raise InsufficientFunds(
                         available_cents=locked[pk].balance_cents, needed_cents=-delta
                     )
+            _audit_row(
+                ref=ref,
+                reason=reason,
+                organization=organization,
+                actor=actor,
+                before={_account_label(locked[pk]): locked[pk].balance_cents for pk in locked},
+                after={
+                    _account_label(locked[pk]): locked[pk].balance_cents + delta_by_account[pk]
+                    for pk in locked
+                },
+            ).save()
     except IntegrityError as exc:
         if LedgerTransaction.objects.filter(ref=ref).exists():
             raise DuplicatePosting(ref) from exc
@@ -238,6 +277,25 @@ def post_many(postings: list[Posting]) -> int:
         .filter(pk__in=sorted(delta_by_account))
         .order_by("pk")
     )
+    # Each posting's before and after, as if posted one by one in list order.
+    by_pk = {account_row.pk: account_row for account_row in accounts}
+    running = {account_row.pk: account_row.balance_cents for account_row in accounts}
+    audit_rows = []
+    for posting in postings:
+        touched = {line.account.pk for line in posting.lines if line.amount_cents != 0}
+        before = {_account_label(by_pk[pk]): running[pk] for pk in touched}
+        for line in posting.lines:
+            running[line.account.pk] += line.amount_cents
+        audit_rows.append(
+            _audit_row(
+                ref=posting.ref,
+                reason=posting.reason,
+                organization=posting.organization,
+                actor=None,
+                before=before,
+                after={_account_label(by_pk[pk]): running[pk] for pk in touched},
+            )
+        )
     for account_row in accounts:
         delta = delta_by_account[account_row.pk]
         if (
@@ -274,6 +332,7 @@ def post_many(postings: list[Posting]) -> int:
                 batch_size=2000,
             )
             LedgerAccount.objects.bulk_update(accounts, ["balance_cents"], batch_size=2000)
+            AuditLog.objects.bulk_create(audit_rows, batch_size=2000)
     except IntegrityError as exc:
         raise DuplicatePosting(", ".join(p.ref for p in postings[:3])) from exc
     return len(postings)

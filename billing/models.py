@@ -145,12 +145,50 @@ class Hold(models.Model):
         "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
     )
     payer = models.CharField(max_length=16, choices=Payer.choices, default=Payer.COMPANY)
+    # Set when the platform pays this hold because of a PlatformHoldGrant (a rework).
+    platform_grant = models.ForeignKey(
+        "PlatformHoldGrant", on_delete=models.PROTECT, null=True, blank=True, related_name="holds"
+    )
     amount_cents = models.PositiveBigIntegerField()
     captured_cents = models.PositiveBigIntegerField(default=0)
     fee_cents = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+
+
+class PlatformHoldGrant(models.Model):
+    """The platform pays the next hold placed for `scope` (an opaque string from the caller, e.g.
+    a review request's rework): the company's balance is not touched and the ledger shows the
+    platform as the payer (platform_refunds -> platform_held).
+
+    open -> held (an accept placed the hold) -> used (the work was captured); a released hold
+    (the expert gave the work back) makes the grant open again for the next accept. One grant per
+    `source_ref` (e.g. "dispute:<id>:rework"), so a decision replayed cannot fund twice."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for an expert to accept"
+        HELD = "held", "Held for the accepted work"
+        USED = "used", "Used (the work was charged to the platform)"
+
+    TRANSITIONS = {
+        "open": {"held"},
+        "held": {"open", "used"},
+        "used": set(),
+    }
+
+    source_ref = models.CharField(max_length=200, unique=True)
+    scope = models.CharField(max_length=200, db_index=True)
+    organization = models.ForeignKey(
+        "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    reason = models.CharField(max_length=500)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
 
 
 class Earning(models.Model):
@@ -170,6 +208,8 @@ class Earning(models.Model):
         "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
     )
     ref = models.CharField(max_length=200, unique=True)  # the hold ref it was captured from
+    # Who paid for the work (the hold's payer): a platform-paid rework costs the company nothing.
+    payer = models.CharField(max_length=16, choices=Hold.Payer.choices, default=Hold.Payer.COMPANY)
     assignment_id = models.UUIDField(db_index=True)
     amount_cents = models.PositiveBigIntegerField()
     fee_cents = models.PositiveBigIntegerField(default=0)
@@ -185,6 +225,13 @@ class Earning(models.Model):
         "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings"
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def company_cost_cents(self) -> int:
+        """What the company was charged for this work (nothing when the platform paid)."""
+        if self.payer == Hold.Payer.PLATFORM:
+            return 0
+        return self.amount_cents + self.fee_cents
 
 
 class Funding(models.Model):
@@ -227,6 +274,9 @@ class CreditGrant(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    # One per rendering of the operator's form: the same form posted twice (a double click, a
+    # reload that re-POSTs, a retry after a timeout) grants once.
+    request_token = models.UUIDField(null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
 
@@ -351,3 +401,14 @@ class TransferReversal(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"transfer-reversal-{self.pk}"
+
+
+class StripeInstallation(models.Model):
+    """One row per database: the random prefix of every idempotency key this installation sends
+    to Stripe (billing.stripe_gateway). Our keys derive from row ids (`payout-<id>`), which
+    repeat across databases: two installations sharing a Stripe account, or two test databases
+    against one local Stripe, would otherwise replay each other's requests. Made on first use,
+    never changed, so a retry of the same row always sends the same key."""
+
+    key_prefix = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)

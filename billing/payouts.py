@@ -384,25 +384,26 @@ def payouts_send(*, limit: int | None = None, payout_ids: list[int] | None = Non
         acc.user_id: acc
         for acc in ConnectedAccount.objects.filter(user_id__in={p.user_id for p in payouts})
     }
-    for payout in payouts:
-        account = accounts.get(payout.user_id)
-        if account is None or not account.payouts_enabled:
-            if payout.status == Status.PENDING:
-                payout_mark_awaiting(
-                    payout_id=payout.pk,
-                    reason="no Stripe account" if account is None else "payouts not enabled",
-                )
-            result.awaiting_stripe += 1
-            continue
-        outcome = payout_send(payout=payout, destination=account.stripe_account_id)
-        if outcome == Status.SENT:
-            result.sent += 1
-        elif outcome == Status.FAILED:
-            result.failed += 1
-        elif outcome == Status.AWAITING_STRIPE:
-            result.awaiting_stripe += 1
-        else:
-            result.deferred += 1
+    with stripe_gateway.idempotency_prefix_pinned():
+        for payout in payouts:
+            account = accounts.get(payout.user_id)
+            if account is None or not account.payouts_enabled:
+                if payout.status == Status.PENDING:
+                    payout_mark_awaiting(
+                        payout_id=payout.pk,
+                        reason="no Stripe account" if account is None else "payouts not enabled",
+                    )
+                result.awaiting_stripe += 1
+                continue
+            outcome = payout_send(payout=payout, destination=account.stripe_account_id)
+            if outcome == Status.SENT:
+                result.sent += 1
+            elif outcome == Status.FAILED:
+                result.failed += 1
+            elif outcome == Status.AWAITING_STRIPE:
+                result.awaiting_stripe += 1
+            else:
+                result.deferred += 1
     return result
 
 

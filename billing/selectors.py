@@ -21,6 +21,7 @@ from billing.models import (
     LedgerAccount,
     LedgerEntry,
     Payout,
+    PlatformHoldGrant,
     Refund,
 )
 
@@ -48,6 +49,13 @@ def company_balance(*, organization) -> CompanyBalance:
 
 def company_available_cents(*, organization) -> int:
     return ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization)
+
+
+def platform_hold_grants_open(*, scope: str) -> int:
+    """How many holds for `scope` the platform pays when they are placed (rework grants)."""
+    return PlatformHoldGrant.objects.filter(
+        scope=scope, status=PlatformHoldGrant.Status.OPEN
+    ).count()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing import ledger
 from billing.ledger import InsufficientFunds
-from billing.models import CreditGrant, Earning, Hold, LedgerAccount
+from billing.models import CreditGrant, Earning, Hold, LedgerAccount, PlatformHoldGrant
 from marketplace.selectors import dispute_window_hours, platform_fee_percent
 from marketplace.services import audit_record
 
@@ -37,6 +37,7 @@ __all__ = [
     "hold_capture",
     "hold_place",
     "hold_release",
+    "platform_hold_grant_create",
     "refund_expert_cents",
 ]
 
@@ -84,16 +85,49 @@ def capture_split(*, billed_seconds: int, rate_cents: int, fee_percent: Decimal)
 # Credit ------------------------------------------------------------------------------------
 
 
-def credit_grant(*, organization, amount_cents: int, reason: str, actor=None) -> CreditGrant:
-    """Operator-granted credit (positive) or its revocation (negative, never below zero)."""
+def credit_grant(
+    *, organization, amount_cents: int, reason: str, actor=None, request_token=None
+) -> CreditGrant:
+    """Operator-granted credit (positive) or its revocation (negative, never below zero).
+    With a `request_token` (the console form's), a second call with the same token returns the
+    first grant and posts nothing."""
+    from django.db import IntegrityError
+
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "A reason is required."})
     if amount_cents == 0:
         raise ValidationError({"amount_cents": "The amount cannot be zero."})
+    if request_token is not None:
+        earlier = CreditGrant.objects.filter(request_token=request_token).first()
+        if earlier is not None:
+            return earlier
+    try:
+        return _credit_grant(
+            organization=organization,
+            amount_cents=amount_cents,
+            reason=reason,
+            actor=actor,
+            request_token=request_token,
+        )
+    except IntegrityError:
+        # The same form at the same moment in another request: that one granted it.
+        earlier = CreditGrant.objects.filter(request_token=request_token).first()
+        if request_token is None or earlier is None:
+            raise
+        return earlier
+
+
+def _credit_grant(
+    *, organization, amount_cents: int, reason: str, actor, request_token
+) -> CreditGrant:
     with transaction.atomic():
         grant = CreditGrant.objects.create(
-            organization=organization, amount_cents=amount_cents, reason=reason, actor=actor
+            organization=organization,
+            amount_cents=amount_cents,
+            reason=reason,
+            actor=actor,
+            request_token=request_token,
         )
         available = ledger.account(Kind.COMPANY_AVAILABLE, organization=organization)
         credit = ledger.account(Kind.PLATFORM_CREDIT)
@@ -145,16 +179,79 @@ def _hold_accounts(*, organization, payer: str) -> tuple[LedgerAccount, LedgerAc
     )
 
 
+def platform_hold_grant_create(
+    *, organization, scope: str, source_ref: str, reason: str, actor=None
+) -> PlatformHoldGrant:
+    """Promise that the platform pays the next hold placed for `scope` (see PlatformHoldGrant).
+    Runs inside the caller's transaction (a dispute decision). No money moves yet: the hold is
+    placed, from the platform, when an expert accepts. DuplicatePosting if `source_ref` already
+    made a grant, so a replayed decision cannot fund the work twice."""
+    from django.db import IntegrityError
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required."})
+    try:
+        with transaction.atomic():
+            grant = PlatformHoldGrant.objects.create(
+                organization=organization,
+                scope=scope,
+                source_ref=source_ref,
+                reason=reason[:500],
+                created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
+            )
+    except IntegrityError as exc:
+        raise ledger.DuplicatePosting(source_ref) from exc
+    audit_record(
+        actor=grant.created_by,
+        action="billing.platform_hold_granted",
+        object_type="platform_hold_grant",
+        object_id=grant.pk,
+        after={"scope": scope, "source_ref": source_ref, "reason": grant.reason},
+        organization=organization,
+    )
+    return grant
+
+
+def _grant_move(grant: PlatformHoldGrant, to: str, **fields) -> None:
+    """Move a (locked) grant along its transition table; refuse anything else."""
+    if to not in PlatformHoldGrant.TRANSITIONS[grant.status]:
+        raise ValidationError(f"A platform hold grant that is {grant.status} cannot become {to}.")
+    grant.status = to
+    for name, value in fields.items():
+        setattr(grant, name, value)
+    grant.save(update_fields=["status", *fields])
+
+
 def hold_place(
-    *, organization, ref: str, amount_cents: int, actor=None, payer: str = "company"
+    *,
+    organization,
+    ref: str,
+    amount_cents: int,
+    actor=None,
+    payer: str = "company",
+    scope: str = "",
 ) -> Hold:
     """Move the hold from the company's available to held; InsufficientFunds if it does not fit.
-    With payer="platform" (rework funded by the platform) the company's balance is untouched.
+    With payer="platform", or an open PlatformHoldGrant for `scope` (a rework the platform pays
+    for), the platform pays: the company's balance is untouched.
     Runs inside the caller's transaction (the accept)."""
     if payer not in Hold.Payer.values:
         raise ValueError(f"unknown payer {payer!r}")
     if amount_cents <= 0:
         raise ValidationError({"amount_cents": "A hold must be a positive amount."})
+    grant = None
+    if scope and payer == Hold.Payer.COMPANY:
+        # Locked so two accepts at once cannot both spend one grant: the second one waits, then
+        # finds it held and pays as the company (or finds the next open grant).
+        grant = (
+            PlatformHoldGrant.objects.select_for_update()
+            .filter(scope=scope, status=PlatformHoldGrant.Status.OPEN)
+            .order_by("pk")
+            .first()
+        )
+        if grant is not None:
+            payer = Hold.Payer.PLATFORM
     source, held = _hold_accounts(organization=organization, payer=payer)
     ledger.transfer(
         ref=f"{ref}:hold",
@@ -165,10 +262,27 @@ def hold_place(
         guard_source=payer == Hold.Payer.COMPANY,
         organization=organization,
         actor=actor,
+        memo=grant.reason if grant is not None else "",
     )
-    return Hold.objects.create(
-        ref=ref, organization=organization, amount_cents=amount_cents, payer=payer
+    hold = Hold.objects.create(
+        ref=ref,
+        organization=organization,
+        amount_cents=amount_cents,
+        payer=payer,
+        platform_grant=grant,
     )
+    if grant is not None:
+        _grant_move(grant, PlatformHoldGrant.Status.HELD)
+        audit_record(
+            actor=actor,
+            action="billing.platform_hold_placed",
+            object_type="platform_hold_grant",
+            object_id=grant.pk,
+            before={"status": PlatformHoldGrant.Status.OPEN},
+            after={"status": grant.status, "hold_ref": ref, "amount_cents": amount_cents},
+            organization=organization,
+        )
+    return hold
 
 
 def hold_capture(
@@ -209,10 +323,14 @@ def hold_capture(
     hold.fee_cents = split.fee_cents
     hold.closed_at = timezone.now()
     hold.save(update_fields=["status", "captured_cents", "fee_cents", "closed_at"])
+    if hold.platform_grant_id is not None:
+        grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
+        _grant_move(grant, PlatformHoldGrant.Status.USED, used_at=hold.closed_at)
     return Earning.objects.create(
         user=expert_user,
         organization=organization,
         ref=ref,
+        payer=hold.payer,
         assignment_id=assignment_id,
         amount_cents=split.expert_cents,
         fee_cents=split.fee_cents,
@@ -240,6 +358,10 @@ def hold_release(*, ref: str) -> Hold | None:
     hold.status = Hold.Status.RELEASED
     hold.closed_at = timezone.now()
     hold.save(update_fields=["status", "closed_at"])
+    if hold.platform_grant_id is not None:
+        # The expert gave the rework back: the platform still pays for whoever takes it next.
+        grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
+        _grant_move(grant, PlatformHoldGrant.Status.OPEN)
     return hold
 
 

@@ -6,17 +6,24 @@ Rules every caller follows (and `_refuse_inside_transaction` enforces):
   left half-done;
 - every POST carries an idempotency key derived from our row (`funding-<id>`, `payout-<id>`,
   `payout-<id>-retry-<n>`, `transfer-reversal-<id>`, `connect-account-user-<id>`), and the same
-  row always sends the same parameters, so a repeated call returns the first result.
+  row always sends the same parameters, so a repeated call returns the first result;
+- on the wire every key starts with this database's own prefix (`idempotency_prefix()`, e.g.
+  `inl-3f9a1c2b7d4e-payout-17`): row ids repeat across databases, and Stripe keeps keys per
+  account, so without it two installations on one account (or two test databases against one
+  local Stripe) would be answered with each other's saved results.
 """
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 
 __all__ = [
     "StripeNotConfigured",
@@ -26,6 +33,8 @@ __all__ = [
     "call_count",
     "client",
     "events_list",
+    "idempotency_key",
+    "idempotency_prefix",
     "payment_intent_create",
     "stripe_configured",
     "transfer_create",
@@ -45,6 +54,7 @@ class StripeCallInsideTransaction(RuntimeError):
 
 _calls = threading.local()
 _clients = threading.local()
+_pinned = threading.local()
 
 
 def call_count() -> int:
@@ -91,8 +101,43 @@ def _refuse_inside_transaction() -> None:
             )
 
 
-def _post_options(idempotency_key: str) -> dict[str, Any]:
-    return {"idempotency_key": idempotency_key}
+def idempotency_prefix() -> str:
+    """This database's prefix for idempotency keys, made once (on the first Stripe call) and
+    kept in billing.StripeInstallation; two processes making it at once agree on one row."""
+    from billing.models import StripeInstallation
+
+    pinned = getattr(_pinned, "prefix", None)
+    if pinned:
+        return pinned
+    prefix = StripeInstallation.objects.filter(pk=1).values_list("key_prefix", flat=True).first()
+    if prefix:
+        return prefix
+    try:
+        with transaction.atomic():
+            StripeInstallation.objects.create(pk=1, key_prefix=f"inl-{secrets.token_hex(6)}")
+    except IntegrityError:
+        pass  # another process made it first: use theirs
+    return StripeInstallation.objects.values_list("key_prefix", flat=True).get(pk=1)
+
+
+@contextlib.contextmanager
+def idempotency_prefix_pinned() -> Iterator[str]:
+    """Read the prefix once for many calls in this thread (a payout run of thousands of
+    transfers would otherwise read it once per transfer)."""
+    _pinned.prefix = idempotency_prefix()
+    try:
+        yield _pinned.prefix
+    finally:
+        _pinned.prefix = None
+
+
+def idempotency_key(row_key: str) -> str:
+    """The key sent to Stripe for one of our rows' operations (see the module docstring)."""
+    return f"{idempotency_prefix()}-{row_key}"
+
+
+def _post_options(row_key: str) -> dict[str, Any]:
+    return {"idempotency_key": idempotency_key(row_key)}
 
 
 # Funding -------------------------------------------------------------------------------------

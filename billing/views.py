@@ -90,11 +90,19 @@ def company_billing(request):
 @require_GET
 def funding_detail(request, pk: int):
     funding = selectors.funding_get_for_org(organization=request.organization, pk=pk)
+    # Back from Stripe (the Payment Element redirects here with redirect_status): the webhook
+    # that credits the balance is on its way, so the page refreshes until it has arrived. (Not
+    # only while "processing": an earlier declined card may have marked the top-up failed.)
+    awaiting_webhook = (
+        request.GET.get("redirect_status") == "succeeded"
+        and funding.status != funding.Status.SUCCEEDED
+    )
     return render(
         request,
         "billing/funding.html",
         {
             "funding": funding,
+            "awaiting_webhook": awaiting_webhook,
             "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
             "return_url": request.build_absolute_uri(reverse("billing_funding", args=[pk])),
         },

@@ -244,6 +244,8 @@ class PlatformSettings(models.Model):
 
     fee_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     dispute_window_hours = models.PositiveIntegerField(null=True, blank=True)
+    # A dispute decision moving more than this needs a second operator's approval.
+    dispute_approval_threshold_cents = models.PositiveBigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

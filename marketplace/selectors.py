@@ -76,6 +76,14 @@ def dispute_window_hours() -> int:
     return int(settings.DISPUTE_WINDOW_HOURS)
 
 
+def dispute_approval_threshold_cents() -> int:
+    """Decisions moving more than this need a second operator (default $1,000)."""
+    row = PlatformSettings.objects.filter(pk=1).only("dispute_approval_threshold_cents").first()
+    if row is not None and row.dispute_approval_threshold_cents is not None:
+        return int(row.dispute_approval_threshold_cents)
+    return int(settings.DISPUTE_APPROVAL_THRESHOLD_CENTS)
+
+
 def user_role(*, user: User) -> str | None:
     if not user.is_authenticated:
         return None

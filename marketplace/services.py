@@ -521,13 +521,23 @@ def user_reinstate(*, user: User, actor: User) -> User:
 
 
 def platform_settings_update(
-    *, actor: User, fee_percent: Any = None, dispute_window_hours: int | None = None
+    *,
+    actor: User,
+    fee_percent: Any = None,
+    dispute_window_hours: int | None = None,
+    dispute_approval_threshold_cents: int | None = None,
 ) -> PlatformSettings:
+    """Set every operator-editable rule at once (None: back to the environment's default)."""
     with transaction.atomic():
         row, _ = PlatformSettings.objects.select_for_update().get_or_create(pk=1)
-        before = {"fee_percent": row.fee_percent, "dispute_window_hours": row.dispute_window_hours}
+        before = {
+            "fee_percent": row.fee_percent,
+            "dispute_window_hours": row.dispute_window_hours,
+            "dispute_approval_threshold_cents": row.dispute_approval_threshold_cents,
+        }
         row.fee_percent = fee_percent
         row.dispute_window_hours = dispute_window_hours
+        row.dispute_approval_threshold_cents = dispute_approval_threshold_cents
         row.updated_by = actor
         row.save()
         audit_record(
@@ -536,6 +546,10 @@ def platform_settings_update(
             object_type="platform_settings",
             object_id=1,
             before=before,
-            after={"fee_percent": fee_percent, "dispute_window_hours": dispute_window_hours},
+            after={
+                "fee_percent": fee_percent,
+                "dispute_window_hours": dispute_window_hours,
+                "dispute_approval_threshold_cents": dispute_approval_threshold_cents,
+            },
         )
     return row

@@ -8,8 +8,9 @@ Rework: the disputed assignment goes to `released` (the contract's "given back o
 which frees its reviewer slot; the request goes back to `queued` without its result and is
 offered to other experts (the original expert already had an offer, so is never re-offered).
 It is paid for either by a refund of the disputed work (the company gets the captured amount back
-and pays for the rework through the usual hold) or by the platform (the expert keeps the pay;
-the platform credits the company the same amount, booked as operator credit).
+and pays for the rework through the usual hold) or by the platform (the expert keeps the pay; the
+decision leaves a billing PlatformHoldGrant, so the accept of the re-offered work places its hold
+on the platform, platform_refunds -> platform_held, and the company's balance is not touched).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -25,7 +25,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from marketplace.models import AuditLog, Membership, User
-from marketplace.selectors import dispute_window_hours
+from marketplace.selectors import dispute_approval_threshold_cents, dispute_window_hours
 from marketplace.services import audit_record, notify
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
@@ -365,8 +365,9 @@ def dispute_decide(
     amount_cents: int | None = None,
     rework_funded_by: str = "",
 ) -> Dispute:
-    """Decide a ready dispute. Above settings.DISPUTE_APPROVAL_THRESHOLD_CENTS the decision waits
-    for a second operator (dispute_approve); otherwise it is executed at once."""
+    """Decide a ready dispute. Above the approval threshold (platform settings, default
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS) the decision waits for a second operator
+    (dispute_approve); otherwise it is executed at once."""
     if not operator.is_operator:
         raise PermissionDenied("Only operators decide disputes.")
     with transaction.atomic():
@@ -391,7 +392,8 @@ def dispute_decide(
         at_stake = decision_amount_cents(
             dispute=dispute, outcome=outcome, amount_cents=amount_cents
         )
-        if at_stake > settings.DISPUTE_APPROVAL_THRESHOLD_CENTS:
+        threshold = dispute_approval_threshold_cents()
+        if at_stake > threshold:
             before = _move(dispute, Status.AWAITING_APPROVAL)
             dispute.save(
                 update_fields=[
@@ -416,7 +418,7 @@ def dispute_decide(
                     "amount_cents": amount_cents,
                     "rework_funded_by": rework_funded_by,
                     "at_stake_cents": at_stake,
-                    "threshold_cents": settings.DISPUTE_APPROVAL_THRESHOLD_CENTS,
+                    "threshold_cents": threshold,
                 },
             )
             return dispute
@@ -482,7 +484,8 @@ def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> D
 def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Dispute:
     """Runs inside the caller's transaction, with the dispute locked. The Stripe transfer
     reversal of a refund after payout runs on commit (billing.earning_refund schedules it)."""
-    from billing.services import credit_grant, earning_refund, earning_unfreeze
+    from billing.services import earning_refund, earning_unfreeze, platform_hold_grant_create
+    from review_requests.services import hold_scope
 
     assignment = dispute.assignment
     rr = ReviewRequest.objects.select_for_update().get(pk=assignment.review_request_id)
@@ -511,10 +514,12 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
         # Whatever was not refunded goes back to the expert's normal schedule (pending until
         # the window ends, or available at once if it already has).
         earning_unfreeze(ref=assignment.hold_ref)
-    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform" and captured > 0:
-        credit_grant(
+    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform":
+        # No money moves now: the hold of whoever accepts the rework is placed on the platform.
+        platform_hold_grant_create(
             organization=rr.organization,
-            amount_cents=captured,
+            scope=hold_scope(review_request_id=rr.pk),
+            source_ref=f"dispute:{dispute.pk}:rework",
             reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
             actor=operator,
         )
@@ -606,7 +611,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
         + (
             f"; {_money(refunded)} is refunded to pay for it."
             if dispute.rework_funded_by == "refund"
-            else f"; the platform credits {_money(captured)} to pay for it."
+            else "; Inloop pays for it, your balance is not charged."
         ),
     }[outcome]
     title = f"Dispute decided: {dispute.get_outcome_display()}"

@@ -20,6 +20,7 @@ from review_requests.services import (
     FILLED_STATUSES,
     _lock_request,
     _set_waiting_for_funds,
+    hold_scope,
 )
 
 # How many queued requests one supply change or one sweep re-matches (bounded work per event).
@@ -30,7 +31,7 @@ def matching_run(*, review_request: ReviewRequest) -> int:
     """Offer each open reviewer slot to the top K candidates (settings.OFFER_FANOUT) not yet
     offered or assigned, while the company's balance covers the hold. Returns offers created."""
 
-    from billing.selectors import company_available_cents
+    from billing.selectors import company_available_cents, platform_hold_grants_open
     from billing.services import hold_amount_for
     from experts.selectors import candidates_rank
     from marketplace.models import User
@@ -69,6 +70,11 @@ def matching_run(*, review_request: ReviewRequest) -> int:
         )
         fee_percent = platform_fee_percent()
         available = company_available_cents(organization=rr.organization)
+        # A rework the platform pays for (a dispute's outcome) is offered whatever the
+        # company's balance: the accept places the hold on the platform.
+        platform_pays = (
+            platform_hold_grants_open(scope=hold_scope(review_request_id=rr.pk)) >= open_slots
+        )
         expires_at = now + timedelta(minutes=settings.OFFER_EXPIRY_MINUTES)
         offers: list[Offer] = []
         short_for_funds = 0
@@ -78,7 +84,7 @@ def matching_run(*, review_request: ReviewRequest) -> int:
             hold = hold_amount_for(
                 max_hours=rr.max_hours, rate_cents=candidate.rate_cents, fee_percent=fee_percent
             )
-            if hold > available:
+            if hold > available and not platform_pays:
                 short_for_funds = short_for_funds or hold
                 continue
             offers.append(

@@ -349,6 +349,12 @@ def _set_waiting_for_funds(review_request: ReviewRequest, waiting: bool, needed_
         _notify_company_funds(review_request, needed_cents)
 
 
+def hold_scope(*, review_request_id) -> str:
+    """What billing knows a request by for holds the platform pays (a rework after a dispute:
+    review_requests.disputes grants them, offer_accept spends them)."""
+    return f"review_request:{review_request_id}"
+
+
 def offer_accept(*, offer_id, expert) -> Assignment:
     """First accept wins the slot. One transaction: row locks (request, then expert profile),
     the billing hold, the assignment, the expert's load and the request's status move together.
@@ -424,6 +430,7 @@ def offer_accept(*, offer_id, expert) -> Assignment:
                         ref=assignment.hold_ref,
                         amount_cents=amount,
                         actor=profile.user,
+                        scope=hold_scope(review_request_id=rr.pk),
                     )
             except InsufficientFunds:
                 needed_cents = amount

@@ -514,7 +514,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
                 billed_seconds=billed,
                 rate_cents=assignment.rate_cents,
             )
-            cost_cents = earning.amount_cents + earning.fee_cents
+            cost_cents = earning.company_cost_cents
         else:
             logger.warning("assignment %s submitted without a hold", assignment.pk)
         assignment.cost_cents = cost_cents

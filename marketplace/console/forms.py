@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -52,6 +53,8 @@ class CreditForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required; recorded with the ledger posting and in the audit log.",
     )
+    # New with every blank form: posting the same form twice grants once.
+    request_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
 
     def signed_cents(self) -> int:
         amount = self.cleaned_data["amount"]
@@ -76,6 +79,19 @@ class PlatformSettingsForm(forms.Form):
         help_text="How long after a submission a company may dispute it; earnings stay "
         "pending that long. Empty: the default.",
     )
+    dispute_approval_threshold = forms.DecimalField(
+        label="Second operator needed for dispute decisions over ($)",
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        help_text="A decision that moves more than this waits for another operator's "
+        "approval. Empty: the default.",
+    )
+
+    def threshold_cents(self) -> int | None:
+        dollars = self.cleaned_data.get("dispute_approval_threshold")
+        return None if dollars is None else int(dollars * 100)
 
 
 class AuditFilterForm(forms.Form):

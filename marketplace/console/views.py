@@ -228,6 +228,7 @@ def organization_detail(request, pk):
                 amount_cents=form.signed_cents(),
                 reason=form.cleaned_data["reason"],
                 actor=request.user,
+                request_token=form.cleaned_data["request_token"],
             )
         except InsufficientFunds as exc:
             form.add_error(
@@ -266,9 +267,11 @@ def platform_settings(request):
     from marketplace.models import PlatformSettings
 
     row = PlatformSettings.objects.filter(pk=1).first()
+    threshold = row.dispute_approval_threshold_cents if row else None
     initial = {
         "fee_percent": row.fee_percent if row else None,
         "dispute_window_hours": row.dispute_window_hours if row else None,
+        "dispute_approval_threshold": None if threshold is None else f"{threshold / 100:.2f}",
     }
     form = forms.PlatformSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -276,6 +279,7 @@ def platform_settings(request):
             actor=request.user,
             fee_percent=form.cleaned_data["fee_percent"],
             dispute_window_hours=form.cleaned_data["dispute_window_hours"],
+            dispute_approval_threshold_cents=form.threshold_cents(),
         )
         messages.success(request, "Settings saved. New holds and captures use them.")
         return redirect("console_settings")
@@ -291,6 +295,8 @@ def platform_settings(request):
             "effective_window": core_selectors.dispute_window_hours(),
             "default_fee": settings.PLATFORM_FEE_PERCENT,
             "default_window": settings.DISPUTE_WINDOW_HOURS,
+            "effective_threshold_cents": core_selectors.dispute_approval_threshold_cents(),
+            "default_threshold_cents": settings.DISPUTE_APPROVAL_THRESHOLD_CENTS,
         },
     )
 
@@ -573,8 +579,6 @@ def disputes(request):
 
 
 def _case_context(request, dispute, decision_form=None, reject_form=None) -> dict:
-    from django.conf import settings
-
     from review_requests import disputes as dispute_services
 
     return {
@@ -583,7 +587,7 @@ def _case_context(request, dispute, decision_form=None, reject_form=None) -> dic
         "timeline": dispute_services.dispute_timeline(dispute=dispute, for_operator=True),
         "decision_form": decision_form or forms.DecisionForm(),
         "reject_form": reject_form or forms.ReasonForm(),
-        "threshold_cents": settings.DISPUTE_APPROVAL_THRESHOLD_CENTS,
+        "threshold_cents": core_selectors.dispute_approval_threshold_cents(),
         "can_approve": dispute.status == "awaiting_approval"
         and dispute.decided_by_id != request.user.pk,
     }

@@ -3,15 +3,35 @@
 (function () {
   "use strict";
   const form = document.getElementById("payment-form");
-  if (!form || typeof window.Stripe !== "function") return;
+  if (!form) return;
+  const container = document.getElementById("payment-element");
+  const errorBox = document.getElementById("payment-error");
+  const button = document.getElementById("pay-button");
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+  }
+
+  if (typeof window.Stripe !== "function") {
+    // Stripe.js (https://js.stripe.com/v3/) did not load: offline, blocked by an extension or
+    // a firewall. Say so instead of leaving "Loading…" forever, and offer nothing to click.
+    container.textContent = "";
+    button.disabled = true;
+    form.setAttribute("data-stripe-state", "unavailable");
+    showError(
+      "The secure card form could not be loaded from Stripe. Check your connection (or an " +
+        "ad blocker) and reload this page. Nothing has been charged."
+    );
+    return;
+  }
+
   const stripe = window.Stripe(form.dataset.publishableKey);
   const elements = stripe.elements({ clientSecret: form.dataset.clientSecret });
   const paymentElement = elements.create("payment");
-  const container = document.getElementById("payment-element");
   container.textContent = "";
   paymentElement.mount(container);
-  const errorBox = document.getElementById("payment-error");
-  const button = document.getElementById("pay-button");
+  form.setAttribute("data-stripe-state", "ready");
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -19,14 +39,18 @@
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     errorBox.hidden = true;
-    const { error } = await stripe.confirmPayment({
-      elements,
-      confirmParams: { return_url: form.dataset.returnUrl },
-    });
+    let error;
+    try {
+      ({ error } = await stripe.confirmPayment({
+        elements,
+        confirmParams: { return_url: form.dataset.returnUrl },
+      }));
+    } catch (thrown) {
+      error = { message: "Stripe could not be reached. Nothing has been charged; try again." };
+    }
     // Only reached on an immediate error; success redirects to return_url.
     if (error) {
-      errorBox.textContent = error.message || "The payment could not be completed.";
-      errorBox.hidden = false;
+      showError(error.message || "The payment could not be completed.");
       button.disabled = false;
       button.removeAttribute("aria-busy");
     }

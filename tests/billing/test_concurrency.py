@@ -80,3 +80,71 @@ def test_two_payout_runs_at_once_pay_each_expert_once(settings, organization, ex
     assert Payout.objects.count() == 1
     assert ledger.balance(Kind.EXPERT_PAID_OUT, user=expert) == 6000
     assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_accepts_spend_one_platform_grant_once(organization):
+    """Two experts accept the platform-paid rework at once: one hold is the platform's, the
+    other waits on the grant's row lock, finds it spent and pays as the company."""
+    from billing.models import PlatformHoldGrant
+
+    fund(organization, 10_000)
+    scope = "review_request:race"
+    with transaction.atomic():
+        services.platform_hold_grant_create(
+            organization=organization, scope=scope, source_ref="dispute:race:rework", reason="r"
+        )
+    threads = 6
+    barrier = threading.Barrier(threads)
+
+    def accept():
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                services.hold_place(
+                    organization=organization,
+                    ref=f"race:{uuid.uuid4()}",
+                    amount_cents=1_000,
+                    scope=scope,
+                )
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=accept) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert Hold.objects.filter(payer="platform").count() == 1
+    assert Hold.objects.filter(payer="company").count() == threads - 1
+    assert PlatformHoldGrant.objects.get().status == "held"
+    assert ledger.balance(Kind.PLATFORM_HELD) == 1_000
+    assert ledger.balance(Kind.COMPANY_HELD, organization=organization) == (threads - 1) * 1_000
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_credit_form_posted_in_parallel_grants_once(organization):
+    from billing.models import CreditGrant
+
+    token = uuid.uuid4()
+    threads = 4
+    barrier = threading.Barrier(threads)
+
+    def post():
+        try:
+            barrier.wait()
+            services.credit_grant(
+                organization=organization, amount_cents=500, reason="r", request_token=token
+            )
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=post) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert CreditGrant.objects.count() == 1
+    assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 500

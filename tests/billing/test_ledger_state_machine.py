@@ -134,6 +134,51 @@ class MoneyMachine(RuleBasedStateMachine):
             return (None, rate, hours)
         return (ref, rate, hours)
 
+    @rule(
+        target=holds,
+        hours=st.sampled_from(["0.25", "1"]),
+        rate=st.sampled_from([3000, 6000]),
+        spare=st.booleans(),
+    )
+    def rework_hold(self, hours, rate, spare):
+        """A dispute's rework paid by the platform: a grant, then the accept's hold spends it
+        (with `spare`, a second accept for the same scope finds it spent and the company pays)."""
+        from decimal import Decimal
+
+        amount = services.hold_amount_for(
+            max_hours=Decimal(hours), rate_cents=rate, fee_percent=Decimal(20)
+        )
+        scope = f"review_request:{uuid.uuid4()}"
+        company_before = ledger.balance(Kind.COMPANY_AVAILABLE, organization=self.organization)
+        with transaction.atomic():
+            services.platform_hold_grant_create(
+                organization=self.organization,
+                scope=scope,
+                source_ref=f"dispute:{uuid.uuid4()}:rework",
+                reason="sm rework",
+            )
+            ref = f"sm:{uuid.uuid4()}"
+            hold = services.hold_place(
+                organization=self.organization, ref=ref, amount_cents=amount, scope=scope
+            )
+        assert hold.payer == "platform"
+        assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=self.organization) == (
+            company_before
+        )
+        if spare:
+            try:
+                with transaction.atomic():
+                    second = services.hold_place(
+                        organization=self.organization,
+                        ref=f"sm:{uuid.uuid4()}",
+                        amount_cents=amount,
+                        scope=scope,
+                    )
+                assert second.payer == "company"
+            except services.InsufficientFunds:
+                pass
+        return (ref, rate, hours)
+
     @rule(target=earnings, hold=consumes(holds), fraction=st.floats(0, 1.2))
     def capture(self, hold, fraction):
         ref, rate, hours = hold
@@ -211,6 +256,33 @@ class MoneyMachine(RuleBasedStateMachine):
         )
         for pk, cached in LedgerAccount.objects.values_list("pk", "balance_cents"):
             assert cached == sums.get(pk, 0)
+
+    @invariant()
+    def held_balances_equal_the_open_holds(self):
+        from billing.models import Hold, PlatformHoldGrant
+
+        for payer, kind in (("company", Kind.COMPANY_HELD), ("platform", Kind.PLATFORM_HELD)):
+            open_holds = (
+                Hold.objects.filter(payer=payer, status=Hold.Status.HELD).aggregate(
+                    total=Sum("amount_cents")
+                )["total"]
+                or 0
+            )
+            held = (
+                LedgerAccount.objects.filter(kind=kind).aggregate(total=Sum("balance_cents"))[
+                    "total"
+                ]
+                or 0
+            )
+            assert held == open_holds
+        for grant in PlatformHoldGrant.objects.prefetch_related("holds"):
+            statuses = sorted(hold.status for hold in grant.holds.all())
+            if grant.status == PlatformHoldGrant.Status.HELD:
+                assert statuses.count(Hold.Status.HELD) == 1
+            elif grant.status == PlatformHoldGrant.Status.USED:
+                assert statuses.count(Hold.Status.CAPTURED) == 1
+            else:
+                assert Hold.Status.HELD not in statuses and Hold.Status.CAPTURED not in statuses
 
     @invariant()
     def company_available_never_negative(self):

@@ -142,6 +142,25 @@ def test_add_funds_creates_a_payment_intent_and_renders_the_payment_element(
     assert stripe_on.calls()["POST /v1/payment_intents"] == 1
 
 
+def test_back_from_stripe_the_page_waits_for_the_webhook_then_shows_the_credit(
+    stripe_on, company_member, organization
+):
+    client = login_client(company_member)
+    funding = services.funding_start(
+        organization=organization, amount_cents=2_000, actor=company_member
+    )
+    url = f"/company/billing/funding/{funding.pk}/"
+    returned = client.get(url + f"?payment_intent={funding.stripe_payment_intent_id}"
+                          "&redirect_status=succeeded").content.decode()  # fmt: skip
+    assert 'id="awaiting-confirmation"' in returned
+    assert '<meta http-equiv="refresh"' in returned
+    assert "js.stripe.com" not in returned  # no second payment form while we wait
+    assert 'id="awaiting-confirmation"' not in client.get(url).content.decode()
+    Funding.objects.filter(pk=funding.pk).update(status=Funding.Status.SUCCEEDED)
+    paid = client.get(url + "?redirect_status=succeeded").content.decode()
+    assert "was added to your available balance" in paid and "http-equiv" not in paid
+
+
 def test_add_funds_below_ten_dollars_is_refused_next_to_the_field(stripe_on, company_member):
     response = login_client(company_member).post("/company/billing/", {"amount": "9.99"})
     assert response.status_code == 200

@@ -153,6 +153,24 @@ def test_refused_transfer_fails_the_payout_and_returns_the_money(stripe_on, orga
     assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 0
 
 
+def test_a_double_clicked_retry_or_mark_failed_moves_the_money_once(settings, organization, expert):
+    settings.STRIPE_SECRET_KEY = ""
+    fund(organization, 50_000)
+    available_earning(organization, expert)
+    payouts.payout_run()
+    payout = Payout.objects.get()
+    assert payouts.payout_fail(payout_id=payout.pk, reason="refused") is True
+    assert payouts.payout_fail(payout_id=payout.pk, reason="refused again") is False
+    assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 6000
+    payouts.payout_retry(payout=payout, actor=None)
+    with pytest.raises(payouts.IllegalTransition):
+        payouts.payout_retry(payout=payout, actor=None)
+    payout.refresh_from_db()
+    assert payout.attempt == 1
+    assert ledger.balance(Kind.EXPERT_PAID_OUT, user=expert) == 6000
+    assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 0
+
+
 def test_retry_is_refused_when_a_later_run_already_paid_the_money(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
     fund(organization, 50_000)

@@ -248,6 +248,41 @@ def test_transfer_reversed_by_stripe_returns_money_to_the_expert_once(
     assert Earning.objects.get().status == Earning.Status.AVAILABLE
 
 
+def test_our_reversal_its_webhook_and_a_reconcile_book_it_once(
+    stripe_on, client, organization, expert, operator, django_capture_on_commit_callbacks
+):
+    from billing.models import TransferReversal
+
+    payout = _paid_out(stripe_on, organization, expert)
+    company_before = ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization)
+    outcome = services.earning_refund(
+        ref=Earning.objects.get().ref, amount_cents=3600, actor=operator, reason="refund"
+    )
+    assert outcome.reversal_status == "succeeded"
+    snapshot = {
+        kind: ledger.balance(kind, user=expert)
+        for kind in (Kind.EXPERT_PAID_OUT, Kind.EXPERT_AVAILABLE, Kind.EXPERT_PENDING)
+    }
+    entries = ledger.LedgerEntry.objects.count()
+    transfer = stripe_gateway.transfer_retrieve(payout.stripe_transfer_id).to_dict()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):  # Stripe's event for our own reversal, delivered again and again
+            post_event(client, event_payload("transfer.reversed", transfer))
+    call_command("stripe_reconcile", "--older-than-seconds", "0")
+    call_command("stripe_reconcile", "--older-than-seconds", "0")
+    assert ledger.LedgerEntry.objects.count() == entries
+    for kind, cents in snapshot.items():
+        assert ledger.balance(kind, user=expert) == cents
+    assert snapshot[Kind.EXPERT_PAID_OUT] == 3000
+    assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == (
+        company_before + 3600
+    )
+    assert ledger.balance(Kind.PLATFORM_REFUNDS) == 0
+    assert TransferReversal.objects.get().status == TransferReversal.Status.SUCCEEDED
+    payout.refresh_from_db()
+    assert payout.reversed_cents == 3000 and payout.status != Payout.Status.FAILED
+
+
 def test_transfer_failed_event_fails_the_payout(
     stripe_on, client, organization, expert, django_capture_on_commit_callbacks
 ):

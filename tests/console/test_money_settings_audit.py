@@ -13,7 +13,11 @@ from django.utils import timezone
 from billing.models import CreditGrant
 from billing.selectors import company_balance
 from marketplace.models import AuditLog, PlatformSettings
-from marketplace.selectors import dispute_window_hours, platform_fee_percent
+from marketplace.selectors import (
+    dispute_approval_threshold_cents,
+    dispute_window_hours,
+    platform_fee_percent,
+)
 from tests.conftest import give_operator_mfa, login_client
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +53,27 @@ def test_grant_then_revoke_credit_moves_the_balance_and_is_audited(
     assert b"$200.00" in page.content
 
 
+def test_the_same_credit_form_posted_twice_grants_once(op_client, operator, organization):
+    import re
+
+    url = f"/console/organizations/{organization.pk}/"
+    page = op_client.get(url).content.decode()
+    token = re.search(r'name="request_token" value="([0-9a-f-]+)"', page).group(1)
+    form = {"direction": "grant", "amount": "100", "reason": "pilot", "request_token": token}
+    assert op_client.post(url, form).status_code == 302
+    assert op_client.post(url, form).status_code == 302  # a double click, a re-POST
+    assert company_balance(organization=organization).available_cents == 10_000
+    assert CreditGrant.objects.count() == 1
+    assert AuditLog.objects.filter(action="credit.granted").count() == 1
+    # The next form is a new change.
+    fresh = re.search(
+        r'name="request_token" value="([0-9a-f-]+)"', op_client.get(url).content.decode()
+    ).group(1)
+    assert fresh != token
+    op_client.post(url, {**form, "request_token": fresh})
+    assert company_balance(organization=organization).available_cents == 20_000
+
+
 def test_credit_without_reason_is_refused_and_nothing_moves(op_client, organization):
     response = op_client.post(
         f"/console/organizations/{organization.pk}/",
@@ -80,11 +105,40 @@ def test_settings_change_fee_and_window_with_before_and_after(op_client, operato
     assert dispute_window_hours() == 48
     row = AuditLog.objects.get(action="platform_settings.updated")
     assert row.actor == operator
-    assert row.before == {"fee_percent": None, "dispute_window_hours": None}
-    assert row.after == {"fee_percent": "15.5", "dispute_window_hours": 48}
+    assert row.before == {
+        "fee_percent": None,
+        "dispute_window_hours": None,
+        "dispute_approval_threshold_cents": None,
+    }
+    assert row.after == {
+        "fee_percent": "15.5",
+        "dispute_window_hours": 48,
+        "dispute_approval_threshold_cents": None,
+    }
     # Empty fields go back to the defaults.
     op_client.post("/console/settings/", {"fee_percent": "", "dispute_window_hours": ""})
     assert PlatformSettings.objects.get().fee_percent is None
+
+
+def test_settings_set_the_second_operator_threshold_in_dollars(settings, op_client, operator):
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 100_000
+    page = op_client.get("/console/settings/").content.decode()
+    assert "$1,000.00 (default $1,000.00)" in page
+    response = op_client.post("/console/settings/", {"dispute_approval_threshold": "250.50"})
+    assert response.status_code == 302
+    assert dispute_approval_threshold_cents() == 25_050
+    row = AuditLog.objects.get(action="platform_settings.updated")
+    assert row.after["dispute_approval_threshold_cents"] == 25_050
+    page = op_client.get("/console/settings/").content.decode()
+    assert "$250.50 (default $1,000.00)" in page and 'value="250.50"' in page
+    op_client.post("/console/settings/", {"dispute_approval_threshold": ""})
+    assert dispute_approval_threshold_cents() == 100_000
+
+
+def test_settings_reject_a_negative_threshold(op_client):
+    response = op_client.post("/console/settings/", {"dispute_approval_threshold": "-1"})
+    assert response.status_code == 200
+    assert not PlatformSettings.objects.exists()
 
 
 def test_settings_reject_a_fee_over_100_percent(op_client):

@@ -6,6 +6,7 @@ e2e-deps` installs Chromium)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,12 +121,12 @@ def _manage(env, *args) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="session")
-def live_server_daphne(tmp_path_factory):
-    """daphne + a db_worker on a seeded SQLite file; yields a LiveServer."""
-    workdir = tmp_path_factory.mktemp("e2e")
+@contextlib.contextmanager
+def _serve(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """daphne + a db_worker on a seeded SQLite file in `workdir`; yields a LiveServer."""
     db_path = workdir / "e2e.sqlite3"
     env = _env(db_path)
+    env.update(extra_env or {})
     _manage(env, "migrate", "--noinput")
     _manage(env, "createcachetable")
     seed = json.loads(_manage(env, "seed_demo", "--json"))
@@ -163,6 +165,38 @@ def live_server_daphne(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server_daphne(tmp_path_factory):
+    """daphne + a db_worker on a seeded SQLite file, without Stripe keys; yields a LiveServer."""
+    with _serve(tmp_path_factory.mktemp("e2e")) as server:
+        yield server
+
+
+E2E_WEBHOOK_SECRET = "whsec_e2e_funding"
+
+
+@pytest.fixture(scope="session")
+def live_server_stripe(tmp_path_factory, localstripe):
+    """Like live_server_daphne, with card funding switched on against the local Stripe server,
+    whose signed webhooks are posted to this server's /stripe/webhook/."""
+    env = {
+        "STRIPE_SECRET_KEY": localstripe.api_key,
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_e2e",
+        "STRIPE_API_BASE": localstripe.base_url,
+        "STRIPE_WEBHOOK_SECRET": E2E_WEBHOOK_SECRET,
+    }
+    with _serve(tmp_path_factory.mktemp("e2e-stripe"), env) as server:
+        localstripe.register_webhook(
+            server.url + "/stripe/webhook/",
+            E2E_WEBHOOK_SECRET,
+            events=["payment_intent.succeeded", "payment_intent.payment_failed"],
+        )
+        try:
+            yield server
+        finally:
+            localstripe.clear_webhooks()
 
 
 @pytest.fixture(scope="session")

@@ -179,9 +179,11 @@ def test_rework_by_refund_reopens_the_request_for_other_experts(
     assert Offer.objects.filter(review_request=rr, status="open").exclude(expert=other).count() == 0
 
 
-def test_rework_by_the_platform_keeps_the_expert_paid_and_credits_the_company(
+def test_rework_by_the_platform_keeps_the_expert_paid_and_leaves_the_company_untouched(
     organization, expert, operator, dispute, django_capture_on_commit_callbacks
 ):
+    """The platform pays through the rework's hold (tests/review_requests/test_disputes_rework.py),
+    not through credit to the company."""
     before = balances(organization, expert)
     decide(
         dispute,
@@ -190,10 +192,8 @@ def test_rework_by_the_platform_keeps_the_expert_paid_and_credits_the_company(
         outcome="rework",
         rework_funded_by="platform",
     )
-    after = balances(organization, expert)
-    assert after["company"] - before["company"] == CAPTURED_CENTS
-    assert after["pending"] == EXPERT_CENTS
-    assert ledger.balance(Kind.PLATFORM_CREDIT) == -(FUNDS + CAPTURED_CENTS)
+    assert balances(organization, expert) == before
+    assert ledger.balance(Kind.PLATFORM_CREDIT) == -FUNDS  # only the test's own funding
     assert Earning.objects.get(ref=dispute.assignment.hold_ref).status == Earning.Status.PENDING
     assert ReviewRequest.objects.get(pk=dispute.assignment.review_request_id).status == "queued"
 
@@ -251,6 +251,67 @@ def test_under_the_threshold_one_operator_is_enough(
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = CAPTURED_CENTS
     dispute = decide(dispute, operator, django_capture_on_commit_callbacks, outcome="full_refund")
     assert dispute.status == "resolved"
+
+
+def test_the_threshold_comes_from_the_platform_settings(
+    settings, organization, expert, operator, other_operator, dispute,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    from marketplace.services import platform_settings_update
+
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 1_000_000  # the default would let it through
+    platform_settings_update(actor=other_operator, dispute_approval_threshold_cents=1_000)
+    dispute = decide(dispute, operator, django_capture_on_commit_callbacks, outcome="full_refund")
+    assert dispute.status == "awaiting_approval"
+    row = AuditLog.objects.get(action="dispute.decision_proposed")
+    assert (row.after["threshold_cents"], row.after["at_stake_cents"]) == (1_000, CAPTURED_CENTS)
+    give_operator_mfa(operator)
+    page = login_client(operator).get(f"/console/disputes/{dispute.pk}/").content.decode()
+    assert "Over $10.00, a second operator must approve" in page
+
+
+@pytest.mark.parametrize(
+    ("outcome", "extra"),
+    [
+        ("release", {}),
+        ("partial_refund", {"amount_cents": 1_000}),
+        ("full_refund", {}),
+        ("rework", {"rework_funded_by": "refund"}),
+        ("rework", {"rework_funded_by": "platform"}),
+    ],
+)
+def test_a_replayed_decision_moves_money_once(
+    organization, expert, operator, other_operator, dispute,
+    django_capture_on_commit_callbacks, outcome, extra,
+):  # fmt: skip
+    decide(dispute, operator, django_capture_on_commit_callbacks, outcome=outcome, **extra)
+    after_first = balances(organization, expert)
+    entries = ledger.LedgerEntry.objects.count()
+    for who in (operator, other_operator):  # a double click, another operator's stale page
+        with pytest.raises(ValidationError):
+            decide(dispute, who, django_capture_on_commit_callbacks, outcome=outcome, **extra)
+    with pytest.raises(ValidationError):
+        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+    assert balances(organization, expert) == after_first
+    assert ledger.LedgerEntry.objects.count() == entries
+    assert AuditLog.objects.filter(action="dispute.resolved").count() == 1
+    assert Notification.objects.filter(kind="decision", user=expert).count() == 1
+
+
+def test_an_approval_replayed_moves_money_once(
+    settings, organization, expert, operator, other_operator, dispute,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 0
+    decide(dispute, operator, django_capture_on_commit_callbacks, outcome="full_refund")
+    with django_capture_on_commit_callbacks(execute=True):
+        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+    after = balances(organization, expert)
+    with pytest.raises(ValidationError):
+        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+    assert balances(organization, expert) == after
+    assert after["company"] == FUNDS
+    assert Earning.objects.get(ref=dispute.assignment.hold_ref).refunded_cents == CAPTURED_CENTS
 
 
 def test_second_operator_can_send_a_proposal_back(
@@ -319,9 +380,8 @@ def paid_out(settings, localstripe, organization, expert, assignment):
     from billing.payouts import payout_run
     from billing.services import connected_account_ensure, earnings_mature_due
 
-    # Ids restart with every test database, and Stripe idempotency keys derive from them:
-    # start from an empty Stripe so a key is never replayed from an earlier test.
-    localstripe.reset()
+    # No localstripe.reset(): ids restart with every test database, but each database (each
+    # test's rolled-back transaction here) sends its own idempotency-key prefix.
     use_localstripe(settings, localstripe)
     account = connected_account_ensure(user=expert)
     localstripe.enable_payouts(account.stripe_account_id)
