@@ -17,8 +17,10 @@ from billing.models import (
     Payout,
     PayoutRun,
     PayoutStatusChange,
+    PlatformHoldGrant,
     Refund,
     StripeEvent,
+    StripeInstallation,
     TransferReversal,
 )
 from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
@@ -128,3 +130,17 @@ class TransferReversalAdmin(ReadOnlyAdmin):
     list_display = ["ref", "payout", "amount_cents", "status", "stripe_reversal_id"]
     list_filter = ["status"]
     search_fields = ["ref", "stripe_reversal_id"]
+
+
+@admin.register(PlatformHoldGrant)
+class PlatformHoldGrantAdmin(ReadOnlyAdmin):
+    list_display = ["source_ref", "organization", "status", "created_at", "used_at"]
+    list_filter = ["status"]
+    search_fields = ["source_ref", "scope", "organization__name"]
+
+
+@admin.register(StripeInstallation)
+class StripeInstallationAdmin(ReadOnlyAdmin):
+    list_display = ["key_prefix", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["key_prefix"]
