@@ -172,7 +172,7 @@ _CLOCK_TYPES = [
 ]
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)  # about 40 kB an entry
 def _clock(now_minute: datetime, deadline: datetime | None, vendor: str) -> tuple[str, tuple]:
     rows = timezone_clock(now=now_minute, deadline=deadline)
     if vendor == "postgresql":
