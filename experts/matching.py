@@ -127,34 +127,58 @@ def _words(bits: int) -> tuple[int, int, int]:
 ClockRow = tuple[str, int, int, date, int, int, int, int, int, int]
 
 
+ClockValues = tuple[int, int, date, int, int, int, int, int, int]
+
+
+def _clock_groups(
+    *, now: datetime, deadline: datetime | None
+) -> list[tuple[ClockValues, list[str]]]:
+    """The clock of every zone, grouped: zones whose UTC offsets at `now` and at the deadline
+    are the same share every value (about 40 groups for 600 zones), so each group is computed
+    once. Per group: (wm_start, wm_end, local date of now, touch words x3, inner words x3)."""
+    now = now.astimezone(UTC)
+    deadline = deadline.astimezone(UTC) if deadline is not None and deadline > now else None
+    zones_by_offsets: dict[tuple, list[str]] = {}
+    for name, zone in _zones():
+        key = (
+            now.astimezone(zone).utcoffset(),
+            deadline.astimezone(zone).utcoffset() if deadline is not None else None,
+        )
+        zones_by_offsets.setdefault(key, []).append(name)
+    groups: list[tuple[ClockValues, list[str]]] = []
+    for (offset_now, offset_deadline), names in zones_by_offsets.items():
+        local_now = (now + offset_now).replace(tzinfo=None)
+        wm_start = _week_minute(local_now)
+        wm_end = wm_start + 1
+        if deadline is not None:
+            # Wall-clock minutes between the start of now's minute and the deadline, rounded up:
+            # windows are wall-clock, so a DST jump inside the range is counted as the clock shows.
+            floor_now = local_now.replace(second=0, microsecond=0)
+            local_deadline = (deadline + offset_deadline).replace(tzinfo=None)
+            span = math.ceil((local_deadline - floor_now).total_seconds() / 60)
+            wm_end = wm_start + min(max(span, 1), WEEK_MINUTES)
+        values = (
+            wm_start,
+            wm_end,
+            local_now.date(),
+            *_words(_hour_bits(wm_start, wm_end)),
+            *_words(_inner_bits(wm_start, wm_end)),
+        )
+        groups.append((values, names))
+    return groups
+
+
 def timezone_clock(*, now: datetime, deadline: datetime | None) -> list[ClockRow]:
     """Per zone: (zone, wm_start, wm_end, local date of now, touch words x3, inner words x3).
 
     [wm_start, wm_end) is the range of local week-minutes to test; `touch` marks the hours it
     meets and `inner` the hours it covers whole, for the hour masks of experts.models.MatchRow.
     """
-    rows: list[ClockRow] = []
-    masks: dict[tuple[int, int], tuple[int, ...]] = {}
-    for name, zone in _zones():
-        local_now = now.astimezone(zone)
-        wm_start = _week_minute(local_now)
-        wm_end = wm_start + 1
-        if deadline is not None and deadline > now:
-            # Wall-clock minutes between the start of now's minute and the deadline, rounded up:
-            # windows are wall-clock, so a DST jump inside the range is counted as the clock shows.
-            floor_now = local_now.replace(second=0, microsecond=0, tzinfo=None)
-            local_deadline = deadline.astimezone(zone).replace(tzinfo=None)
-            span = math.ceil((local_deadline - floor_now).total_seconds() / 60)
-            wm_end = wm_start + min(max(span, 1), WEEK_MINUTES)
-        key = (wm_start, wm_end)
-        words = masks.get(key)
-        if words is None:
-            words = masks[key] = (
-                *_words(_hour_bits(wm_start, wm_end)),
-                *_words(_inner_bits(wm_start, wm_end)),
-            )
-        rows.append((name, wm_start, wm_end, local_now.date(), *words))
-    return rows
+    return [
+        (name, *values)
+        for values, names in _clock_groups(now=now, deadline=deadline)
+        for name in names
+    ]
 
 
 _CLOCK_COLUMNS = ["tz", "wm_start", "wm_end", "local_date", "t0", "t1", "t2", "i0", "i1", "i2"]
@@ -172,16 +196,22 @@ _CLOCK_TYPES = [
 ]
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)  # about 40 kB an entry
 def _clock(now_minute: datetime, deadline: datetime | None, vendor: str) -> tuple[str, tuple]:
-    rows = timezone_clock(now=now_minute, deadline=deadline)
     if vendor == "postgresql":
         # One comma-separated string a column, split by the server: psycopg adapts a Python
-        # list element by element on the client (6,000 values took 8 ms a ranking).
-        columns = zip(*rows, strict=True)
+        # list element by element on the client (6,000 values took 8 ms a ranking). Rows come
+        # group by group, so a value column is its group's text repeated once per zone.
+        groups = _clock_groups(now=now_minute, deadline=deadline)
+        columns = [",".join(name for _, names in groups for name in names)]
+        for index in range(len(_CLOCK_COLUMNS) - 1):
+            columns.append(
+                ",".join(",".join([str(values[index])] * len(names)) for values, names in groups)
+            )
         arrays = ", ".join(f"string_to_array(%s, ',')::{t}[]" for t in _CLOCK_TYPES)
         sql = f"SELECT * FROM unnest({arrays}) AS tzclock({', '.join(_CLOCK_COLUMNS)})"
-        return sql, tuple(",".join(map(str, column)) for column in columns)
+        return sql, tuple(columns)
+    rows = timezone_clock(now=now_minute, deadline=deadline)
     placeholders = "(" + ", ".join(["%s"] * len(_CLOCK_COLUMNS)) + ")"
     values = ", ".join([placeholders] * len(rows))
     params = tuple(value for row in rows for value in (*row[:3], row[3].isoformat(), *row[4:]))

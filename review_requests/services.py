@@ -300,11 +300,14 @@ def _expert_profile_of(expert):
 
 def _responses_record_on_commit(responses: list[tuple]) -> None:
     """Offer response times, (expert_id, seconds), go to the experts' track record after
-    commit, in a transaction of their own: never a profile lock inside the offer locks."""
+    commit, in a transaction of their own: never a profile lock inside the offer locks. Robust:
+    a failure there is logged and never turns a committed accept or decline into an error."""
     from experts.services import expert_stats_record_responses
 
     if responses:
-        transaction.on_commit(lambda: expert_stats_record_responses(responses=responses))
+        transaction.on_commit(
+            lambda: expert_stats_record_responses(responses=responses), robust=True
+        )
 
 
 def _lock_request(pk) -> ReviewRequest:

@@ -229,3 +229,20 @@ def test_the_migration_derives_counters_from_the_old_rates():
     record = _record(profile)
     assert (record.on_time_count, record.dropped_count) == (17, 5)
     assert (_record(unrated).on_time_count, _record(unrated).dropped_count) == (0, 0)
+
+
+def test_the_expert_sees_their_own_track_record(expert):
+    ExpertProfileFactory(
+        user=expert,
+        completed_count=4,
+        on_time_count=3,
+        dropped_count=1,
+        completion_rate=0.8,
+        on_time_rate=0.75,
+        avg_response_seconds=61,
+        response_count=5,
+    )
+    text = login_client(expert).get("/expert/profile/").content.decode()
+    assert "Your track record" in text
+    assert "80%" in text and "75%" in text and "1 min 01 s" in text
+    assert "1 given back or late" in text
