@@ -16,8 +16,10 @@ from billing.models import (
     LedgerTransaction,
     Payout,
     PayoutRun,
+    PlatformHoldGrant,
     Refund,
     StripeEvent,
+    StripeInstallation,
     TransferReversal,
 )
 
@@ -80,5 +82,15 @@ class StripeEventAdmin(ReadOnlyAdmin):
     search_fields = ["id"]
 
 
-for model in (Hold, Funding, CreditGrant, ConnectedAccount, PayoutRun, TransferReversal, Refund):
+for model in (
+    Hold,
+    Funding,
+    CreditGrant,
+    ConnectedAccount,
+    PayoutRun,
+    TransferReversal,
+    Refund,
+    PlatformHoldGrant,
+    StripeInstallation,
+):
     admin.site.register(model, ReadOnlyAdmin)
