@@ -2,9 +2,9 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inloop .venv/bin/python bench/matching.py
 
-Needs PostgreSQL (DATABASE_URL). Works in its own database, `inloop_bench_matching`, created
-and dropped through Django's test-database machinery, so the database named in DATABASE_URL is
-never touched. Experts are loaded with COPY, their match rows built (as `manage.py match_rows_rebuild`
+Needs PostgreSQL (DATABASE_URL). Works in its own database (`--bench-db`, default
+`inloop_match_bench_run`), created and dropped through Django's test-database machinery, so the
+database named in DATABASE_URL is never touched. Experts are loaded with COPY, their match rows built (as `manage.py match_rows_rebuild`
 does), the tables ANALYZEd, and each size is measured with `--runs` random requests
 (random specialization, top-level or leaf; random rate cap; random instant in the week; a
 deadline on a third of them). Prints p50/p95/p99 in milliseconds and the queries per ranking.
@@ -28,7 +28,7 @@ os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijk
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
-BENCH_DB = "inloop_bench_matching"
+BENCH_DB = "inloop_match_bench_run"
 SIZES = (1_000, 10_000, 100_000)
 ZONES = [
     "America/New_York",
@@ -48,14 +48,14 @@ ZONES = [
 ]
 
 
-def _setup_django() -> None:
+def _setup_django(bench_db: str) -> None:
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("bench/matching.py needs DATABASE_URL=postgres://... (PostgreSQL)")
     import django
     from django.conf import settings
 
     django.setup()
-    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = BENCH_DB
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = bench_db
 
 
 def _copy(cursor, table: str, columns: list[str], rows) -> None:
@@ -85,6 +85,11 @@ def _load(rng: random.Random, start: int, count: int, organization_id) -> None:
         )
         always = rng.random() < 0.02
         max_concurrent = rng.choice([1, 2, 2, 3, 4])
+        completed = rng.randint(0, 500)
+        on_time = round(completed * rng.uniform(0.7, 1.0))
+        dropped = round(completed * rng.uniform(0.0, 0.3))
+        responses = completed + dropped + rng.randint(0, 100)
+        response_seconds = rng.randint(20, 900)
         profiles.append(
             (
                 expert_id,
@@ -102,9 +107,14 @@ def _load(rng: random.Random, start: int, count: int, organization_id) -> None:
                 rng.randint(0, max_concurrent),
                 round(rng.uniform(3.0, 5.0), 2),
                 rng.randint(0, 200),
-                rng.randint(0, 500),
-                round(rng.uniform(0.7, 1.0), 3),
-                round(rng.uniform(0.7, 1.0), 3),
+                completed,
+                on_time,
+                dropped,
+                on_time / completed if completed else 1.0,
+                completed / (completed + dropped) if completed + dropped else 1.0,
+                responses,
+                responses * response_seconds,
+                response_seconds if responses else None,
                 now,
                 now,
             )
@@ -171,8 +181,13 @@ def _load(rng: random.Random, start: int, count: int, organization_id) -> None:
                 "rating_avg",
                 "rating_count",
                 "completed_count",
+                "on_time_count",
+                "dropped_count",
                 "on_time_rate",
                 "completion_rate",
+                "response_count",
+                "response_seconds_total",
+                "avg_response_seconds",
                 "created_at",
                 "updated_at",
             ],
@@ -271,8 +286,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="rankings measured per size")
     parser.add_argument("--sizes", default=",".join(str(s) for s in SIZES))
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--bench-db", default=BENCH_DB, help="scratch database (created, then dropped)"
+    )
     args = parser.parse_args()
-    _setup_django()
+    _setup_django(args.bench_db)
     from django.db import connection
 
     from marketplace.models import Organization

@@ -16,34 +16,20 @@ from billing.models import (
     LedgerTransaction,
     Payout,
     PayoutRun,
+    PayoutStatusChange,
     PlatformHoldGrant,
     Refund,
     StripeEvent,
     StripeInstallation,
     TransferReversal,
 )
+from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class EntryInline(admin.TabularInline):
+class EntryInline(ReadOnlyInline):
     model = LedgerEntry
     fields = ["account", "amount_cents"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerTransaction)
@@ -82,15 +68,79 @@ class StripeEventAdmin(ReadOnlyAdmin):
     search_fields = ["id"]
 
 
-for model in (
-    Hold,
-    Funding,
-    CreditGrant,
-    ConnectedAccount,
-    PayoutRun,
-    TransferReversal,
-    Refund,
-    PlatformHoldGrant,
-    StripeInstallation,
-):
-    admin.site.register(model, ReadOnlyAdmin)
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["transaction", "account", "amount_cents", "created_at"]
+    list_filter = ["account__kind"]
+    search_fields = ["transaction__ref", "account__owner_key"]
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ["ref", "organization", "payer", "amount_cents", "captured_cents", "status"]
+    list_filter = ["status", "payer"]
+    search_fields = ["ref", "organization__name"]
+
+
+@admin.register(Funding)
+class FundingAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "amount_cents", "status", "stripe_payment_intent_id"]
+    list_filter = ["status"]
+    search_fields = ["organization__name", "stripe_payment_intent_id"]
+    exclude = ["client_secret"]
+
+
+@admin.register(CreditGrant)
+class CreditGrantAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "amount_cents", "reason", "actor", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["organization__name", "reason"]
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(ReadOnlyAdmin):
+    list_display = ["user", "stripe_account_id", "payouts_enabled", "details_submitted"]
+    list_filter = ["payouts_enabled", "details_submitted"]
+    search_fields = ["user__email", "stripe_account_id"]
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "started_at", "finished_at", "payouts_created", "stripe_calls"]
+    list_filter = ["started_at"]
+    search_fields = ["pk"]
+
+
+@admin.register(PayoutStatusChange)
+class PayoutStatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["payout", "from_status", "to_status", "reason", "created_at"]
+    list_filter = ["to_status"]
+    search_fields = ["payout__stripe_transfer_id", "reason"]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ["earning", "amount_cents", "expert_cents", "fee_cents", "actor", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["earning__ref", "reason"]
+
+
+@admin.register(TransferReversal)
+class TransferReversalAdmin(ReadOnlyAdmin):
+    list_display = ["ref", "payout", "amount_cents", "status", "stripe_reversal_id"]
+    list_filter = ["status"]
+    search_fields = ["ref", "stripe_reversal_id"]
+
+
+@admin.register(PlatformHoldGrant)
+class PlatformHoldGrantAdmin(ReadOnlyAdmin):
+    list_display = ["source_ref", "organization", "status", "created_at", "used_at"]
+    list_filter = ["status"]
+    search_fields = ["source_ref", "scope", "organization__name"]
+
+
+@admin.register(StripeInstallation)
+class StripeInstallationAdmin(ReadOnlyAdmin):
+    list_display = ["key_prefix", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["key_prefix"]

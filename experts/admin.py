@@ -8,6 +8,7 @@ from experts.models import (
     Credential,
     ExpertProfile,
     ExpertSpecialization,
+    MatchRow,
     Rating,
     Specialization,
     TimeOff,
@@ -42,14 +43,71 @@ class ExpertProfileAdmin(admin.ModelAdmin):
 @admin.register(Specialization)
 class SpecializationAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "requires_credentials"]
+    list_filter = ["depth", "requires_credentials"]
+    search_fields = ["slug", "name"]
 
 
 @admin.register(Credential)
 class CredentialAdmin(admin.ModelAdmin):
     list_display = ["expert", "kind", "field", "status", "expires_on", "created_at"]
     list_filter = ["status", "kind"]
+    search_fields = ["expert__display_name", "expert__user__email", "issuer", "number"]
     raw_id_fields = ["expert", "reviewed_by"]
 
 
-admin.site.register(CompanyBlock)
-admin.site.register(Rating)
+@admin.register(ExpertSpecialization)
+class ExpertSpecializationAdmin(admin.ModelAdmin):
+    list_display = ["expert", "specialization", "years"]
+    list_filter = ["specialization__parent"]
+    search_fields = ["expert__display_name", "specialization__slug"]
+    raw_id_fields = ["expert"]
+
+
+@admin.register(AvailabilityWindow)
+class AvailabilityWindowAdmin(admin.ModelAdmin):
+    list_display = ["expert", "weekday", "start_minute", "end_minute"]
+    list_filter = ["weekday"]
+    search_fields = ["expert__display_name"]
+    raw_id_fields = ["expert"]
+
+
+@admin.register(TimeOff)
+class TimeOffAdmin(admin.ModelAdmin):
+    list_display = ["expert", "start_date", "end_date", "note"]
+    list_filter = ["start_date"]
+    search_fields = ["expert__display_name", "note"]
+    raw_id_fields = ["expert"]
+
+
+@admin.register(CompanyBlock)
+class CompanyBlockAdmin(admin.ModelAdmin):
+    list_display = ["organization", "expert", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["organization__name", "expert__display_name"]
+    raw_id_fields = ["organization", "expert"]
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["expert", "organization", "score", "created_at"]
+    list_filter = ["score"]
+    search_fields = ["expert__display_name", "organization__name", "comment"]
+    raw_id_fields = ["expert", "organization"]
+
+
+@admin.register(MatchRow)
+class MatchRowAdmin(admin.ModelAdmin):
+    """A derived cache (rebuilt from profiles by experts.receivers): look, never edit."""
+
+    list_display = ["expert", "node", "exact", "rate_cents", "current_load"]
+    list_filter = ["exact", "always_available"]
+    search_fields = ["expert__display_name", "node__slug"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -172,19 +172,30 @@ _CLOCK_TYPES = [
 ]
 
 
-def _tzclock_sql(rows: list[ClockRow]) -> tuple[str, list]:
-    """The derived table `tzclock`; arrays on PostgreSQL (one parameter a column), VALUES
-    elsewhere."""
-    rows = [(*r[:3], connection.ops.adapt_datefield_value(r[3]), *r[4:]) for r in rows]
-    if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{t}[]" for t in _CLOCK_TYPES)
+@lru_cache(maxsize=512)
+def _clock(now_minute: datetime, deadline: datetime | None, vendor: str) -> tuple[str, tuple]:
+    rows = timezone_clock(now=now_minute, deadline=deadline)
+    if vendor == "postgresql":
+        # One comma-separated string a column, split by the server: psycopg adapts a Python
+        # list element by element on the client (6,000 values took 8 ms a ranking).
+        columns = zip(*rows, strict=True)
+        arrays = ", ".join(f"string_to_array(%s, ',')::{t}[]" for t in _CLOCK_TYPES)
         sql = f"SELECT * FROM unnest({arrays}) AS tzclock({', '.join(_CLOCK_COLUMNS)})"
-        return sql, [list(column) for column in zip(*rows, strict=True)]
+        return sql, tuple(",".join(map(str, column)) for column in columns)
     placeholders = "(" + ", ".join(["%s"] * len(_CLOCK_COLUMNS)) + ")"
     values = ", ".join([placeholders] * len(rows))
-    params = [value for row in rows for value in row]
+    params = tuple(value for row in rows for value in (*row[:3], row[3].isoformat(), *row[4:]))
     names = ", ".join(f"column{i + 1} AS {c}" for i, c in enumerate(_CLOCK_COLUMNS))
     return f"SELECT {names} FROM (VALUES {values})", params
+
+
+def _tzclock_sql(*, now: datetime, deadline: datetime | None) -> tuple[str, list]:
+    """The derived table `tzclock` (see timezone_clock) for a query: string arrays on
+    PostgreSQL, VALUES elsewhere. Memoized by the minute (everything the clock depends on), so
+    the rankings of one matching pass build it once."""
+    now_minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    sql, params = _clock(now_minute, deadline, connection.vendor)
+    return sql, list(params)
 
 
 def _t(model) -> str:
@@ -218,7 +229,7 @@ def availability_condition(expert_alias: str = "e", clock_alias: str = "z") -> s
 
 def available_expert_ids_sql(*, now: datetime) -> tuple[str, list]:
     """A subquery of the ids of experts inside a window right now (for the directory filter)."""
-    clock_sql, params = _tzclock_sql(timezone_clock(now=now, deadline=None))
+    clock_sql, params = _tzclock_sql(now=now, deadline=None)
     sql = (
         f"SELECT e.id FROM {_t(ExpertProfile)} e JOIN ({clock_sql}) z ON z.tz = e.timezone "
         f"WHERE {availability_condition()}"
@@ -265,6 +276,41 @@ def _reason(
     return ", ".join(parts)
 
 
+def _free_and_available(*, today: date) -> tuple[list[str], list]:
+    """The hard filters that do not depend on the request, over a match row `x` joined to the
+    clock `z`: under the concurrency cap, not suspended, not on time off on the local date,
+    and inside an availability window in the clock's range (or on call)."""
+    adapt_date = connection.ops.adapt_datefield_value
+    where = [
+        "x.current_load < x.max_concurrent",
+        f"x.user_id NOT IN (SELECT u.id FROM {_t(User)} u WHERE u.suspended_at IS NOT NULL)",
+    ]
+    params: list = []
+    # Time off on the expert's local date: local dates are within a day of UTC's, so only
+    # experts with time off touching those three days need the exact check.
+    where.append(
+        f"(x.expert_id NOT IN (SELECT t0.expert_id FROM {_t(TimeOff)} t0 "
+        "WHERE t0.start_date <= %s AND t0.end_date >= %s) "
+        f"OR {_not_on_time_off('x.expert_id')})"
+    )
+    params.extend(
+        [
+            adapt_date(date.fromordinal(today.toordinal() + 1)),
+            adapt_date(date.fromordinal(today.toordinal() - 1)),
+        ]
+    )
+    # Availability: the hour masks settle almost every row; only when the range meets an hour
+    # that is partly inside a window do the windows themselves decide (minute precision).
+    where.append(
+        "(x.always_available"
+        " OR ((x.full0 & z.t0) | (x.full1 & z.t1) | (x.full2 & z.t2)"
+        "     | (x.any0 & z.i0) | (x.any1 & z.i1) | (x.any2 & z.i2)) <> 0"
+        " OR (((x.any0 & z.t0) | (x.any1 & z.t1) | (x.any2 & z.t2)) <> 0"
+        f"     AND {_window_overlaps('x.expert_id')}))"
+    )
+    return where, params
+
+
 def candidates_rank(
     *,
     specialization_slug: str,
@@ -295,16 +341,12 @@ def candidates_rank(
     names = {s["id"]: s["name"] for s in specs.values()}
     expert_pk = ExpertProfile._meta.pk
     cap = max_rate_cents if max_rate_cents is not None else MAX_RATE_CENTS
-    clock_sql, clock_params = _tzclock_sql(timezone_clock(now=now, deadline=deadline))
+    clock_sql, clock_params = _tzclock_sql(now=now, deadline=deadline)
     today = now.date()
     adapt_date = connection.ops.adapt_datefield_value
 
     # Hard filters. The NOT IN subqueries are small sets PostgreSQL hashes once per query.
-    where = [
-        "x.node_id = %s",
-        "x.current_load < x.max_concurrent",
-        f"x.user_id NOT IN (SELECT u.id FROM {_t(User)} u WHERE u.suspended_at IS NOT NULL)",
-    ]
+    where = ["x.node_id = %s"]
     params: list = [requested["id"]]
     if max_rate_cents is not None:
         where.append("x.rate_cents <= %s")
@@ -324,28 +366,9 @@ def candidates_rank(
             "WHERE b.organization_id = %s)"
         )
         params.append(org_pk.get_db_prep_value(organization_id, connection))
-    # Time off on the expert's local date: local dates are within a day of UTC's, so only
-    # experts with time off touching those three days need the exact check.
-    where.append(
-        f"(x.expert_id NOT IN (SELECT t0.expert_id FROM {_t(TimeOff)} t0 "
-        "WHERE t0.start_date <= %s AND t0.end_date >= %s) "
-        f"OR {_not_on_time_off('x.expert_id')})"
-    )
-    params.extend(
-        [
-            adapt_date(date.fromordinal(today.toordinal() + 1)),
-            adapt_date(date.fromordinal(today.toordinal() - 1)),
-        ]
-    )
-    # Availability: the hour masks settle almost every row; only when the range meets an hour
-    # that is partly inside a window do the windows themselves decide (minute precision).
-    where.append(
-        "(x.always_available"
-        " OR ((x.full0 & z.t0) | (x.full1 & z.t1) | (x.full2 & z.t2)"
-        "     | (x.any0 & z.i0) | (x.any1 & z.i1) | (x.any2 & z.i2)) <> 0"
-        " OR (((x.any0 & z.t0) | (x.any1 & z.t1) | (x.any2 & z.t2)) <> 0"
-        f"     AND {_window_overlaps('x.expert_id')}))"
-    )
+    supply_where, supply_params = _free_and_available(today=today)
+    where.extend(supply_where)
+    params.extend(supply_params)
 
     # The score, written once; the Python reference in the tests mirrors this expression.
     # Floating point throughout (CAST): PostgreSQL's NUMERIC arithmetic was a third of the time.
@@ -436,3 +459,36 @@ def candidates_rank(
             )
         )
     return candidates
+
+
+# Supply ---------------------------------------------------------------------------------------
+
+
+def available_by_top_level(*, now: datetime) -> list[tuple[str, int]]:
+    """(field name, experts a request in that field could be offered to right now) for every
+    top-level field, in slug order, zeros included: every request-independent hard filter of
+    candidates_rank, and a verified unexpired credential where the field requires one. One
+    query, over the match rows of top-level nodes."""
+    now = now.astimezone(UTC)
+    today = now.date()
+    clock_sql, clock_params = _tzclock_sql(now=now, deadline=None)
+    conditions, params = _free_and_available(today=today)
+    spec = _t(Specialization)
+    sql = f"""
+        SELECT s.name, COALESCE(a.available, 0)
+        FROM {spec} s
+        LEFT JOIN (
+            SELECT x.node_id AS node_id, COUNT(*) AS available
+            FROM {_t(MatchRow)} x
+            JOIN {spec} n ON n.id = x.node_id
+            JOIN ({clock_sql}) z ON z.tz = x.timezone
+            WHERE n.parent_id IS NULL
+              AND (NOT n.requires_credentials OR x.credential_until >= %s)
+              AND {" AND ".join(conditions)}
+            GROUP BY x.node_id
+        ) a ON a.node_id = s.id
+        WHERE s.parent_id IS NULL
+        ORDER BY s.slug"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*clock_params, connection.ops.adapt_datefield_value(today), *params])
+        return [(name, int(count)) for name, count in cursor.fetchall()]

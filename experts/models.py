@@ -63,9 +63,15 @@ class ExpertProfile(models.Model):
     current_load = models.PositiveSmallIntegerField(default=0)
     rating_avg = models.FloatField(default=0.0)
     rating_count = models.PositiveIntegerField(default=0)
-    completed_count = models.PositiveIntegerField(default=0)
-    on_time_rate = models.FloatField(default=1.0)
-    completion_rate = models.FloatField(default=1.0)
+    # Track record, kept by experts.services.expert_stats_* from review_requests' events. The
+    # counters are the truth; the rates and the average are derived from them on every change.
+    completed_count = models.PositiveIntegerField(default=0)  # assignments submitted
+    on_time_count = models.PositiveIntegerField(default=0)  # ...of which before the deadline
+    dropped_count = models.PositiveIntegerField(default=0)  # given back or past the deadline
+    on_time_rate = models.FloatField(default=1.0)  # on_time / completed
+    completion_rate = models.FloatField(default=1.0)  # completed / (completed + dropped)
+    response_count = models.PositiveIntegerField(default=0)  # offers accepted, declined, expired
+    response_seconds_total = models.PositiveBigIntegerField(default=0)
     avg_response_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=tz.now)
     updated_at = models.DateTimeField(auto_now=True)

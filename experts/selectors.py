@@ -10,7 +10,12 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
-from experts.matching import Candidate, available_expert_ids_sql, candidates_rank
+from experts.matching import (
+    Candidate,
+    available_by_top_level,
+    available_expert_ids_sql,
+    candidates_rank,
+)
 from experts.models import (
     CompanyBlock,
     Credential,
@@ -31,6 +36,7 @@ __all__ = [
     "expert_get_public",
     "expert_profile_completeness",
     "expert_profile_for_user",
+    "experts_available_by_top_level",
     "specialization_list",
 ]
 
@@ -177,6 +183,12 @@ def expert_directory(
             ),
         )
     ).order_by("-rating_avg", "-completed_count", "display_name", "id")
+
+
+def experts_available_by_top_level(*, now: datetime | None = None) -> list[tuple[str, int]]:
+    """Supply for the operator console: (field name, experts who could be offered a request in
+    it right now) for every top-level field, in slug order. One query."""
+    return available_by_top_level(now=now or timezone.now())
 
 
 def expert_get_public(*, pk) -> ExpertProfile:

@@ -8,11 +8,12 @@ import re
 import uuid
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, F
 from django.utils import timezone
 
 from experts.match_index import match_rows_refresh, refresh_deferred
@@ -417,18 +418,84 @@ def expert_load_set(*, expert_id, load: int) -> None:
             _supply_changed(expert_id)
 
 
+def _track_record_rates(*, completed: int, on_time: int, dropped: int) -> tuple[float, float]:
+    """(completion_rate, on_time_rate); a new expert starts at 1.0 on both."""
+    completion = completed / (completed + dropped) if completed + dropped else 1.0
+    punctual = on_time / completed if completed else 1.0
+    return completion, punctual
+
+
+def _track_record_store(*, expert_id, completed: int, on_time: int, dropped: int) -> None:
+    completion, punctual = _track_record_rates(
+        completed=completed, on_time=on_time, dropped=dropped
+    )
+    ExpertProfile.objects.filter(pk=expert_id).update(
+        completed_count=completed,
+        on_time_count=on_time,
+        dropped_count=dropped,
+        completion_rate=completion,
+        on_time_rate=punctual,
+    )
+    MatchRow.objects.filter(expert_id=expert_id).update(
+        completion_rate=completion, on_time_rate=punctual
+    )
+
+
+def _track_record_locked(expert_id) -> ExpertProfile:
+    return (
+        ExpertProfile.objects.select_for_update()
+        .only("completed_count", "on_time_count", "dropped_count")
+        .get(pk=expert_id)
+    )
+
+
 def expert_stats_record_completion(*, expert_id, on_time: bool) -> None:
+    """An assignment was submitted (`on_time`: before the request's deadline, or it had none).
+    Call inside the submit transaction, which already holds the profile lock."""
     with transaction.atomic():
-        profile = ExpertProfile.objects.select_for_update().get(pk=expert_id)
-        done = profile.completed_count
-        profile.on_time_rate = (profile.on_time_rate * done + (1.0 if on_time else 0.0)) / (
-            done + 1
+        profile = _track_record_locked(expert_id)
+        _track_record_store(
+            expert_id=expert_id,
+            completed=profile.completed_count + 1,
+            on_time=profile.on_time_count + (1 if on_time else 0),
+            dropped=profile.dropped_count,
         )
-        profile.completed_count = done + 1
-        ExpertProfile.objects.filter(pk=expert_id).update(
-            on_time_rate=profile.on_time_rate, completed_count=profile.completed_count
+
+
+def expert_stats_record_drop(*, expert_id) -> None:
+    """An accepted assignment ended without a submission because of the expert: given back,
+    taken back by an operator or on suspension, or still open when the deadline passed. (Not
+    when the company cancelled.) Lowers the completion rate."""
+    with transaction.atomic():
+        profile = _track_record_locked(expert_id)
+        _track_record_store(
+            expert_id=expert_id,
+            completed=profile.completed_count,
+            on_time=profile.on_time_count,
+            dropped=profile.dropped_count + 1,
         )
-        MatchRow.objects.filter(expert_id=expert_id).update(on_time_rate=profile.on_time_rate)
+
+
+def expert_stats_record_responses(*, responses: Iterable[tuple[Any, float]]) -> None:
+    """Offers the experts answered, as (expert_id, seconds from offer to answer): accepted or
+    declined, or left to expire (counted at the offer's whole lifetime, the least it took).
+    One UPDATE per expert, counters and average together, without reading the row first."""
+    totals: dict[Any, list[int]] = {}
+    for expert_id, seconds in responses:
+        entry = totals.setdefault(expert_id, [0, 0])
+        entry[0] += 1
+        entry[1] += max(0, round(seconds))
+    with transaction.atomic():
+        for expert_id in sorted(totals, key=str):  # one lock order among concurrent callers
+            count, seconds = totals[expert_id]
+            new_count = F("response_count") + count
+            new_total = F("response_seconds_total") + seconds
+            ExpertProfile.objects.filter(pk=expert_id).update(
+                response_count=new_count,
+                response_seconds_total=new_total,
+                # Integer division in SQL on both databases: rounded half up.
+                avg_response_seconds=(new_total * 2 + new_count) / (new_count * 2),
+            )
 
 
 def rating_create(

@@ -53,6 +53,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
+    list_filter = ["created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
     readonly_fields = ["webhook_secret"]
@@ -110,5 +111,15 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "title"]
 
 
-admin.site.register(NotificationPreference)
-admin.site.register(PlatformSettings)
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "email"]
+    list_filter = ["kind", "email"]
+    search_fields = ["user__email"]
+
+
+@admin.register(PlatformSettings)
+class PlatformSettingsAdmin(admin.ModelAdmin):
+    list_display = ["fee_percent", "dispute_window_hours", "updated_at", "updated_by"]
+    list_filter = ["updated_at"]
+    search_fields = ["updated_by__email"]

@@ -26,7 +26,7 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 INSTALLED_APPS = [
     # daphne first: its runserver then serves websockets too.
     "daphne",
-    "django.contrib.admin",
+    "marketplace.admin_apps.InloopAdminConfig",  # django.contrib.admin behind allauth + 2FA
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -95,6 +95,12 @@ if DATABASE_URL:
             "max_size": env_int("DB_POOL_MAX", 20, minimum=1),
             "timeout": 10,
         }
+        # JIT compilation pays off for long analytical queries, not for this OLTP work: it
+        # started on the matching query once its estimated cost crossed jit_above_cost (large
+        # fields at 100k experts) and spent 50-130 ms compiling a query that runs in 10 ms.
+        if not env_bool("DB_JIT", False):
+            _options = _db["OPTIONS"].get("options", "")
+            _db["OPTIONS"]["options"] = f"{_options} -c jit=off".strip()
     DATABASES = {"default": _db}
 else:
     DATABASES = {

@@ -65,18 +65,21 @@ class TokenBucket:
     one strike per run of refused frames, so a client that overshoots once is not punished
     twice, while a flood collects strikes every time the bucket refills."""
 
-    def __init__(self, *, rate: float, burst: int, strike_window: float = 30.0):
+    def __init__(
+        self, *, rate: float, burst: int, strike_window: float = 30.0, clock=time.monotonic
+    ):
         self.rate = rate
         self.burst = burst
+        self.clock = clock
         self.tokens = float(burst)
-        self.updated = time.monotonic()
+        self.updated = clock()
         self.strike_window = strike_window
         self.strikes: list[float] = []
         self.refusing = False
 
     def take(self) -> str:
         """ "ok", "strike" (the first refusal of a run) or "refused"."""
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1:
@@ -93,6 +96,7 @@ class TokenBucket:
 class WorkspaceConsumer(UserSocketConsumer):
     rate_per_second = 20
     burst = 40
+    clock = staticmethod(time.monotonic)  # the token bucket's time (tests drive their own)
     strikes_to_close = 3
 
     assignment_id: str = ""
@@ -122,7 +126,7 @@ class WorkspaceConsumer(UserSocketConsumer):
     async def after_accept(self, user) -> None:
         self.user = user
         self.sent_seq = 0
-        self.bucket = TokenBucket(rate=self.rate_per_second, burst=self.burst)
+        self.bucket = TokenBucket(rate=self.rate_per_second, burst=self.burst, clock=self.clock)
         self.cap_reported = False
         self.me = await _db(actor_of)(user=user, role=self.role, assignment=self.assignment)
         self.participants: dict[str, dict[str, Any]] = {self.channel_name: self.me}

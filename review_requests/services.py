@@ -306,6 +306,15 @@ def _expert_profile_of(expert):
     return profile
 
 
+def _responses_record_on_commit(responses: list[tuple]) -> None:
+    """Offer response times, (expert_id, seconds), go to the experts' track record after
+    commit, in a transaction of their own: never a profile lock inside the offer locks."""
+    from experts.services import expert_stats_record_responses
+
+    if responses:
+        transaction.on_commit(lambda: expert_stats_record_responses(responses=responses))
+
+
 def _lock_request(pk) -> ReviewRequest:
     return ReviewRequest.objects.select_for_update().select_related("specialization").get(pk=pk)
 
@@ -403,6 +412,8 @@ def offer_accept(*, offer_id, expert) -> Assignment:
                 Offer.objects.filter(pk=offer.pk).update(
                     status=Offer.Status.EXPIRED, responded_at=now
                 )
+                expired_after = (offer.expires_at - offer.created_at).total_seconds()
+                _responses_record_on_commit([(profile.pk, expired_after)])
             refusal = Refused(410, "offer_expired", "This offer has expired.")
         elif rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
             Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.WITHDRAWN)
@@ -462,6 +473,7 @@ def offer_accept(*, offer_id, expert) -> Assignment:
                 actor=profile.user,
             )
             Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.ACCEPTED, responded_at=now)
+            _responses_record_on_commit([(profile.pk, (now - offer.created_at).total_seconds())])
             _expert_load_refresh(expert_id=profile.pk)
             if rr.waiting_for_funds:
                 _set_waiting_for_funds(rr, False)
@@ -515,6 +527,9 @@ def offer_decline(*, offer_id, expert) -> None:
         offer.status = Offer.Status.DECLINED
         offer.responded_at = timezone.now()
         offer.save(update_fields=["status", "responded_at"])
+        _responses_record_on_commit(
+            [(profile.pk, (offer.responded_at - offer.created_at).total_seconds())]
+        )
         matching_enqueue_on_commit([offer.review_request_id])
 
 
@@ -526,11 +541,15 @@ def _close_workspace(assignment: Assignment, reason: str) -> None:
     )
 
 
-def _release_locked(*, rr: ReviewRequest, assignment: Assignment, actor, reason: str) -> None:
+def _release_locked(
+    *, rr: ReviewRequest, assignment: Assignment, actor, reason: str, dropped: bool = True
+) -> None:
     """Caller holds the request lock. Hold back to the company, assignment released, load
-    recounted, the expert's workspace sockets closed."""
+    recounted, the expert's workspace sockets closed. `dropped`: the work ended unsubmitted
+    because of the expert (not a company's cancel), which lowers their completion rate."""
     from billing.services import hold_release
     from experts.models import ExpertProfile
+    from experts.services import expert_stats_record_drop
 
     ExpertProfile.objects.select_for_update().only("pk").get(pk=assignment.expert_id)
     if assignment.hold_ref:
@@ -539,6 +558,8 @@ def _release_locked(*, rr: ReviewRequest, assignment: Assignment, actor, reason:
         assignment=assignment, to=Assignment.Status.RELEASED, reason=reason, actor=actor
     )
     _expert_load_refresh(expert_id=assignment.expert_id)
+    if dropped:
+        expert_stats_record_drop(expert_id=assignment.expert_id)
     _close_workspace(assignment, "released")
 
 
@@ -580,12 +601,12 @@ def _nothing_billed(rr: ReviewRequest) -> bool:
     ).exists()
 
 
-def _wind_down(*, rr: ReviewRequest, actor, reason: str) -> None:
+def _wind_down(*, rr: ReviewRequest, actor, reason: str, dropped: bool) -> None:
     """Release every active assignment and withdraw open offers (request lock held)."""
     from review_requests.models import Offer
 
     for assignment in rr.assignments.filter(status__in=Assignment.ACTIVE).select_related("expert"):
-        _release_locked(rr=rr, assignment=assignment, actor=actor, reason=reason)
+        _release_locked(rr=rr, assignment=assignment, actor=actor, reason=reason, dropped=dropped)
     rr.offers.filter(status=Offer.Status.OPEN).update(
         status=Offer.Status.WITHDRAWN, responded_at=timezone.now()
     )
@@ -607,7 +628,7 @@ def request_cancel(*, review_request: ReviewRequest, actor=None) -> ReviewReques
                 "Time has already been billed on this request; it can no longer be cancelled. "
                 "Open a dispute instead if something went wrong.",
             )
-        _wind_down(rr=rr, actor=actor, reason="request cancelled")
+        _wind_down(rr=rr, actor=actor, reason="request cancelled", dropped=False)
         request_transition(
             review_request=rr, to=ReviewRequest.Status.CANCELLED, reason="cancelled", actor=actor
         )
@@ -623,7 +644,7 @@ def request_expire(*, review_request: ReviewRequest) -> ReviewRequest | None:
             return None
         if rr.deadline is None or rr.deadline > timezone.now():
             return None
-        _wind_down(rr=rr, actor=None, reason="deadline passed")
+        _wind_down(rr=rr, actor=None, reason="deadline passed", dropped=True)
         request_transition(
             review_request=rr, to=ReviewRequest.Status.EXPIRED, reason="deadline passed"
         )
@@ -651,19 +672,28 @@ def offers_expire_due(*, limit: int = 500) -> int:
     from review_requests.models import Offer
 
     now = timezone.now()
-    due = list(
-        Offer.objects.filter(status=Offer.Status.OPEN, expires_at__lte=now)
-        .order_by("expires_at")
-        .values_list("pk", "review_request_id")[:limit]
-    )
-    if not due:
-        return 0
-    expired = Offer.objects.filter(pk__in=[pk for pk, _ in due], status=Offer.Status.OPEN).update(
-        status=Offer.Status.EXPIRED, responded_at=now
-    )
+    with transaction.atomic():
+        # Locked, so exactly these offers expire here (an accept in flight keeps its own).
+        due = list(
+            Offer.objects.select_for_update(skip_locked=True)
+            .filter(status=Offer.Status.OPEN, expires_at__lte=now)
+            .order_by("expires_at")
+            .values_list("pk", "review_request_id", "expert_id", "created_at", "expires_at")[:limit]
+        )
+        if not due:
+            return 0
+        expired = Offer.objects.filter(pk__in=[row[0] for row in due]).update(
+            status=Offer.Status.EXPIRED, responded_at=now
+        )
+        _responses_record_on_commit(
+            [
+                (expert_id, (expires - created).total_seconds())
+                for _, _, expert_id, created, expires in due
+            ]
+        )
     from review_requests.matching import matching_run
 
-    for rr_id in sorted({rr_id for _, rr_id in due}):
+    for rr_id in sorted({row[1] for row in due}):
         matching_run(review_request=ReviewRequest(pk=rr_id))
     return expired
 

@@ -65,9 +65,7 @@ from review_requests import expert_views  # noqa: E402
 urlpatterns += [
     path("expert/offers/", expert_views.offers_inbox, name="expert_offers"),
     path("expert/offers/list/", expert_views.offers_fragment, name="expert_offers_fragment"),
-    path(
-        "expert/offers/<uuid:pk>/accept/", expert_views.offer_accept, name="expert_offer_accept"
-    ),
+    path("expert/offers/<uuid:pk>/accept/", expert_views.offer_accept, name="expert_offer_accept"),
     path(
         "expert/offers/<uuid:pk>/decline/",
         expert_views.offer_decline,

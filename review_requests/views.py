@@ -21,7 +21,7 @@ from review_requests.forms import (
     RubricFormSet,
     WebhookLogFilterForm,
 )
-from review_requests.models import Assignment, ReviewRequest
+from review_requests.models import Assignment, Offer, ReviewRequest
 from review_requests.selectors import review_request_get_for_org
 from review_requests.serializers import review_request_to_api
 
@@ -127,6 +127,9 @@ def _request_context(review_request: ReviewRequest) -> dict:
         "original_text": original,
         "segments": segments,
         "can_cancel": review_request.status in ("queued", "in_review") and nothing_billed,
+        "open_offers": review_request.offers.filter(status=Offer.Status.OPEN).count()
+        if review_request.status == "queued"
+        else 0,
         "rubric_labels": {
             str(item.get("key")): item.get("label") for item in review_request.rubric or []
         },

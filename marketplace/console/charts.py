@@ -39,6 +39,15 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+def _grid_lines(top: float, *, whole: bool) -> int:
+    """How many grid steps: GRID_LINES, unless whole-number data (counts) would get fractional
+    labels (a top of 1, 2, 5 or 10), then a step count that divides the top evenly."""
+    if not whole or (float(top).is_integer() and int(top) % GRID_LINES == 0):
+        return GRID_LINES
+    top_int = int(top)
+    return next(n for n in (5, 2, 1) if top_int % n == 0)
+
+
 def bar_chart(
     *,
     title: str,
@@ -49,19 +58,21 @@ def bar_chart(
     """Grouped vertical bars: one group per label, one bar per series (legend below)."""
     count = max(len(labels), 1)
     top = _nice_max(max((max(s.values, default=0) for s in series), default=0))
+    whole = all(float(v).is_integer() for s in series for v in s.values)
+    lines = _grid_lines(top, whole=whole)
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
     group_w = plot_w / count
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1)
     parts: list[str] = []
-    for i in range(GRID_LINES + 1):
-        y = PAD_TOP + plot_h - plot_h * i / GRID_LINES
+    for i in range(lines + 1):
+        y = PAD_TOP + plot_h - plot_h * i / lines
         parts.append(
             f'<line class="grid" x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         parts.append(
             f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{escape(format_value(top * i / GRID_LINES))}</text>"
+            f"{escape(format_value(top * i / lines))}</text>"
         )
     for g, label in enumerate(labels):
         x0 = PAD_LEFT + g * group_w + group_w * 0.1

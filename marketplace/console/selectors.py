@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from billing.models import LedgerAccount, LedgerEntry, Payout
 from experts.models import Credential
+from experts.selectors import experts_available_by_top_level
 from marketplace.models import AuditLog, Organization, User
 from review_requests.models import Dispute, Offer, ReviewRequest
 
@@ -213,19 +214,18 @@ def _same_week(value: datetime | None, week_start: datetime) -> bool:
 
 @dataclass(frozen=True)
 class Supply:
-    available_by_field: list[tuple[str, int]]
+    available_by_field: list[tuple[str, int]]  # every top-level field, zeros included
     pending_verifications: int
+
+    @property
+    def available_total(self) -> int:
+        """Experts counted once per field they are available in (an expert may hold two)."""
+        return sum(n for _, n in self.available_by_field)
 
 
 def supply(*, now: datetime) -> Supply:
-    try:
-        from experts import selectors as expert_selectors
-    except ImportError:  # the experts app's selectors are not there yet
-        expert_selectors = None
-    by_field = getattr(expert_selectors, "experts_available_by_top_level", None)
-    available = list(by_field(now=now)) if by_field is not None else []
     return Supply(
-        available_by_field=available,
+        available_by_field=experts_available_by_top_level(now=now),
         pending_verifications=Credential.objects.filter(status=Credential.Status.PENDING).count(),
     )
 

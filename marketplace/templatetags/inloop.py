@@ -59,6 +59,18 @@ def reltime(value: datetime | None) -> str:
 
 
 @register.filter
+def abstime(value: datetime | None) -> str:
+    """An exact <time> to the second, for evidence where "3 h ago" is not enough (time logs,
+    transcripts)."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}">{}</time>', value.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S %Z")
+    )
+
+
+@register.filter
 def markdown(text: str) -> str:
     return mark_safe(markdown_to_safe_html(text or ""))  # noqa: S308 - sanitized by nh3
 

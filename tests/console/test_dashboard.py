@@ -97,3 +97,38 @@ def test_bar_chart_escapes_labels_and_scales_to_a_round_maximum():
     assert "<b>" not in svg
     assert "&lt;b&gt;" in svg
     assert ">1,000<" in svg  # 730 rounds up to a 1,000 axis
+
+
+@pytest.mark.parametrize(
+    ("counts", "labels"),
+    [
+        ([1, 0], ["0", "1"]),
+        ([2, 1], ["0", "1", "2"]),
+        ([4, 0], ["0", "1", "2", "3", "4", "5"]),
+        ([7], ["0", "2", "4", "6", "8", "10"]),
+    ],
+)
+def test_a_chart_of_counts_labels_its_axis_with_whole_numbers_only(counts, labels):
+    import re
+
+    svg = charts.bar_chart(
+        title="Counts",
+        labels=[str(i) for i in range(len(counts))],
+        series=[charts.Series("n", counts)],
+    )
+    axis = re.findall(r'text-anchor="end">([^<]*)<', svg)
+    assert axis == labels
+
+
+def test_a_money_axis_keeps_four_steps():
+    import re
+
+    svg = charts.bar_chart(
+        title="Money",
+        labels=["w"],
+        series=[charts.Series("cents", [730_000])],
+        format_value=charts.money_axis,
+    )
+    assert re.findall(r'text-anchor="end">([^<]*)<', svg) == [
+        "$0", "$2,500", "$5,000", "$7,500", "$10,000"
+    ]  # fmt: skip

@@ -124,6 +124,30 @@ def test_profile_actions_refuse_get(expert):
         assert client.get(url).status_code == 405
 
 
+EXPERT_ACTIONS = [
+    "/expert/profile/basics/",
+    "/expert/profile/availability/",
+    "/expert/profile/credentials/",
+    "/expert/profile/specializations/",
+    "/expert/profile/specializations/1/remove/",
+    "/expert/profile/time-off/",
+    "/expert/profile/time-off/1/remove/",
+]
+
+
+@pytest.mark.django_db
+def test_profile_actions_refuse_other_roles_and_anonymous(company_member, mfa_operator):
+    for url in EXPERT_ACTIONS:
+        anonymous = Client().post(url, {"day_0": "09:00-10:00"})
+        assert anonymous.status_code == 302, url
+        assert anonymous["Location"].startswith("/accounts/login/?next=")
+        for user in (company_member, mfa_operator):
+            status = login_client(user).post(url, {"day_0": "09:00-10:00"}).status_code
+            assert status == 403, (url, user, status)
+    assert not ExpertProfile.objects.exists()
+    assert not AvailabilityWindow.objects.exists()
+
+
 # Profile editor --------------------------------------------------------------------------------
 
 

@@ -76,7 +76,7 @@ def test_the_signal_is_not_sent_when_the_transaction_rolls_back(supply_events):
 
 @pytest.mark.django_db
 def test_completion_updates_the_on_time_rate():
-    expert = ExpertProfileFactory(completed_count=3, on_time_rate=1.0)
+    expert = ExpertProfileFactory(completed_count=3, on_time_count=3, on_time_rate=1.0)
     services.expert_stats_record_completion(expert_id=expert.pk, on_time=False)
     expert.refresh_from_db()
     assert expert.completed_count == 4

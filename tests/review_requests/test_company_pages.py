@@ -11,10 +11,11 @@ from django.test import Client
 from django.utils import timezone
 
 from billing import services as billing_services
-from review_requests.models import ReviewRequest, WebhookEvent
+from review_requests.models import Offer, ReviewRequest, WebhookEvent
 from tests.conftest import give_operator_mfa, login_client
 from tests.review_requests.company_helpers import (
     make_assignment,
+    make_expert_profile,
     make_review,
     make_review_request,
 )
@@ -287,6 +288,25 @@ def test_detail_shows_reviewers_with_links_and_billed_time(company_member, organ
     assert f'data-ws="/ws/requests/{rr.pk}/"' in page
     assert "/company/disputes/new/" not in page  # only once the review is submitted
     assert "Cancel request" not in page  # 12 minutes are already billed
+
+
+def test_a_queued_request_says_whether_offers_are_out(company_member, organization):
+    rr = make_review_request(organization)
+    client = login_client(company_member)
+    page = client.get(f"/company/requests/{rr.pk}/").content.decode()
+    assert "No matching expert is free right now" in page
+    for _ in range(2):
+        Offer.objects.create(
+            review_request=rr,
+            expert=make_expert_profile(),
+            rate_cents=9000,
+            expires_at=timezone.now() + timedelta(minutes=15),
+        )
+    page = client.get(f"/company/requests/{rr.pk}/").content.decode()
+    assert "Waiting for an expert to accept: 2 offers out." in page
+    ReviewRequest.objects.filter(pk=rr.pk).update(waiting_for_funds=True)
+    page = client.get(f"/company/requests/{rr.pk}/").content.decode()
+    assert "Waiting for funds" in page
 
 
 def test_cancel_is_offered_only_while_nothing_is_billed(company_member, organization):

@@ -216,7 +216,16 @@ class Command(BaseCommand):
                 leaves = rng.sample(
                     leaves_by_field[field.pk], k=min(2, len(leaves_by_field[field.pk]))
                 )
+                if always:
+                    # The on-call reviewer covers the whole field, so a request for any
+                    # specialization finds someone at any hour.
+                    leaves += [leaf for leaf in leaves_by_field[field.pk] if leaf not in leaves]
                 rate = rng.randrange(4_000, 30_001, 500)
+                completed = rng.randint(5, 300)
+                on_time = round(completed * rng.uniform(0.85, 1.0))
+                dropped = round(completed * rng.uniform(0.0, 0.08))
+                responses = completed + dropped + rng.randint(0, 40)
+                response_seconds = rng.randint(45, 600)
                 profile, created = ExpertProfile.objects.get_or_create(
                     user=user,
                     defaults={
@@ -231,8 +240,14 @@ class Command(BaseCommand):
                         "always_available": always,
                         "rating_avg": round(rng.uniform(4.0, 5.0), 2),
                         "rating_count": rng.randint(3, 120),
-                        "completed_count": rng.randint(5, 300),
-                        "on_time_rate": round(rng.uniform(0.85, 1.0), 2),
+                        "completed_count": completed,
+                        "on_time_count": on_time,
+                        "dropped_count": dropped,
+                        "on_time_rate": on_time / completed,
+                        "completion_rate": completed / (completed + dropped),
+                        "response_count": responses,
+                        "response_seconds_total": responses * response_seconds,
+                        "avg_response_seconds": response_seconds,
                     },
                 )
                 if created:

@@ -1,0 +1,126 @@
+"""Read-only admin for review requests and everything under them: state moves only through
+review_requests.services (history rows, holds, webhooks), so the admin can look, search and
+filter, never edit. Operators act from the console."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
+from review_requests.models import (
+    Annotation,
+    Assignment,
+    AssignmentStatusChange,
+    Dispute,
+    IdempotencyRecord,
+    Offer,
+    RequestStatusChange,
+    Review,
+    ReviewRequest,
+    WebhookAttempt,
+    WebhookEvent,
+    WorkInterval,
+    WorkspaceEvent,
+)
+
+
+@admin.register(ReviewRequest)
+class ReviewRequestAdmin(ReadOnlyAdmin):
+    list_display = ["title", "organization", "specialization", "status", "created_at"]
+    list_filter = ["status", "content_type", "waiting_for_funds"]
+    search_fields = ["id", "title", "organization__name", "model_name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["organization", "specialization"]
+
+
+@admin.register(RequestStatusChange)
+class RequestStatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["review_request", "from_status", "to_status", "reason", "created_at"]
+    list_filter = ["to_status"]
+    search_fields = ["review_request__id", "review_request__title", "reason"]
+
+
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdmin):
+    list_display = ["review_request", "expert", "rate_cents", "status", "expires_at"]
+    list_filter = ["status"]
+    search_fields = ["id", "review_request__title", "expert__user__email"]
+    list_select_related = ["review_request", "expert"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "review_request", "expert", "status", "billed_seconds", "cost_cents"]
+    list_filter = ["status"]
+    search_fields = ["id", "review_request__title", "expert__user__email", "hold_ref"]
+    list_select_related = ["review_request", "expert"]
+
+
+@admin.register(AssignmentStatusChange)
+class AssignmentStatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "from_status", "to_status", "reason", "created_at"]
+    list_filter = ["to_status"]
+    search_fields = ["assignment__id", "reason"]
+
+
+@admin.register(WorkspaceEvent)
+class WorkspaceEventAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "seq", "kind", "actor", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["assignment__id"]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "start", "end", "severity", "deleted_at"]
+    list_filter = ["severity"]
+    search_fields = ["assignment__id", "quote", "comment"]
+
+
+@admin.register(WorkInterval)
+class WorkIntervalAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "started_at", "last_heartbeat_at", "closed"]
+    list_filter = ["closed"]
+    search_fields = ["assignment__id"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "verdict", "submitted_at"]
+    list_filter = ["verdict"]
+    search_fields = ["assignment__id", "summary"]
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ["key", "organization", "endpoint", "response_status", "created_at"]
+    list_filter = ["endpoint", "response_status"]
+    search_fields = ["key", "organization__name"]
+
+
+class AttemptInline(ReadOnlyInline):
+    model = WebhookAttempt
+    fields = ["number", "status_code", "latency_ms", "succeeded", "error", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "organization", "type", "attempts", "delivered_at", "gave_up_at"]
+    list_filter = ["type"]
+    search_fields = ["id", "organization__name", "url"]
+    inlines = [AttemptInline]
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["event", "number", "status_code", "latency_ms", "succeeded", "created_at"]
+    list_filter = ["succeeded"]
+    search_fields = ["event__id", "error"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "organization", "category", "status", "outcome", "created_at"]
+    list_filter = ["status", "category", "outcome"]
+    search_fields = ["id", "organization__name", "assignment__id", "description"]
