@@ -271,6 +271,8 @@ class HoldReceiptLine:
     released_cents: int
     refunded_cents: int
     billed_seconds: int
+    # A rework the platform paid for after a dispute: listed, never counted as the company's.
+    paid_by_platform: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,20 +280,24 @@ class RequestReceipt:
     lines: list[HoldReceiptLine]
 
     @property
+    def _company_lines(self) -> list[HoldReceiptLine]:
+        return [line for line in self.lines if not line.paid_by_platform]
+
+    @property
     def captured_cents(self) -> int:
-        return sum(line.captured_cents for line in self.lines)
+        return sum(line.captured_cents for line in self._company_lines)
 
     @property
     def fee_cents(self) -> int:
-        return sum(line.fee_cents for line in self.lines)
+        return sum(line.fee_cents for line in self._company_lines)
 
     @property
     def released_cents(self) -> int:
-        return sum(line.released_cents for line in self.lines)
+        return sum(line.released_cents for line in self._company_lines)
 
     @property
     def refunded_cents(self) -> int:
-        return sum(line.refunded_cents for line in self.lines)
+        return sum(line.refunded_cents for line in self._company_lines)
 
     @property
     def net_cents(self) -> int:
@@ -325,6 +331,7 @@ def request_receipt(*, organization, hold_refs: list[str]) -> RequestReceipt:
                 released_cents=released,
                 refunded_cents=earning.refunded_cents if earning else 0,
                 billed_seconds=earning.billed_seconds if earning else 0,
+                paid_by_platform=hold.payer == Hold.Payer.PLATFORM,
             )
         )
     return RequestReceipt(lines=lines)

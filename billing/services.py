@@ -16,6 +16,7 @@ from django.utils import timezone
 from billing import ledger
 from billing.ledger import InsufficientFunds
 from billing.models import CreditGrant, Earning, Hold, LedgerAccount, PlatformHoldGrant
+from billing.signals import funds_added
 from marketplace.selectors import dispute_window_hours, platform_fee_percent
 from marketplace.services import audit_record
 
@@ -154,6 +155,8 @@ def _credit_grant(
                 actor=actor,
                 memo=reason,
             )
+        if amount_cents > 0:
+            funds_added.send(sender=CreditGrant, organization_id=organization.pk)
         audit_record(
             actor=actor,
             action="credit.granted" if amount_cents > 0 else "credit.revoked",
@@ -574,6 +577,8 @@ def earning_refund(*, ref: str, amount_cents: int, actor, reason: str) -> Refund
             actor=refund.actor,
             memo=reason,
         )
+        if payer != Hold.Payer.PLATFORM:
+            funds_added.send(sender=Refund, organization_id=earning.organization_id)
         earning.refunded_cents += amount_cents
         fields = ["refunded_cents"]
         if earning.refunded_cents == captured and earning.status in (

@@ -42,6 +42,7 @@ from billing.models import (
     StripeEvent,
     TransferReversal,
 )
+from billing.signals import funds_added
 
 Kind = LedgerAccount.Kind
 logger = logging.getLogger("inloop.billing.webhooks")
@@ -167,6 +168,7 @@ def _payment_intent_succeeded(payload: dict[str, Any]) -> str:
             organization=funding.organization,
             memo=f"Card top-up #{funding.pk}",
         )
+        funds_added.send(sender=Funding, organization_id=funding.organization_id)
         outcome = f"credited {amount}"
     funding.stripe_payment_intent_id = intent_id
     funding.status = Funding.Status.SUCCEEDED

@@ -782,8 +782,9 @@ def dispute_timeline(*, dispute: Dispute, for_operator: bool = False) -> list[Ti
 
 
 def dispute_money(*, dispute: Dispute) -> dict:
-    """The earning, its refunds and any transfer reversal (with a refused one's shortfall)."""
-    from billing.models import Refund
+    """The earning, its refunds and any transfer reversal (with a refused one's shortfall), and
+    the platform's grant for a rework it pays for (with the hold it funds, once accepted)."""
+    from billing.models import PlatformHoldGrant, Refund
 
     earning = _earning(dispute.assignment)
     refunds = []
@@ -800,7 +801,19 @@ def dispute_money(*, dispute: Dispute) -> dict:
         if reversal is not None and reversal.status == "refused":
             shortfall += reversal.amount_cents
         rows.append({"refund": refund, "reversal": reversal})
-    return {"earning": earning, "refunds": rows, "shortfall_cents": shortfall}
+    rework_grant = (
+        PlatformHoldGrant.objects.filter(source_ref=f"dispute:{dispute.pk}:rework")
+        .prefetch_related("holds")
+        .first()
+    )
+    rework_holds = list(rework_grant.holds.all()) if rework_grant is not None else []
+    return {
+        "earning": earning,
+        "refunds": rows,
+        "shortfall_cents": shortfall,
+        "rework_grant": rework_grant,
+        "rework_holds": rework_holds,
+    }
 
 
 def open_disputes_q() -> Q:

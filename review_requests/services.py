@@ -58,6 +58,14 @@ def request_transition(
         event_type = EVENT_TYPES.get(to)
         if event_type is not None:
             webhook_event_enqueue(review_request=review_request, event_type=event_type)
+        if to == ReviewRequest.Status.COMPLETED and current != ReviewRequest.Status.DISPUTED:
+            # (After a dispute, the decision's own notification says it.)
+            _notify_company_admins(
+                review_request,
+                kind="completed",
+                title=f"Review completed: “{review_request.title[:120]}”",
+                body="The result is ready; it was also sent to your webhook if you set one.",
+            )
         broadcast_on_commit(
             request_group(review_request.pk),
             {"type": "request.status", "review_request_id": str(review_request.pk), "status": to},
@@ -343,6 +351,19 @@ def _notify_company_funds(review_request: ReviewRequest, needed_cents: int) -> N
         )
 
 
+def _notify_company_admins(review_request: ReviewRequest, *, kind: str, title: str, body: str):
+    from marketplace.services import notify
+
+    for user in _company_admins(review_request.organization_id):
+        notify(
+            user=user,
+            kind=kind,
+            title=title,
+            body=body,
+            url=f"/company/requests/{review_request.pk}/",
+        )
+
+
 def _set_waiting_for_funds(review_request: ReviewRequest, waiting: bool, needed_cents: int = 0):
     if review_request.waiting_for_funds == waiting:
         return
@@ -479,6 +500,12 @@ def offer_accept(*, offer_id, expert) -> Assignment:
                 rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk).update(
                     status=Offer.Status.TAKEN, responded_at=now
                 )
+            _notify_company_admins(
+                rr,
+                kind="accepted",
+                title=f"Offer accepted: “{rr.title[:120]}”",
+                body=f"{profile} accepted and can start reviewing now.",
+            )
     if refusal is not None:
         raise refusal
     return assignment

@@ -179,8 +179,8 @@ E2E_WEBHOOK_SECRET = "whsec_e2e_funding"
 
 @pytest.fixture(scope="session")
 def live_server_stripe(tmp_path_factory, localstripe):
-    """Like live_server_daphne, with card funding switched on against the local Stripe server,
-    whose signed webhooks are posted to this server's /stripe/webhook/."""
+    """Like live_server_daphne, with card funding switched on against the local Stripe server
+    (see stripe_webhooks_to_live_server for its webhooks)."""
     env = {
         "STRIPE_SECRET_KEY": localstripe.api_key,
         "STRIPE_PUBLISHABLE_KEY": "pk_test_e2e",
@@ -188,15 +188,24 @@ def live_server_stripe(tmp_path_factory, localstripe):
         "STRIPE_WEBHOOK_SECRET": E2E_WEBHOOK_SECRET,
     }
     with _serve(tmp_path_factory.mktemp("e2e-stripe"), env) as server:
-        localstripe.register_webhook(
-            server.url + "/stripe/webhook/",
-            E2E_WEBHOOK_SECRET,
-            events=["payment_intent.succeeded", "payment_intent.payment_failed"],
-        )
-        try:
-            yield server
-        finally:
-            localstripe.clear_webhooks()
+        yield server
+
+
+@pytest.fixture
+def stripe_webhooks_to_live_server(live_server_stripe, localstripe):
+    """For one test: the local Stripe signs its payment events and posts them to the live
+    server's /stripe/webhook/ (not for the rest of the session: the local Stripe is shared with
+    the other tests of this worker, whose events must not reach the live server)."""
+    localstripe.register_webhook(
+        live_server_stripe.url + "/stripe/webhook/",
+        E2E_WEBHOOK_SECRET,
+        events=["payment_intent.succeeded", "payment_intent.payment_failed"],
+    )
+    try:
+        yield
+    finally:
+        localstripe.wait_for_webhooks()
+        localstripe.clear_webhooks()
 
 
 @pytest.fixture(scope="session")

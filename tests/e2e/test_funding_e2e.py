@@ -111,7 +111,7 @@ def test_without_stripe_keys_the_page_says_card_funding_is_not_configured(
 
 
 @pytest.fixture
-def stripe_page(live_server_stripe, browser, localstripe):
+def stripe_page(live_server_stripe, stripe_webhooks_to_live_server, browser, localstripe):
     """A company member's page whose Stripe.js is the test double; yields (page, confirms)."""
     confirms: list[dict] = []
 

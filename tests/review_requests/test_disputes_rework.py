@@ -281,3 +281,33 @@ def test_work_given_back_frees_the_grant_for_the_next_expert(
     assert hold.payer == "platform"
     assert PlatformHoldGrant.objects.get().status == "held"
     assert company_balance(organization=organization).available_cents == 0
+
+
+def test_the_case_page_shows_what_the_platform_pays(
+    organization, expert, operator, dispute, django_capture_on_commit_callbacks
+):
+    other = other_expert_profile()
+    decide_rework_by_platform(dispute, operator, django_capture_on_commit_callbacks)
+    give_operator_mfa(operator)
+    client = login_client(operator)
+    url = f"/console/disputes/{dispute.pk}/"
+    assert "Waiting for an expert to accept" in client.get(url).content.decode()
+    accept_rework(dispute, other, django_capture_on_commit_callbacks)
+    page = client.get(url).content.decode()
+    assert "Held for the accepted work; hold $72.00 held" in page
+
+
+def test_the_receipt_lists_the_rework_as_paid_by_inloop(
+    organization, expert, company_member, operator, dispute, django_capture_on_commit_callbacks
+):
+    other = other_expert_profile()
+    decide_rework_by_platform(dispute, operator, django_capture_on_commit_callbacks)
+    rework = accept_rework(dispute, other, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(rework, other.user, minutes=30)
+    refs = [dispute.assignment.hold_ref, rework.hold_ref]
+    query = "&".join(f"ref={ref}" for ref in refs)
+    page = login_client(company_member).get(f"/company/billing/receipt/?{query}").content.decode()
+    assert "paid by Inloop" in page
+    # The company was charged for the first review only (the platform paid the rework).
+    assert f'data-testid="net">${CAPTURED_CENTS / 100:,.2f}<' in page

@@ -79,6 +79,53 @@ def test_no_offers_while_the_balance_cannot_cover_the_hold(organization):
     assert rr.waiting_for_funds is False
 
 
+def test_a_request_waiting_for_funds_is_matched_as_soon_as_a_top_up_is_credited(
+    settings, client, organization, django_capture_on_commit_callbacks
+):
+    """No waiting for the periodic sweep: the verified payment_intent.succeeded webhook sends
+    billing's funds_added, and matching runs on commit."""
+    from billing.models import Funding
+    from billing.webhooks import stripe_event_process
+    from tests.billing.support import WEBHOOK_SECRET, event_payload, post_event
+
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    expert = radiologist()
+    rr = make_request(organization)
+    assert matching_run(review_request=rr) == 0
+    _refresh(rr)
+    assert rr.waiting_for_funds is True
+    funding = Funding.objects.create(organization=organization, amount_cents=HOLD_1H_100)
+    intent = {
+        "id": "pi_waiting_for_funds",
+        "object": "payment_intent",
+        "amount": HOLD_1H_100,
+        "amount_received": HOLD_1H_100,
+        "currency": "usd",
+        "status": "succeeded",
+        "metadata": {"funding_id": str(funding.pk)},
+    }
+    event = event_payload("payment_intent.succeeded", intent)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, event).status_code == 200
+        stripe_event_process(event_id=event["id"])
+    _refresh(rr)
+    assert rr.waiting_for_funds is False
+    assert Offer.objects.filter(review_request=rr, expert=expert, status="open").exists()
+
+
+def test_credit_from_an_operator_also_matches_waiting_requests(
+    organization, django_capture_on_commit_callbacks
+):
+    from billing.services import credit_grant
+
+    expert = radiologist()
+    rr = make_request(organization)
+    matching_run(review_request=rr)
+    with django_capture_on_commit_callbacks(execute=True):
+        credit_grant(organization=organization, amount_cents=HOLD_1H_100, reason="pilot")
+    assert Offer.objects.filter(review_request=rr, expert=expert, status="open").exists()
+
+
 def test_no_offers_for_a_closed_request(funded):
     radiologist()
     rr = make_request(funded, status="cancelled")
