@@ -38,6 +38,7 @@ from review_requests.workspace_selectors import (
     annotation_to_dict,
     event_frame,
     text_of,
+    workspace_role,
     workspace_role_fresh,
 )
 
@@ -75,19 +76,39 @@ class HeartbeatOutcome:
 # Helpers ------------------------------------------------------------------------------------
 
 
-def _locked(assignment_id) -> Assignment:
+# The large columns a chat message, heartbeat or annotation edit never reads: left out of the
+# per-frame lock query (an AI output or a corrected draft can be tens of kilobytes of JSON).
+_BULKY_FIELDS = (
+    "draft",
+    "review_request__content",
+    "review_request__prompt",
+    "review_request__guidelines",
+    "review_request__rubric",
+    "review_request__metadata",
+    "review_request__result",
+)
+
+
+def _locked(assignment_id, *, bulky: bool = False) -> Assignment:
+    """The assignment, row-locked, with its expert's user (read fresh for the rights check) and
+    its request; `bulky` also loads the draft and the request's content and rubric."""
+    assignments = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "expert__user", "review_request"
+    )
+    if not bulky:
+        assignments = assignments.defer(*_BULKY_FIELDS)
     try:
-        return (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("expert", "review_request")
-            .get(pk=assignment_id)
-        )
+        return assignments.get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise WorkspaceError("not_found", "This workspace does not exist.") from exc
 
 
 def _role(assignment: Assignment, user) -> str:
-    role = workspace_role_fresh(user_id=user.pk, assignment=assignment)
+    if user.pk == assignment.expert.user_id:
+        # The expert's user row came with the lock query: as fresh as a second read.
+        role = workspace_role(user=assignment.expert.user, assignment=assignment)
+    else:
+        role = workspace_role_fresh(user_id=user.pk, assignment=assignment)
     if role is None:
         raise WorkspaceError("forbidden", "You can no longer take part in this workspace.")
     return role
@@ -275,7 +296,7 @@ def annotation_create(
     comment = _text(comment, "comment", max_length=COMMENT_MAX)
     severity = _severity(severity)
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         text = text_of(assignment.review_request.content)
         if not 0 <= start < end <= len(text):
@@ -373,7 +394,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
             "invalid", "Send at least one of verdict, corrected_output, summary, scores."
         )
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
         if "verdict" in changes:
@@ -466,7 +487,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         review_request = ReviewRequest.objects.select_for_update().get(pk=review_request_id)
         expert_id = Assignment.objects.values_list("expert_id", flat=True).get(pk=assignment_id)
         ExpertProfile.objects.select_for_update().only("pk").get(pk=expert_id)
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
         validate_draft_for_submit(draft)
