@@ -8,6 +8,7 @@ Consumers call these through database_sync_to_async; they never write the databa
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -136,7 +137,11 @@ def _event_append(
         assignment=assignment, seq=assignment.last_seq, kind=kind, payload=payload, actor=actor
     )
     frame = event_frame(event)
-    broadcast_on_commit(workspace_group(assignment.pk), {**frame, "type": "workspace.event"})
+    # Encoded here, once: every socket of the workspace sends these same bytes.
+    broadcast_on_commit(
+        workspace_group(assignment.pk),
+        {"type": "workspace.event", "seq": event.seq, "text": json.dumps(frame)},
+    )
     return frame
 
 
