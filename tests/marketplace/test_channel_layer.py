@@ -72,3 +72,14 @@ async def test_messages_sent_before_anyone_receives_are_kept(layer):
     channel = await layer.new_channel()
     await layer.send(channel, {"type": "test.early"})
     assert (await layer.receive(channel))["type"] == "test.early"
+
+
+async def test_a_group_send_to_a_full_channel_keeps_its_capacity(layer):
+    layer.capacity = 3
+    channel = await layer.new_channel()
+    await layer.group_add("workspace.2", channel)
+    for seq in range(1, 6):
+        await layer.group_send("workspace.2", {"type": "test.event", "seq": seq})
+    queued = await layer.connection(0).zcard(layer.prefix + layer.non_local_name(channel))
+    assert queued == 3
+    assert [(await layer.receive(channel))["seq"] for _ in range(3)] == [1, 2, 3]
