@@ -77,27 +77,34 @@ class HeartbeatOutcome:
 # Helpers ------------------------------------------------------------------------------------
 
 
-# The large columns a chat message, heartbeat or annotation edit never reads: left out of the
-# per-frame lock query (an AI output or a corrected draft can be tens of kilobytes of JSON).
-_BULKY_FIELDS = (
-    "draft",
-    "review_request__content",
-    "review_request__prompt",
-    "review_request__guidelines",
-    "review_request__rubric",
-    "review_request__metadata",
-    "review_request__result",
+# What a chat message, heartbeat or annotation edit reads: the assignment without its draft,
+# and of the joined rows only what the rights check and the actor's label need. The frequent
+# frames skip the large columns (an AI output or a corrected draft can be tens of kilobytes of
+# JSON), and building the SQL of a join over every column of four tables was the largest share
+# of daphne's CPU per frame (README, "Workspace benchmark"). Anything else is still loaded on
+# first access, by a query of its own.
+_LIGHT_FIELDS = (
+    *(f.name for f in Assignment._meta.concrete_fields if f.name != "draft"),
+    "expert__user",
+    "expert__display_name",
+    "expert__user__is_active",
+    "expert__user__suspended_at",
+    "expert__user__account_type",
+    "expert__user__email",
+    "expert__user__first_name",
+    "expert__user__last_name",
+    "review_request__organization",
 )
 
 
 def _locked(assignment_id, *, bulky: bool = False) -> Assignment:
     """The assignment, row-locked, with its expert's user (read fresh for the rights check) and
-    its request; `bulky` also loads the draft and the request's content and rubric."""
+    its request; `bulky` loads every column (the draft, the request's content and rubric)."""
     assignments = Assignment.objects.select_for_update(of=("self",)).select_related(
         "expert__user", "review_request"
     )
     if not bulky:
-        assignments = assignments.defer(*_BULKY_FIELDS)
+        assignments = assignments.only(*_LIGHT_FIELDS)
     try:
         return assignments.get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
