@@ -14,6 +14,10 @@ popped by a receive that is then cancelled, which happens there every time a con
 this reader is not tied to a consumer, and it stops only when nobody in the process has been
 receiving for `reader_idle_timeout` seconds. Process-local channels die with their process, so
 what could still be lost (a pop cut off by the process exiting) had nobody to go to.
+
+This subclass uses channels_redis 4.3's internals (`receive_buffer`, `non_local_name`,
+`_group_key`, `_map_channel_keys_to_connection`): the version is pinned in pyproject.toml, and
+tests/marketplace/test_channel_layer.py is the check to run when it changes.
 """
 
 from __future__ import annotations
