@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import socket
 import statistics
@@ -34,8 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def setup_django() -> None:
+    """Production settings (DEBUG off: no per-query logging in daphne), shared with the daphne
+    this script starts so its session cookies verify there."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
-    os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-workspace-not-a-secret-0123456789-abcdefghijklmnop")
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
@@ -132,7 +138,7 @@ def free_port() -> int:
 
 
 def start_daphne(port: int, log) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings_workspace"}
+    env = dict(os.environ)
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "marketplace.asgi:application"],
@@ -141,7 +147,7 @@ def start_daphne(port: int, log) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
             return process
         except (urllib.error.URLError, OSError):
             if process.poll() is not None or time.monotonic() > deadline:
@@ -158,7 +164,11 @@ class Stats:
     errors: list[str] = field(default_factory=list)
 
 
-async def run_load(workspaces: list[dict], port: int, rate: float, seconds: float) -> dict:
+async def run_load(
+    workspaces: list[dict], port: int, rate: float, seconds: float, server_cpu
+) -> dict:
+    """`server_cpu()` reads daphne's CPU seconds: sampled around the frames only, so the
+    handshakes do not count."""
     import aiohttp
 
     stats = Stats()
@@ -180,6 +190,8 @@ async def run_load(workspaces: list[dict], port: int, rate: float, seconds: floa
         async def reader(ws, last_seq: int):
             nonlocal_last = last_seq
             async for message in ws:
+                # Stamped before parsing: the client's own JSON work is not the server's latency.
+                now = time.perf_counter()
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
                 frame = message.json()
@@ -187,7 +199,6 @@ async def run_load(workspaces: list[dict], port: int, rate: float, seconds: floa
                     stats.errors.append(frame["code"])
                 if frame["type"] != "event":
                     continue
-                now = time.perf_counter()
                 if frame["seq"] != nonlocal_last + 1:
                     stats.reordered += 1
                 nonlocal_last = frame["seq"]
@@ -217,6 +228,8 @@ async def run_load(workspaces: list[dict], port: int, rate: float, seconds: floa
 
         total = int(rate * seconds)
         interval = 1.0 / rate
+        client_cpu_before = time.process_time()
+        server_cpu_before = server_cpu()
         start = time.perf_counter()
         for n in range(total):
             target = start + n * interval
@@ -231,6 +244,8 @@ async def run_load(workspaces: list[dict], port: int, rate: float, seconds: floa
         deadline = time.perf_counter() + 15
         while stats.received < expected and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
+        client_cpu = time.process_time() - client_cpu_before
+        server_cpu_used = server_cpu() - server_cpu_before
         for ws in sockets:
             await ws.close()
         for task in readers:
@@ -257,6 +272,9 @@ async def run_load(workspaces: list[dict], port: int, rate: float, seconds: floa
         "max_ms": round(lat[-1] * 1000, 1) if lat else None,
         "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None,
         "errors": sorted(set(stats.errors)),
+        "client_cpu_s": round(client_cpu, 1),
+        "daphne_cpu_s": round(server_cpu_used, 1),
+        "daphne_ms_per_frame": round(server_cpu_used / total * 1000, 2) if total else None,
     }
 
 
@@ -266,6 +284,7 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=5, help="sockets per workspace")
     parser.add_argument("--rate", type=float, default=100, help="frames per second in total")
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--port", type=int, default=0, help="daphne's port (default: any free)")
     parser.add_argument("--log", default="/tmp/bench-workspace-daphne.log", help="daphne's log")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
@@ -276,13 +295,19 @@ def main() -> None:
     print("sockets workspaces frames/s deliveries dropped reordered  p50   p95   p99   max (ms)")
     for sockets in args.sockets:
         workspaces = prepare(sockets, args.group)
-        port = free_port()
+        port = args.port or free_port()
         log = open(args.log, "a")  # noqa: SIM115 - closed below
         daphne = start_daphne(port, log)
         try:
-            cpu_before = cpu_seconds(daphne.pid)
-            r = asyncio.run(run_load(workspaces, port, args.rate, args.seconds))
-            r["daphne_cpu_s"] = round(cpu_seconds(daphne.pid) - cpu_before, 1)
+            r = asyncio.run(
+                run_load(
+                    workspaces,
+                    port,
+                    args.rate,
+                    args.seconds,
+                    functools.partial(cpu_seconds, daphne.pid),
+                )
+            )
         finally:
             daphne.terminate()
             try:
@@ -294,7 +319,9 @@ def main() -> None:
             f"{r['sockets']:>7} {r['workspaces']:>10} {r['frames_per_s']:>8} "
             f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
             f"{r['p50_ms']:>5} {r['p95_ms']:>5} {r['p99_ms']:>5} {r['max_ms']:>5}"
-            f"   connect {r['connect_s']} s, daphne CPU {r['daphne_cpu_s']} s{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
+            f"   connect {r['connect_s']} s; while sending: daphne CPU {r['daphne_cpu_s']} s "
+            f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s"
+            f"{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
             flush=True,
         )
 

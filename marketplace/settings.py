@@ -121,9 +121,17 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer, receiving in batches (marketplace/channel_layer.py).
+            "BACKEND": "marketplace.channel_layer.BatchedRedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py's default pool (100) runs out when a few hundred sockets join or
+                # leave at once (MaxConnectionsError): size it for the sockets a process holds.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=100),
+                    }
+                ],
                 # channels_redis drops messages silently past capacity (default 100).
                 "capacity": env_int("CHANNEL_CAPACITY", 2000, minimum=100),
                 "expiry": 60,

@@ -299,7 +299,7 @@ class WorkspaceConsumer(UserSocketConsumer):
                 assignment_id=self.assignment_id, after_seq=self.sent_seq, upto_seq=seq - 1
             ):
                 await self.send_json(frame)
-        await self.send_json({"type": "event", "seq": seq, "event": message["event"]})
+        await self.send(text_data=message["text"])  # the event frame, encoded by the service
         self.sent_seq = seq
 
     async def workspace_time(self, message: dict[str, Any]) -> None:

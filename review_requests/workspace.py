@@ -8,6 +8,7 @@ Consumers call these through database_sync_to_async; they never write the databa
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +39,7 @@ from review_requests.workspace_selectors import (
     annotation_to_dict,
     event_frame,
     text_of,
+    workspace_role,
     workspace_role_fresh,
 )
 
@@ -75,19 +77,46 @@ class HeartbeatOutcome:
 # Helpers ------------------------------------------------------------------------------------
 
 
-def _locked(assignment_id) -> Assignment:
+# What a chat message, heartbeat or annotation edit reads: the assignment without its draft,
+# and of the joined rows only what the rights check and the actor's label need. The frequent
+# frames skip the large columns (an AI output or a corrected draft can be tens of kilobytes of
+# JSON), and building the SQL of a join over every column of four tables was the largest share
+# of daphne's CPU per frame (README, "Workspace benchmark"). Anything else is still loaded on
+# first access, by a query of its own.
+_LIGHT_FIELDS = (
+    *(f.name for f in Assignment._meta.concrete_fields if f.name != "draft"),
+    "expert__user",
+    "expert__display_name",
+    "expert__user__is_active",
+    "expert__user__suspended_at",
+    "expert__user__account_type",
+    "expert__user__email",
+    "expert__user__first_name",
+    "expert__user__last_name",
+    "review_request__organization",
+)
+
+
+def _locked(assignment_id, *, bulky: bool = False) -> Assignment:
+    """The assignment, row-locked, with its expert's user (read fresh for the rights check) and
+    its request; `bulky` loads every column (the draft, the request's content and rubric)."""
+    assignments = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "expert__user", "review_request"
+    )
+    if not bulky:
+        assignments = assignments.only(*_LIGHT_FIELDS)
     try:
-        return (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("expert", "review_request")
-            .get(pk=assignment_id)
-        )
+        return assignments.get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise WorkspaceError("not_found", "This workspace does not exist.") from exc
 
 
 def _role(assignment: Assignment, user) -> str:
-    role = workspace_role_fresh(user_id=user.pk, assignment=assignment)
+    if user.pk == assignment.expert.user_id:
+        # The expert's user row came with the lock query: as fresh as a second read.
+        role = workspace_role(user=assignment.expert.user, assignment=assignment)
+    else:
+        role = workspace_role_fresh(user_id=user.pk, assignment=assignment)
     if role is None:
         raise WorkspaceError("forbidden", "You can no longer take part in this workspace.")
     return role
@@ -115,7 +144,11 @@ def _event_append(
         assignment=assignment, seq=assignment.last_seq, kind=kind, payload=payload, actor=actor
     )
     frame = event_frame(event)
-    broadcast_on_commit(workspace_group(assignment.pk), {**frame, "type": "workspace.event"})
+    # Encoded here, once: every socket of the workspace sends these same bytes.
+    broadcast_on_commit(
+        workspace_group(assignment.pk),
+        {"type": "workspace.event", "seq": event.seq, "text": json.dumps(frame)},
+    )
     return frame
 
 
@@ -275,7 +308,7 @@ def annotation_create(
     comment = _text(comment, "comment", max_length=COMMENT_MAX)
     severity = _severity(severity)
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         text = text_of(assignment.review_request.content)
         if not 0 <= start < end <= len(text):
@@ -373,7 +406,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
             "invalid", "Send at least one of verdict, corrected_output, summary, scores."
         )
     with transaction.atomic():
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
         if "verdict" in changes:
@@ -466,7 +499,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         review_request = ReviewRequest.objects.select_for_update().get(pk=review_request_id)
         expert_id = Assignment.objects.values_list("expert_id", flat=True).get(pk=assignment_id)
         ExpertProfile.objects.select_for_update().only("pk").get(pk=expert_id)
-        assignment = _locked(assignment_id)
+        assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
         validate_draft_for_submit(draft)

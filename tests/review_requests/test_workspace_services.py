@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from billing.models import Earning, Hold, LedgerAccount
 from billing.selectors import company_balance
+from marketplace.models import User
 from review_requests import workspace as ws
 from review_requests.models import (
     Annotation,
@@ -140,6 +141,27 @@ def test_suspended_expert_is_refused_on_the_next_frame(assignment, expert):
         ws.chat_post(assignment_id=assignment.pk, user=expert, body="still here?")
     assert exc.value.code == "forbidden"
     assert not WorkspaceEvent.objects.exists()
+
+
+def test_an_expert_suspended_after_joining_is_refused_though_the_socket_holds_an_old_copy(
+    assignment, expert
+):
+    copy_from_join = User.objects.get(pk=expert.pk)
+    User.objects.filter(pk=expert.pk).update(suspended_at=timezone.now())
+    with pytest.raises(ws.WorkspaceError) as exc:
+        ws.chat_post(assignment_id=assignment.pk, user=copy_from_join, body="still here?")
+    assert exc.value.code == "forbidden"
+    assert not WorkspaceEvent.objects.exists()
+
+
+def test_a_chat_message_from_the_expert_costs_three_statements(
+    assignment, expert, django_assert_num_queries
+):
+    # SAVEPOINT (the atomic block, nested in the test's transaction); the assignment row lock,
+    # joined with the expert's user (the rights check) and the request, without the output and
+    # the draft; UPDATE last_seq; INSERT the event; RELEASE SAVEPOINT.
+    with django_assert_num_queries(5):
+        ws.chat_post(assignment_id=assignment.pk, user=expert, body="Hello")
 
 
 # Events ---------------------------------------------------------------------------------
