@@ -9,6 +9,7 @@ import json
 import uuid
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
@@ -37,6 +38,10 @@ from review_requests.schemas import (
 from review_requests.serializers import review_request_to_api
 
 router = Router(tags=["review_requests"])
+
+# The company endpoints that pipelines call in volume are async views: the request is parsed and
+# validated on the event loop and all database work is one `sync_to_async` hop (authentication is
+# another, run by ninja). Under daphne a sync view costs an extra loop/thread round trip.
 
 IDEMPOTENCY_HEADER = Header(
     None,
@@ -130,13 +135,13 @@ def _fresh_to_api(rr: ReviewRequest) -> dict:
     response={201: ReviewRequestOut, **errors(400, 401, 403, 409, 413, 422, 429)},
     summary="Create a review request",
 )
-def review_request_create(
+async def review_request_create(
     request: HttpRequest,
     payload: ReviewRequestIn,
     idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Submit one AI output for expert review. Matching starts as soon as it is stored."""
-    return _create(
+    return await sync_to_async(_create)(
         request,
         endpoint="review_requests.create",
         key=idempotency_key,
@@ -151,13 +156,13 @@ def review_request_create(
     response={201: BatchOut, **errors(400, 401, 403, 409, 413, 422, 429)},
     summary="Create up to 100 review requests, all or nothing",
 )
-def review_request_batch(
+async def review_request_batch(
     request: HttpRequest,
     payload: BatchIn,
     idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """One transaction and one matching pass: either every request is created or none is."""
-    return _create(
+    return await sync_to_async(_create)(
         request,
         endpoint="review_requests.batch",
         key=idempotency_key,
@@ -217,8 +222,12 @@ class ListFilters(Schema):
     response={200: ReviewRequestListOut, **errors(401, 422, 429)},
     summary="List review requests, newest first",
 )
-def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
+async def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     """Cursor pagination over (created_at, id): pass `next_cursor` back as `cursor`."""
+    return await sync_to_async(_list)(request, filters)
+
+
+def _list(request: HttpRequest, filters: ListFilters) -> JsonResponse:
     qs = ReviewRequest.objects.filter(organization=request.organization).select_related(
         "specialization"
     )
@@ -249,7 +258,11 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     response={200: ReviewRequestOut, **errors(401, 404, 429)},
     summary="Get one review request",
 )
-def review_request_get(request: HttpRequest, review_request_id: str):
+async def review_request_get(request: HttpRequest, review_request_id: str):
+    return await sync_to_async(_get)(request, review_request_id)
+
+
+def _get(request: HttpRequest, review_request_id: str) -> JsonResponse:
     return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
 
 
