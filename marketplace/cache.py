@@ -1,0 +1,66 @@
+"""The Redis cache with one connection pool per process, and a windowed counter for rate limits.
+
+Django keeps cache objects per asyncio context, so under ASGI every request builds a new
+`RedisCache`, and with it a new connection pool and a new TCP connection to Redis (connect,
+handshake, and redis-py reading its own package version each time). The pools here are kept per
+process and shared by every cache object, so a request borrows an open connection instead.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
+
+_pools: dict[tuple, object] = {}
+_pools_lock = threading.Lock()
+
+
+class SharedPoolRedisCacheClient(RedisCacheClient):
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        pool_key = (self._servers[index], repr(sorted(self._pool_options.items(), key=str)))
+        pool = _pools.get(pool_key)
+        if pool is None:
+            with _pools_lock:
+                pool = _pools.get(pool_key)
+                if pool is None:
+                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
+                    _pools[pool_key] = pool
+        return self._client(connection_pool=pool)
+
+
+class RedisCache(DjangoRedisCache):
+    """`django.core.cache.backends.redis.RedisCache` with per-process pools (see above)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = SharedPoolRedisCacheClient
+
+    def incr_window(self, key: str, timeout: int) -> int:
+        """Add one to a counter that expires `timeout` seconds after its first hit; one round
+        trip (SET NX EX then INCR in a pipeline) instead of add + exists + incr."""
+        redis_key = self.make_and_validate_key(key)
+        client = self._cache.get_client(redis_key, write=True)
+        with client.pipeline(transaction=False) as pipe:
+            pipe.set(redis_key, 0, ex=timeout, nx=True)
+            pipe.incr(redis_key)
+            _created, count = pipe.execute()
+        return int(count)
+
+
+def counter_hit(key: str, *, timeout: int) -> int:
+    """Count one hit on `key` (created with `timeout` seconds to live) and return the count."""
+    incr_window = getattr(cache, "incr_window", None)
+    if incr_window is not None:
+        return incr_window(key, timeout)
+    # Other backends (the database cache of a single machine, locmem in tests): add, then incr;
+    # the add may race with the counter's expiry, so a missing key restarts it at one.
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=timeout)
+        return 1

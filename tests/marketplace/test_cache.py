@@ -1,0 +1,60 @@
+"""The Redis cache keeps one connection pool per process; the rate-limit counter counts, expires
+and works on every cache backend."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import caches
+
+from marketplace.cache import RedisCache, counter_hit
+
+
+def _redis_cache() -> RedisCache:
+    return RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
+
+
+@pytest.mark.redis
+def test_cache_objects_share_one_connection_pool():
+    # Django builds a cache object per asyncio context (per request under ASGI).
+    first, second = _redis_cache(), _redis_cache()
+    first.set("greeting", "hello", 30)
+    assert second.get("greeting") is None  # another key prefix, same server
+    pool = first._cache.get_client(write=True).connection_pool
+    assert second._cache.get_client(write=True).connection_pool is pool
+    assert second._cache.get_client(write=False).connection_pool is pool
+
+
+@pytest.mark.redis
+def test_cache_per_request_context_reuses_the_pool(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "marketplace.cache.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    }
+
+    async def pool_of_this_context():
+        return caches["default"]._cache.get_client(write=True).connection_pool
+
+    # Each async_to_sync call is a new context, so Django hands out a new cache object.
+    first = async_to_sync(pool_of_this_context)()
+    second = async_to_sync(pool_of_this_context)()
+    assert first is second
+
+
+@pytest.mark.redis
+def test_incr_window_counts_and_expires():
+    cache = _redis_cache()
+    assert [cache.incr_window("hits", 60) for _ in range(3)] == [1, 2, 3]
+    client = cache._cache.get_client(write=True)
+    ttl = client.ttl(cache.make_key("hits"))
+    assert 0 < ttl <= 60  # set by the first hit, not pushed back by later ones
+
+
+def test_counter_hit_counts_on_a_cache_without_incr_window(settings):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "c"}
+    }
+    key = f"hits-{uuid.uuid4().hex}"
+    assert [counter_hit(key, timeout=60) for _ in range(3)] == [1, 2, 3]
