@@ -44,7 +44,11 @@ def pytest_collection_modifyitems(config, items):
         except ImportError:
             reason = "needs the playwright package (pip install -e '.[test]')"
     for item in items:
-        if "e2e" in item.keywords and reason:
+        if "e2e" not in item.keywords:
+            continue
+        # One worker runs them all: one live server and one browser, not one per worker.
+        item.add_marker(pytest.mark.xdist_group("e2e"))
+        if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
@@ -208,8 +212,11 @@ def stripe_webhooks_to_live_server(live_server_stripe, localstripe):
         localstripe.clear_webhooks()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per module, not per session: Playwright's sync API keeps its event loop
+    marked as running in this thread while it is open, and every async test that came after it
+    on the same worker would fail with "Cannot run the event loop while another loop is running"."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
