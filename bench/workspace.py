@@ -188,6 +188,14 @@ async def run_load(
                     return ws, frame["seq"]
 
         async def reader(ws, last_seq: int):
+            try:
+                await read(ws, last_seq)
+            except (aiohttp.ClientError, ConnectionError) as exc:
+                stats.errors.append(f"socket lost: {type(exc).__name__}")
+            if ws.close_code is not None and ws.close_code != 1000:
+                stats.errors.append(f"closed by the server with {ws.close_code}")
+
+        async def read(ws, last_seq: int):
             nonlocal_last = last_seq
             async for message in ws:
                 # Stamped before parsing: the client's own JSON work is not the server's latency.
@@ -238,7 +246,11 @@ async def run_load(
                 await asyncio.sleep(delay)
             body = f"bench-{n}"
             stats.sent[body] = time.perf_counter()
-            await senders[n % len(senders)].send_json({"type": "chat.message", "body": body})
+            try:
+                await senders[n % len(senders)].send_json({"type": "chat.message", "body": body})
+            except (aiohttp.ClientError, ConnectionError) as exc:
+                # A socket the server closed: counted (its frames show up as dropped), not fatal.
+                stats.errors.append(f"send failed: {type(exc).__name__}")
         send_seconds = time.perf_counter() - start
         expected = total * per_workspace
         deadline = time.perf_counter() + 15
