@@ -3,66 +3,90 @@ API, webhooks and exports always agree."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from review_requests.models import Assignment, ReviewRequest
-
-# Released assignments were given back or reassigned; the contract still lists them.
-_ASSIGNMENT_ORDER = ("accepted_at", "id")
 
 
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def assignment_to_api(assignment: Assignment) -> dict[str, Any]:
+def _assignment_payload(get: Callable[[str], Any]) -> dict[str, Any]:
+    """The contract's assignment object; `get(field)` reads a field (`a__b` follows a relation)
+    of a model instance or of a `values()` row alike."""
     return {
-        "id": str(assignment.id),
-        "status": assignment.status,
-        "expert": {"id": str(assignment.expert_id), "display_name": assignment.expert.display_name},
-        "rate_cents": assignment.rate_cents,
-        "billed_seconds": assignment.billed_seconds,
-        "max_seconds": assignment.max_seconds,
-        "cost_cents": assignment.cost_cents,
-        "accepted_at": _iso(assignment.accepted_at),
-        "submitted_at": _iso(assignment.submitted_at),
+        "id": str(get("id")),
+        "status": get("status"),
+        "expert": {"id": str(get("expert_id")), "display_name": get("expert__display_name")},
+        "rate_cents": get("rate_cents"),
+        "billed_seconds": get("billed_seconds"),
+        "max_seconds": get("max_seconds"),
+        "cost_cents": get("cost_cents"),
+        "accepted_at": _iso(get("accepted_at")),
+        "submitted_at": _iso(get("submitted_at")),
     }
+
+
+def _request_payload(
+    get: Callable[[str], Any], assignments: list[dict[str, Any]], *, include_result: bool
+) -> dict[str, Any]:
+    """The contract's review request object, fields read as in _assignment_payload."""
+    data: dict[str, Any] = {
+        "id": str(get("id")),
+        "status": get("status"),
+        "title": get("title"),
+        "specialization": get("specialization__slug"),
+        "created_at": _iso(get("created_at")),
+        "updated_at": _iso(get("updated_at")),
+        "completed_at": _iso(get("completed_at")),
+        "deadline": _iso(get("deadline")),
+        "reviewers": get("reviewers"),
+        "max_hours": float(get("max_hours")),
+        "max_hourly_rate_cents": get("max_hourly_rate_cents"),
+        "waiting_for_funds": get("waiting_for_funds"),
+        "metadata": get("metadata"),
+        "assignments": assignments,
+        "cost_cents": get("cost_cents"),
+        "currency": get("currency"),
+    }
+    if include_result:
+        data["result"] = get("result")
+    return data
+
+
+def _fields_of(instance) -> Callable[[str], Any]:
+    return lambda name: attrgetter(name.replace("__", "."))(instance)
+
+
+def _in_contract_order(assignments: list, fields_of: Callable) -> list:
+    """Released assignments were given back or reassigned; the contract still lists them, in
+    the order they were accepted."""
+    return sorted(assignments, key=lambda a: (fields_of(a)("accepted_at"), fields_of(a)("id")))
+
+
+def assignment_to_api(assignment: Assignment) -> dict[str, Any]:
+    return _assignment_payload(_fields_of(assignment))
 
 
 def review_request_to_api(
     review_request: ReviewRequest, *, include_result: bool = True
 ) -> dict[str, Any]:
     """Expects `assignments__expert` prefetched when serializing many (see selectors)."""
-    assignments = sorted(
-        review_request.assignments.all(),
-        key=lambda a: tuple(getattr(a, f) for f in _ASSIGNMENT_ORDER),
+    assignments = _in_contract_order(list(review_request.assignments.all()), _fields_of)
+    return _request_payload(
+        _fields_of(review_request),
+        [assignment_to_api(a) for a in assignments],
+        include_result=include_result,
     )
-    data: dict[str, Any] = {
-        "id": str(review_request.id),
-        "status": review_request.status,
-        "title": review_request.title,
-        "specialization": review_request.specialization.slug,
-        "created_at": _iso(review_request.created_at),
-        "updated_at": _iso(review_request.updated_at),
-        "completed_at": _iso(review_request.completed_at),
-        "deadline": _iso(review_request.deadline),
-        "reviewers": review_request.reviewers,
-        "max_hours": float(review_request.max_hours),
-        "max_hourly_rate_cents": review_request.max_hourly_rate_cents,
-        "waiting_for_funds": review_request.waiting_for_funds,
-        "metadata": review_request.metadata,
-        "assignments": [assignment_to_api(a) for a in assignments],
-        "cost_cents": review_request.cost_cents,
-        "currency": review_request.currency,
-    }
-    if include_result:
-        data["result"] = review_request.result
-    return data
 
 
 # The list endpoint serializes up to 100 requests per page. Building model instances for them
 # (and for their specializations and assignments) cost about half of a page, so it reads plain
-# rows instead; tests/review_requests/test_api_read.py pins that both paths give the same objects.
+# rows instead, through the same payload builders; tests/review_requests/test_api_read.py pins
+# that both paths give the same objects.
 _ROW_FIELDS = (
     "id",
     "status",
@@ -96,80 +120,27 @@ _ASSIGNMENT_ROW_FIELDS = (
 )
 
 
+def _row_fields(row: dict[str, Any]) -> Callable[[str], Any]:
+    return row.__getitem__
+
+
 def review_requests_to_api_rows(queryset) -> list[dict[str, Any]]:
     """`review_request_to_api` of each request in `queryset` (filtered, ordered and sliced by the
     caller), in its order, from two queries and without model instances."""
-    rows = list(queryset.values_list(*_ROW_FIELDS))
-    by_request: dict[Any, list[tuple]] = {row[0]: [] for row in rows}
+    rows = list(queryset.values(*_ROW_FIELDS))
+    by_request: dict[Any, list[dict[str, Any]]] = {row["id"]: [] for row in rows}
     if rows:
         assignments = Assignment.objects.filter(review_request__in=list(by_request))
-        for row in assignments.values_list(*_ASSIGNMENT_ROW_FIELDS):
-            by_request[row[0]].append(row)
-    data = []
-    for (
-        pk,
-        status,
-        title,
-        slug,
-        created_at,
-        updated_at,
-        completed_at,
-        deadline,
-        reviewers,
-        max_hours,
-        max_hourly_rate_cents,
-        waiting_for_funds,
-        metadata,
-        cost_cents,
-        currency,
-        result,
-    ) in rows:
-        # Same order as review_request_to_api: by (accepted_at, id).
-        assignments = sorted(by_request[pk], key=lambda a: (a[9], a[1]))
-        data.append(
-            {
-                "id": str(pk),
-                "status": status,
-                "title": title,
-                "specialization": slug,
-                "created_at": _iso(created_at),
-                "updated_at": _iso(updated_at),
-                "completed_at": _iso(completed_at),
-                "deadline": _iso(deadline),
-                "reviewers": reviewers,
-                "max_hours": float(max_hours),
-                "max_hourly_rate_cents": max_hourly_rate_cents,
-                "waiting_for_funds": waiting_for_funds,
-                "metadata": metadata,
-                "assignments": [
-                    {
-                        "id": str(a_id),
-                        "status": a_status,
-                        "expert": {"id": str(expert_id), "display_name": display_name},
-                        "rate_cents": rate_cents,
-                        "billed_seconds": billed_seconds,
-                        "max_seconds": max_seconds,
-                        "cost_cents": a_cost_cents,
-                        "accepted_at": _iso(accepted_at),
-                        "submitted_at": _iso(submitted_at),
-                    }
-                    for (
-                        _request_id,
-                        a_id,
-                        a_status,
-                        expert_id,
-                        display_name,
-                        rate_cents,
-                        billed_seconds,
-                        max_seconds,
-                        a_cost_cents,
-                        accepted_at,
-                        submitted_at,
-                    ) in assignments
-                ],
-                "cost_cents": cost_cents,
-                "currency": currency,
-                "result": result,
-            }
+        for row in assignments.values(*_ASSIGNMENT_ROW_FIELDS):
+            by_request[row["review_request_id"]].append(row)
+    return [
+        _request_payload(
+            _row_fields(row),
+            [
+                _assignment_payload(_row_fields(a))
+                for a in _in_contract_order(by_request[row["id"]], _row_fields)
+            ],
+            include_result=True,
         )
-    return data
+        for row in rows
+    ]
