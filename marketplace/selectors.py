@@ -36,6 +36,17 @@ def organization_members(*, organization: Organization) -> list[Membership]:
     )
 
 
+def organization_admins(*, organization_id) -> list[User]:
+    """The organization's owners and admins who are not suspended: who hears about its work."""
+    return list(
+        User.objects.filter(
+            memberships__organization_id=organization_id,
+            memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+            suspended_at__isnull=True,
+        )
+    )
+
+
 def membership_get_for_admin(*, organization: Organization, pk: int) -> Membership:
     membership = (
         Membership.objects.select_related("user", "organization")

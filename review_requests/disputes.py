@@ -25,7 +25,11 @@ from django.http import Http404
 from django.utils import timezone
 
 from marketplace.models import AuditLog, Membership, User
-from marketplace.selectors import dispute_approval_threshold_cents, dispute_window_hours
+from marketplace.selectors import (
+    dispute_approval_threshold_cents,
+    dispute_window_hours,
+    organization_admins,
+)
 from marketplace.services import audit_record, notify
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
@@ -97,18 +101,8 @@ def can_open_dispute(*, assignment: Assignment, now: datetime | None = None) -> 
     )
 
 
-def _company_users(organization_id) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__organization_id=organization_id,
-            memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
-            suspended_at__isnull=True,
-        )
-    )
-
-
 def _notify_company(dispute: Dispute, *, title: str, body: str) -> None:
-    users = {u.pk: u for u in _company_users(dispute.organization_id)}
+    users = {u.pk: u for u in organization_admins(organization_id=dispute.organization_id)}
     users.setdefault(dispute.opened_by_id, dispute.opened_by)
     for user in users.values():
         notify(
@@ -128,6 +122,11 @@ def _notify_expert(dispute: Dispute, *, kind: str, title: str, body: str) -> Non
         body=body,
         url=f"/expert/disputes/{dispute.pk}/",
     )
+
+
+def _rework_grant_ref(dispute: Dispute) -> str:
+    """The billing grant of a rework the platform pays for: one per dispute."""
+    return f"dispute:{dispute.pk}:rework"
 
 
 def _money(cents: int | None) -> str:
@@ -519,7 +518,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
         platform_hold_grant_create(
             organization=rr.organization,
             scope=hold_scope(review_request_id=rr.pk),
-            source_ref=f"dispute:{dispute.pk}:rework",
+            source_ref=_rework_grant_ref(dispute),
             reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
             actor=operator,
         )
@@ -802,7 +801,7 @@ def dispute_money(*, dispute: Dispute) -> dict:
             shortfall += reversal.amount_cents
         rows.append({"refund": refund, "reversal": reversal})
     rework_grant = (
-        PlatformHoldGrant.objects.filter(source_ref=f"dispute:{dispute.pk}:rework")
+        PlatformHoldGrant.objects.filter(source_ref=_rework_grant_ref(dispute))
         .prefetch_related("holds")
         .first()
     )

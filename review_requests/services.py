@@ -322,45 +322,34 @@ def _lock_request(pk) -> ReviewRequest:
     return ReviewRequest.objects.select_for_update().select_related("specialization").get(pk=pk)
 
 
-def _company_admins(organization_id):
-    from marketplace.models import Membership, User
-
-    return list(
-        User.objects.filter(
-            memberships__organization_id=organization_id,
-            memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
-            suspended_at__isnull=True,
-        )
+def _notify_company_funds(review_request: ReviewRequest, needed_cents: int) -> None:
+    dollars = f"${needed_cents / 100:,.2f}"
+    _notify_company_admins(
+        review_request,
+        kind="status",
+        title=f"Add funds: “{review_request.title[:80]}” is waiting",
+        body=(
+            f"An expert is ready, but the available balance does not cover the hold of "
+            f"{dollars}. Add funds and the request will be offered again."
+        ),
+        url="/company/billing/",
     )
 
 
-def _notify_company_funds(review_request: ReviewRequest, needed_cents: int) -> None:
+def _notify_company_admins(
+    review_request: ReviewRequest, *, kind: str, title: str, body: str, url: str = ""
+) -> None:
+    """Tell the company's owners and admins; the link goes to the request unless `url` says."""
+    from marketplace.selectors import organization_admins
     from marketplace.services import notify
 
-    dollars = f"${needed_cents / 100:,.2f}"
-    for user in _company_admins(review_request.organization_id):
-        notify(
-            user=user,
-            kind="status",
-            title=f"Add funds: “{review_request.title[:80]}” is waiting",
-            body=(
-                f"An expert is ready, but the available balance does not cover the hold of "
-                f"{dollars}. Add funds and the request will be offered again."
-            ),
-            url="/company/billing/",
-        )
-
-
-def _notify_company_admins(review_request: ReviewRequest, *, kind: str, title: str, body: str):
-    from marketplace.services import notify
-
-    for user in _company_admins(review_request.organization_id):
+    for user in organization_admins(organization_id=review_request.organization_id):
         notify(
             user=user,
             kind=kind,
             title=title,
             body=body,
-            url=f"/company/requests/{review_request.pk}/",
+            url=url or f"/company/requests/{review_request.pk}/",
         )
 
 
