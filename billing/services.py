@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -92,8 +92,6 @@ def credit_grant(
     """Operator-granted credit (positive) or its revocation (negative, never below zero).
     With a `request_token` (the console form's), a second call with the same token returns the
     first grant and posts nothing."""
-    from django.db import IntegrityError
-
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "A reason is required."})
@@ -189,8 +187,6 @@ def platform_hold_grant_create(
     Runs inside the caller's transaction (a dispute decision). No money moves yet: the hold is
     placed, from the platform, when an expert accepts. DuplicatePosting if `source_ref` already
     made a grant, so a replayed decision cannot fund the work twice."""
-    from django.db import IntegrityError
-
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "A reason is required."})

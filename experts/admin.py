@@ -13,6 +13,7 @@ from experts.models import (
     Specialization,
     TimeOff,
 )
+from marketplace.admin_readonly import ReadOnlyAdmin
 
 
 class SpecializationInline(admin.TabularInline):
@@ -96,18 +97,9 @@ class RatingAdmin(admin.ModelAdmin):
 
 
 @admin.register(MatchRow)
-class MatchRowAdmin(admin.ModelAdmin):
+class MatchRowAdmin(ReadOnlyAdmin):
     """A derived cache (rebuilt from profiles by experts.receivers): look, never edit."""
 
     list_display = ["expert", "node", "exact", "rate_cents", "current_load"]
     list_filter = ["exact", "always_available"]
     search_fields = ["expert__display_name", "node__slug"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -528,16 +528,16 @@ def platform_settings_update(
     dispute_approval_threshold_cents: int | None = None,
 ) -> PlatformSettings:
     """Set every operator-editable rule at once (None: back to the environment's default)."""
+    after = {
+        "fee_percent": fee_percent,
+        "dispute_window_hours": dispute_window_hours,
+        "dispute_approval_threshold_cents": dispute_approval_threshold_cents,
+    }
     with transaction.atomic():
         row, _ = PlatformSettings.objects.select_for_update().get_or_create(pk=1)
-        before = {
-            "fee_percent": row.fee_percent,
-            "dispute_window_hours": row.dispute_window_hours,
-            "dispute_approval_threshold_cents": row.dispute_approval_threshold_cents,
-        }
-        row.fee_percent = fee_percent
-        row.dispute_window_hours = dispute_window_hours
-        row.dispute_approval_threshold_cents = dispute_approval_threshold_cents
+        before = {name: getattr(row, name) for name in after}
+        for name, value in after.items():
+            setattr(row, name, value)
         row.updated_by = actor
         row.save()
         audit_record(
@@ -546,10 +546,6 @@ def platform_settings_update(
             object_type="platform_settings",
             object_id=1,
             before=before,
-            after={
-                "fee_percent": fee_percent,
-                "dispute_window_hours": dispute_window_hours,
-                "dispute_approval_threshold_cents": dispute_approval_threshold_cents,
-            },
+            after=after,
         )
     return row
