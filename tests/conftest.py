@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
+from collections.abc import Callable
 
 import pytest
 from django.test import Client
@@ -55,6 +57,27 @@ def _taxonomy_after_flush(request):
 
     migration = importlib.import_module("experts.migrations.0003_load_taxonomy")
     migration.load_taxonomy(apps, None)
+
+
+def run_at_once(work: Callable[[], None], *, threads: int) -> None:
+    """Call `work` from `threads` threads released together by a barrier (a race), each closing
+    its own database connection when done; returns when all have finished."""
+    from django.db import connection
+
+    barrier = threading.Barrier(threads)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            work()
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def make_user(email: str, account_type: str, **extra) -> User:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from billing import ledger, payouts, services
 from billing.models import Hold, LedgerAccount, Payout
 from tests.billing.support import captured_earning, fund
+from tests.conftest import run_at_once
 
 Kind = LedgerAccount.Kind
 
@@ -20,13 +20,11 @@ Kind = LedgerAccount.Kind
 @pytest.mark.parametrize(("balance", "amount", "threads"), [(10_000, 3_000, 8), (5_000, 1_000, 12)])
 def test_parallel_holds_never_overdraw(organization, balance, amount, threads):
     fund(organization, balance)
-    barrier = threading.Barrier(threads)
     outcomes: list[str] = []
     lowest: list[int] = []
 
     def accept():
         try:
-            barrier.wait()
             with transaction.atomic():
                 services.hold_place(
                     organization=organization, ref=f"race:{uuid.uuid4()}", amount_cents=amount
@@ -36,13 +34,8 @@ def test_parallel_holds_never_overdraw(organization, balance, amount, threads):
             outcomes.append("refused")
         finally:
             lowest.append(ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization))
-            connection.close()
 
-    workers = [threading.Thread(target=accept) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_at_once(accept, threads=threads)
 
     assert outcomes.count("ok") == balance // amount
     assert outcomes.count("refused") == threads - balance // amount
@@ -63,20 +56,7 @@ def test_two_payout_runs_at_once_pay_each_expert_once(settings, organization, ex
     captured_earning(organization=organization, expert=expert)
     Earning.objects.update(available_at=timezone.now())
     services.earnings_mature_due()
-    barrier = threading.Barrier(2)
-
-    def run():
-        barrier.wait()
-        try:
-            payouts.payout_run()
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_at_once(payouts.payout_run, threads=2)
     assert Payout.objects.count() == 1
     assert ledger.balance(Kind.EXPERT_PAID_OUT, user=expert) == 6000
     assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 0
@@ -96,26 +76,17 @@ def test_parallel_accepts_spend_one_platform_grant_once(organization):
             organization=organization, scope=scope, source_ref="dispute:race:rework", reason="r"
         )
     threads = 6
-    barrier = threading.Barrier(threads)
 
     def accept():
-        try:
-            barrier.wait()
-            with transaction.atomic():
-                services.hold_place(
-                    organization=organization,
-                    ref=f"race:{uuid.uuid4()}",
-                    amount_cents=1_000,
-                    scope=scope,
-                )
-        finally:
-            connection.close()
+        with transaction.atomic():
+            services.hold_place(
+                organization=organization,
+                ref=f"race:{uuid.uuid4()}",
+                amount_cents=1_000,
+                scope=scope,
+            )
 
-    workers = [threading.Thread(target=accept) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_at_once(accept, threads=threads)
     assert Hold.objects.filter(payer="platform").count() == 1
     assert Hold.objects.filter(payer="company").count() == threads - 1
     assert PlatformHoldGrant.objects.get().status == "held"
@@ -130,21 +101,12 @@ def test_one_credit_form_posted_in_parallel_grants_once(organization):
 
     token = uuid.uuid4()
     threads = 4
-    barrier = threading.Barrier(threads)
 
     def post():
-        try:
-            barrier.wait()
-            services.credit_grant(
-                organization=organization, amount_cents=500, reason="r", request_token=token
-            )
-        finally:
-            connection.close()
+        services.credit_grant(
+            organization=organization, amount_cents=500, reason="r", request_token=token
+        )
 
-    workers = [threading.Thread(target=post) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_at_once(post, threads=threads)
     assert CreditGrant.objects.count() == 1
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 500
