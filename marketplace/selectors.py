@@ -73,26 +73,27 @@ def unread_notification_count(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
+def _platform_setting(field: str, default):
+    """An operator's override from PlatformSettings, or the environment's default."""
+    value = PlatformSettings.objects.filter(pk=1).values_list(field, flat=True).first()
+    return default if value is None else value
+
+
 def platform_fee_percent() -> Decimal:
-    row = PlatformSettings.objects.filter(pk=1).only("fee_percent").first()
-    if row is not None and row.fee_percent is not None:
-        return Decimal(row.fee_percent)
-    return Decimal(settings.PLATFORM_FEE_PERCENT)
+    return Decimal(_platform_setting("fee_percent", settings.PLATFORM_FEE_PERCENT))
 
 
 def dispute_window_hours() -> int:
-    row = PlatformSettings.objects.filter(pk=1).only("dispute_window_hours").first()
-    if row is not None and row.dispute_window_hours is not None:
-        return int(row.dispute_window_hours)
-    return int(settings.DISPUTE_WINDOW_HOURS)
+    return int(_platform_setting("dispute_window_hours", settings.DISPUTE_WINDOW_HOURS))
 
 
 def dispute_approval_threshold_cents() -> int:
     """Decisions moving more than this need a second operator (default $1,000)."""
-    row = PlatformSettings.objects.filter(pk=1).only("dispute_approval_threshold_cents").first()
-    if row is not None and row.dispute_approval_threshold_cents is not None:
-        return int(row.dispute_approval_threshold_cents)
-    return int(settings.DISPUTE_APPROVAL_THRESHOLD_CENTS)
+    return int(
+        _platform_setting(
+            "dispute_approval_threshold_cents", settings.DISPUTE_APPROVAL_THRESHOLD_CENTS
+        )
+    )
 
 
 def user_role(*, user: User) -> str | None:
