@@ -5,12 +5,10 @@ submit form's live preview and the expert's offer inbox, and no payload in it ev
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT, _env
+from tests.e2e.conftest import _env, _manage
 from tests.e2e.test_workspace_e2e import WAIT_MS, XSS, login, watch_for_xss
 
 pytestmark = pytest.mark.e2e
@@ -41,17 +39,16 @@ PREVIEW_MARKER = {
 }
 
 # Marks a request completed with a review full of payloads, the way the workspace's submit
-# stores it (review row + consensus result), so the result view renders untrusted text.
+# stores it (review row + consensus result), so the result view renders untrusted text. Run by
+# `manage.py shell` with `request_id` and `xss` defined before it.
 COMPLETE = """
-import sys
 from django.utils import timezone
 from experts.models import ExpertProfile
 from review_requests.models import Assignment, Review, ReviewRequest
 from review_requests.results import consensus
 from review_requests.workspace import _review_dict
 
-rr = ReviewRequest.objects.get(pk=sys.argv[1])
-xss = sys.argv[2]
+rr = ReviewRequest.objects.get(pk=request_id)
 assignment = Assignment.objects.create(
     review_request=rr, expert=ExpertProfile.objects.order_by("created_at").first(),
     rate_cents=10000, max_seconds=3600, status="submitted", billed_seconds=600,
@@ -70,13 +67,8 @@ ReviewRequest.objects.filter(pk=rr.pk).update(
 
 
 def _complete(server, request_id: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         f"import sys; sys.argv = ['x', {request_id!r}, {XSS!r}]\n" + COMPLETE],
-        cwd=ROOT, env=_env(server.db_path), capture_output=True, text=True, timeout=120,
-        check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
+    script = f"request_id, xss = {request_id!r}, {XSS!r}\n" + COMPLETE
+    _manage(_env(server.db_path), "shell", "-c", script)
 
 
 def _assert_nothing_ran(page, alerts: list) -> None:
