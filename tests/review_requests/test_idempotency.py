@@ -8,11 +8,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from review_requests.idempotency import idempotency_prune
 from review_requests.models import IdempotencyRecord, ReviewRequest
+from tests.conftest import run_at_once
 from tests.review_requests.api_offers_support import api_client, body, post_json
 
 URL = "/api/v1/review-requests"
@@ -119,25 +119,15 @@ def test_prune_forgets_records_older_than_24_hours(api_key):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_the_same_new_key_create_exactly_one(api_key):
     threads_count = 8
-    barrier = threading.Barrier(threads_count)
     results: list[tuple[int, str]] = []
     lock = threading.Lock()
 
     def worker():
-        try:
-            client = api_client(api_key)
-            barrier.wait()
-            response = _post(client, body(), "race-key")
-            with lock:
-                results.append((response.status_code, response.json().get("id")))
-        finally:
-            connections.close_all()
+        response = _post(api_client(api_key), body(), "race-key")
+        with lock:
+            results.append((response.status_code, response.json().get("id")))
 
-    threads = [threading.Thread(target=worker) for _ in range(threads_count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(worker, threads=threads_count)
     assert len(results) == threads_count
     assert {status for status, _ in results} == {201}
     assert len({rid for _, rid in results}) == 1
