@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace import rawsql
 from marketplace.realtime import broadcast_on_commit, request_group
 from review_requests.models import (
     Assignment,
@@ -228,25 +229,28 @@ def review_requests_create(
         )
         for item in items
     ]
-    with transaction.atomic():
-        now = timezone.now()
-        for rr in created:
-            rr.created_at = now
-            rr.updated_at = now
-        if len(created) == 1:
-            created[0].save(force_insert=True)
-        else:
-            ReviewRequest.objects.bulk_create(created)
-        RequestStatusChange.objects.bulk_create(
-            [
-                RequestStatusChange(
-                    review_request=rr, from_status="", to_status="queued", reason="created"
-                )
-                for rr in created
-            ]
+    now = timezone.now()
+    history = []
+    for rr in created:
+        rr.created_at = now
+        rr.updated_at = now
+        history.append(
+            RequestStatusChange(
+                review_request=rr,
+                from_status="",
+                to_status="queued",
+                reason="created",
+                created_at=now,
+            )
         )
-        ids = [str(rr.pk) for rr in created]
-        matching_enqueue_on_commit(ids)
+    ids = [str(rr.pk) for rr in created]
+    task_row = _matching_task_row(ids)
+    # Pipelines call this in volume: the requests, their history rows and the matching task go
+    # to the database as one round trip of prepared INSERTs (marketplace/rawsql.py).
+    with transaction.atomic():
+        rawsql.insert_instances([*created, *history, *([task_row] if task_row else [])])
+        if task_row is None:
+            transaction.on_commit(lambda: _enqueue_matching(ids))
     return created
 
 
@@ -260,6 +264,29 @@ def _enqueue_matching(review_request_ids: list[str]) -> None:
     from review_requests.tasks import matching_run_task
 
     matching_run_task.enqueue(review_request_ids)
+
+
+def _matching_task_row(review_request_ids: list[str]):
+    """With the database task backend, the row its `enqueue` writes for
+    `matching_run_task(ids)` (django_tasks_db's `_task_to_db_task` plus its `pre_save` default
+    for `run_after`), unsaved, so that a create sends it with its own rows; None with other
+    backends. tests/review_requests/test_api_create.py compares it with the backend's row."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from review_requests.tasks import matching_run_task
+
+    backend = matching_run_task.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        return None
+    return DBTaskResult(
+        args_kwargs={"args": [list(review_request_ids)], "kwargs": {}},
+        priority=matching_run_task.priority,
+        task_path=matching_run_task.module_path,
+        queue_name=matching_run_task.queue_name,
+        run_after=matching_run_task.run_after or get_date_max(),
+        backend_name=backend.alias,
+    )
 
 
 def matching_enqueue_on_commit(review_request_ids) -> None:

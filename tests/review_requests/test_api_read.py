@@ -287,24 +287,53 @@ def test_batch_runs_one_matching_pass_after_commit(api_key, django_capture_on_co
     assert len(callbacks) == 1
 
 
-def test_with_the_database_task_backend_matching_is_queued_in_the_create_transaction(
-    api_key, settings
-):
+@pytest.fixture
+def database_task_backend(settings):
     from django_tasks import task_backends
-    from django_tasks_db.models import DBTaskResult
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     task_backends._settings = None  # re-read TASKS
-    try:
-        response = post_json(api_client(api_key), URL, body())
-        assert response.status_code == 201
-        queued = DBTaskResult.objects.get(task_path="review_requests.tasks.matching_run_task")
-        assert queued.args_kwargs["args"] == [[response.json()["id"]]]
-        bad = post_json(api_client(api_key), URL, body(specialization="nope.nope"))
-        assert bad.status_code == 422
-        assert DBTaskResult.objects.count() == 1
-    finally:
-        settings.TASKS = {
-            "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}
+    yield
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    task_backends._settings = None
+
+
+def test_the_create_writes_the_matching_task_row_the_backend_would_write(db, database_task_backend):
+    """A create writes the task row itself (one round trip with its own rows): it must stay
+    the row django_tasks_db's enqueue writes, and one its worker picks up."""
+    from django_tasks_db.models import DBTaskResult
+
+    from marketplace import rawsql
+    from review_requests.services import _matching_task_row
+    from review_requests.tasks import matching_run_task
+
+    ours = _matching_task_row(["a", "b"])
+    rawsql.insert_instances([ours])
+    theirs = matching_run_task.enqueue(["a", "b"]).db_result
+
+    def fields(row):
+        stored = DBTaskResult.objects.get(pk=row.pk)
+        skip = {"id", "enqueued_at"}
+        return {
+            f.attname: getattr(stored, f.attname)
+            for f in DBTaskResult._meta.concrete_fields
+            if f.attname not in skip
         }
-        task_backends._settings = None
+
+    assert fields(ours) == fields(theirs)
+    assert set(DBTaskResult.objects.ready()) == {ours, theirs}
+    assert DBTaskResult.objects.get(pk=ours.pk).task_result.args == [["a", "b"]]
+
+
+def test_with_the_database_task_backend_matching_is_queued_in_the_create_transaction(
+    api_key, database_task_backend
+):
+    from django_tasks_db.models import DBTaskResult
+
+    response = post_json(api_client(api_key), URL, body())
+    assert response.status_code == 201
+    queued = DBTaskResult.objects.get(task_path="review_requests.tasks.matching_run_task")
+    assert queued.args_kwargs["args"] == [[response.json()["id"]]]
+    bad = post_json(api_client(api_key), URL, body(specialization="nope.nope"))
+    assert bad.status_code == 422
+    assert DBTaskResult.objects.count() == 1

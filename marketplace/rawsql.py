@@ -1,0 +1,104 @@
+"""Hand-built SQL for the API's hot path: the key check on every call and the inserts of every
+create. Django's compiler spends about 0.7 ms building the SQL of a three-table key lookup and
+about 0.3 ms per INSERT (bench/api.py, README "API benchmark"); these statements never change,
+so they are built once per model and database vendor, and only the values are prepared per call.
+
+Both helpers work on model instances, with Django's own value preparation and conversion (so
+SQLite and PostgreSQL behave the same), but skip what the hot path does not need: no
+`pre_save`/`post_save` signals and no primary keys read back (models here use client-side UUIDs;
+an auto-increment key stays None on the instance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from itertools import groupby
+
+from django.db import connection, models
+
+
+@cache
+def _insert_fields(model: type[models.Model]) -> list[models.Field]:
+    # Database-generated columns (auto-increment keys) are left to the database.
+    return [f for f in model._meta.concrete_fields if not f.db_returning]
+
+
+@cache
+def _insert_prefix(vendor: str, model: type[models.Model]) -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in _insert_fields(model))
+    # Identifiers from the model's metadata only; values always go as parameters.
+    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+
+
+def insert_instances(instances: Sequence[models.Model]) -> None:
+    """INSERT unsaved instances in the order given: one multi-row statement per run of the same
+    model, all of them in one round trip on PostgreSQL (one query string), one `execute` each
+    elsewhere. Call it inside `transaction.atomic()` when the rows must land together."""
+    statements: list[tuple[str, list]] = []
+    for model, group in groupby(instances, key=type):
+        rows = list(group)
+        fields = _insert_fields(model)
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        params = [
+            field.get_db_prep_save(field.pre_save(obj, True), connection)
+            for obj in rows
+            for field in fields
+        ]
+        sql = _insert_prefix(connection.vendor, model) + ", ".join([placeholders] * len(rows))
+        statements.append((sql, params))
+        for obj in rows:
+            obj._state.adding = False
+            obj._state.db = connection.alias
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # psycopg's client-side binding cursor (Django's default) sends several statements
+            # in one query string.
+            cursor.execute(
+                "; ".join(sql for sql, _ in statements),
+                [value for _, params in statements for value in params],
+            )
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+
+
+def select_columns(model: type[models.Model], alias: str) -> str:
+    """The column list for `fetch_instances`: every concrete field of `model` from `alias`."""
+    qn = connection.ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+
+
+@cache
+def _converters(vendor: str, model: type[models.Model]) -> list[tuple]:
+    # get_col, not cached_col: a foreign key's column converts as its target (a UUID on SQLite).
+    result = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        result.append(
+            (col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)])
+        )
+    return result
+
+
+def fetch_instances(sql: str, params: Sequence, *row_models: type[models.Model]) -> list[tuple]:
+    """Run `sql`, whose SELECT list is `select_columns(model, ...)` for each of `row_models` in
+    order, and return one tuple of instances per row, converted as Django's compiler would."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    result = []
+    for row in rows:
+        instances = []
+        start = 0
+        for model in row_models:
+            fields = model._meta.concrete_fields
+            values = list(row[start : start + len(fields)])
+            start += len(fields)
+            for index, (col, converters) in enumerate(_converters(connection.vendor, model)):
+                for convert in converters:
+                    values[index] = convert(values[index], col, connection)
+            instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+        result.append(tuple(instances))
+    return result
