@@ -52,6 +52,19 @@ def test_incr_window_counts_and_expires():
     assert 0 < ttl <= 60  # set by the first hit, not pushed back by later ones
 
 
+@pytest.mark.redis
+def test_incr_window_survives_a_redis_that_forgot_the_script():
+    cache = _redis_cache()
+    assert cache.incr_window("hits", 60) == 1
+    cache._cache.get_client(write=True).script_flush()  # a restarted or failed-over Redis
+    assert cache.incr_window("hits", 60) == 2
+
+
+@pytest.mark.redis
+def test_cache_objects_share_one_client():
+    assert _redis_cache()._cache.get_client(write=True) is _redis_cache()._cache.get_client()
+
+
 def test_counter_hit_counts_on_a_cache_without_incr_window(settings):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "c"}
