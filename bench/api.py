@@ -8,7 +8,8 @@ and, when it can be installed, Label Studio with the same payloads.
 The database named in DATABASE_URL is never touched: the run creates (and drops at the end) its
 own database `inloop_bench_api` on the same server. Scenarios, each for --duration seconds:
 bare view (1 and 8 clients), single create (1 and 8 clients), batch create of 100, list a page
-of 100, get one. Server CPU per request is the daphne process's utime+stime from
+of 100, get one; the bare view and the single create alternate in --rounds rounds (default 5),
+so both see the same machine. Server CPU per request is the daphne process's utime+stime from
 /proc/<pid>/stat over the scenario divided by the requests served (PostgreSQL's and Redis's own
 CPU are not included). Matching is enqueued per create (a task row) but no worker runs, so the
 numbers are the API's own cost.
@@ -194,6 +195,22 @@ class Result:
         }
 
 
+def merge(parts: list[Result]) -> Result:
+    """One result from rounds of the same scenario."""
+    requests = sum(p.requests for p in parts)
+    cpu = [p.cpu_ms_per_request * p.requests for p in parts if p.cpu_ms_per_request is not None]
+    return Result(
+        name=parts[0].name,
+        clients=parts[0].clients,
+        requests=requests,
+        items=sum(p.items for p in parts),
+        seconds=sum(p.seconds for p in parts),
+        latencies_ms=[ms for p in parts for ms in p.latencies_ms],
+        cpu_ms_per_request=sum(cpu) / requests if cpu and requests else None,
+        errors=sum(p.errors for p in parts),
+    )
+
+
 Call = Callable[[http.client.HTTPConnection, int], int]
 
 
@@ -373,23 +390,23 @@ def bench_inloop(args) -> list[Result]:
 
         d = args.duration
         pid = server.pid
+        # The ceiling and the single create alternate in short rounds, so that a change in the
+        # machine's load during the run hits both alike (their ratio is the target).
         for clients in (1, 8):
-            results.append(
-                run_scenario(
-                    name="bare JSON view (ceiling)",
-                    port=port,
-                    pid=pid,
-                    call=bare,
-                    clients=clients,
-                    duration=d,
-                )
-            )
-        for clients in (1, 8):
-            results.append(
-                run_scenario(
-                    name="create one", port=port, pid=pid, call=create, clients=clients, duration=d
-                )
-            )
+            rounds: dict[str, list[Result]] = {"bare JSON view (ceiling)": [], "create one": []}
+            for _ in range(args.rounds):
+                for name, call in (("bare JSON view (ceiling)", bare), ("create one", create)):
+                    rounds[name].append(
+                        run_scenario(
+                            name=name,
+                            port=port,
+                            pid=pid,
+                            call=call,
+                            clients=clients,
+                            duration=d / args.rounds,
+                        )
+                    )
+            results.extend(merge(parts) for parts in rounds.values())
         results.append(
             run_scenario(
                 name="batch create (100 per request)",
@@ -588,6 +605,12 @@ def main() -> None:
         type=int,
         default=0,
         help="port for daphne (Label Studio gets the next one); default: any free port",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="the bare view and the single create alternate in this many rounds per client count",
     )
     parser.add_argument("--json", default="", help="also write the results to this file")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import groupby
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 
 @cache
@@ -33,9 +33,11 @@ def _insert_prefix(vendor: str, model: type[models.Model]) -> str:
 
 
 def insert_instances(instances: Sequence[models.Model]) -> None:
-    """INSERT unsaved instances in the order given: one multi-row statement per run of the same
-    model, all of them in one round trip on PostgreSQL (one query string), one `execute` each
-    elsewhere. Call it inside `transaction.atomic()` when the rows must land together."""
+    """INSERT unsaved instances in the order given, all or nothing: one multi-row statement per
+    run of the same model. On PostgreSQL all of them go as one query string, which the server
+    runs as one transaction of its own (several statements in a simple-protocol query are one
+    implicit transaction), so outside `atomic()` the insert costs one round trip instead of
+    BEGIN, INSERT and COMMIT; elsewhere they run one `execute` each inside `atomic()`."""
     statements: list[tuple[str, list]] = []
     for model, group in groupby(instances, key=type):
         rows = list(group)
@@ -48,20 +50,21 @@ def insert_instances(instances: Sequence[models.Model]) -> None:
         ]
         sql = _insert_prefix(connection.vendor, model) + ", ".join([placeholders] * len(rows))
         statements.append((sql, params))
-        for obj in rows:
-            obj._state.adding = False
-            obj._state.db = connection.alias
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # psycopg's client-side binding cursor (Django's default) sends several statements
-            # in one query string.
+    if connection.vendor == "postgresql":
+        # psycopg's client-side binding cursor (Django's default) sends the statements as one
+        # simple-protocol query.
+        with connection.cursor() as cursor:
             cursor.execute(
                 "; ".join(sql for sql, _ in statements),
                 [value for _, params in statements for value in params],
             )
-        else:
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
             for sql, params in statements:
                 cursor.execute(sql, params)
+    for obj in instances:
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def select_columns(model: type[models.Model], alias: str) -> str:

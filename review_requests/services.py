@@ -246,11 +246,11 @@ def review_requests_create(
     ids = [str(rr.pk) for rr in created]
     task_row = _matching_task_row(ids)
     # Pipelines call this in volume: the requests, their history rows and the matching task go
-    # to the database as one round trip of prepared INSERTs (marketplace/rawsql.py).
-    with transaction.atomic():
-        rawsql.insert_instances([*created, *history, *([task_row] if task_row else [])])
-        if task_row is None:
-            transaction.on_commit(lambda: _enqueue_matching(ids))
+    # to the database together, all or nothing, in one round trip on PostgreSQL
+    # (marketplace/rawsql.py). Other task backends are called once the rows are committed.
+    rawsql.insert_instances([*created, *history, *([task_row] if task_row else [])])
+    if task_row is None:
+        transaction.on_commit(lambda: _enqueue_matching(ids))
     return created
 
 
