@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import groupby
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 
 @cache
@@ -25,46 +25,48 @@ def _insert_fields(model: type[models.Model]) -> list[models.Field]:
 
 
 @cache
-def _insert_prefix(vendor: str, model: type[models.Model]) -> str:
+def _insert_statement(vendor: str, model: type[models.Model]) -> str:
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in _insert_fields(model))
+    fields = _insert_fields(model)
+    columns = ", ".join(qn(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
     # Identifiers from the model's metadata only; values always go as parameters.
-    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    return f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
 def insert_instances(instances: Sequence[models.Model]) -> None:
-    """INSERT unsaved instances in the order given, all or nothing: one multi-row statement per
-    run of the same model. On PostgreSQL all of them go as one query string, which the server
-    runs as one transaction of its own (several statements in a simple-protocol query are one
-    implicit transaction), so outside `atomic()` the insert costs one round trip instead of
-    BEGIN, INSERT and COMMIT; elsewhere they run one `execute` each inside `atomic()`."""
-    statements: list[tuple[str, list]] = []
+    """INSERT unsaved instances in the order given, all or nothing.
+
+    On PostgreSQL, when each model has one row (a single create), the statements go as one
+    query string, which the server runs as one transaction of its own (several statements in a
+    simple-protocol query are one implicit transaction): one round trip instead of BEGIN,
+    INSERT... and COMMIT. Otherwise each model's rows go through `executemany` inside
+    `atomic()`, which psycopg sends as one pipelined round trip per model; a query string with
+    hundreds of placeholders would be parsed on every call (psycopg caches the parse of short
+    statements only)."""
+    # Looked up once: the `connection` proxy looks the thread's connection up on every use.
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    groups: list[tuple[str, list[list]]] = []
     for model, group in groupby(instances, key=type):
-        rows = list(group)
         fields = _insert_fields(model)
-        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        params = [
-            field.get_db_prep_save(field.pre_save(obj, True), connection)
-            for obj in rows
-            for field in fields
+        rows = [
+            [field.get_db_prep_save(field.pre_save(obj, True), wrapper) for field in fields]
+            for obj in group
         ]
-        sql = _insert_prefix(connection.vendor, model) + ", ".join([placeholders] * len(rows))
-        statements.append((sql, params))
-    if connection.vendor == "postgresql":
-        # psycopg's client-side binding cursor (Django's default) sends the statements as one
-        # simple-protocol query.
-        with connection.cursor() as cursor:
+        groups.append((_insert_statement(wrapper.vendor, model), rows))
+    if wrapper.vendor == "postgresql" and all(len(rows) == 1 for _, rows in groups):
+        with wrapper.cursor() as cursor:
             cursor.execute(
-                "; ".join(sql for sql, _ in statements),
-                [value for _, params in statements for value in params],
+                "; ".join(sql for sql, _ in groups),
+                [value for _, rows in groups for value in rows[0]],
             )
     else:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for sql, params in statements:
-                cursor.execute(sql, params)
+        with transaction.atomic(using=wrapper.alias), wrapper.cursor() as cursor:
+            for sql, rows in groups:
+                cursor.executemany(sql, rows)
     for obj in instances:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = wrapper.alias
 
 
 def select_columns(model: type[models.Model], alias: str) -> str:

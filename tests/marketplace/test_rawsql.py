@@ -74,11 +74,11 @@ def test_insert_instances_writes_what_save_would(organization):
     reference.save()
     with CaptureQueriesContext(connection) as queries:
         rawsql.insert_instances([*mine, *history])
-    # One query string on PostgreSQL (its own transaction); one INSERT per model elsewhere.
-    inserts = [q["sql"] for q in queries if "INSERT" in q["sql"]]
-    assert len(inserts) == (1 if connection.vendor == "postgresql" else 2)
-    if connection.vendor == "postgresql":
-        assert len(queries) == 1
+    # Several rows per model: one executemany per model (psycopg pipelines each).
+    assert [q["sql"].split(" INSERT INTO ")[0] for q in queries if "INSERT" in q["sql"]] == [
+        "3 times:",
+        "3 times:",
+    ]
     for rr in mine:
         stored = ReviewRequest.objects.get(pk=rr.pk)
         assert _fields(stored) == _fields(rr)
@@ -95,13 +95,28 @@ def test_insert_instances_writes_what_save_would(organization):
     ) == [(f"Request {n}", "queued") for n in range(3)]
 
 
+def test_one_row_per_model_is_one_query_on_postgresql(organization):
+    rr = _request(organization, 1)
+    history = RequestStatusChange(review_request=rr, to_status="queued")
+    with CaptureQueriesContext(connection) as queries:
+        rawsql.insert_instances([rr, history])
+    inserts = [q["sql"] for q in queries if "INSERT" in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1  # no BEGIN, no COMMIT: the query string is its own transaction
+        assert len(inserts) == 1
+    else:
+        assert len(inserts) == 2
+    assert RequestStatusChange.objects.get().review_request == ReviewRequest.objects.get()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_statement_inserts_nothing_outside_a_transaction(organization):
-    """Real commits (no test transaction around it): the request's INSERT succeeds on its own,
-    the history row's fails, and neither is kept."""
-    good = _request(organization, 1)
-    bad_history = RequestStatusChange(review_request=good, to_status=None)
+@pytest.mark.parametrize("requests", [1, 3])  # one query string / executemany in atomic()
+def test_a_failing_statement_inserts_nothing_outside_a_transaction(organization, requests):
+    """Real commits (no test transaction around it): the requests' INSERT succeeds on its own,
+    the history row's fails, and nothing is kept."""
+    good = [_request(organization, n) for n in range(requests)]
+    bad_history = RequestStatusChange(review_request=good[0], to_status=None)
     with pytest.raises(IntegrityError):
-        rawsql.insert_instances([good, bad_history])
+        rawsql.insert_instances([*good, bad_history])
     assert not ReviewRequest.objects.exists()
-    assert good._state.adding is True
+    assert good[0]._state.adding is True
