@@ -9,7 +9,6 @@ import json
 import uuid
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
@@ -39,10 +38,10 @@ from review_requests.serializers import review_request_to_api, review_requests_t
 
 router = Router(tags=["review_requests"])
 
-# The company endpoints that pipelines call in volume are async views: the request is parsed and
-# validated on the event loop and all their database work is one `sync_to_async` hop (ninja runs
-# the key check in another). Against the same views written sync (one hop for both) the
-# difference was within this machine's noise (README, "API benchmark").
+# The endpoints are sync views: Django runs each in one hop to a worker thread, where ninja runs
+# the key check and the view together. Written async (the view's database work and ninja's key
+# check in two hops), a single create was 2-9% slower with one client and the same with eight
+# (daphne, both variants interleaved in one run; README, "API benchmark").
 
 IDEMPOTENCY_HEADER = Header(
     None,
@@ -131,13 +130,13 @@ def _fresh_to_api(rr: ReviewRequest) -> dict:
     response={201: ReviewRequestOut, **errors(400, 401, 403, 409, 413, 422, 429)},
     summary="Create a review request",
 )
-async def review_request_create(
+def review_request_create(
     request: HttpRequest,
     payload: ReviewRequestIn,
     idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Submit one AI output for expert review. Matching starts as soon as it is stored."""
-    return await sync_to_async(_create)(
+    return _create(
         request,
         endpoint="review_requests.create",
         key=idempotency_key,
@@ -152,13 +151,13 @@ async def review_request_create(
     response={201: BatchOut, **errors(400, 401, 403, 409, 413, 422, 429)},
     summary="Create up to 100 review requests, all or nothing",
 )
-async def review_request_batch(
+def review_request_batch(
     request: HttpRequest,
     payload: BatchIn,
     idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """One transaction and one matching pass: either every request is created or none is."""
-    return await sync_to_async(_create)(
+    return _create(
         request,
         endpoint="review_requests.batch",
         key=idempotency_key,
@@ -203,12 +202,8 @@ class ListFilters(Schema):
     response={200: ReviewRequestListOut, **errors(401, 422, 429)},
     summary="List review requests, newest first",
 )
-async def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
+def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     """Cursor pagination over (created_at, id): pass `next_cursor` back as `cursor`."""
-    return await sync_to_async(_list)(request, filters)
-
-
-def _list(request: HttpRequest, filters: ListFilters) -> JsonResponse:
     qs = ReviewRequest.objects.filter(organization=request.organization)
     if filters.status:
         if filters.status not in REQUEST_STATUSES:
@@ -238,11 +233,7 @@ def _list(request: HttpRequest, filters: ListFilters) -> JsonResponse:
     response={200: ReviewRequestOut, **errors(401, 404, 429)},
     summary="Get one review request",
 )
-async def review_request_get(request: HttpRequest, review_request_id: str):
-    return await sync_to_async(_get)(request, review_request_id)
-
-
-def _get(request: HttpRequest, review_request_id: str) -> JsonResponse:
+def review_request_get(request: HttpRequest, review_request_id: str):
     return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
 
 
