@@ -234,7 +234,15 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     summary="Get one review request",
 )
 def review_request_get(request: HttpRequest, review_request_id: str):
-    return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
+    # Pipelines poll this: served from rows like the list (no model instances); another
+    # organization's id finds no row, a 404 like an unknown one.
+    pk = _uuid_or_404(review_request_id)
+    found = review_requests_to_api_rows(
+        ReviewRequest.objects.filter(organization=request.organization, pk=pk)
+    )
+    if not found:
+        raise ApiError(404, "not_found", "Not found.")
+    return JsonResponse(found[0])
 
 
 @router.post(

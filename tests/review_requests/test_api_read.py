@@ -163,6 +163,9 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
     ]
     assert listed == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
     assert [a["billed_seconds"] for a in listed[-1]["assignments"]] == [120, 60]
+    # The get endpoint serves from the same rows.
+    one = api_client(api_key).get(f"{URL}/{made[0].pk}").json()
+    assert one == listed[-1]
 
 
 def test_list_never_shows_another_organizations_requests(
