@@ -131,6 +131,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def load_average() -> str:
+    """The one-minute load average: on a shared machine the figures mean little without it."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -299,6 +304,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="frames per second in total")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--port", type=int, default=0, help="daphne's port (default: any free)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each socket count")
     parser.add_argument("--log", default="/tmp/bench-workspace-daphne.log", help="daphne's log")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
@@ -307,8 +313,9 @@ def main() -> None:
         sys.exit("Set DATABASE_URL (PostgreSQL, a scratch database) and REDIS_URL.")
     setup_django()
     print("sockets workspaces frames/s deliveries dropped reordered  p50   p95   p99   max (ms)")
-    for sockets in args.sockets:
+    for sockets in [n for n in args.sockets for _ in range(args.repeat)]:
         workspaces = prepare(sockets, args.group)
+        load_before = load_average()
         port = args.port or free_port()
         log = open(args.log, "a")  # noqa: SIM115 - closed below
         daphne = start_daphne(port, log)
@@ -334,7 +341,8 @@ def main() -> None:
             f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
             f"{r['p50_ms']:>5} {r['p95_ms']:>5} {r['p99_ms']:>5} {r['max_ms']:>5}"
             f"   connect {r['connect_s']} s; while sending: daphne CPU {r['daphne_cpu_s']} s "
-            f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s"
+            f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s; "
+            f"load {load_before} -> {load_average()}"
             f"{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
             flush=True,
         )
