@@ -131,6 +131,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def load_average() -> str:
+    """The one-minute load average: on a shared machine the figures mean little without it."""
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -221,17 +226,19 @@ async def run_load(
         for w in workspaces:
             opening.append(open_socket(w["id"], w["expert"]))
             opening.extend(open_socket(w["id"], c) for c in w["watchers"])
-        # Open in batches, like users arriving, so the handshake storm stays realistic.
-        opened = []
-        for start in range(0, len(opening), 50):
-            opened.extend(await asyncio.gather(*opening[start : start + 50]))
-        connect_seconds = time.perf_counter() - t0
         per_workspace = 1 + len(workspaces[0]["watchers"])
-        for index, (ws, seq) in enumerate(opened):
-            sockets.append(ws)
-            if index % per_workspace == 0:
-                senders.append(ws)
-            readers.append(asyncio.create_task(reader(ws, seq)))
+        # Open in batches, like users arriving, so the handshake storm stays realistic. Each
+        # socket is read from the moment it is open, as a browser does: a socket nobody reads
+        # answers no ping, and daphne drops it (1006) 30 s after the first unanswered ping. With
+        # 1,000 sockets on a busy machine the handshakes took over 20 s, and sockets opened
+        # first were dropped while the frames were being sent.
+        for start in range(0, len(opening), 50):
+            for ws, seq in await asyncio.gather(*opening[start : start + 50]):
+                if len(sockets) % per_workspace == 0:
+                    senders.append(ws)
+                sockets.append(ws)
+                readers.append(asyncio.create_task(reader(ws, seq)))
+        connect_seconds = time.perf_counter() - t0
         await asyncio.sleep(2)  # presence settles
 
         total = int(rate * seconds)
@@ -297,6 +304,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="frames per second in total")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--port", type=int, default=0, help="daphne's port (default: any free)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each socket count")
     parser.add_argument("--log", default="/tmp/bench-workspace-daphne.log", help="daphne's log")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
@@ -305,8 +313,9 @@ def main() -> None:
         sys.exit("Set DATABASE_URL (PostgreSQL, a scratch database) and REDIS_URL.")
     setup_django()
     print("sockets workspaces frames/s deliveries dropped reordered  p50   p95   p99   max (ms)")
-    for sockets in args.sockets:
+    for sockets in [n for n in args.sockets for _ in range(args.repeat)]:
         workspaces = prepare(sockets, args.group)
+        load_before = load_average()
         port = args.port or free_port()
         log = open(args.log, "a")  # noqa: SIM115 - closed below
         daphne = start_daphne(port, log)
@@ -332,7 +341,8 @@ def main() -> None:
             f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
             f"{r['p50_ms']:>5} {r['p95_ms']:>5} {r['p99_ms']:>5} {r['max_ms']:>5}"
             f"   connect {r['connect_s']} s; while sending: daphne CPU {r['daphne_cpu_s']} s "
-            f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s"
+            f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s; "
+            f"load {load_before} -> {load_average()}"
             f"{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
             flush=True,
         )

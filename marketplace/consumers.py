@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autobahn.exception import Disconnected
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from marketplace.realtime import user_group
@@ -46,6 +47,21 @@ class UserSocketConsumer(AsyncJsonWebsocketConsumer):
 
     async def force_close(self, message: dict) -> None:
         await self.close(code=message.get("code", CLOSE_UNAUTHENTICATED))
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Between a client's close frame and the end of its connection, daphne still hands
+        frames to autobahn, which refuses them with Disconnected; the websocket.disconnect that
+        runs `disconnect()` (group_discard, presence leave) comes only after. A broadcast landing
+        in that window must not kill the consumer, or the cleanup never runs and the socket lingers
+        in its groups. The frame had nobody to go to: it is dropped."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            return
+
+    async def send_json(self, content, close=False) -> None:
+        # Channels' send_json calls its parent's send directly; this one goes through the above.
+        await self.send(text_data=await self.encode_json(content), close=close)
 
     async def notification_push(self, message: dict) -> None:
         """Only the notifications socket forwards these; others ignore them."""

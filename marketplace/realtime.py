@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -27,9 +30,40 @@ def group_send_now(group: str, message: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(group, message)
 
 
+# Where broadcast_on_commit puts its messages instead of sending them (see holding_broadcasts).
+_outbox: ContextVar[list[tuple[str, dict[str, Any]]] | None] = ContextVar(
+    "broadcast_outbox", default=None
+)
+
+
+def _send_or_hold(group: str, message: dict[str, Any]) -> None:
+    outbox = _outbox.get()
+    if outbox is None:
+        group_send_now(group, message)
+    else:
+        outbox.append((group, message))
+
+
 def broadcast_on_commit(group: str, message: dict[str, Any]) -> None:
     """Send after the surrounding transaction commits, so nobody sees unsaved state."""
-    transaction.on_commit(lambda: group_send_now(group, message))
+    transaction.on_commit(lambda: _send_or_hold(group, message))
+
+
+def holding_broadcasts(func: Callable, outbox: list[tuple[str, dict[str, Any]]]) -> Callable:
+    """`func`, run so that what it broadcasts on commit is appended to `outbox` (group, message),
+    in commit order, instead of sent. For a consumer that runs a service in a worker thread: it
+    sends the outbox from its own event loop once the call has returned, where the thread would
+    otherwise hop back to that loop (async_to_sync) and wait there for Redis, once per frame."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        token = _outbox.set(outbox)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _outbox.reset(token)
+
+    return run
 
 
 def close_user_sockets(user_id: int, *, code: int = 4401, reason: str = "logged_out") -> None:

@@ -21,7 +21,7 @@ from django.db import connections
 from django.http import Http404
 
 from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, UserSocketConsumer
-from marketplace.realtime import workspace_group
+from marketplace.realtime import holding_broadcasts, workspace_group
 from review_requests import workspace as services
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
@@ -216,6 +216,18 @@ class WorkspaceConsumer(UserSocketConsumer):
                 return
             await self._error(exc.code, exc.message, content, field=exc.field)
 
+    async def _write(self, service, **kwargs):
+        """A workspace service in a worker thread, then what it broadcast on commit, sent from this
+        event loop (realtime.holding_broadcasts): the rights check, the write and the broadcast of
+        a frame take one thread hand-off. A consumer handles one message at a time, so a client's
+        disconnect waits for these sends."""
+        outbox: list[tuple[str, dict[str, Any]]] = []
+        try:
+            return await _db(holding_broadcasts(service, outbox))(**kwargs)
+        finally:
+            for group, message in outbox:
+                await self.channel_layer.group_send(group, message)
+
     async def _error(
         self,
         code: str,
@@ -234,8 +246,10 @@ class WorkspaceConsumer(UserSocketConsumer):
         await self.send_json(frame)
 
     async def frame_heartbeat(self, content) -> None:
-        outcome = await _db(services.workspace_heartbeat)(
-            assignment_id=self.assignment_id, user=self.user
+        outcome = await self._write(
+            services.workspace_heartbeat,
+            assignment_id=self.assignment_id,
+            user=self.user,
         )
         for notice in outcome.notices:
             await self.send_json({"type": "notice", **notice})
@@ -249,7 +263,8 @@ class WorkspaceConsumer(UserSocketConsumer):
             )
 
     async def frame_annotation_create(self, content) -> None:
-        await _db(services.annotation_create)(
+        await self._write(
+            services.annotation_create,
             assignment_id=self.assignment_id,
             user=self.user,
             client_id=content.get("client_id"),
@@ -260,7 +275,8 @@ class WorkspaceConsumer(UserSocketConsumer):
         )
 
     async def frame_annotation_update(self, content) -> None:
-        await _db(services.annotation_update)(
+        await self._write(
+            services.annotation_update,
             assignment_id=self.assignment_id,
             user=self.user,
             annotation_id=content.get("id"),
@@ -268,24 +284,35 @@ class WorkspaceConsumer(UserSocketConsumer):
         )
 
     async def frame_annotation_delete(self, content) -> None:
-        await _db(services.annotation_delete)(
-            assignment_id=self.assignment_id, user=self.user, annotation_id=content.get("id")
+        await self._write(
+            services.annotation_delete,
+            assignment_id=self.assignment_id,
+            user=self.user,
+            annotation_id=content.get("id"),
         )
 
     async def frame_draft_update(self, content) -> None:
-        await _db(services.draft_update)(
+        await self._write(
+            services.draft_update,
             assignment_id=self.assignment_id,
             user=self.user,
             changes={k: content[k] for k in services.DRAFT_FIELDS if k in content},
         )
 
     async def frame_chat_message(self, content) -> None:
-        await _db(services.chat_post)(
-            assignment_id=self.assignment_id, user=self.user, body=content.get("body")
+        await self._write(
+            services.chat_post,
+            assignment_id=self.assignment_id,
+            user=self.user,
+            body=content.get("body"),
         )
 
     async def frame_submit(self, content) -> None:
-        await _db(services.assignment_submit)(assignment=self.assignment_id, user=self.user)
+        await self._write(
+            services.assignment_submit,
+            assignment=self.assignment_id,
+            user=self.user,
+        )
 
     # Messages from the channel layer ------------------------------------------------------
 

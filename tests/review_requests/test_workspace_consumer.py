@@ -3,13 +3,16 @@ refusals, logout, release, resume, limits. Every communicator is disconnected.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.test import AsyncClient
 
+from marketplace.asgi import application
 from marketplace.realtime import workspace_group
 from review_requests.consumers import WorkspaceConsumer
 from review_requests.models import Annotation, Assignment, WorkspaceEvent
@@ -200,7 +203,12 @@ async def test_every_expert_frame_is_stored_and_seen_by_everyone(
         assert submitted["seq"] == 6
     finally:
         await expert_comm.disconnect()
-        await watcher.disconnect()
+        try:
+            await watcher.disconnect()
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
     stored = await database_sync_to_async(Assignment.objects.get)(pk=assignment.pk)
     assert stored.status == "submitted" and stored.last_seq == 6
 
@@ -371,7 +379,12 @@ async def test_release_closes_the_experts_socket_and_updates_watchers(
         assert snapshot["assignment"]["status"] == "released"
     finally:
         await expert_comm.disconnect()
-        await watcher.disconnect()
+        try:
+            await watcher.disconnect()
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
 
 
 # Presence -------------------------------------------------------------------------------
@@ -390,7 +403,12 @@ async def test_presence_shows_who_is_here(assignment, expert, company_member):
         assert set(by_role) == {"expert", "company"}
         assert len(presence["participants"]) == 2  # two tabs, one person
 
-        await watcher.disconnect()
+        try:
+            await watcher.disconnect()
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
         presence = await receive_until(expert_comm, "presence")
         while len(presence["participants"]) != 1:
             presence = await receive_until(expert_comm, "presence")
@@ -398,4 +416,56 @@ async def test_presence_shows_who_is_here(assignment, expert, company_member):
     finally:
         await expert_comm.disconnect()
         await second_tab.disconnect()
+        try:
+            await watcher.disconnect()
+        except Exception:
+            import traceback
+
+            traceback.print_exc()
+
+
+class ClosingConnection:
+    """Daphne between a client's close frame and the end of its TCP connection: autobahn refuses
+    to send (Disconnected) while the application has not yet been told the socket is gone."""
+
+    def __init__(self, app):
+        self.app = app
+        self.closing = False
+        self.refused: list[dict] = []
+        self.refusing = asyncio.Event()
+
+    async def __call__(self, scope, receive, send):
+        async def send_unless_closing(message):
+            if self.closing and message["type"] == "websocket.send":
+                self.refused.append(json.loads(message["text"]))
+                self.refusing.set()
+                raise Disconnected("Attempt to send on a closed protocol")
+            await send(message)
+
+        await self.app(scope, receive, send_unless_closing)
+
+
+async def test_a_broadcast_to_a_closing_socket_does_not_skip_its_cleanup(
+    assignment, expert, company_member
+):
+    expert_comm, _ = await join(assignment.pk, expert)
+    connection = ClosingConnection(application)
+    watcher, _ = await join(assignment.pk, company_member, app=connection)
+    try:
+        for comm in (expert_comm, watcher):  # both know of each other: presence is quiet
+            presence = await receive_until(comm, "presence")
+            while len(presence["participants"]) != 2:
+                presence = await receive_until(comm, "presence")
+
+        connection.closing = True  # the watcher's close frame is in
+        await expert_comm.send_json_to({"type": "chat.message", "body": "still there?"})
+        await next_event(expert_comm)
+        await asyncio.wait_for(connection.refusing.wait(), 5)
+        assert [frame["type"] for frame in connection.refused] == ["event"]
+
+        await watcher.disconnect()  # its consumer is alive: disconnect() leaves the workspace
+        presence = await receive_until(expert_comm, "presence")
+        assert [p["role"] for p in presence["participants"]] == ["expert"]
+    finally:
+        await expert_comm.disconnect()
         await watcher.disconnect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Earning, Hold, LedgerAccount
@@ -162,6 +163,42 @@ def test_a_chat_message_from_the_expert_costs_three_statements(
     # the draft; UPDATE last_seq; INSERT the event; RELEASE SAVEPOINT.
     with django_assert_num_queries(5):
         ws.chat_post(assignment_id=assignment.pk, user=expert, body="Hello")
+
+
+def test_the_lock_of_the_frequent_frames_reads_what_the_orm_reads(assignment, expert):
+    # Chat, heartbeats and annotation edits lock the row with a statement written in SQL: every
+    # value it loads must come out as the ORM gives it (UUIDs and datetimes are text on SQLite).
+    Assignment.objects.filter(pk=assignment.pk).update(
+        started_at=at(0), warned_80_at=at(60), last_seq=7, billed_seconds=90
+    )
+    User.objects.filter(pk=expert.pk).update(suspended_at=at(30))
+    with transaction.atomic():
+        locked = ws._locked(str(assignment.pk))
+    orm = Assignment.objects.select_related("expert__user", "review_request").get(pk=assignment.pk)
+    pairs = [
+        (locked, orm),
+        (locked.expert, orm.expert),
+        (locked.expert.user, orm.expert.user),
+        (locked.review_request, orm.review_request),
+    ]
+    for mine, theirs in pairs:
+        loaded = [
+            f.attname
+            for f in type(mine)._meta.concrete_fields
+            if f.attname not in mine.get_deferred_fields()
+        ]
+        assert {name: getattr(mine, name) for name in loaded} == {
+            name: getattr(theirs, name) for name in loaded
+        }
+    assert "draft" in locked.get_deferred_fields()
+    assert locked.draft == orm.draft  # loaded on first access, like a deferred field
+
+
+def test_a_frame_for_a_workspace_that_does_not_exist_is_refused(expert):
+    for assignment_id in ("8c6f2a4e-0000-4000-8000-000000000000", "not-a-uuid", None):
+        with pytest.raises(ws.WorkspaceError) as exc:
+            ws.chat_post(assignment_id=assignment_id, user=expert, body="anyone?")
+        assert exc.value.code == "not_found"
 
 
 # Events ---------------------------------------------------------------------------------

@@ -116,7 +116,12 @@ async def session_cookie(user) -> bytes:
 
 
 def communicator(
-    assignment_id, *, cookie: bytes | None = None, origin=ORIGIN, after_seq: int | None = None
+    assignment_id,
+    *,
+    cookie: bytes | None = None,
+    origin=ORIGIN,
+    after_seq: int | None = None,
+    app=application,
 ) -> WebsocketCommunicator:
     path = f"/ws/assignments/{assignment_id}/"
     if after_seq is not None:
@@ -124,7 +129,7 @@ def communicator(
     headers = [origin] if origin else []
     if cookie:
         headers.append((b"cookie", cookie))
-    return WebsocketCommunicator(application, path, headers=headers)
+    return WebsocketCommunicator(app, path, headers=headers)
 
 
 async def join(assignment_id, user, **kwargs) -> tuple[WebsocketCommunicator, dict]:
