@@ -37,10 +37,10 @@ def _insert_statement(vendor: str, model: type[models.Model]) -> str:
 def insert_instances(instances: Sequence[models.Model]) -> None:
     """INSERT unsaved instances in the order given, all or nothing.
 
-    On PostgreSQL, when each model has one row (a single create), the statements go as one
-    query string, which the server runs as one transaction of its own (several statements in a
-    simple-protocol query are one implicit transaction): one round trip instead of BEGIN,
-    INSERT... and COMMIT. Otherwise each model's rows go through `executemany` inside
+    One row is one statement. On PostgreSQL, when each model has one row (a single create), the
+    statements go as one query string, which the server runs as one transaction of its own
+    (several statements in a simple-protocol query are one implicit transaction): one round trip
+    instead of BEGIN, INSERT... and COMMIT. Otherwise each model's rows go through `executemany` inside
     `atomic()`, which psycopg sends as one pipelined round trip per model; a query string with
     hundreds of placeholders would be parsed on every call (psycopg caches the parse of short
     statements only)."""
@@ -54,7 +54,9 @@ def insert_instances(instances: Sequence[models.Model]) -> None:
             for obj in group
         ]
         groups.append((_insert_statement(wrapper.vendor, model), rows))
-    if wrapper.vendor == "postgresql" and all(len(rows) == 1 for _, rows in groups):
+    one_row_each = all(len(rows) == 1 for _, rows in groups)
+    if one_row_each and (len(groups) == 1 or wrapper.vendor == "postgresql"):
+        # One statement, or on PostgreSQL one query string: atomic by itself.
         with wrapper.cursor() as cursor:
             cursor.execute(
                 "; ".join(sql for sql, _ in groups),
@@ -69,17 +71,31 @@ def insert_instances(instances: Sequence[models.Model]) -> None:
         obj._state.db = wrapper.alias
 
 
-def select_columns(model: type[models.Model], alias: str) -> str:
-    """The column list for `fetch_instances`: every concrete field of `model` from `alias`."""
+RowModel = type[models.Model] | tuple[type[models.Model], tuple[str, ...]]
+
+
+def _model_fields(row_model: RowModel) -> tuple[type[models.Model], list[models.Field]]:
+    """A model and the fields selected of it: all its concrete fields, or the attnames given
+    (in the model's field order: `Model.from_db` expects that order)."""
+    if isinstance(row_model, tuple):
+        model, names = row_model
+        return model, [f for f in model._meta.concrete_fields if f.attname in names]
+    return row_model, list(row_model._meta.concrete_fields)
+
+
+def select_columns(row_model: RowModel, alias: str) -> str:
+    """The column list for `fetch_instances`: the fields of `row_model` from `alias`."""
     qn = connection.ops.quote_name
-    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+    _model, fields = _model_fields(row_model)
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in fields)
 
 
 @cache
-def _converters(vendor: str, model: type[models.Model]) -> list[tuple]:
+def _converters(vendor: str, row_model: RowModel) -> list[tuple]:
     # get_col, not cached_col: a foreign key's column converts as its target (a UUID on SQLite).
+    model, fields = _model_fields(row_model)
     result = []
-    for field in model._meta.concrete_fields:
+    for field in fields:
         col = field.get_col(model._meta.db_table)
         result.append(
             (col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)])
@@ -87,9 +103,10 @@ def _converters(vendor: str, model: type[models.Model]) -> list[tuple]:
     return result
 
 
-def fetch_instances(sql: str, params: Sequence, *row_models: type[models.Model]) -> list[tuple]:
-    """Run `sql`, whose SELECT list is `select_columns(model, ...)` for each of `row_models` in
-    order, and return one tuple of instances per row, converted as Django's compiler would."""
+def fetch_instances(sql: str, params: Sequence, *row_models: RowModel) -> list[tuple]:
+    """Run `sql`, whose SELECT list is `select_columns(row_model, ...)` for each of
+    `row_models` in order, and return one tuple of instances per row, converted as Django's
+    compiler would. Fields left out of a row model load on first access, as with `only()`."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -97,11 +114,11 @@ def fetch_instances(sql: str, params: Sequence, *row_models: type[models.Model])
     for row in rows:
         instances = []
         start = 0
-        for model in row_models:
-            fields = model._meta.concrete_fields
+        for row_model in row_models:
+            model, fields = _model_fields(row_model)
             values = list(row[start : start + len(fields)])
             start += len(fields)
-            for index, (col, converters) in enumerate(_converters(connection.vendor, model)):
+            for index, (col, converters) in enumerate(_converters(connection.vendor, row_model)):
                 for convert in converters:
                     values[index] = convert(values[index], col, connection)
             instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))

@@ -8,20 +8,21 @@ Consumers call these through database_sync_to_async; they never write the databa
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import weakref
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing import services as billing_services
 from experts.models import ExpertProfile
+from marketplace import rawsql
 from marketplace.models import User
 from marketplace.realtime import broadcast_on_commit, workspace_group
 from review_requests.models import (
@@ -79,90 +80,55 @@ class HeartbeatOutcome:
 # Helpers ------------------------------------------------------------------------------------
 
 
-def _ordered(model, names: set[str]) -> tuple[str, ...]:
-    # Model.from_db takes the loaded fields in the model's own field order.
-    return tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
-
-
 # The row lock of the frequent frames (chat messages, heartbeats, annotation edits), written out
-# in SQL. It reads, with the locked assignment row, what the rights re-check and the actor's label
-# need: the expert's profile and user, and the request's organization; not the draft nor the AI
-# output (tens of kilobytes of JSON). As a queryset (select_related + only) it was the largest
-# share of daphne's CPU per frame: Django's compiler took far longer to build the join than
-# PostgreSQL took to run it (1.4 of 2.5 ms of CPU per chat message in a single-process loop;
-# README, "Workspace benchmark"). The statement never changes, so it is built once. The rows
-# pass through the backend's own converters (UUIDs and datetimes are text on SQLite) and become
-# model instances as a queryset would make them: a field left out loads on first access.
-# tests/review_requests/test_workspace_services.py compares it with the ORM on both backends.
+# in SQL (marketplace/rawsql.py). It reads, with the locked assignment row, what the rights
+# re-check and the actor's label need: the expert's profile and user, and the request's
+# organization; not the draft nor the AI output (tens of kilobytes of JSON). As a queryset
+# (select_related + only) it was the largest share of daphne's CPU per frame: Django's compiler
+# took far longer to build the join than PostgreSQL took to run it (1.4 of 2.5 ms of CPU per chat
+# message in a single-process loop; README, "Workspace benchmark"). A field left out loads on
+# first access. tests/review_requests/test_workspace_services.py compares it with the ORM.
 _LIGHT_JOIN = (
     (
-        "a",
         Assignment,
-        _ordered(Assignment, {f.attname for f in Assignment._meta.concrete_fields} - {"draft"}),
+        tuple(f.attname for f in Assignment._meta.concrete_fields if f.name != "draft"),
     ),
-    ("p", ExpertProfile, _ordered(ExpertProfile, {"id", "user_id", "display_name"})),
+    (ExpertProfile, ("id", "user_id", "display_name")),
     (
-        "u",
         User,
-        _ordered(
-            User,
-            {"id", "is_active", "suspended_at", "account_type", "email", "first_name", "last_name"},
-        ),
+        ("id", "is_active", "suspended_at", "account_type", "email", "first_name", "last_name"),
     ),
-    ("r", ReviewRequest, _ordered(ReviewRequest, {"id", "organization_id"})),
+    (ReviewRequest, ("id", "organization_id")),
 )
-_LIGHT_COLUMNS = ", ".join(
-    f"{alias}.{model._meta.get_field(name).column}"
-    for alias, model, names in _LIGHT_JOIN
-    for name in names
-)
-_LIGHT_SQL = (
-    f"SELECT {_LIGHT_COLUMNS}"  # noqa: S608 - column names from the models, no input
-    " FROM review_requests_assignment a"
-    " JOIN experts_expertprofile p ON p.id = a.expert_id"
-    " JOIN marketplace_user u ON u.id = p.user_id"
-    " JOIN review_requests_reviewrequest r ON r.id = a.review_request_id"
-    " WHERE a.id = %s"
-)
-_light_converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _converters(db) -> list[tuple[list, Any]]:
-    """Per column, the converters the ORM would apply to it on this connection."""
-    converters = _light_converters.get(db)
-    if converters is None:
-        converters = []
-        for alias, model, names in _LIGHT_JOIN:
-            for name in names:
-                column = model._meta.get_field(name).get_col(alias)
-                converters.append(
-                    (db.ops.get_db_converters(column) + column.get_db_converters(db), column)
-                )
-        _light_converters[db] = converters
-    return converters
+@functools.cache
+def _light_sql(vendor: str) -> str:
+    qn = connection.ops.quote_name
+    columns = ", ".join(
+        rawsql.select_columns(row_model, alias)
+        for row_model, alias in zip(_LIGHT_JOIN, "apur", strict=True)
+    )
+    sql = (
+        f"SELECT {columns}"  # noqa: S608 - identifiers from the models, no input
+        f" FROM {qn(Assignment._meta.db_table)} a"
+        f" JOIN {qn(ExpertProfile._meta.db_table)} p ON p.id = a.expert_id"
+        f" JOIN {qn(User._meta.db_table)} u ON u.id = p.user_id"
+        f" JOIN {qn(ReviewRequest._meta.db_table)} r ON r.id = a.review_request_id"
+        " WHERE a.id = %s"
+    )
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF a"  # SQLite has no row locks; its writers take turns anyway
+    return sql
 
 
 def _locked_light(assignment_id) -> Assignment | None:
-    db = connections[DEFAULT_DB_ALIAS]
     pk_field = Assignment._meta.pk
-    pk = pk_field.get_db_prep_value(pk_field.to_python(assignment_id), db)
-    sql = _LIGHT_SQL
-    if db.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF a"  # SQLite has no row locks; its writers take turns anyway
-    with db.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    if row is None:
+    pk = pk_field.get_db_prep_value(pk_field.to_python(assignment_id), connection)
+    found = rawsql.fetch_instances(_light_sql(connection.vendor), [pk], *_LIGHT_JOIN)
+    if not found:
         return None
-    values = list(row)
-    for index, (converters, column) in enumerate(_converters(db)):
-        for convert in converters:
-            values[index] = convert(values[index], column, db)
-    instances, start = [], 0
-    for _alias, model, names in _LIGHT_JOIN:
-        instances.append(model.from_db(db.alias, names, values[start : start + len(names)]))
-        start += len(names)
-    assignment, expert, expert_user, review_request = instances
+    assignment, expert, expert_user, review_request = found[0]
     expert.user = expert_user
     assignment.expert = expert
     assignment.review_request = review_request
@@ -212,12 +178,6 @@ def _expert_writable(assignment: Assignment, user) -> str:
 # The two writes of every event, in SQL for the same reason as the lock above (the compiler of
 # save(update_fields=...) and create() cost more CPU than the statements). The event is a model
 # instance first, so its defaults and the fields' own preparation for the database still apply.
-_EVENT_FIELDS = tuple(f for f in WorkspaceEvent._meta.concrete_fields if f.name != "id")
-_EVENT_INSERT = (
-    "INSERT INTO review_requests_workspaceevent"  # noqa: S608 - column names from the model
-    f" ({', '.join(f.column for f in _EVENT_FIELDS)})"
-    f" VALUES ({', '.join(['%s'] * len(_EVENT_FIELDS))})"
-)
 _SEQ_UPDATE = "UPDATE review_requests_assignment SET last_seq = %s WHERE id = %s"
 
 
@@ -236,10 +196,7 @@ def _event_append(
             _SEQ_UPDATE,
             [assignment.last_seq, Assignment._meta.pk.get_db_prep_value(assignment.pk, db)],
         )
-        cursor.execute(
-            _EVENT_INSERT,
-            [f.get_db_prep_save(getattr(event, f.attname), db) for f in _EVENT_FIELDS],
-        )
+    rawsql.insert_instances([event])
     frame = event_frame(event)
     # Encoded here, once: every socket of the workspace sends these same bytes.
     broadcast_on_commit(
