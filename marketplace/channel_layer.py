@@ -23,18 +23,17 @@ tests/marketplace/test_channel_layer.py is the check to run when it changes.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 
 from channels_redis.core import RedisChannelLayer
-from redis.exceptions import NoScriptError
+from redis.commands.core import AsyncScript
 
 logger = logging.getLogger(__name__)
 
 # channels_redis's group-send script, with the expiry of old messages (a separate pipelined
 # round trip there) done in the same call.
-GROUP_SEND_LUA = """
+GROUP_SEND_LUA = b"""
 local over_capacity = 0
 local current_time = ARGV[#ARGV - 1]
 local expiry = ARGV[#ARGV]
@@ -52,26 +51,17 @@ return over_capacity
 """
 
 # The group's members, after dropping those past group_expiry (two commands, one round trip).
-GROUP_MEMBERS_LUA = """
+GROUP_MEMBERS_LUA = b"""
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
 
-async def _run_script(connection, script: str, keys: list, args: list):
-    """EVALSHA, with the script's text sent only when this Redis does not have it cached yet.
-    One plain command costs the client far less than a pipeline of two (redis-py)."""
-    sha = _SCRIPT_SHAS.get(script) or _SCRIPT_SHAS.setdefault(
-        script,
-        hashlib.sha1(script.encode()).hexdigest(),  # noqa: S324 - Redis names scripts so
-    )
-    try:
-        return await connection.evalsha(sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return await connection.eval(script, len(keys), *keys, *args)
-
-
-_SCRIPT_SHAS: dict[str, str] = {}
+# EVALSHA, with the script's text sent only to a Redis that does not have it yet: one plain
+# command costs the client far less than a pipeline of two (redis-py). Bytes, so the digest
+# needs no client; each call names its connection.
+_GROUP_SEND = AsyncScript(None, GROUP_SEND_LUA)
+_GROUP_MEMBERS = AsyncScript(None, GROUP_MEMBERS_LUA)
 
 
 class BatchedRedisChannelLayer(RedisChannelLayer):
@@ -110,11 +100,10 @@ class BatchedRedisChannelLayer(RedisChannelLayer):
         group's members, then one script per Redis shard expires, checks capacity and adds. Same
         keys, scores and capacity rule, so it mixes with the stock layer."""
         assert self.require_valid_group_name(group), "Group name not valid"
-        members = await _run_script(
-            self.connection(self.consistent_hash(group)),
-            GROUP_MEMBERS_LUA,
-            [self._group_key(group)],
-            [int(time.time()) - self.group_expiry],
+        members = await _GROUP_MEMBERS(
+            keys=[self._group_key(group)],
+            args=[int(time.time()) - self.group_expiry],
+            client=self.connection(self.consistent_hash(group)),
         )
         channel_names = [member.decode("utf8") for member in members]
         by_connection, messages, capacities = self._map_channel_keys_to_connection(
@@ -122,11 +111,10 @@ class BatchedRedisChannelLayer(RedisChannelLayer):
         )
         for index, channel_keys in by_connection.items():
             args = [messages[k] for k in channel_keys] + [capacities[k] for k in channel_keys]
-            over_capacity = await _run_script(
-                self.connection(index),
-                GROUP_SEND_LUA,
-                channel_keys,
-                [*args, time.time(), self.expiry],
+            over_capacity = await _GROUP_SEND(
+                keys=channel_keys,
+                args=[*args, time.time(), self.expiry],
+                client=self.connection(index),
             )
             if over_capacity > 0:
                 # channels_redis logs this at INFO; a dropped broadcast deserves a warning.

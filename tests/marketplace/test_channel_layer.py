@@ -56,6 +56,15 @@ async def test_a_group_send_reaches_every_member_once(layer):
     assert (await layer.receive(outsider))["type"] == "test.private"
 
 
+async def test_a_group_send_works_on_a_redis_that_forgot_its_scripts(layer):
+    member = await layer.new_channel()
+    await layer.group_add("workspace.2", member)
+    await layer.group_send("workspace.2", {"type": "test.event", "seq": 1})
+    await layer.connection(0).script_flush()  # a restarted or failed-over Redis
+    await layer.group_send("workspace.2", {"type": "test.event", "seq": 2})
+    assert [(await layer.receive(member))["seq"] for _ in range(2)] == [1, 2]
+
+
 async def test_a_consumer_leaving_loses_nothing_for_the_others(layer):
     leaving, staying = await layer.new_channel(), await layer.new_channel()
     waiting = asyncio.ensure_future(layer.receive(leaving))
