@@ -10,7 +10,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 from marketplace.settings import *  # noqa: F403
-from marketplace.settings import BASE_DIR, REDIS_URL
+from marketplace.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, REDIS_URL
 
 # Manifest storage needs collectstatic; tests use plain storage (see PITFALLS.md).
 STORAGES = {
@@ -25,3 +25,11 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    # The two xdist workers share one Redis, and their databases hand out the same ids: groups
+    # such as "workspace.1" and "user.3" and rate-limit counters such as "key:1" would cross
+    # between them (a logout in one worker closing a socket in the other). Each worker keeps to
+    # its own prefix; the daphnes of tests/scale inherit it from the environment.
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{_worker}"
+    CACHES["default"]["KEY_PREFIX"] = f"test-{_worker}"
