@@ -270,7 +270,7 @@ def _matching_task_row(review_request_ids: list[str]):
     """With the database task backend, the row its `enqueue` writes for
     `matching_run_task(ids)` (django_tasks_db's `_task_to_db_task` plus its `pre_save` default
     for `run_after`), unsaved, so that a create sends it with its own rows; None with other
-    backends. tests/review_requests/test_api_create.py compares it with the backend's row."""
+    backends. tests/review_requests/test_api_read.py compares it with the backend's row."""
     from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.models import DBTaskResult, get_date_max
 
