@@ -16,6 +16,7 @@ from functools import cache
 from itertools import groupby
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db.backends import utils
 
 
 @cache
@@ -38,12 +39,12 @@ def insert_instances(instances: Sequence[models.Model]) -> None:
     """INSERT unsaved instances in the order given, all or nothing.
 
     One row is one statement. On PostgreSQL, when each model has one row (a single create), the
-    statements go as one query string, which the server runs as one transaction of its own
-    (several statements in a simple-protocol query are one implicit transaction): one round trip
-    instead of BEGIN, INSERT... and COMMIT. Otherwise each model's rows go through `executemany` inside
-    `atomic()`, which psycopg sends as one pipelined round trip per model; a query string with
-    hundreds of placeholders would be parsed on every call (psycopg caches the parse of short
-    statements only)."""
+    rows go as one statement (the first models' INSERTs in a WITH clause), which is atomic by
+    itself: one round trip instead of BEGIN, INSERT... and COMMIT. Its values are bound on the
+    server (psycopg dumps them in C, binary, instead of quoting each into the SQL text), and
+    psycopg prepares the statement once it has been run a few times on a connection. Otherwise
+    each model's rows go through `executemany` inside `atomic()`, which psycopg sends as one
+    pipelined round trip per model."""
     # Looked up once: the `connection` proxy looks the thread's connection up on every use.
     wrapper = connections[DEFAULT_DB_ALIAS]
     groups: list[tuple[str, list[list]]] = []
@@ -55,13 +56,15 @@ def insert_instances(instances: Sequence[models.Model]) -> None:
         ]
         groups.append((_insert_statement(wrapper.vendor, model), rows))
     one_row_each = all(len(rows) == 1 for _, rows in groups)
-    if one_row_each and (len(groups) == 1 or wrapper.vendor == "postgresql"):
-        # One statement, or on PostgreSQL one query string: atomic by itself.
-        with wrapper.cursor() as cursor:
+    if one_row_each and wrapper.vendor == "postgresql":
+        with _server_binding_cursor(wrapper) as cursor:
             cursor.execute(
-                "; ".join(sql for sql, _ in groups),
+                _one_statement(tuple(sql for sql, _ in groups)),
                 [value for _, rows in groups for value in rows[0]],
             )
+    elif one_row_each and len(groups) == 1:
+        with wrapper.cursor() as cursor:
+            cursor.execute(groups[0][0], groups[0][1][0])
     else:
         with transaction.atomic(using=wrapper.alias), wrapper.cursor() as cursor:
             for sql, rows in groups:
@@ -69,6 +72,29 @@ def insert_instances(instances: Sequence[models.Model]) -> None:
     for obj in instances:
         obj._state.adding = False
         obj._state.db = wrapper.alias
+
+
+@cache
+def _one_statement(inserts: tuple[str, ...]) -> str:
+    """PostgreSQL: the INSERTs as one statement, `%b` (binary) placeholders. Foreign keys are
+    deferred to commit (Django creates them DEFERRABLE INITIALLY DEFERRED), so a row may point at
+    a row inserted by a sibling clause."""
+    head = ", ".join(f"i{n} AS ({sql})" for n, sql in enumerate(inserts[:-1]))
+    statement = f"WITH {head} {inserts[-1]}" if head else inserts[-1]
+    return statement.replace("%s", "%b")
+
+
+def _server_binding_cursor(wrapper):
+    """A psycopg cursor with server-side binding on Django's connection, wrapped as Django wraps
+    its own (error translation, query logging, execute wrappers). Django's cursors bind on the
+    client unless the whole project opts in (OPTIONS server_side_binding)."""
+    import psycopg
+
+    wrapper.ensure_connection()
+    cursor = psycopg.Cursor(wrapper.connection)
+    if wrapper.queries_logged:
+        return utils.CursorDebugWrapper(cursor, wrapper)
+    return utils.CursorWrapper(cursor, wrapper)
 
 
 RowModel = type[models.Model] | tuple[type[models.Model], tuple[str, ...]]
