@@ -14,8 +14,9 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from marketplace import keycache
 from marketplace.cache import counter_hit
-from marketplace.services import api_key_authenticate
+from marketplace.services import api_key_authenticate, api_key_digest, api_key_touch
 
 
 class ApiError(Exception):
@@ -65,14 +66,18 @@ def error_descriptions() -> dict[int, str]:
     return dict(_STATUS_TEXT)
 
 
-def rate_limit_check(bucket: str) -> None:
+RATE_WINDOW_TIMEOUT = 120  # seconds a one-minute counter lives
+
+
+def _rate_counter(bucket: str, now: float) -> str:
+    return f"ratelimit:{bucket}:{int(now // 60)}"
+
+
+def _rate_limit_enforce(count: int, now: float) -> None:
     """Fixed one-minute window per key; raises 429 with Retry-After when exceeded."""
     limit = settings.API_RATE_LIMIT_PER_MINUTE
-    now = time.time()
-    window = int(now // 60)
-    count = counter_hit(f"ratelimit:{bucket}:{window}", timeout=120)
     if count > limit:
-        retry_after = max(1, math.ceil((window + 1) * 60 - now))
+        retry_after = max(1, math.ceil((int(now // 60) + 1) * 60 - now))
         raise ApiError(
             429,
             "rate_limited",
@@ -81,14 +86,43 @@ def rate_limit_check(bucket: str) -> None:
         )
 
 
+def rate_limit_check(bucket: str) -> None:
+    now = time.time()
+    _rate_limit_enforce(counter_hit(_rate_counter(bucket, now), timeout=RATE_WINDOW_TIMEOUT), now)
+
+
 class ApiKeyAuth(HttpBearer):
     """`Authorization: Bearer <api key>` for AI companies' servers."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        api_key = api_key_authenticate(raw_key=token)
-        if api_key is None:
+        digest = api_key_digest(token)
+        if digest is None:
             return None
-        rate_limit_check(f"key:{api_key.pk}")
+        now = time.time()
+        api_key = counted = None
+        entry = keycache.get(digest)
+        if entry is not None:
+            # A key seen before: its counter and the cache token in one round trip.
+            api_key, _organization = keycache.instances(entry)
+            count, current = keycache.hit_and_token(
+                _rate_counter(f"key:{api_key.pk}", now), timeout=RATE_WINDOW_TIMEOUT
+            )
+            counted = api_key.pk
+            if current == entry.token:
+                if api_key_touch(api_key):
+                    keycache.store(digest, entry.token, api_key, api_key.organization)
+            else:
+                keycache.discard(digest)
+                api_key = None
+        if api_key is None:
+            api_key = api_key_authenticate(raw_key=token)
+            if api_key is None:
+                return None
+            if api_key.pk != counted:
+                count = counter_hit(
+                    _rate_counter(f"key:{api_key.pk}", now), timeout=RATE_WINDOW_TIMEOUT
+                )
+        _rate_limit_enforce(count, now)
         request.api_key = api_key
         request.organization = api_key.organization
         return api_key

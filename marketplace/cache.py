@@ -51,6 +51,25 @@ class RedisCache(DjangoRedisCache):
         client = self._cache.get_client(redis_key, write=True)
         return int(_INCR_WINDOW(keys=[redis_key], args=[timeout], client=client))
 
+    def incr_window_and_get(self, key: str, timeout: int, other: str, default: str):
+        """`incr_window(key, timeout)` and, in the same round trip, the string at `other`
+        (set to `default` if missing): (count, value)."""
+        keys = [self.make_and_validate_key(key), self.make_and_validate_key(other)]
+        client = self._cache.get_client(keys[0], write=True)
+        count, value = _INCR_WINDOW_AND_GET(keys=keys, args=[timeout, default], client=client)
+        return int(count), value.decode()
+
+    def get_or_set_raw(self, key: str, default: str) -> str:
+        """A plain string (not pickled, so the scripts can read it), set to `default` if
+        missing."""
+        redis_key = self.make_and_validate_key(key)
+        client = self._cache.get_client(redis_key, write=True)
+        return _GET_OR_SET(keys=[redis_key], args=[default], client=client).decode()
+
+    def set_raw(self, key: str, value: str) -> None:
+        redis_key = self.make_and_validate_key(key)
+        self._cache.get_client(redis_key, write=True).set(redis_key, value)
+
 
 # Bytes, so the script's digest needs no client; each call names its client.
 _INCR_WINDOW = Script(
@@ -58,6 +77,22 @@ _INCR_WINDOW = Script(
     b"local n = redis.call('INCR', KEYS[1]) "
     b"if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
     b"return n",
+)
+
+_GET_OR_SET = Script(
+    None,
+    b"local v = redis.call('GET', KEYS[1]) "
+    b"if not v then v = ARGV[1] redis.call('SET', KEYS[1], v) end "
+    b"return v",
+)
+
+_INCR_WINDOW_AND_GET = Script(
+    None,
+    b"local n = redis.call('INCR', KEYS[1]) "
+    b"if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    b"local v = redis.call('GET', KEYS[2]) "
+    b"if not v then v = ARGV[2] redis.call('SET', KEYS[2], v) end "
+    b"return {n, v}",
 )
 
 

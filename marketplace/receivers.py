@@ -1,11 +1,15 @@
-"""Reactions to framework signals: audit logins and close sockets on logout."""
+"""Reactions to framework signals: audit logins, close sockets on logout, and stop using kept
+API key lookups when a key, an organization or a user changes."""
 
 from __future__ import annotations
 
 from allauth.account.signals import user_signed_up
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from marketplace import keycache
+from marketplace.models import ApiKey, Organization, User
 from marketplace.realtime import group_send_now, user_group
 
 
@@ -53,3 +57,19 @@ def _audit_signup(sender, request, user, **kwargs):
         after={"account_type": user.account_type},
         ip=_ip(request),
     )
+
+
+@receiver(post_save, sender=ApiKey)
+@receiver(post_save, sender=Organization)
+@receiver(post_delete, sender=ApiKey)
+@receiver(post_delete, sender=Organization)
+@receiver(post_delete, sender=User)
+def _api_keys_changed(sender, **kwargs):
+    keycache.changed()
+
+
+@receiver(post_save, sender=User)
+def _user_saved(sender, update_fields=None, created=False, **kwargs):
+    # A key stops working with its creator's suspension; logins (last_login) change nothing.
+    if not created and (update_fields is None or "suspended_at" in update_fields):
+        keycache.changed()

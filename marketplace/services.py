@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace import rawsql
+from marketplace import keycache, rawsql
 from marketplace.models import (
     ApiKey,
     AuditLog,
@@ -335,6 +335,7 @@ def api_key_revoke(*, api_key: ApiKey, actor: User) -> None:
         )
         if updated != 1:
             raise ValidationError("This key is already revoked.")
+        keycache.changed()
         audit_record(
             actor=actor,
             action="api_key.revoked",
@@ -363,22 +364,41 @@ def _active_key_sql(vendor: str) -> str:
     )
 
 
-def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key for a raw bearer token, or None. Touches last_used_at at most once a minute."""
+def api_key_digest(raw_key: str) -> str | None:
+    """The stored hash of a raw bearer token shaped like one of our keys, else None."""
     if not raw_key.startswith(API_KEY_PREFIX) or len(raw_key) > 200:
         return None
+    return _sha256(raw_key)
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key for a raw bearer token, or None. Touches last_used_at at most once a minute.
+    With Redis, the rows found are kept for later calls (marketplace/keycache.py)."""
+    digest = api_key_digest(raw_key)
+    if digest is None:
+        return None
+    token = keycache.current_token()  # before the lookup: see keycache
     found = rawsql.fetch_instances(
-        _active_key_sql(connection.vendor), [_sha256(raw_key)], ApiKey, Organization
+        _active_key_sql(connection.vendor), [digest], ApiKey, Organization
     )
     if not found:
         return None
     api_key, organization = found[0]
     api_key.organization = organization
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    api_key_touch(api_key)
+    if token is not None:
+        keycache.store(digest, token, api_key, organization)
     return api_key
+
+
+def api_key_touch(api_key: ApiKey) -> bool:
+    """Record the key's use, at most once a minute; True if it was written."""
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at <= timedelta(minutes=1):
+        return False
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    api_key.last_used_at = now
+    return True
 
 
 def _new_webhook_secret() -> str:
@@ -504,6 +524,7 @@ def user_suspend(*, user: User, actor: User, reason: str) -> User:
         )
         if updated != 1:
             raise ValidationError("This account is already suspended.")
+        keycache.changed()  # the keys the user created stop working
         user.refresh_from_db()
         audit_record(
             actor=actor,
@@ -524,6 +545,7 @@ def user_reinstate(*, user: User, actor: User) -> User:
         )
         if updated != 1:
             raise ValidationError("This account is not suspended.")
+        keycache.changed()
         user.refresh_from_db()
         audit_record(
             actor=actor,
