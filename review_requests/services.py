@@ -3,9 +3,11 @@ which refuse illegal moves and leave a history row."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from marketplace import rawsql
 from marketplace.realtime import broadcast_on_commit, request_group
@@ -271,13 +273,11 @@ def _matching_task_row(review_request_ids: list[str]):
     `matching_run_task(ids)` (django_tasks_db's `_task_to_db_task` plus its `pre_save` default
     for `run_after`), unsaved, so that a create sends it with its own rows; None with other
     backends. tests/review_requests/test_api_read.py compares it with the backend's row."""
-    from django_tasks_db.backend import DatabaseBackend
     from django_tasks_db.models import DBTaskResult, get_date_max
 
     from review_requests.tasks import matching_run_task
 
-    backend = matching_run_task.get_backend()
-    if not isinstance(backend, DatabaseBackend):
+    if not _is_database_task_backend(matching_run_task.backend):
         return None
     return DBTaskResult(
         args_kwargs={"args": [list(review_request_ids)], "kwargs": {}},
@@ -285,8 +285,16 @@ def _matching_task_row(review_request_ids: list[str]):
         task_path=matching_run_task.module_path,
         queue_name=matching_run_task.queue_name,
         run_after=matching_run_task.run_after or get_date_max(),
-        backend_name=backend.alias,
+        backend_name=matching_run_task.backend,
     )
+
+
+def _is_database_task_backend(alias: str) -> bool:
+    # From the setting, not `task.get_backend()`: under ASGI every request builds its own
+    # backend objects on first use.
+    from django_tasks_db.backend import DatabaseBackend
+
+    return issubclass(import_string(settings.TASKS[alias]["BACKEND"]), DatabaseBackend)
 
 
 def matching_enqueue_on_commit(review_request_ids) -> None:
@@ -294,14 +302,12 @@ def matching_enqueue_on_commit(review_request_ids) -> None:
     the task row is written inside that transaction (it becomes visible to workers exactly at
     commit, and is never lost between commit and enqueue; one commit instead of two); other
     backends (the immediate one in tests) are enqueued after commit."""
-    from django_tasks_db.backend import DatabaseBackend
-
     from review_requests.tasks import matching_run_task
 
     ids = [str(x) for x in review_request_ids]
     if not ids:
         return
-    if isinstance(matching_run_task.get_backend(), DatabaseBackend):
+    if _is_database_task_backend(matching_run_task.backend):
         _enqueue_matching(ids)
     else:
         transaction.on_commit(lambda: _enqueue_matching(ids))
