@@ -1,5 +1,5 @@
-"""Hand-built SQL for the API's hot path: the key check on every call and the inserts of every
-create. Django's compiler spends about 0.7 ms building the SQL of a three-table key lookup and
+"""Hand-built SQL for the API's hot path: the key check (on every call whose lookup is not kept,
+marketplace/keycache.py) and the inserts of every create. Django's compiler spends about 0.7 ms building the SQL of a three-table key lookup and
 about 0.3 ms per INSERT (bench/api.py, README "API benchmark"); these statements never change,
 so they are built once per model and database vendor, and only the values are prepared per call.
 
