@@ -306,10 +306,8 @@ def print_table(results: list[Result], title: str) -> None:
 # Inloop ------------------------------------------------------------------------------------
 
 
-def bench_inloop(args) -> list[Result]:
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL=postgres://... (the benchmark creates its own database there).")
+def prepare_inloop(database_url: str) -> tuple[dict, str]:
+    """A fresh, migrated and seeded bench database: daphne's environment and the raw API key."""
     bench_url = recreate_database(database_url)
     env = {
         **os.environ,
@@ -339,6 +337,15 @@ def bench_inloop(args) -> list[Result]:
         .stdout.strip()
         .splitlines()[-1]
     )
+    return env, key
+
+
+def bench_inloop(args) -> list[Result]:
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL=postgres://... (the benchmark creates its own database there).")
+    env, key = prepare_inloop(database_url)
+    bench_url = env["DATABASE_URL"]
     port = free_port(args.port)
     server = subprocess.Popen(
         [
