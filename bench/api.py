@@ -306,6 +306,10 @@ def print_table(results: list[Result], title: str) -> None:
 # Inloop ------------------------------------------------------------------------------------
 
 
+def daphne_command(port: int) -> list[str]:
+    return [PYTHON, "-m", *f"daphne -b 127.0.0.1 -p {port} marketplace.asgi:application".split()]
+
+
 def prepare_inloop(database_url: str) -> tuple[dict, str]:
     """A fresh, migrated and seeded bench database: daphne's environment and the raw API key."""
     bench_url = recreate_database(database_url)
@@ -348,16 +352,7 @@ def bench_inloop(args) -> list[Result]:
     bench_url = env["DATABASE_URL"]
     port = free_port(args.port)
     server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "marketplace.asgi:application",
-        ],
+        daphne_command(port),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
