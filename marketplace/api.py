@@ -103,14 +103,14 @@ class ApiKeyAuth(HttpBearer):
         entry = keycache.get(digest)
         if entry is not None:
             # A key seen before: its counter and the cache token in one round trip.
-            api_key, _organization = keycache.instances(entry)
+            api_key = keycache.instance(entry)
             count, current = keycache.hit_and_token(
                 _rate_counter(f"key:{api_key.pk}", now), timeout=RATE_WINDOW_TIMEOUT
             )
             counted = api_key.pk
             if current == entry.token:
                 if api_key_touch(api_key):
-                    keycache.store(digest, entry.token, api_key, api_key.organization)
+                    keycache.store(digest, entry.token, api_key)
             else:
                 keycache.discard(digest)
                 api_key = None

@@ -28,6 +28,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from marketplace import rawsql
+
 TOKEN_KEY = "apikeys:token"
 MAX_ENTRIES = 10_000
 
@@ -68,11 +70,12 @@ def get(digest: str) -> Entry | None:
     return entry
 
 
-def store(digest: str, token: str, api_key, organization) -> None:
+def store(digest: str, token: str, api_key) -> None:
+    """Keep the rows of `api_key` and of its organization."""
     entry = Entry(
         token=token,
         key_values=_values(api_key),
-        organization_values=_values(organization),
+        organization_values=_values(api_key.organization),
         stored_at=time.monotonic(),
     )
     with _lock:
@@ -86,14 +89,16 @@ def discard(digest: str) -> None:
         _entries.pop(digest, None)
 
 
-def instances(entry: Entry):
-    """Fresh instances of the kept rows (each call gets its own: views may change them)."""
+def instance(entry: Entry):
+    """A fresh ApiKey, with its organization, from the kept rows (each call gets its own: views
+    may change them)."""
     from marketplace.models import ApiKey, Organization
 
-    api_key = ApiKey.from_db(None, _attnames(ApiKey), entry.key_values)
-    organization = Organization.from_db(None, _attnames(Organization), entry.organization_values)
-    api_key.organization = organization
-    return api_key, organization
+    api_key = ApiKey.from_db(None, rawsql.attnames(ApiKey), entry.key_values)
+    api_key.organization = Organization.from_db(
+        None, rawsql.attnames(Organization), entry.organization_values
+    )
+    return api_key
 
 
 def changed() -> None:
@@ -117,9 +122,5 @@ def _renew() -> None:
         _entries.clear()
 
 
-def _attnames(model) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
-
-
 def _values(instance) -> tuple:
-    return tuple(getattr(instance, name) for name in _attnames(type(instance)))
+    return tuple(getattr(instance, name) for name in rawsql.attnames(type(instance)))

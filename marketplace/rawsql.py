@@ -1,7 +1,8 @@
 """Hand-built SQL for the API's hot path: the key check (on every call whose lookup is not kept,
-marketplace/keycache.py) and the inserts of every create. Django's compiler spends about 0.7 ms building the SQL of a three-table key lookup and
-about 0.3 ms per INSERT (bench/api.py, README "API benchmark"); these statements never change,
-so they are built once per model and database vendor, and only the values are prepared per call.
+marketplace/keycache.py) and the inserts of every create. Django's compiler spends about 0.7 ms
+building the SQL of a three-table key lookup and about 0.3 ms per INSERT (bench/api.py, README
+"API benchmark"); these statements never change, so they are built once per model and database
+vendor, and only the values are prepared per call.
 
 Both helpers work on model instances, with Django's own value preparation and conversion (so
 SQLite and PostgreSQL behave the same), but skip what the hot path does not need: no
@@ -100,6 +101,7 @@ def _server_binding_cursor(wrapper):
 RowModel = type[models.Model] | tuple[type[models.Model], tuple[str, ...]]
 
 
+@cache
 def _model_fields(row_model: RowModel) -> tuple[type[models.Model], list[models.Field]]:
     """A model and the fields selected of it: all its concrete fields, or the attnames given
     (in the model's field order: `Model.from_db` expects that order)."""
@@ -107,6 +109,13 @@ def _model_fields(row_model: RowModel) -> tuple[type[models.Model], list[models.
         model, names = row_model
         return model, [f for f in model._meta.concrete_fields if f.attname in names]
     return row_model, list(row_model._meta.concrete_fields)
+
+
+@cache
+def attnames(row_model: RowModel) -> list[str]:
+    """The attnames of `row_model`'s selected fields, in the model's order (as `from_db` takes
+    them)."""
+    return [f.attname for f in _model_fields(row_model)[1]]
 
 
 def select_columns(row_model: RowModel, alias: str) -> str:
@@ -147,6 +156,6 @@ def fetch_instances(sql: str, params: Sequence, *row_models: RowModel) -> list[t
             for index, (col, converters) in enumerate(_converters(connection.vendor, row_model)):
                 for convert in converters:
                     values[index] = convert(values[index], col, connection)
-            instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+            instances.append(model.from_db(connection.alias, attnames(row_model), values))
         result.append(tuple(instances))
     return result

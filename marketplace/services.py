@@ -387,7 +387,7 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     api_key.organization = organization
     api_key_touch(api_key)
     if token is not None:
-        keycache.store(digest, token, api_key, organization)
+        keycache.store(digest, token, api_key)
     return api_key
 
 

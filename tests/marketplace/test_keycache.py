@@ -80,7 +80,7 @@ def test_a_changed_organization_is_read_again(api_key, organization):
     organization.save()
     assert _lookups_of_a_call(api_key) == (200, 1)
     entry = keycache.get(services.api_key_digest(api_key))
-    assert keycache.instances(entry)[1].name == "Renamed AI"
+    assert keycache.instance(entry).organization.name == "Renamed AI"
 
 
 def test_logins_do_not_drop_kept_lookups(company_member, api_key):
@@ -98,7 +98,7 @@ def test_another_process_sees_the_change_through_the_token(api_key):
     stale = keycache.get(digest)
     ApiKey.objects.update(revoked_at=ApiKey.objects.get().created_at)
     keycache.changed()  # what the services do after such an update
-    keycache.store(digest, stale.token, *keycache.instances(stale))  # the other process
+    keycache.store(digest, stale.token, keycache.instance(stale))  # the other process
     assert _balance(api_key).status_code == 401
     assert keycache.get(digest) is None
 
@@ -134,7 +134,7 @@ def test_a_call_on_a_stale_entry_counts_once_against_the_rate_limit(api_key):
     kept = _entry(api_key)
     keycache.changed()
     keycache.store(  # an entry under a token that is no longer current
-        services.api_key_digest(api_key), kept.token, *keycache.instances(kept)
+        services.api_key_digest(api_key), kept.token, keycache.instance(kept)
     )
     assert _balance(api_key).status_code == 200
     assert _rate_count(api_key) == 2
@@ -155,10 +155,10 @@ def test_entries_expire_and_zero_seconds_keeps_nothing(api_key, settings):
 def test_views_get_their_own_instances(api_key):
     assert _balance(api_key).status_code == 200
     entry = _entry(api_key)
-    first, second = keycache.instances(entry), keycache.instances(entry)
-    first[1].name = "changed by a view"
-    assert second[1].name != "changed by a view"
-    assert keycache.instances(entry)[1].name != "changed by a view"
+    first, second = keycache.instance(entry), keycache.instance(entry)
+    first.organization.name = "changed by a view"
+    assert second.organization.name != "changed by a view"
+    assert keycache.instance(entry).organization.name != "changed by a view"
 
 
 def _entry(raw_key: str):
