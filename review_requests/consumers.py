@@ -9,6 +9,7 @@ consumer only reads the database (snapshot, gap filling) and never writes it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from typing import Any
@@ -17,7 +18,7 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.http import Http404
 
 from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, UserSocketConsumer
@@ -50,9 +51,22 @@ def _db(func):
     """Run database work off the event loop. On PostgreSQL frames of different workspaces run in
     parallel threads (the assignment row lock keeps one workspace's seqs in order); SQLite takes
     one writer at a time anyway, and its shared in-memory test database refuses concurrent
-    ones, so there all calls share Channels' single database thread."""
+    ones, so there all calls share Channels' single database thread.
+
+    The connection goes back to the pool inside the call. database_sync_to_async's own cleanup
+    runs in the worker thread outside the call's context, where asgiref (3.13) keeps the
+    call's connections out of sight: on the parallel path connections were never returned, and
+    after the pool's `max_size` calls every socket waited for one (a join timed out)."""
+
+    @functools.wraps(func)
+    def call_and_release(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
     return database_sync_to_async(
-        func, thread_sensitive=connections["default"].vendor != "postgresql"
+        call_and_release, thread_sensitive=connections["default"].vendor != "postgresql"
     )
 
 

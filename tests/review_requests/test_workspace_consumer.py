@@ -10,6 +10,7 @@ import pytest
 from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connections
 from django.test import AsyncClient
 
 from marketplace.asgi import application
@@ -385,6 +386,32 @@ async def test_release_closes_the_experts_socket_and_updates_watchers(
             import traceback
 
             traceback.print_exc()
+
+
+@pytest.mark.postgres  # the connection pool is PostgreSQL's
+async def test_sockets_give_their_database_connections_back_to_the_pool(
+    assignment, expert, company_member
+):
+    """A connection kept by a worker thread after the call is lost to the pool: asgiref 3.13
+    hides it from Channels' cleanup, and once the pool's `max_size` of them were gone every
+    join waited for a connection (review_requests.consumers._db)."""
+    pool = connections["default"].pool
+
+    def lent() -> int:
+        stats = pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"]
+
+    before = lent()
+    for user in (expert, company_member, expert):
+        comm, _ = await join(assignment.pk, user)
+        await comm.send_json_to({"type": "chat.message", "body": "hello"})
+        await next_event(comm)
+        await comm.disconnect()
+    for _ in range(50):  # a connection the pool is opening meanwhile counts as lent
+        if lent() == before:
+            break
+        await asyncio.sleep(0.05)
+    assert lent() == before
 
 
 # Presence -------------------------------------------------------------------------------
