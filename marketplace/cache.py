@@ -70,6 +70,29 @@ class RedisCache(DjangoRedisCache):
         redis_key = self.make_and_validate_key(key)
         self._cache.get_client(redis_key, write=True).set(redis_key, value)
 
+    def clear(self) -> bool:
+        """Delete this cache's keys, and only those. Django's `clear()` is FLUSHDB, which also
+        empties whatever else shares the Redis database: the channel layer's groups and
+        queues (every open workspace would stop hearing its broadcasts), another cache's
+        keys. Keys are found by this cache's prefix (`KEY_PREFIX:`) with SCAN, a batch at a
+        time, so Redis keeps serving meanwhile."""
+        client = self._cache.get_client(write=True)
+        pattern = _glob_escape(self.key_prefix) + ":*"
+        batch = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)
+        return True
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally in a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\^-" else c for c in text)
+
 
 # Bytes, so the script's digest needs no client; each call names its client.
 _INCR_WINDOW = Script(

@@ -29,7 +29,9 @@ else:
     # The two xdist workers share one Redis, and their databases hand out the same ids: groups
     # such as "workspace.1" and "user.3" and rate-limit counters such as "key:1" would cross
     # between them (a logout in one worker closing a socket in the other). Each worker keeps to
-    # its own prefix; the daphnes of tests/scale inherit it from the environment.
+    # its own prefixes (the cache's apart from the channel layer's, so that a test's
+    # `cache.clear()` leaves groups alone, as in production); the daphnes of tests/scale
+    # inherit them from the environment.
     _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{_worker}"
-    CACHES["default"]["KEY_PREFIX"] = f"test-{_worker}"
+    CACHES["default"]["KEY_PREFIX"] = f"test-{_worker}-cache"

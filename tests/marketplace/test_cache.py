@@ -1,5 +1,5 @@
-"""The Redis cache keeps one connection pool per process; the rate-limit counter counts, expires
-and works on every cache backend."""
+"""The Redis cache keeps one connection pool per process and clears only its own keys; the
+rate-limit counter counts, expires and works on every cache backend."""
 
 from __future__ import annotations
 
@@ -58,6 +58,30 @@ def test_incr_window_survives_a_redis_that_forgot_the_script():
     assert cache.incr_window("hits", 60) == 1
     cache._cache.get_client(write=True).script_flush()  # a restarted or failed-over Redis
     assert cache.incr_window("hits", 60) == 2
+
+
+@pytest.mark.redis
+def test_clear_deletes_this_caches_keys_and_nothing_else_in_the_database():
+    prefix = f"test-{uuid.uuid4().hex}"
+    cache = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": f"{prefix}*"})
+    neighbour = RedisCache(os.environ["REDIS_URL"], {"KEY_PREFIX": f"{prefix}-other"})
+    client = cache._cache.get_client(write=True)
+    channel_key = f"asgi-{uuid.uuid4().hex}:group:workspace"  # what a channel layer keeps there
+    client.zadd(channel_key, {"specific.abc!def": 1})
+    try:
+        cache.set_many({f"k{n}": n for n in range(2500)}, 60)  # more than one SCAN batch
+        cache.set_raw("token", "t1")
+        neighbour.set("k1", "theirs", 60)  # our prefix as a glob matches its keys
+
+        assert cache.clear() is True
+
+        assert cache.get_many([f"k{n}" for n in range(2500)]) == {}
+        assert client.get(cache.make_key("token")) is None
+        assert neighbour.get("k1") == "theirs"
+        assert client.zrange(channel_key, 0, -1) == [b"specific.abc!def"]
+    finally:
+        client.delete(channel_key)
+        neighbour.clear()
 
 
 @pytest.mark.redis
