@@ -1,6 +1,7 @@
 """API benchmark: daphne serving the project on PostgreSQL (psycopg pool) and Redis, measured
 with keep-alive HTTP clients, next to a bare Django JSON view on the same server (the ceiling)
-and, when it can be installed, Label Studio with the same payloads.
+and Label Studio with the same payloads (installed into its own virtualenv outside the project
+on first use).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/inloop REDIS_URL=redis://127.0.0.1:6379/9 \
         .venv/bin/python bench/api.py [--duration 10] [--label-studio /tmp/ls-venv]
@@ -447,12 +448,32 @@ def bench_inloop(args) -> list[Result]:
 # Label Studio --------------------------------------------------------------------------------
 
 
+LABEL_STUDIO = "label-studio==1.23.2"
+
+
+def install_label_studio(venv: Path) -> str:
+    """Install Label Studio into its own virtualenv outside the project (a few minutes, once);
+    an empty string when it worked, else what went wrong."""
+    print(f"installing {LABEL_STUDIO} into {venv} (once; a few minutes) ...", flush=True)
+    for step in (
+        ["python3", "-m", "venv", str(venv)],
+        [str(venv / "bin" / "pip"), "install", "--quiet", LABEL_STUDIO],
+    ):
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+            return f"Label Studio could not be installed in {venv}: {' '.join(step)}: {tail}"
+    return ""
+
+
 def bench_label_studio(args) -> tuple[list[Result], str]:
     """Label Studio's own `label-studio start` (SQLite, analytics off) from a throwaway venv."""
     venv = Path(args.label_studio)
     exe = venv / "bin" / "label-studio"
     if not exe.exists():
-        return [], f"Label Studio is not installed in {venv} (pip install label-studio there)."
+        problem = install_label_studio(venv)
+        if problem:
+            return [], problem
     home = Path(tempfile.mkdtemp(prefix="ls-bench-"))
     port = free_port(args.port + 1 if args.port else 0)
     token = "benchtoken0123456789abcdef0123456789abcd"
@@ -600,7 +621,7 @@ def main() -> None:
     parser.add_argument(
         "--label-studio",
         default="/tmp/ls-venv",
-        help="virtualenv with label-studio installed ('' to skip)",
+        help="virtualenv for Label Studio, installed there if missing ('' to skip)",
     )
     parser.add_argument(
         "--port",
