@@ -38,14 +38,24 @@ class ReviewRequest(models.Model):
         CHAT = "chat", "Chat"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by rr_org_created, whose first column it is.
     organization = models.ForeignKey(
-        "marketplace.Organization", on_delete=models.PROTECT, related_name="review_requests"
+        "marketplace.Organization",
+        on_delete=models.PROTECT,
+        related_name="review_requests",
+        db_index=False,
     )
     created_by_key = models.ForeignKey(
         "marketplace.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Empty on every request that came through the API: indexed where set (rr_created_by_user).
     created_by_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     title = models.CharField(max_length=200)
     specialization = models.ForeignKey(
@@ -83,6 +93,13 @@ class ReviewRequest(models.Model):
                 fields=["organization", "status", "-created_at"], name="rr_org_status_created"
             ),
             models.Index(fields=["status", "deadline"], name="rr_status_deadline"),
+            # Every create writes each index of this table: the two foreign keys that are
+            # mostly empty are indexed only where set (a user's deletion still finds its rows).
+            models.Index(
+                fields=["created_by_user"],
+                name="rr_created_by_user",
+                condition=models.Q(created_by_user__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,13 +113,24 @@ class RequestStatusChange(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     reason = models.CharField(max_length=200, blank=True)
+    # Empty when the API or the system made the change: indexed where set.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["actor"], name="rsc_actor", condition=models.Q(actor__isnull=False)
+            ),
+        ]
 
 
 class Offer(models.Model):
@@ -206,13 +234,24 @@ class AssignmentStatusChange(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     reason = models.CharField(max_length=200, blank=True)
+    # Empty when the system made the change: indexed where set.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["actor"], name="asc_actor", condition=models.Q(actor__isnull=False)
+            ),
+        ]
 
 
 class WorkspaceEvent(models.Model):
