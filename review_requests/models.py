@@ -12,6 +12,24 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+def _person_or_none():
+    """A user key that rows made by the API or the system leave empty: not indexed as a whole
+    (most entries would be empty); the model indexes it where set (`_where_set`)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+
+def _where_set(field: str, name: str) -> models.Index:
+    """An index of `field` over the rows where it is set (a user's deletion still finds them)."""
+    return models.Index(fields=[field], name=name, condition=Q(**{f"{field}__isnull": False}))
+
+
 class ReviewRequest(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -48,15 +66,7 @@ class ReviewRequest(models.Model):
     created_by_key = models.ForeignKey(
         "marketplace.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # Empty on every request that came through the API: indexed where set (rr_created_by_user).
-    created_by_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    created_by_user = _person_or_none()  # empty on requests made through the API
     title = models.CharField(max_length=200)
     specialization = models.ForeignKey(
         "experts.Specialization", on_delete=models.PROTECT, related_name="+"
@@ -93,13 +103,7 @@ class ReviewRequest(models.Model):
                 fields=["organization", "status", "-created_at"], name="rr_org_status_created"
             ),
             models.Index(fields=["status", "deadline"], name="rr_status_deadline"),
-            # Every create writes each index of this table: the two foreign keys that are
-            # mostly empty are indexed only where set (a user's deletion still finds its rows).
-            models.Index(
-                fields=["created_by_user"],
-                name="rr_created_by_user",
-                condition=models.Q(created_by_user__isnull=False),
-            ),
+            _where_set("created_by_user", "rr_created_by_user"),
         ]
 
     def __str__(self) -> str:
@@ -113,24 +117,12 @@ class RequestStatusChange(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     reason = models.CharField(max_length=200, blank=True)
-    # Empty when the API or the system made the change: indexed where set.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    actor = _person_or_none()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [
-            models.Index(
-                fields=["actor"], name="rsc_actor", condition=models.Q(actor__isnull=False)
-            ),
-        ]
+        indexes = [_where_set("actor", "rsc_actor")]
 
 
 class Offer(models.Model):
@@ -234,24 +226,12 @@ class AssignmentStatusChange(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     reason = models.CharField(max_length=200, blank=True)
-    # Empty when the system made the change: indexed where set.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    actor = _person_or_none()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [
-            models.Index(
-                fields=["actor"], name="asc_actor", condition=models.Q(actor__isnull=False)
-            ),
-        ]
+        indexes = [_where_set("actor", "asc_actor")]
 
 
 class WorkspaceEvent(models.Model):
