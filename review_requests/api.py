@@ -234,15 +234,13 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     summary="Get one review request",
 )
 def review_request_get(request: HttpRequest, review_request_id: str):
-    # Pipelines poll this: served from rows like the list (no model instances); another
+    # Pipelines poll this: one statement (selectors.review_request_for_api); another
     # organization's id finds no row, a 404 like an unknown one.
     pk = _uuid_or_404(review_request_id)
-    found = review_requests_to_api_rows(
-        ReviewRequest.objects.filter(organization=request.organization, pk=pk)
-    )
-    if not found:
+    found = selectors.review_request_for_api(organization=request.organization, pk=pk)
+    if found is None:
         raise ApiError(404, "not_found", "Not found.")
-    return JsonResponse(found[0])
+    return JsonResponse(review_request_to_api(found))
 
 
 @router.post(

@@ -163,9 +163,33 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
     ]
     assert listed == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
     assert [a["billed_seconds"] for a in listed[-1]["assignments"]] == [120, 60]
-    # The get endpoint serves from the same rows.
-    one = api_client(api_key).get(f"{URL}/{made[0].pk}").json()
-    assert one == listed[-1]
+    # The get endpoint (its own statement) gives the same objects, with and without assignments.
+    client = api_client(api_key)
+    assert client.get(f"{URL}/{made[0].pk}").json() == listed[-1]
+    assert client.get(f"{URL}/{made[1].pk}").json() == listed[-2]
+    assert listed[-2]["assignments"] == []
+
+
+def test_get_one_reads_the_request_in_one_query(api_key, organization):
+    from review_requests.models import Assignment
+    from tests.review_requests.api_offers_support import radiologist
+
+    rr = make_request(organization)
+    for offset in (1, 2):
+        Assignment.objects.create(
+            review_request=rr,
+            expert=radiologist(),
+            rate_cents=10_000,
+            max_seconds=3600,
+            accepted_at=timezone.now() - timedelta(minutes=offset),
+        )
+    client = api_client(api_key)
+    client.get(f"{URL}/{rr.pk}")  # the key's last use is written on the first call
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(f"{URL}/{rr.pk}")
+    assert len(response.json()["assignments"]) == 2
+    reads = [q["sql"] for q in ctx.captured_queries if "review_requests_" in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_list_never_shows_another_organizations_requests(
