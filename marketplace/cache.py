@@ -94,29 +94,28 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\^-" else c for c in text)
 
 
-# Bytes, so the script's digest needs no client; each call names its client.
-_INCR_WINDOW = Script(
-    None,
-    b"local n = redis.call('INCR', KEYS[1]) "
-    b"if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-    b"return n",
-)
+# Lua in bytes, so a script's digest needs no client; each call names its client.
 
-_GET_OR_SET = Script(
-    None,
-    b"local v = redis.call('GET', KEYS[1]) "
-    b"if not v then v = ARGV[1] redis.call('SET', KEYS[1], v) end "
-    b"return v",
-)
 
-_INCR_WINDOW_AND_GET = Script(
-    None,
-    b"local n = redis.call('INCR', KEYS[1]) "
-    b"if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-    b"local v = redis.call('GET', KEYS[2]) "
-    b"if not v then v = ARGV[2] redis.call('SET', KEYS[2], v) end "
-    b"return {n, v}",
-)
+def _incr_window(key: int, timeout_arg: int) -> bytes:
+    """n = the counter at KEYS[key] plus one; it expires ARGV[timeout_arg] s after its first hit."""
+    return (
+        f"local n = redis.call('INCR', KEYS[{key}]) "
+        f"if n == 1 then redis.call('EXPIRE', KEYS[{key}], ARGV[{timeout_arg}]) end "
+    ).encode()
+
+
+def _get_or_set(key: int, default_arg: int) -> bytes:
+    """v = the string at KEYS[key], set to ARGV[default_arg] if missing."""
+    return (
+        f"local v = redis.call('GET', KEYS[{key}]) "
+        f"if not v then v = ARGV[{default_arg}] redis.call('SET', KEYS[{key}], v) end "
+    ).encode()
+
+
+_INCR_WINDOW = Script(None, _incr_window(1, 1) + b"return n")
+_GET_OR_SET = Script(None, _get_or_set(1, 1) + b"return v")
+_INCR_WINDOW_AND_GET = Script(None, _incr_window(1, 1) + _get_or_set(2, 2) + b"return {n, v}")
 
 
 def counter_hit(key: str, *, timeout: int) -> int:
