@@ -127,6 +127,15 @@ def select_columns(row_model: RowModel, alias: str) -> str:
     return ", ".join(f"{alias}.{qn(f.column)}" for f in fields)
 
 
+def select_list(row_models: Sequence[RowModel], aliases: Sequence[str]) -> str:
+    """The SELECT list for `fetch_instances` of a join: each row model's columns from its
+    table's alias, in order."""
+    return ", ".join(
+        select_columns(row_model, alias)
+        for row_model, alias in zip(row_models, aliases, strict=True)
+    )
+
+
 @cache
 def _converters(vendor: str, row_model: RowModel) -> list[tuple]:
     # get_col, not cached_col: a foreign key's column converts as its target (a UUID on SQLite).

@@ -11,6 +11,7 @@ from django.http import Http404
 from experts.models import ExpertProfile, Specialization
 from marketplace import rawsql
 from review_requests.models import Assignment, ReviewRequest
+from review_requests.serializers import ASSIGNMENT_ROW_FIELDS, REQUEST_ROW_FIELDS
 
 
 def review_requests_for_org(*, organization) -> QuerySet[ReviewRequest]:
@@ -34,46 +35,19 @@ def review_request_get_for_org(*, organization, pk) -> ReviewRequest:
 # GET /review-requests/<id>, which pipelines poll: one hand-built statement (marketplace/rawsql.py
 # says why) instead of two compiled queries, the request with its specialization and, through
 # LEFT JOINs, one row per assignment with its expert. The fields are those the contract's object
-# reads (serializers.py); tests/review_requests/test_api_read.py compares the result with the
-# list's and with the ORM's.
+# reads (serializers.py's row fields); tests/review_requests/test_api_read.py compares the
+# result with the list's and with the ORM's.
+
+
+def _own_columns(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The model's own columns among the serializer's `fields`: `a__b` is read through `a_id`."""
+    return tuple(dict.fromkeys(f"{f.split('__')[0]}_id" if "__" in f else f for f in fields))
+
+
 _API_OBJECT_JOIN = (
-    (
-        ReviewRequest,
-        (
-            "id",
-            "status",
-            "title",
-            "specialization_id",
-            "created_at",
-            "updated_at",
-            "completed_at",
-            "deadline",
-            "reviewers",
-            "max_hours",
-            "max_hourly_rate_cents",
-            "waiting_for_funds",
-            "metadata",
-            "cost_cents",
-            "currency",
-            "result",
-        ),
-    ),
+    (ReviewRequest, _own_columns(REQUEST_ROW_FIELDS)),
     (Specialization, ("id", "slug")),
-    (
-        Assignment,
-        (
-            "id",
-            "review_request_id",
-            "status",
-            "expert_id",
-            "rate_cents",
-            "billed_seconds",
-            "max_seconds",
-            "cost_cents",
-            "accepted_at",
-            "submitted_at",
-        ),
-    ),
+    (Assignment, _own_columns(ASSIGNMENT_ROW_FIELDS)),
     (ExpertProfile, ("id", "display_name")),
 )
 
@@ -81,10 +55,7 @@ _API_OBJECT_JOIN = (
 @functools.cache
 def _api_object_sql(vendor: str) -> str:
     qn = connection.ops.quote_name
-    columns = ", ".join(
-        rawsql.select_columns(row_model, alias)
-        for row_model, alias in zip(_API_OBJECT_JOIN, "rsap", strict=True)
-    )
+    columns = rawsql.select_list(_API_OBJECT_JOIN, "rsap")
     return (
         f"SELECT {columns}"  # noqa: S608 - identifiers from the models, values as parameters
         f" FROM {qn(ReviewRequest._meta.db_table)} r"

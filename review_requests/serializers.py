@@ -87,7 +87,7 @@ def review_request_to_api(
 # (and for their specializations and assignments) cost about half of a page, so it reads plain
 # rows instead, through the same payload builders; tests/review_requests/test_api_read.py pins
 # that both paths give the same objects.
-_ROW_FIELDS = (
+REQUEST_ROW_FIELDS = (
     "id",
     "status",
     "title",
@@ -105,7 +105,7 @@ _ROW_FIELDS = (
     "currency",
     "result",
 )
-_ASSIGNMENT_ROW_FIELDS = (
+ASSIGNMENT_ROW_FIELDS = (
     "review_request_id",
     "id",
     "status",
@@ -127,11 +127,11 @@ def _row_fields(row: dict[str, Any]) -> Callable[[str], Any]:
 def review_requests_to_api_rows(queryset) -> list[dict[str, Any]]:
     """`review_request_to_api` of each request in `queryset` (filtered, ordered and sliced by the
     caller), in its order, from two queries and without model instances."""
-    rows = list(queryset.values(*_ROW_FIELDS))
+    rows = list(queryset.values(*REQUEST_ROW_FIELDS))
     by_request: dict[Any, list[dict[str, Any]]] = {row["id"]: [] for row in rows}
     if rows:
         assignments = Assignment.objects.filter(review_request__in=list(by_request))
-        for row in assignments.values(*_ASSIGNMENT_ROW_FIELDS):
+        for row in assignments.values(*ASSIGNMENT_ROW_FIELDS):
             by_request[row["review_request_id"]].append(row)
     return [
         _request_payload(

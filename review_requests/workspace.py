@@ -105,10 +105,7 @@ _LIGHT_JOIN = (
 @functools.cache
 def _light_sql(vendor: str) -> str:
     qn = connection.ops.quote_name
-    columns = ", ".join(
-        rawsql.select_columns(row_model, alias)
-        for row_model, alias in zip(_LIGHT_JOIN, "apur", strict=True)
-    )
+    columns = rawsql.select_list(_LIGHT_JOIN, "apur")
     sql = (
         f"SELECT {columns}"  # noqa: S608 - identifiers from the models, no input
         f" FROM {qn(Assignment._meta.db_table)} a"
