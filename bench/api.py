@@ -345,10 +345,17 @@ def prepare_inloop(database_url: str) -> tuple[dict, str]:
     return env, key
 
 
-def bench_inloop(args) -> list[Result]:
+def postgres_url() -> str:
+    """DATABASE_URL, which must name PostgreSQL (the benchmarks create their own database on that
+    server); exits with a message otherwise."""
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         sys.exit("Set DATABASE_URL=postgres://... (the benchmark creates its own database there).")
+    return database_url
+
+
+def bench_inloop(args) -> list[Result]:
+    database_url = postgres_url()
     env, key = prepare_inloop(database_url)
     bench_url = env["DATABASE_URL"]
     port = free_port(args.port)

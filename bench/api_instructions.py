@@ -40,9 +40,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL=postgres://... (the benchmark creates its own database there).")
+    database_url = bench.postgres_url()
     if not any((Path(p) / "valgrind").exists() for p in os.environ["PATH"].split(":")):
         sys.exit("valgrind is not installed (apt-get install valgrind).")
     env, key = bench.prepare_inloop(database_url)

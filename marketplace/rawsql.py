@@ -1,10 +1,9 @@
 """Hand-built SQL for the hot paths: the key check (on every API call whose lookup is not kept,
 marketplace/keycache.py), the inserts of every create, the GET of one request
 (review_requests/selectors.py) and the workspace's row lock (review_requests/workspace.py).
-Django's compiler spends about 0.7 ms
-building the SQL of a three-table key lookup and about 0.3 ms per INSERT (bench/api.py, README
-"API benchmark"); these statements never change, so they are built once per model and database
-vendor, and only the values are prepared per call.
+Django's compiler spends about 0.7 ms building the SQL of a three-table key lookup and about
+0.3 ms per INSERT (bench/api.py, README "API benchmark"); these statements never change, so they
+are built once per model and database vendor, and only the values are prepared per call.
 
 Both helpers work on model instances, with Django's own value preparation and conversion (so
 SQLite and PostgreSQL behave the same), but skip what the hot path does not need: no
