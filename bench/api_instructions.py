@@ -36,10 +36,16 @@ SCENARIOS = ("bare", "create", "get", "list", "batch")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS[:3]), choices=SCENARIOS)
+    # Checked below: argparse checks what `nargs="*"` leaves (a list) against `choices` as one value.
+    parser.add_argument(
+        "scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)} (default: bare create get)"
+    )
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
     database_url = bench.postgres_url()
     if not any((Path(p) / "valgrind").exists() for p in os.environ["PATH"].split(":")):
         sys.exit("valgrind is not installed (apt-get install valgrind).")
@@ -61,7 +67,7 @@ def main() -> None:
     try:
         bench.wait_http(port, "/bench/bare_view", server, timeout=300)
         print(f"\nInstructions per request (daphne under callgrind, {args.requests} requests each)")
-        for name in args.scenarios:
+        for name in args.scenarios or SCENARIOS[:3]:
             print(f"{name:<8}{count(server.pid, port, key, name, args.requests, out):>10.2f} M")
     finally:
         server.terminate()
