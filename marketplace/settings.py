@@ -140,6 +140,8 @@ if REDIS_URL:
                 "capacity": env_int("CHANNEL_CAPACITY", 2000, minimum=100),
                 "expiry": 60,
                 "group_expiry": 86400,
+                # Several deployments (or test runs) can share one Redis under their own prefix.
+                "prefix": env_str("REDIS_PREFIX", "inloop") + "-asgi",
             },
         }
     }
@@ -148,7 +150,7 @@ if REDIS_URL:
             # Django's Redis cache with one connection pool per process (marketplace/cache.py).
             "BACKEND": "marketplace.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "inloop",
+            "KEY_PREFIX": env_str("REDIS_PREFIX", "inloop"),
         }
     }
 else:
