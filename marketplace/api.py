@@ -128,7 +128,18 @@ class ApiKeyAuth(HttpBearer):
         return api_key
 
 
-class CompanySessionAuth(SessionAuth):
+class BrowserSessionAuth(SessionAuth):
+    """A browser session, CSRF-checked on unsafe methods only when there is a session: ninja's
+    SessionAuth checks CSRF before it looks for one, so a POST with a bad or missing key fell
+    through to it and answered 403 csrf_failed instead of the contract's 401."""
+
+    def __call__(self, request: HttpRequest):
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
+class CompanySessionAuth(BrowserSessionAuth):
     """A logged-in company member in a browser (CSRF checked on unsafe methods)."""
 
     def authenticate(self, request: HttpRequest, key: str | None):
@@ -145,7 +156,7 @@ class CompanySessionAuth(SessionAuth):
         return user
 
 
-class ExpertSessionAuth(SessionAuth):
+class ExpertSessionAuth(BrowserSessionAuth):
     """A logged-in expert in a browser (CSRF checked on unsafe methods)."""
 
     def authenticate(self, request: HttpRequest, key: str | None):
