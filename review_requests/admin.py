@@ -79,7 +79,14 @@ class AnnotationAdmin(ReadOnlyAdmin):
 
 @admin.register(WorkInterval)
 class WorkIntervalAdmin(ReadOnlyAdmin):
-    list_display = ["assignment", "started_at", "last_heartbeat_at", "closed"]
+    list_display = [
+        "assignment",
+        "socket",
+        "started_at",
+        "last_heartbeat_at",
+        "socket_closed_at",
+        "closed",
+    ]
     list_filter = ["closed"]
     search_fields = ["assignment__id"]
 

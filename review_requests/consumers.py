@@ -180,7 +180,18 @@ class WorkspaceConsumer(UserSocketConsumer):
                 self.group_name, {"type": "presence.leave", "channel": self.channel_name}
             )
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
-        await super().disconnect(code)
+        try:
+            if self.group_name and self.role == ROLE_EXPERT:
+                # This socket's stretch of billed time ends now (timekeeping.work_time). If this
+                # write is lost (a crash), the stretch ends at its last heartbeat instead.
+                await self._write(
+                    services.workspace_socket_close,
+                    assignment_id=self.assignment_id,
+                    user=self.user,
+                    socket=self.channel_name,
+                )
+        finally:
+            await super().disconnect(code)
 
     # Frames from the client ---------------------------------------------------------------
 
@@ -264,6 +275,7 @@ class WorkspaceConsumer(UserSocketConsumer):
             services.workspace_heartbeat,
             assignment_id=self.assignment_id,
             user=self.user,
+            socket=self.channel_name,
         )
         for notice in outcome.notices:
             await self.send_json({"type": "notice", **notice})

@@ -277,11 +277,16 @@ class Annotation(models.Model):
 
 
 class WorkInterval(models.Model):
-    """Billable work measured from heartbeats: open while they keep arriving (gap > 2 min closes)."""
+    """One expert socket's stretch of heartbeats (review_requests.timekeeping, the rule): from its
+    first heartbeat to its last, or to the socket's close; `closed` once it takes no more."""
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="intervals")
+    # The socket's channel name: unique across daphne processes. Empty on rows made before
+    # sockets were told apart.
+    socket = models.CharField(max_length=200, blank=True, default="")
     started_at = models.DateTimeField()
     last_heartbeat_at = models.DateTimeField()
+    socket_closed_at = models.DateTimeField(null=True, blank=True)
     closed = models.BooleanField(default=False)
 
     class Meta:

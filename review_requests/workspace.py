@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -35,7 +34,15 @@ from review_requests.models import (
 )
 from review_requests.results import consensus
 from review_requests.services import assignment_transition, request_transition
-from review_requests.timekeeping import HEARTBEAT_GAP, billed_seconds, warn_threshold
+from review_requests.timekeeping import (
+    HEARTBEAT_GAP,
+    Stretch,
+    TimeEvent,
+    TimeEventKind,
+    WorkTime,
+    warn_threshold,
+    work_time,
+)
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
     actor_of,
@@ -261,9 +268,59 @@ def _system_event(*, assignment: Assignment, code: str, body: str) -> dict[str, 
     )
 
 
-def workspace_heartbeat(*, assignment_id, user, now=None) -> HeartbeatOutcome:
-    """Open or extend the assignment's one open work interval (only for the assigned expert).
-    A silence over HEARTBEAT_GAP closes the interval; time stops at max_seconds."""
+def _stretches(assignment: Assignment) -> list[Stretch]:
+    return [
+        Stretch(
+            socket=row.socket,
+            started_at=row.started_at,
+            last_heartbeat_at=row.last_heartbeat_at,
+            socket_closed_at=row.socket_closed_at,
+            closed=row.closed,
+            pk=row.pk,
+        )
+        for row in WorkInterval.objects.filter(assignment=assignment).order_by("started_at", "id")
+    ]
+
+
+def _work_time_store(*, assignment: Assignment, event: TimeEvent) -> tuple[WorkTime, bool]:
+    """Apply one event to the assignment's stretches (timekeeping.work_time, the rule) and write
+    the rows it changed; also says whether a stretch was opened."""
+    before = _stretches(assignment)
+    after = work_time(before, event, max_seconds=assignment.max_seconds)
+    known = {stretch.pk: stretch for stretch in before}
+    opened = False
+    for stretch in after.stretches:
+        fields = {
+            "started_at": stretch.started_at,
+            "last_heartbeat_at": stretch.last_heartbeat_at,
+            "socket_closed_at": stretch.socket_closed_at,
+            "closed": stretch.closed,
+        }
+        if stretch.pk is None:
+            WorkInterval.objects.create(assignment=assignment, socket=stretch.socket, **fields)
+            opened = True
+        elif stretch != known[stretch.pk]:
+            WorkInterval.objects.filter(pk=stretch.pk).update(**fields)
+    return after, opened
+
+
+def _time_broadcast(*, assignment: Assignment, billed: int, running: bool, now) -> None:
+    broadcast_on_commit(
+        workspace_group(assignment.pk),
+        {
+            "type": "workspace.time",
+            "status": assignment.status,
+            "billed_seconds": billed,
+            "max_seconds": assignment.max_seconds,
+            "running": running,
+            "server_time": now.isoformat(),
+        },
+    )
+
+
+def workspace_heartbeat(*, assignment_id, user, socket: str, now=None) -> HeartbeatOutcome:
+    """A heartbeat from one of the assigned expert's sockets (`socket`, its channel name):
+    billed time as timekeeping.work_time counts it, up to max_seconds."""
     now = now or timezone.now()
     with transaction.atomic():
         assignment = _locked(assignment_id)
@@ -279,72 +336,69 @@ def workspace_heartbeat(*, assignment_id, user, now=None) -> HeartbeatOutcome:
         if before >= assignment.max_seconds:
             return HeartbeatOutcome(before, assignment.max_seconds, added=False, running=False)
 
-        interval = (
-            WorkInterval.objects.filter(assignment=assignment, closed=False)
-            .order_by("-started_at", "-id")
-            .first()
-        )
-        opened = False
-        if interval is not None and now - interval.last_heartbeat_at > HEARTBEAT_GAP:
-            interval.closed = True
-            interval.save(update_fields=["closed"])
-            interval = None
-        if interval is None:
-            interval = WorkInterval.objects.create(
-                assignment=assignment, started_at=now, last_heartbeat_at=now
-            )
-            opened = True
-        elif now > interval.last_heartbeat_at:
-            interval.last_heartbeat_at = now
-            interval.save(update_fields=["last_heartbeat_at"])
-
-        intervals = list(WorkInterval.objects.filter(assignment=assignment))
-        unclamped = billed_seconds(intervals, now, 10**9)
-        if unclamped >= assignment.max_seconds:
-            # Stop the clock exactly at the cap: end this interval where the cap was reached.
-            interval.last_heartbeat_at = now - timedelta(seconds=unclamped - assignment.max_seconds)
-            interval.closed = True
-            interval.save(update_fields=["last_heartbeat_at", "closed"])
-            intervals = list(WorkInterval.objects.filter(assignment=assignment))
-        billed = billed_seconds(intervals, now, assignment.max_seconds)
-
-        notices: list[dict[str, str]] = []
-        if billed != before:
-            assignment.billed_seconds = billed
-            assignment.save(update_fields=["billed_seconds"])
-        threshold = warn_threshold(assignment.max_seconds)
-        if billed >= threshold and before < threshold and assignment.warned_80_at is None:
-            assignment.warned_80_at = now
-            assignment.save(update_fields=["warned_80_at"])
-            body = (
-                "80 % of the paid time is used. If the review needs more hours, ask the "
-                "company here in the chat."
-            )
-            _system_event(assignment=assignment, code="time_80", body=body)
-            notices.append({"code": "time_80", "message": body})
-        if billed >= assignment.max_seconds > before:
-            body = (
-                "The paid time is used up: the clock has stopped. Submit what you have, or ask "
-                "the company here in the chat for more hours."
-            )
-            _system_event(assignment=assignment, code="time_cap", body=body)
-            notices.append({"code": "time_cap", "message": body})
-
+        event = TimeEvent(kind=TimeEventKind.HEARTBEAT, socket=socket, at=now)
+        after, opened = _work_time_store(assignment=assignment, event=event)
+        billed = after.billed_seconds
+        notices = _time_notices(assignment=assignment, before=before, billed=billed, now=now)
         running = billed < assignment.max_seconds
         added = billed != before or opened
         if added:
-            broadcast_on_commit(
-                workspace_group(assignment.pk),
-                {
-                    "type": "workspace.time",
-                    "status": assignment.status,
-                    "billed_seconds": billed,
-                    "max_seconds": assignment.max_seconds,
-                    "running": running,
-                    "server_time": now.isoformat(),
-                },
-            )
+            _time_broadcast(assignment=assignment, billed=billed, running=running, now=now)
     return HeartbeatOutcome(billed, assignment.max_seconds, added, running, notices)
+
+
+def _time_notices(*, assignment: Assignment, before: int, billed: int, now) -> list[dict[str, str]]:
+    """Store the new billed time, with the 80 % and cap warnings the first time they are due."""
+    notices: list[dict[str, str]] = []
+    if billed != before:
+        assignment.billed_seconds = billed
+        assignment.save(update_fields=["billed_seconds"])
+    threshold = warn_threshold(assignment.max_seconds)
+    if billed >= threshold and before < threshold and assignment.warned_80_at is None:
+        assignment.warned_80_at = now
+        assignment.save(update_fields=["warned_80_at"])
+        body = (
+            "80 % of the paid time is used. If the review needs more hours, ask the "
+            "company here in the chat."
+        )
+        _system_event(assignment=assignment, code="time_80", body=body)
+        notices.append({"code": "time_80", "message": body})
+    if billed >= assignment.max_seconds > before:
+        body = (
+            "The paid time is used up: the clock has stopped. Submit what you have, or ask "
+            "the company here in the chat for more hours."
+        )
+        _system_event(assignment=assignment, code="time_cap", body=body)
+        notices.append({"code": "time_cap", "message": body})
+    return notices
+
+
+def workspace_socket_close(*, assignment_id, user, socket: str, now=None) -> int | None:
+    """One of the expert's sockets closed: its stretch ends here (timekeeping.work_time). Called
+    on every disconnect of an expert socket; does nothing for an assignment that is no longer
+    active or a user who is no longer its expert. Returns the billed seconds, if it counted."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        try:
+            assignment = _locked(assignment_id)
+            _expert_writable(assignment, user)
+        except WorkspaceError:
+            return None
+        before = assignment.billed_seconds
+        event = TimeEvent(kind=TimeEventKind.SOCKET_CLOSED, socket=socket, at=now)
+        billed = _work_time_store(assignment=assignment, event=event)[0].billed_seconds
+        # The warnings' system events reach whoever is still there; this socket is gone.
+        _time_notices(assignment=assignment, before=before, billed=billed, now=now)
+        running = billed < assignment.max_seconds and _beating(assignment=assignment, now=now)
+        if billed != before or not running:
+            _time_broadcast(assignment=assignment, billed=billed, running=running, now=now)
+    return billed
+
+
+def _beating(*, assignment: Assignment, now) -> bool:
+    return WorkInterval.objects.filter(
+        assignment=assignment, closed=False, last_heartbeat_at__gte=now - HEARTBEAT_GAP
+    ).exists()
 
 
 # Annotations --------------------------------------------------------------------------------
@@ -556,10 +610,8 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         validate_draft_for_submit(draft)
         scores = validate_scores(draft.get("scores") or {}, review_request.rubric or [])
 
-        WorkInterval.objects.filter(assignment=assignment, closed=False).update(closed=True)
-        billed = billed_seconds(
-            WorkInterval.objects.filter(assignment=assignment), now, assignment.max_seconds
-        )
+        event = TimeEvent(kind=TimeEventKind.SUBMITTED, socket="", at=now)
+        billed = _work_time_store(assignment=assignment, event=event)[0].billed_seconds
         assignment.billed_seconds = billed
         assignment.save(update_fields=["billed_seconds"])
         assignment_transition(

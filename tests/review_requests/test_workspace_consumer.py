@@ -214,6 +214,32 @@ async def test_every_expert_frame_is_stored_and_seen_by_everyone(
     assert stored.status == "submitted" and stored.last_seq == 6
 
 
+# Time -----------------------------------------------------------------------------------
+
+
+async def test_the_time_between_two_visits_is_not_billed(assignment, expert):
+    """Two visits of about a second, three seconds apart: only the visits count (issue 13: the
+    gap between a heartbeat and the next visit was billed)."""
+    loop = asyncio.get_running_loop()
+    connected = 0.0
+    for visit in range(2):
+        if visit:
+            await asyncio.sleep(3)  # away: nobody in the workspace
+        started = loop.time()
+        comm, _ = await join(assignment.pk, expert)
+        try:
+            await comm.send_json_to({"type": "heartbeat"})
+            await receive_until(comm, "time")
+            await asyncio.sleep(1)
+            await comm.send_json_to({"type": "heartbeat"})
+            await receive_until(comm, "time")
+        finally:
+            await comm.disconnect()
+        connected += loop.time() - started
+    await database_sync_to_async(assignment.refresh_from_db)()
+    assert 2 <= assignment.billed_seconds <= connected < 4
+
+
 # Errors ---------------------------------------------------------------------------------
 
 

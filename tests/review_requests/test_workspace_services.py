@@ -358,8 +358,16 @@ def test_chat_body_must_be_1_to_4000_characters(assignment, expert, body):
 # Time -----------------------------------------------------------------------------------
 
 
-def beat(assignment, user, seconds):
-    return ws.workspace_heartbeat(assignment_id=assignment.pk, user=user, now=at(seconds))
+def beat(assignment, user, seconds, socket="tab-1"):
+    return ws.workspace_heartbeat(
+        assignment_id=assignment.pk, user=user, socket=socket, now=at(seconds)
+    )
+
+
+def close(assignment, user, seconds, socket="tab-1"):
+    return ws.workspace_socket_close(
+        assignment_id=assignment.pk, user=user, socket=socket, now=at(seconds)
+    )
 
 
 def test_first_heartbeat_starts_the_work(assignment, expert):
@@ -396,11 +404,66 @@ def test_a_gap_of_exactly_two_minutes_keeps_counting(assignment, expert):
 
 
 def test_two_tabs_of_the_same_expert_count_once(assignment, expert):
-    # Both tabs beat every 20 s, 10 s apart: the one open interval is extended by both.
+    # Both tabs beat every 20 s, 10 s apart: one stretch each, counted once.
     for second in range(0, 200, 10):
-        outcome = beat(assignment, expert, second)
+        outcome = beat(assignment, expert, second, socket=f"tab-{second // 10 % 2}")
     assert outcome.billed_seconds == 190
-    assert WorkInterval.objects.count() == 1
+    assert WorkInterval.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        # Four short visits, about 19 s connected in all (issue 13): the gaps are not billed.
+        (
+            [
+                (0, "beat", "a"),
+                (5, "close", "a"),
+                (60, "beat", "b"),
+                (65, "close", "b"),
+                (120, "beat", "c"),
+                (124, "close", "c"),
+                (170, "beat", "d"),
+                (175, "close", "d"),
+            ],
+            19,
+        ),
+        # Closing one of two sockets leaves the other counting; the last close ends the time.
+        ([(0, "beat", "a"), (5, "beat", "b"), (10, "close", "a"), (40, "beat", "b")], 40),
+        ([(0, "beat", "a"), (5, "beat", "b"), (10, "close", "a"), (45, "close", "b")], 45),
+        # Two sockets (two daphne processes) open at once: the union of both.
+        ([(0, "beat", "a"), (3, "beat", "b"), (20, "beat", "a"), (25, "close", "b")], 25),
+        # A close after two minutes of silence ends the time at the last heartbeat.
+        ([(0, "beat", "a"), (30, "beat", "a"), (200, "close", "a")], 30),
+    ],
+)
+def test_time_counts_only_while_a_socket_is_open_and_beating(assignment, expert, script, expected):
+    for second, kind, socket in script:
+        (beat if kind == "beat" else close)(assignment, expert, second, socket=socket)
+    assignment.refresh_from_db()
+    assert assignment.billed_seconds == expected
+
+
+def test_a_socket_close_broadcasts_the_stopped_clock(
+    assignment, expert, django_capture_on_commit_callbacks
+):
+    beat(assignment, expert, 0)
+    beat(assignment, expert, 20)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert close(assignment, expert, 25) == 25
+    assert len(callbacks) == 1
+
+
+def test_a_close_from_someone_else_or_after_submit_changes_nothing(
+    assignment, expert, company_member, other_expert
+):
+    beat(assignment, expert, 0)
+    beat(assignment, expert, 20)
+    for user in (company_member, other_expert):
+        assert close(assignment, user, 25) is None
+    assignment.refresh_from_db()
+    assert assignment.billed_seconds == 20
+    assert WorkInterval.objects.get().socket_closed_at is None
 
 
 def test_only_the_assigned_expert_makes_time(assignment, company_member, other_expert):
@@ -434,8 +497,9 @@ def test_cap_crossed_inside_one_heartbeat_stops_exactly_at_the_cap(organization,
     for second in range(100, 1001, 100):  # 1000 s crosses the 900 s cap
         outcome = beat(assignment, expert, second)
     assert outcome.billed_seconds == 900
-    interval = WorkInterval.objects.get()
-    assert interval.closed and (interval.last_heartbeat_at - interval.started_at).seconds == 900
+    assert close(assignment, expert, 1010) == 900
+    assignment.refresh_from_db()
+    assert assignment.billed_seconds == 900
 
 
 # Submit ---------------------------------------------------------------------------------
@@ -568,7 +632,7 @@ def test_released_assignment_shuts_out_its_expert(assignment, expert, company_me
 
     assignment_transition(assignment=assignment, to=Assignment.Status.RELEASED)
     with pytest.raises(ws.WorkspaceError) as exc:
-        ws.workspace_heartbeat(assignment_id=assignment.pk, user=expert)
+        ws.workspace_heartbeat(assignment_id=assignment.pk, user=expert, socket="tab-1")
     assert exc.value.code == "forbidden"
     # The company still reads it.
     assert assignment_get_for_workspace(user=company_member, pk=assignment.pk)[1] == "company"
