@@ -6,8 +6,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -337,6 +336,55 @@ def request_receipt(*, organization, hold_refs: list[str]) -> RequestReceipt:
     return RequestReceipt(lines=lines)
 
 
+# One earning after its refunds ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarningSplit:
+    """One captured earning after its refunds, split as the ledger split it: the refunds' expert
+    part comes from refund_expert_cents, the same function earning_refund posts with, so these
+    are the figures of the capture and refund transactions (pages show these, never the hold's
+    price or the pre-refund capture)."""
+
+    expert_cents: int  # the expert's pay, net of the expert's part of refunds
+    fee_cents: int  # the platform fee, net of the fee's part of refunds
+    refunded_cents: int  # given back to the payer in all
+    expert_refunded_cents: int  # of which taken from the expert
+    charged_cents: int  # what the company paid net (0 when the platform paid for a rework)
+
+    @property
+    def paid_cents(self) -> int:
+        """What the payer (company or platform) paid net of refunds."""
+        return self.expert_cents + self.fee_cents
+
+
+def earning_split(*, earning: Earning) -> EarningSplit:
+    from billing.services import refund_expert_cents
+
+    expert_refunded = refund_expert_cents(
+        refunded_cents=earning.refunded_cents,
+        expert_cents=earning.amount_cents,
+        fee_cents=earning.fee_cents,
+    )
+    fee_refunded = earning.refunded_cents - expert_refunded
+    paid = earning.amount_cents + earning.fee_cents - earning.refunded_cents
+    return EarningSplit(
+        expert_cents=earning.amount_cents - expert_refunded,
+        fee_cents=earning.fee_cents - fee_refunded,
+        refunded_cents=earning.refunded_cents,
+        expert_refunded_cents=expert_refunded,
+        charged_cents=0 if earning.payer == Hold.Payer.PLATFORM else paid,
+    )
+
+
+def earning_splits_by_assignment(*, assignment_ids) -> dict:
+    """assignment id -> EarningSplit, for the assignments that have a captured earning."""
+    return {
+        earning.assignment_id: earning_split(earning=earning)
+        for earning in Earning.objects.filter(assignment_id__in=list(assignment_ids))
+    }
+
+
 # Experts -------------------------------------------------------------------------------------
 
 
@@ -355,25 +403,33 @@ def expert_earnings_by_week(
     this_monday = (now - timedelta(days=now.weekday())).date()
     first = this_monday - timedelta(weeks=weeks - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-    rows = {
-        row["week"].date() if isinstance(row["week"], datetime) else row["week"]: row
-        for row in Earning.objects.filter(user=user, created_at__gte=start)
-        .annotate(week=TruncWeek("created_at", tzinfo=UTC))
-        .values("week")
-        .annotate(total=Sum("amount_cents"), count=Count("pk"))
-    }
+    totals: dict[date, list[int]] = {}
+    # Net of refunds, earning by earning (earning_split): what the ledger left the expert.
+    for earning in Earning.objects.filter(user=user, created_at__gte=start).only(
+        "created_at", "amount_cents", "fee_cents", "refunded_cents", "payer"
+    ):
+        created = earning.created_at.astimezone(UTC).date()
+        week_total = totals.setdefault(created - timedelta(days=created.weekday()), [0, 0])
+        week_total[0] += earning_split(earning=earning).expert_cents
+        week_total[1] += 1
     result = []
     for index in range(weeks):
         week = first + timedelta(weeks=index)
-        row = rows.get(week)
-        result.append(
-            WeekTotal(week, int(row["total"]) if row else 0, int(row["count"]) if row else 0)
-        )
+        earned, count = totals.get(week, (0, 0))
+        result.append(WeekTotal(week, earned, count))
     return result
 
 
 def expert_earnings_list(*, user):
     return Earning.objects.filter(user=user).order_by("-created_at")
+
+
+def expert_earnings_latest(*, user, limit: int = 20) -> list[Earning]:
+    """The latest earnings, each with `.split` (earning_split: net of refunds) for the page."""
+    earnings = list(expert_earnings_list(user=user)[:limit])
+    for earning in earnings:
+        earning.split = earning_split(earning=earning)
+    return earnings
 
 
 def expert_payouts(*, user):

@@ -195,7 +195,7 @@ def expert_earnings(request):
             "chart": earnings_by_week_svg(weeks),
             "page_obj": page,
             "payouts": page.object_list,
-            "earnings": selectors.expert_earnings_list(user=user)[:20],
+            "earnings": selectors.expert_earnings_latest(user=user, limit=20),
             "account": selectors.connected_account_for(user=user),
             "stripe_configured": stripe_gateway.stripe_configured(),
             "next_payout_at": next_payout_at(),

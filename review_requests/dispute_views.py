@@ -166,6 +166,7 @@ def company_dispute(request, pk):
         {
             "dispute": dispute,
             "rr": dispute.assignment.review_request,
+            "split": disputes.assignment_earning_split(assignment=dispute.assignment),
             "timeline": disputes.dispute_timeline(dispute=dispute),
             "form": form,
             "can_add": dispute.company_addendum_at is None
@@ -198,6 +199,7 @@ def expert_dispute(request, pk):
         {
             "dispute": dispute,
             "rr": dispute.assignment.review_request,
+            "split": disputes.assignment_earning_split(assignment=dispute.assignment),
             "timeline": disputes.dispute_timeline(dispute=dispute),
             "form": form,
             "can_answer": dispute.status == Dispute.Status.OPEN

@@ -33,6 +33,7 @@ from marketplace.selectors import (
 from marketplace.services import audit_record, notify
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
+from review_requests.timekeeping import stretch_end
 
 EXPERT_ANSWER_DAYS = 3
 FLAG_AFTER_DAYS = 14
@@ -76,12 +77,18 @@ def _earning(assignment: Assignment):
     return Earning.objects.filter(ref=assignment.hold_ref).first() if assignment.hold_ref else None
 
 
+def assignment_earning_split(*, assignment: Assignment):
+    """The assignment's earning after its refunds (billing.selectors.earning_split), or None."""
+    from billing.selectors import earning_split
+
+    earning = _earning(assignment)
+    return earning_split(earning=earning) if earning is not None else None
+
+
 def captured_cents(*, assignment: Assignment) -> int:
     """What the company paid for this assignment (expert pay + fee) and has not had back yet."""
-    earning = _earning(assignment)
-    if earning is None:
-        return 0
-    return earning.amount_cents + earning.fee_cents - earning.refunded_cents
+    split = assignment_earning_split(assignment=assignment)
+    return split.paid_cents if split is not None else 0
 
 
 def dispute_window_closes_at(*, assignment: Assignment) -> datetime | None:
@@ -806,8 +813,12 @@ def dispute_money(*, dispute: Dispute) -> dict:
         .first()
     )
     rework_holds = list(rework_grant.holds.all()) if rework_grant is not None else []
+    from billing.selectors import earning_split
+
     return {
         "earning": earning,
+        # The earning after its refunds (the ledger's figures), not the capture's first split.
+        "split": earning_split(earning=earning) if earning is not None else None,
         "refunds": rows,
         "shortfall_cents": shortfall,
         "rework_grant": rework_grant,
@@ -856,16 +867,15 @@ def time_log(*, assignment: Assignment) -> list[TimeLogRow]:
     rows = []
     previous_end = None
     for interval in assignment.intervals.order_by("started_at", "id"):
-        seconds = int((interval.last_heartbeat_at - interval.started_at).total_seconds())
+        end = stretch_end(interval)  # the rule's end: the socket's close or the last heartbeat
+        seconds = int((end - interval.started_at).total_seconds())
         gap = (
             int((interval.started_at - previous_end).total_seconds())
             if previous_end is not None
             else None
         )
-        rows.append(
-            TimeLogRow(interval.started_at, interval.last_heartbeat_at, max(seconds, 0), gap)
-        )
-        previous_end = interval.last_heartbeat_at
+        rows.append(TimeLogRow(interval.started_at, end, max(seconds, 0), gap))
+        previous_end = end
     return rows
 
 

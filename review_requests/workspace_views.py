@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from billing.selectors import earning_splits_by_assignment
 from experts.models import ExpertProfile
 from marketplace.permissions import expert_required
 from marketplace.rendering import json_pretty, markdown_to_safe_html
@@ -119,6 +120,11 @@ def expert_assignment_list(request: HttpRequest) -> HttpResponse:
         else Assignment.objects.none()
     )
     page_obj = Paginator(assignments, 20).get_page(request.GET.get("page"))
+    # "Earned" is the expert's pay net of refunds, as the ledger holds it (not the company's
+    # price, which includes the platform fee).
+    splits = earning_splits_by_assignment(assignment_ids=[a.pk for a in page_obj.object_list])
+    for assignment in page_obj.object_list:
+        assignment.earning_split = splits.get(assignment.pk)
     return render(
         request,
         "review_requests/assignments.html",
