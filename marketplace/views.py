@@ -239,20 +239,27 @@ def invitation_accept(request, token: str):
 # API keys and webhook secret ---------------------------------------------------------------
 
 
+# The raw key of a key just created waits here for the one GET that shows it (POST, redirect,
+# GET: a reload neither creates another key nor shows this one again). Sessions are stored on
+# the server, so the key never travels in a cookie.
+NEW_API_KEY_SESSION_KEY = "inloop.new_api_key"
+
+
 @company_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
     organization = request.organization
     form = ApiKeyForm(request.POST or None)
-    new_key = None
     if request.method == "POST":
         if not request.membership.is_admin:
             raise PermissionDenied("Only owners and admins can create API keys.")
         if form.is_valid():
-            _, new_key = services.api_key_create(
+            _, raw_key = services.api_key_create(
                 organization=organization, name=form.cleaned_data["name"], actor=request.user
             )
-            form = ApiKeyForm()
+            request.session[NEW_API_KEY_SESSION_KEY] = raw_key
+            return redirect("api_keys")
+    new_key = request.session.pop(NEW_API_KEY_SESSION_KEY, None)
     keys = organization.api_keys.select_related("created_by").all()
     return render(
         request,

@@ -21,13 +21,37 @@ def _get_balance(raw_key: str | None):
 
 def test_owner_creates_a_key_that_is_shown_once_and_stored_hashed(company_member):
     client = login_client(company_member)
-    response = client.post("/company/api-keys/", {"name": "prod pipeline"})
+    response = client.post("/company/api-keys/", {"name": "prod pipeline"}, follow=True)
     raw = re.search(rb'value="(inl_[^"]+)"', response.content).group(1).decode()
     key = ApiKey.objects.get()
     assert key.key_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert key.prefix == raw[:12]
     assert raw not in client.get("/company/api-keys/").content.decode()
     assert AuditLog.objects.filter(action="api_key.created").exists()
+
+
+def test_creating_a_key_redirects_and_a_reload_neither_creates_nor_shows_a_key(company_member):
+    """POST, redirect, GET: the key is shown once from the session; reloading the page that
+    shows it is a GET, which creates nothing and shows the key no more (issue 13)."""
+    client = login_client(company_member)
+    response = client.post("/company/api-keys/", {"name": "prod pipeline"})
+    assert response.status_code == 302
+    assert response["Location"] == "/company/api-keys/"
+    assert b"inl_" not in response.content
+    shown = client.get("/company/api-keys/").content.decode()
+    raw = re.search(r'value="(inl_[^"]+)"', shown).group(1)
+    reloaded = client.get("/company/api-keys/").content.decode()
+    assert raw not in reloaded and 'id="new-key"' not in reloaded
+    assert ApiKey.objects.count() == 1
+    assert AuditLog.objects.filter(action="api_key.created").count() == 1
+
+
+def test_the_new_key_waits_in_this_session_only(company_member, plain_member):
+    owner = login_client(company_member)
+    owner.post("/company/api-keys/", {"name": "prod pipeline"})
+    other = login_client(plain_member)
+    assert 'id="new-key"' not in other.get("/company/api-keys/").content.decode()
+    assert 'id="new-key"' in owner.get("/company/api-keys/").content.decode()
 
 
 def test_a_key_authenticates_and_records_last_use(api_key):
