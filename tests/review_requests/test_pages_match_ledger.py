@@ -82,6 +82,10 @@ def pages(client_of, assignment, dispute) -> dict:
             company.get(f"/company/disputes/{dispute.pk}/").content.decode(),
             r'id="dispute-charged">([^<]*)',
         ),
+        "receipt_net": cell(
+            company.get(f"/company/billing/receipt/?ref={assignment.hold_ref}").content.decode(),
+            r'data-testid="net">([^<]*)',
+        ),
         "case_split": cell(case, r"<dt>Expert earning</dt><dd>([^<·]*?)(?: after refunds)? ·"),
         "case_captured": cell(
             case, r'<dt>Captured, not yet refunded</dt><dd class="money">([^<]*)'
@@ -98,6 +102,7 @@ def expected(figures: dict) -> dict:
         "request_assignment_cost": money(figures["company"]),
         "expert_dispute_pay": money(figures["expert"]),
         "company_dispute_charged": money(figures["company"]),
+        "receipt_net": money(figures["company"]),
         "case_split": f"{money(figures['expert'])} + fee {money(figures['fee'])}",
         "case_captured": money(figures["company"]),
     }
