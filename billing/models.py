@@ -346,9 +346,23 @@ class Payout(models.Model):
     attempt = models.PositiveIntegerField(default=0)
     reversed_cents = models.PositiveBigIntegerField(default=0)
     failure_reason = models.CharField(max_length=500, blank=True)
+    # Committed just before each Stripe call of the current attempt (billing.payouts): while it is
+    # empty, no transfer can exist under this attempt's key, so the payout may simply be failed;
+    # once set, a transfer may exist (a crash after the call) and Stripe must be asked first.
+    transfer_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def reversible_cents(self) -> int:
+        """What is left of the transfer to take back (reversals not refused count as taken)."""
+        asked = sum(
+            reversal.amount_cents
+            for reversal in self.reversals.all()
+            if reversal.status != TransferReversal.Status.REFUSED
+        )
+        return max(self.amount_cents - asked, 0)
 
     @property
     def idempotency_key(self) -> str:
@@ -387,7 +401,15 @@ class TransferReversal(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         REFUSED = "refused", "Refused by Stripe (booked to the platform)"
 
+    class Purpose(models.TextChoices):
+        # A refund after payout: the platform fronted the expert's part and gets it back.
+        REFUND = "refund", "Refund after payout"
+        # An operator takes back a payout (console): the money returns to the expert's available
+        # balance, as if the transfer had failed, and is paid by a later payout.
+        OPERATOR = "operator", "Operator reversal"
+
     payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="reversals")
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.REFUND)
     refund = models.OneToOneField(
         Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
     )
@@ -412,3 +434,64 @@ class StripeInstallation(models.Model):
 
     key_prefix = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+
+class MoneyAction(models.Model):
+    """A manual money action of an operator in the console, once per confirmation form.
+
+    At or below the approval threshold it is executed when proposed; above it, it waits for a
+    second operator (the mechanism of dispute decisions: proposer and approver must differ).
+    `summary` is the one line shown on the confirmation page and to the approver."""
+
+    class Kind(models.TextChoices):
+        CREDIT_GRANT = "credit_grant", "Grant credit"
+        CREDIT_REVOKE = "credit_revoke", "Revoke credit"
+        PAYOUT_MARK_FAILED = "payout_mark_failed", "Mark payout failed"
+        PAYOUT_RETRY = "payout_retry", "Retry payout"
+        PAYOUT_REVERSE = "payout_reverse", "Reverse payout transfer"
+
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "Waiting for a second operator"
+        EXECUTED = "executed", "Executed"
+        REFUSED = "refused", "Refused (the money had moved on)"
+        REJECTED = "rejected", "Rejected by the second operator"
+
+    TRANSITIONS = {
+        "awaiting_approval": {"executed", "refused", "rejected"},
+        "executed": set(),
+        "refused": set(),
+        "rejected": set(),
+    }
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=32, choices=Status.choices, db_index=True)
+    amount_cents = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    payout = models.ForeignKey(
+        Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="money_actions"
+    )
+    organization = models.ForeignKey(
+        "marketplace.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    summary = models.CharField(max_length=300)
+    reason = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=500, blank=True)
+    threshold_cents = models.PositiveBigIntegerField()
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # One per rendering of the confirmation form: a double click, a reload that re-POSTs or a
+    # retry after a timeout finds this row and does nothing again.
+    request_token = models.UUIDField(unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

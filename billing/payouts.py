@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 
 import stripe
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -78,14 +79,25 @@ def _check(from_status: str, to_status: str) -> None:
         raise IllegalTransition(f"payout {from_status} -> {to_status} is not allowed")
 
 
-def _move(*, payout_id: int, from_statuses: list[str], to: str, reason: str = "", **fields) -> bool:
-    """Conditional status change plus its history row; False if the payout had moved on."""
+def _move(
+    *,
+    payout_id: int,
+    from_statuses: list[str],
+    to: str,
+    reason: str = "",
+    attempt: int | None = None,
+    **fields,
+) -> bool:
+    """Conditional status change plus its history row; False if the payout had moved on (another
+    status, or another attempt than the one whose outcome this is)."""
     for from_status in from_statuses:
         _check(from_status, to)
     now = timezone.now()
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None or payout.status not in from_statuses:
+            return False
+        if attempt is not None and payout.attempt != attempt:
             return False
         previous = payout.status
         Payout.objects.filter(pk=payout_id).update(status=to, updated_at=now, **fields)
@@ -217,24 +229,25 @@ class SendResult:
     errors: list[str] = field(default_factory=list)
 
 
-def payout_mark_sent(*, payout_id: int, transfer_id: str) -> bool:
+def payout_mark_sent(*, payout_id: int, transfer_id: str, attempt: int | None = None) -> bool:
     return _move(
         payout_id=payout_id,
         from_statuses=[Status.PENDING, Status.AWAITING_STRIPE],
         to=Status.SENT,
         reason=f"transfer {transfer_id}",
+        attempt=attempt,
         stripe_transfer_id=transfer_id,
         sent_at=timezone.now(),
     )
 
 
-def payout_mark_paid(*, payout_id: int, transfer_id: str) -> bool:
+def payout_mark_paid(*, payout_id: int, transfer_id: str, attempt: int | None = None) -> bool:
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None:
             return False
         if payout.status in (Status.PENDING, Status.AWAITING_STRIPE):
-            payout_mark_sent(payout_id=payout_id, transfer_id=transfer_id)
+            payout_mark_sent(payout_id=payout_id, transfer_id=transfer_id, attempt=attempt)
         return _move(
             payout_id=payout_id,
             from_statuses=[Status.SENT],
@@ -252,18 +265,30 @@ def payout_mark_awaiting(*, payout_id: int, reason: str) -> bool:
     )
 
 
-def payout_fail(*, payout_id: int, reason: str) -> bool:
-    """The transfer was refused (or wholly reversed before we booked it): the money goes back
-    to the expert's available balance and their earnings are paid by a later payout. A refund
-    that was waiting to reverse part of this payout is settled from the returned money."""
+def payout_fail(*, payout_id: int, reason: str, attempt: int | None = None) -> bool:
+    """Book a payout that certainly moved no money (Stripe refused or failed its transfer, or
+    it never reached Stripe): the money goes back to the expert's available balance and their
+    earnings are paid by a later payout. Callers make sure of that first; an operator goes
+    through `payout_fail_unsent`. A refund that was waiting to reverse part of this payout is
+    settled from the returned money; an operator reversal waiting for it has nothing left to
+    take back. With `attempt`, only that attempt's failure is booked (a late answer about an
+    earlier attempt changes nothing)."""
     with transaction.atomic():
         payout = Payout.objects.select_for_update().select_related("user").get(pk=payout_id)
         if payout.status == Status.FAILED:
             return False
+        if attempt is not None and payout.attempt != attempt:
+            return False
         _check(payout.status, Status.FAILED)
-        pending_reversals = list(
+        waiting = list(
             payout.reversals.select_for_update().filter(status=TransferReversal.Status.PENDING)
         )
+        pending_reversals = [r for r in waiting if r.purpose == TransferReversal.Purpose.REFUND]
+        for reversal in waiting:
+            if reversal.purpose == TransferReversal.Purpose.OPERATOR:
+                reversal.status = TransferReversal.Status.REFUSED
+                reversal.failure_reason = "the payout failed: nothing was left to reverse"
+                reversal.save(update_fields=["status", "failure_reason"])
         owed = sum(reversal.amount_cents for reversal in pending_reversals)
         back = payout.amount_cents - payout.reversed_cents - owed
         paid_out = ledger.account(Kind.EXPERT_PAID_OUT, user=payout.user)
@@ -303,12 +328,112 @@ def payout_fail(*, payout_id: int, reason: str) -> bool:
     return True
 
 
+def payout_reversed_in_full(*, payout_id: int, reason: str) -> bool:
+    """Inside the caller's transaction, once reversals booked the money back to the expert: a
+    payout whose whole transfer came back did not happen (-> failed, its earnings paid by a
+    later payout). Not when a refund took part of it back: that money went to the company."""
+    payout = Payout.objects.select_for_update().get(pk=payout_id)
+    if payout.reversed_cents < payout.amount_cents or payout.status not in (
+        Status.SENT,
+        Status.PAID,
+    ):
+        return False
+    if payout.reversals.filter(
+        purpose=TransferReversal.Purpose.REFUND, status=TransferReversal.Status.SUCCEEDED
+    ).exists():
+        return False
+    _move(
+        payout_id=payout.pk,
+        from_statuses=[payout.status],
+        to=Status.FAILED,
+        reason=reason,
+        failure_reason="The transfer was reversed.",
+    )
+    Earning.objects.filter(payout=payout, status=Earning.Status.PAID).update(
+        status=Earning.Status.AVAILABLE, payout=None
+    )
+    return True
+
+
+# How long a transfer request may still be on its way to Stripe: the client gives up after 80 s
+# and retries at most twice. Past this, what Stripe lists for the destination is all there is.
+TRANSFER_IN_FLIGHT = timedelta(minutes=10)
+
+
+def payout_unsent_proof(*, payout: Payout, now: datetime | None = None) -> datetime | None:
+    """Before an operator fails a payout (outside any transaction: it may ask Stripe), make sure
+    no transfer exists for its current attempt. Returns the `transfer_requested_at` it checked
+    (None: never requested, so certain without asking). Refuses with ValidationError when Stripe
+    made the transfer (recorded as sent on the way), when a request may still be in flight, or
+    when Stripe cannot be asked."""
+    payout = Payout.objects.get(pk=payout.pk)
+    if payout.status not in (Status.PENDING, Status.AWAITING_STRIPE):
+        raise ValidationError(not_failable_message(payout))
+    requested = payout.transfer_requested_at
+    if requested is None:
+        return None
+    now = now or timezone.now()
+    if now - requested < TRANSFER_IN_FLIGHT:
+        retry_at = timezone.localtime(requested + TRANSFER_IN_FLIGHT).strftime("%H:%M")
+        raise ValidationError(
+            "A transfer for this payout was just requested from Stripe and may still be on its "
+            f"way: check again after {retry_at}."
+        )
+    account = ConnectedAccount.objects.filter(user_id=payout.user_id).first()
+    if not stripe_gateway.stripe_configured() or account is None:
+        raise ValidationError(
+            "A transfer for this payout may have reached Stripe, and Stripe cannot be asked "
+            "from here (not configured, or no connected account)."
+        )
+    try:
+        transfer = payout_transfer_find(payout=payout, destination=account.stripe_account_id)
+    except stripe.StripeError as error:
+        raise ValidationError(
+            f"Stripe could not be asked: {error.user_message or error}"
+        ) from error
+    if transfer is not None:
+        payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id, attempt=payout.attempt)
+        raise ValidationError(
+            f"Stripe made transfer {transfer.id} for this payout: it is sent, not failed. "
+            "To take the money back, reverse the transfer."
+        )
+    return requested
+
+
+def not_failable_message(payout: Payout) -> str:
+    if payout.status in (Status.SENT, Status.PAID):
+        return (
+            f"This payout is {payout.get_status_display().lower()}: Stripe moved the money. "
+            "Reverse the transfer to take it back."
+        )
+    return f"A {payout.get_status_display().lower()} payout cannot be marked failed."
+
+
+def payout_fail_unsent(*, payout_id: int, checked_requested_at, reason: str) -> bool:
+    """Inside the caller's transaction: fail a payout that `payout_unsent_proof` showed never
+    reached Stripe, unless a transfer request began since (the row lock makes a sender's claim
+    wait for this transaction, then find the payout failed)."""
+    payout = Payout.objects.select_for_update().get(pk=payout_id)
+    if payout.status not in (Status.PENDING, Status.AWAITING_STRIPE):
+        raise ValidationError(not_failable_message(payout))
+    if payout.transfer_requested_at != checked_requested_at:
+        raise ValidationError("A transfer request for this payout began meanwhile: check again.")
+    return payout_fail(payout_id=payout_id, reason=reason, attempt=payout.attempt)
+
+
 def payout_retry(*, payout: Payout, actor) -> Payout:
     """An operator sends a failed payout again (failed -> pending) with a new idempotency key.
-    Refused if the expert's available balance no longer holds the amount (a later run paid it)."""
+    Refused if the expert's available balance no longer holds the amount (a later run paid it).
+    Only a failed payout: one waiting for Stripe is sent again under its own key by
+    `payouts_send`, because its transfer may already exist."""
     with transaction.atomic():
         payout = Payout.objects.select_for_update().select_related("user").get(pk=payout.pk)
-        _check(payout.status, Status.PENDING)
+        if payout.status != Status.FAILED:
+            raise IllegalTransition(f"only a failed payout gets a new attempt, not {payout.status}")
+        if payout.stripe_transfer_id:
+            # Its transfer came back: the money is in the expert's available balance, and the
+            # next run pays it in a new payout.
+            raise IllegalTransition("a reversed payout is paid again by the next run, not retried")
         payout.attempt += 1
         ledger.transfer(
             ref=f"payout:{payout.pk}:retry:{payout.attempt}",
@@ -322,7 +447,16 @@ def payout_retry(*, payout: Payout, actor) -> Payout:
         previous = payout.status
         payout.status = Status.PENDING
         payout.failure_reason = ""
-        payout.save(update_fields=["status", "attempt", "failure_reason", "updated_at"])
+        payout.transfer_requested_at = None  # a new key: nothing was asked under it yet
+        payout.save(
+            update_fields=[
+                "status",
+                "attempt",
+                "failure_reason",
+                "transfer_requested_at",
+                "updated_at",
+            ]
+        )
         PayoutStatusChange.objects.create(
             payout=payout, from_status=previous, to_status=Status.PENDING, reason="operator retry"
         )
@@ -336,16 +470,60 @@ def payout_retry(*, payout: Payout, actor) -> Payout:
     return payout
 
 
+def payout_transfer_claim(*, payout: Payout) -> bool:
+    """Commit, before the Stripe call, that this attempt's transfer may exist from now on.
+    False (and no call may follow) if the payout moved on: an operator failed it, or another
+    attempt began."""
+    with transaction.atomic():
+        claimed = Payout.objects.filter(
+            pk=payout.pk,
+            attempt=payout.attempt,
+            status__in=[Status.PENDING, Status.AWAITING_STRIPE],
+        ).update(transfer_requested_at=timezone.now())
+    return claimed == 1
+
+
+def payout_transfer_call(*, payout: Payout, destination: str) -> stripe.Transfer:
+    """The Stripe call alone (after `payout_transfer_claim`, before the outcome is committed):
+    the same attempt always sends the same key and parameters, so Stripe answers a repeat with
+    the transfer it made the first time."""
+    return stripe_gateway.transfer_create(
+        amount_cents=payout.amount_cents,
+        currency=payout.currency,
+        destination=destination,
+        payout_id=payout.pk,
+        attempt=payout.attempt,
+        idempotency_key=payout.idempotency_key,
+    )
+
+
+def transfer_is_for(*, payout: Payout, transfer: dict) -> bool:
+    """Whether a Stripe transfer (as a dict) is the one of the payout's current attempt: the
+    one recorded, or, before we recorded any, one whose metadata names this payout and attempt
+    (an earlier attempt's transfer failed or was reversed and must not be taken for this one)."""
+    if payout.stripe_transfer_id:
+        return transfer.get("id") == payout.stripe_transfer_id
+    metadata = transfer.get("metadata") or {}
+    return metadata.get("payout_id") == str(payout.pk) and str(metadata.get("attempt", "0")) == str(
+        payout.attempt
+    )
+
+
+def payout_transfer_find(*, payout: Payout, destination: str):
+    """The transfer Stripe made for the payout's current attempt, or None (lists the
+    destination's transfers: Stripe cannot be asked by idempotency key without creating)."""
+    for transfer in stripe_gateway.transfers_for_destination(destination):
+        if transfer_is_for(payout=payout, transfer=transfer.to_dict()):
+            return transfer
+    return None
+
+
 def payout_send(*, payout: Payout, destination: str) -> str:
     """One payout's Stripe step: "sent", "failed", "awaiting_stripe" or "deferred"."""
+    if not payout_transfer_claim(payout=payout):
+        return "deferred"
     try:
-        transfer = stripe_gateway.transfer_create(
-            amount_cents=payout.amount_cents,
-            currency=payout.currency,
-            destination=destination,
-            payout_id=payout.pk,
-            idempotency_key=payout.idempotency_key,
-        )
+        transfer = payout_transfer_call(payout=payout, destination=destination)
     except stripe.InvalidRequestError as error:
         if error.code == "insufficient_capabilities_for_transfer":
             # Validation error: Stripe saved nothing under the key; send when onboarded.
@@ -354,17 +532,25 @@ def payout_send(*, payout: Payout, destination: str) -> str:
             )
             payout_mark_awaiting(payout_id=payout.pk, reason="account cannot receive transfers")
             return Status.AWAITING_STRIPE
-        payout_fail(payout_id=payout.pk, reason=str(error.user_message or error))
+        payout_fail(
+            payout_id=payout.pk, reason=str(error.user_message or error), attempt=payout.attempt
+        )
         return Status.FAILED
     except (stripe.CardError, stripe.PermissionError) as error:
-        payout_fail(payout_id=payout.pk, reason=str(error.user_message or error))
+        payout_fail(
+            payout_id=payout.pk, reason=str(error.user_message or error), attempt=payout.attempt
+        )
         return Status.FAILED
     except stripe.AuthenticationError:
         raise  # wrong keys: stop the run, everything stays pending
     except stripe.StripeError as error:
+        # Network trouble, or an idempotency conflict: the transfer may exist, so not failed.
         logger.warning("payout %s deferred: %s", payout.pk, error)
         return "deferred"
-    payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id)
+    if not payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id, attempt=payout.attempt):
+        logger.error(
+            "payout %s: transfer %s made but the payout had moved on", payout.pk, transfer.id
+        )
     return Status.SENT
 
 
@@ -448,9 +634,10 @@ def payouts_reconcile(*, now: datetime | None = None) -> dict[str, int]:
                 account.stripe_account_id
             )
         for transfer in listed[account.stripe_account_id]:
-            metadata = transfer.to_dict().get("metadata") or {}
-            if metadata.get("payout_id") == str(payout.pk):
-                payout_mark_sent(payout_id=payout.pk, transfer_id=transfer.id)
+            if transfer_is_for(payout=payout, transfer=transfer.to_dict()):
+                payout_mark_sent(
+                    payout_id=payout.pk, transfer_id=transfer.id, attempt=payout.attempt
+                )
                 counts["found"] += 1
                 break
     send = payouts_send()

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing import ledger
+from billing import ledger, payouts
 from billing.ledger import InsufficientFunds
 from billing.models import CreditGrant, Earning, Hold, LedgerAccount, PlatformHoldGrant
 from billing.signals import funds_added
@@ -670,12 +670,18 @@ def transfer_reversal_succeeded(*, reversal_id: int, stripe_reversal_id: str):
         if reversal.status != TransferReversal.Status.PENDING:
             return reversal
         payout = reversal.payout
+        operator = reversal.purpose == TransferReversal.Purpose.OPERATOR
         ledger.transfer(
             ref=f"transfer-reversal:{reversal.pk}",
             reason="transfer_reversed",
             source=ledger.account(Kind.EXPERT_PAID_OUT, user=payout.user),
-            destination=ledger.account(Kind.PLATFORM_REFUNDS),
+            # A refund's reversal repays the platform, which fronted the refund; an operator's
+            # gives the money back to the expert's available balance, for a later payout.
+            destination=ledger.account(Kind.EXPERT_AVAILABLE, user=payout.user)
+            if operator
+            else ledger.account(Kind.PLATFORM_REFUNDS),
             amount_cents=reversal.amount_cents,
+            memo=f"Reversal of payout #{payout.pk}",
         )
         reversal.status = TransferReversal.Status.SUCCEEDED
         reversal.stripe_reversal_id = stripe_reversal_id
@@ -683,7 +689,35 @@ def transfer_reversal_succeeded(*, reversal_id: int, stripe_reversal_id: str):
         Payout.objects.filter(pk=payout.pk).update(
             reversed_cents=F("reversed_cents") + reversal.amount_cents
         )
+        if operator:
+            payouts.payout_reversed_in_full(
+                payout_id=payout.pk, reason="transfer reversed by an operator"
+            )
         return reversal
+
+
+def payout_reversal_request(*, payout_id: int, amount_cents: int, ref: str):
+    """Inside the caller's transaction (an operator's money action): the intent to take back
+    up to `amount_cents` of a sent payout's transfer. Stripe is asked after commit
+    (`transfer_reversal_execute`, again by `stripe_reconcile` after a crash), under the key
+    `transfer-reversal-<id>` of this row."""
+    from billing.models import Payout, TransferReversal
+
+    payout = Payout.objects.select_for_update().get(pk=payout_id)
+    if payout.status not in (Payout.Status.SENT, Payout.Status.PAID) or not (
+        payout.stripe_transfer_id
+    ):
+        raise ValidationError("Only the transfer of a sent or paid payout can be reversed.")
+    # Under the payout's lock, so two operators at once cannot both ask for what is left.
+    left = payout.reversible_cents
+    if left <= 0:
+        raise ValidationError("Nothing is left of this transfer to reverse.")
+    return TransferReversal.objects.create(
+        payout=payout,
+        purpose=TransferReversal.Purpose.OPERATOR,
+        ref=ref,
+        amount_cents=min(amount_cents, left),
+    )
 
 
 def transfer_reversal_refused(*, reversal_id: int, reason: str):

@@ -208,17 +208,25 @@ def account_link_create(
 
 
 def transfer_create(
-    *, amount_cents: int, currency: str, destination: str, payout_id: int, idempotency_key: str
+    *,
+    amount_cents: int,
+    currency: str,
+    destination: str,
+    payout_id: int,
+    idempotency_key: str,
+    attempt: int = 0,
 ) -> stripe.Transfer:
     _refuse_inside_transaction()
     _count()
+    # The attempt in the metadata tells a retry's transfer from the earlier attempt's one when
+    # reconciling (billing.payouts.transfer_is_for).
     return client().v1.transfers.create(
         params={
             "amount": amount_cents,
             "currency": currency,
             "destination": destination,
             "description": f"Inloop payout #{payout_id}",
-            "metadata": {"payout_id": str(payout_id)},
+            "metadata": {"payout_id": str(payout_id), "attempt": str(attempt)},
         },
         options=_post_options(idempotency_key),  # type: ignore[arg-type]
     )

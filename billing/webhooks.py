@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from billing import ledger, payouts
 from billing.models import (
-    Earning,
     Funding,
     LedgerAccount,
     Payout,
@@ -230,23 +229,36 @@ def _payout_for(transfer: dict[str, Any]) -> Payout | None:
     return found
 
 
+def _current_payout(transfer: dict[str, Any]) -> Payout | None:
+    """The payout whose current attempt this transfer is (an earlier attempt's transfer, failed
+    or refused, must not confirm, fail or reverse the retry)."""
+    payout = _payout_for(transfer)
+    if payout is None or not payouts.transfer_is_for(payout=payout, transfer=transfer):
+        return None
+    return payout
+
+
 def _transfer_created(payload: dict[str, Any]) -> str:
     transfer = _object(payload)
-    payout = _payout_for(transfer)
+    payout = _current_payout(transfer)
     if payout is None:
-        return "ignored: no payout"
-    if payout.stripe_transfer_id and payout.stripe_transfer_id != transfer.get("id"):
-        return "ignored: another transfer"
-    payouts.payout_mark_paid(payout_id=payout.pk, transfer_id=transfer["id"])
+        return "ignored: not the transfer of a payout's current attempt"
+    payouts.payout_mark_paid(
+        payout_id=payout.pk, transfer_id=transfer["id"], attempt=payout.attempt
+    )
     return "payout confirmed"
 
 
 def _transfer_failed(payload: dict[str, Any]) -> str:
     transfer = _object(payload)
-    payout = _payout_for(transfer)
+    payout = _current_payout(transfer)
     if payout is None:
-        return "ignored: no payout"
-    changed = payouts.payout_fail(payout_id=payout.pk, reason="Stripe reported the transfer failed")
+        return "ignored: not the transfer of a payout's current attempt"
+    changed = payouts.payout_fail(
+        payout_id=payout.pk,
+        reason="Stripe reported the transfer failed",
+        attempt=payout.attempt,
+    )
     return "payout failed" if changed else "already failed"
 
 
@@ -254,15 +266,18 @@ def _transfer_reversed(payload: dict[str, Any]) -> str:
     from billing.services import transfer_reversal_succeeded
 
     transfer = _object(payload)
-    payout = _payout_for(transfer)
+    payout = _current_payout(transfer)
     if payout is None:
-        return "ignored: no payout"
+        return "ignored: not the transfer of a payout's current attempt"
+    if not payout.stripe_transfer_id:
+        # The event beat our commit of the transfer (or a crash lost it): record it first.
+        payouts.payout_mark_sent(
+            payout_id=payout.pk, transfer_id=transfer["id"], attempt=payout.attempt
+        )
     booked = 0
-    ours_seen = False
     for reversal in (transfer.get("reversals") or {}).get("data") or []:
         ours = (reversal.get("metadata") or {}).get("transfer_reversal_id")
         if ours and str(ours).isdigit():
-            ours_seen = True
             if TransferReversal.objects.filter(pk=int(ours), payout=payout).exists():
                 transfer_reversal_succeeded(
                     reversal_id=int(ours), stripe_reversal_id=reversal["id"]
@@ -284,20 +299,8 @@ def _transfer_reversed(payload: dict[str, Any]) -> str:
         )
         Payout.objects.filter(pk=payout.pk).update(reversed_cents=F("reversed_cents") + amount)
         booked += amount
-    if transfer.get("reversed") and not ours_seen:
-        # Wholly reversed by someone else (Stripe, the dashboard): the payout did not happen.
-        payout.refresh_from_db()
-        if payout.status in (Payout.Status.SENT, Payout.Status.PAID):
-            payouts._move(
-                payout_id=payout.pk,
-                from_statuses=[payout.status],
-                to=Payout.Status.FAILED,
-                reason="transfer reversed",
-                failure_reason="The transfer was reversed.",
-            )
-            Earning.objects.filter(payout=payout, status=Earning.Status.PAID).update(
-                status=Earning.Status.AVAILABLE, payout=None
-            )
+    # Wholly reversed (by us, by Stripe, in the dashboard): the payout did not happen.
+    payouts.payout_reversed_in_full(payout_id=payout.pk, reason="transfer reversed")
     return f"reversed {booked} back to the expert"
 
 

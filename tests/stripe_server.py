@@ -183,6 +183,16 @@ class LocalStripe:
             "POST", f"/_test/transfers/{transfer_id}/refuse_reversals", {"refuse": refuse}
         )
 
+    def fail_transfer(self, transfer_id: str) -> dict[str, Any]:
+        """The transfer fails (it moved no money) and ``transfer.failed`` is sent; refused
+        (HTTPError 400) once anything was reversed from it."""
+        result: dict[str, Any] = self._control("POST", f"/_test/transfers/{transfer_id}/fail")
+        return result
+
+    def failed_transfers(self) -> set[str]:
+        """Ids of the transfers failed by ``fail_transfer``."""
+        return set(self._control("GET", "/_test/transfers/failed")["failed"])
+
     def calls(self) -> dict[str, int]:
         """API calls received since start/reset, keyed ``"POST /v1/transfers/{id}/reversals"``."""
         result: dict[str, int] = self._control("GET", "/_test/calls")
@@ -649,6 +659,7 @@ class _Connect:
                 self.balance_transaction = None
                 self._refuse_reversals = False
                 self._reversals: list[Any] = []
+                self._failed = False
                 state.emit("transfer.created", self)
 
             @property
@@ -707,6 +718,10 @@ class _Connect:
                 left = transfer.amount - transfer.amount_reversed
                 requested = left if amount is None else _int_param(amount, "amount")
                 metadata = _metadata_param(metadata)
+                if transfer._failed:
+                    raise _stripe_error(
+                        400, f"Transfer {transfer.id} failed: there is nothing to reverse."
+                    )
                 if left == 0:
                     raise _stripe_error(
                         400, f"Transfer {transfer.id} is already fully reversed.", param="amount"
@@ -955,6 +970,25 @@ def _add_routes(app: Any, state: _State, server: Any) -> None:
         transfer._refuse_reversals = bool((await body_of(request)).get("refuse", True))
         return json_response({"refuse_reversals": transfer._refuse_reversals})
 
+    async def fail_transfer(request: web.Request) -> web.StreamResponse:
+        # The money never reached the account (a failed transfer moves nothing); only a
+        # transfer nothing was reversed from can fail.
+        transfer = connect.Transfer._api_retrieve(request.match_info["id"])
+        if transfer._reversals:
+            return json_response({"error": "reversed transfers cannot fail"}, status=400)
+        if not transfer._failed:
+            transfer._failed = True
+            state.emit("transfer.failed", transfer)
+        return json_response(transfer._export())
+
+    async def failed_transfers(request: web.Request) -> web.StreamResponse:
+        failed = [
+            obj.id
+            for obj in store.values()
+            if isinstance(obj, connect.Transfer) and getattr(obj, "_failed", False)
+        ]
+        return json_response({"failed": failed})
+
     async def calls(request: web.Request) -> web.StreamResponse:
         return json_response(dict(state.calls))
 
@@ -983,6 +1017,8 @@ def _add_routes(app: Any, state: _State, server: Any) -> None:
     router.add_get("/_test/onboarding/{id}", onboarding)
     router.add_post("/_test/fail_next_transfers", fail_next_transfers)
     router.add_post("/_test/transfers/{id}/refuse_reversals", refuse_reversals)
+    router.add_post("/_test/transfers/{id}/fail", fail_transfer)
+    router.add_get("/_test/transfers/failed", failed_transfers)
     router.add_get("/_test/calls", calls)
     router.add_get("/_test/webhooks", webhook_status)
     router.add_delete("/_test/webhooks", clear_webhooks)

@@ -80,13 +80,13 @@ class PlatformSettingsForm(forms.Form):
         "pending that long. Empty: the default.",
     )
     dispute_approval_threshold = forms.DecimalField(
-        label="Second operator needed for dispute decisions over ($)",
+        label="Second operator needed for dispute decisions and manual money actions over ($)",
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0"),
         required=False,
-        help_text="A decision that moves more than this waits for another operator's "
-        "approval. Empty: the default.",
+        help_text="A dispute decision, credit change or payout action that moves more than "
+        "this waits for another operator's approval. Empty: the default.",
     )
 
     def threshold_cents(self) -> int | None:
@@ -128,6 +128,19 @@ class AuditFilterForm(forms.Form):
             if end
             else None,
         )
+
+
+class MoneyConfirmForm(forms.Form):
+    """The confirmation of one manual money action (billing.money_actions)."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Recorded with the money movement and in the audit log.",
+    )
+    # New with every confirmation page: the same page posted twice acts once.
+    request_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 class ReasonForm(forms.Form):

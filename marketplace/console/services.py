@@ -1,5 +1,6 @@
-"""Operator actions on stuck requests and payouts. Each one calls the owning app's service and
-leaves an audit record (who, what, before, after) in the same transaction."""
+"""Operator actions on stuck requests. Each one calls the owning app's service and leaves an
+audit record (who, what, before, after) in the same transaction. Payout and credit actions are
+money actions: billing.money_actions."""
 
 from __future__ import annotations
 
@@ -83,54 +84,4 @@ def console_request_cancel(*, review_request: ReviewRequest, actor: User, reason
             organization=review_request.organization,
             before=before,
             after={**_request_state(review_request), "reason": reason},
-        )
-
-
-def console_payout_retry(*, payout, actor: User) -> str:
-    """failed/awaiting_stripe -> pending (billing books it again), then one send attempt outside
-    any transaction (Stripe is never called inside one). Returns the send's status."""
-    from billing.models import Payout
-    from billing.payouts import payout_retry, payouts_send
-
-    if payout.status not in (Payout.Status.FAILED, Payout.Status.AWAITING_STRIPE):
-        raise ValidationError("Only a failed payout or one waiting for Stripe can be retried.")
-    before = {"status": payout.status, "failure_reason": payout.failure_reason}
-    with transaction.atomic():
-        payout = payout_retry(payout=payout, actor=actor)
-        audit_record(
-            actor=actor,
-            action="console.payout_retried",
-            object_type="payout",
-            object_id=payout.pk,
-            before=before,
-            after={"status": payout.status},
-        )
-    payouts_send(payout_ids=[payout.pk])
-    payout.refresh_from_db()
-    return payout.get_status_display().lower()
-
-
-def console_payout_mark_failed(*, payout, actor: User, reason: str) -> None:
-    from billing.models import Payout
-    from billing.payouts import IllegalTransition, payout_fail
-
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError({"reason": "Say why the payout failed."})
-    if payout.status == Payout.Status.FAILED:
-        raise ValidationError("This payout is already marked failed.")
-    before = {"status": payout.status}
-    with transaction.atomic():
-        try:
-            payout_fail(payout_id=payout.pk, reason=f"marked failed by an operator: {reason}")
-        except IllegalTransition as exc:
-            raise ValidationError(f"A {payout.status} payout cannot be marked failed.") from exc
-        payout.refresh_from_db()
-        audit_record(
-            actor=actor,
-            action="console.payout_marked_failed",
-            object_type="payout",
-            object_id=payout.pk,
-            before=before,
-            after={"status": payout.status, "reason": reason},
         )

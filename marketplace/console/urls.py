@@ -35,6 +35,18 @@ urlpatterns = [
     path("console/payouts/", views.payouts, name="console_payouts"),
     path("console/payouts/<int:pk>/retry/", views.payout_retry, name="console_payout_retry"),
     path("console/payouts/<int:pk>/fail/", views.payout_mark_failed, name="console_payout_fail"),
+    path("console/payouts/<int:pk>/reverse/", views.payout_reverse, name="console_payout_reverse"),
+    path("console/money-actions/", views.money_actions, name="console_money_actions"),
+    path(
+        "console/money-actions/<int:pk>/approve/",
+        views.money_action_approve,
+        name="console_money_action_approve",
+    ),
+    path(
+        "console/money-actions/<int:pk>/reject/",
+        views.money_action_reject,
+        name="console_money_action_reject",
+    ),
     path("console/disputes/", views.disputes, name="console_disputes"),
     path("console/disputes/<uuid:pk>/", views.dispute_case, name="console_dispute"),
     path(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 from collections.abc import Iterator
 
 from django.contrib import messages
@@ -15,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing.ledger import InsufficientFunds
 from marketplace import selectors as core_selectors
 from marketplace import services as core_services
 from marketplace.console import charts, forms, selectors
@@ -214,35 +214,30 @@ def organizations(request):
 @operator_required
 @require_http_methods(["GET", "POST"])
 def organization_detail(request, pk):
+    """The credit form, then a confirmation page that says what will happen (`confirm` absent),
+    then the change (`confirm=1`, the same request token: a re-POST changes nothing again)."""
+    from billing import money_actions
     from billing.models import CreditGrant
     from billing.selectors import company_balance
 
     organization = get_object_or_404(Organization, pk=pk)
     form = forms.CreditForm(request.POST or None)
+    preview = None
     if request.method == "POST" and form.is_valid():
-        from billing.services import credit_grant
-
+        kind = (
+            money_actions.Kind.CREDIT_GRANT
+            if form.cleaned_data["direction"] == "grant"
+            else money_actions.Kind.CREDIT_REVOKE
+        )
         try:
-            credit_grant(
-                organization=organization,
-                amount_cents=form.signed_cents(),
-                reason=form.cleaned_data["reason"],
-                actor=request.user,
-                request_token=form.cleaned_data["request_token"],
+            preview = money_actions.money_action_preview(
+                kind=kind, organization=organization, amount_cents=form.cleaned_data["amount"]
             )
-        except InsufficientFunds as exc:
-            form.add_error(
-                "amount",
-                f"Only {exc.available_cents / 100:,.2f} USD is available to revoke.",
-            )
+            if request.POST.get("confirm") == "1":
+                return _credit_confirmed(request, organization, form, kind)
         except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            verb = "granted" if form.signed_cents() > 0 else "revoked"
-            messages.success(
-                request, f"Credit of ${form.cleaned_data['amount'] / 100:,.2f} {verb}."
-            )
-            return redirect("console_organization", pk=organization.pk)
+            _form_errors(form, exc)
+            preview = None
     return render(
         request,
         "console/organization_detail.html",
@@ -254,8 +249,59 @@ def organization_detail(request, pk):
             .select_related("actor")
             .order_by("-created_at")[:50],
             "form": form,
+            "preview": preview,
+            # A form posted without a token (an old page) gets one for its confirmation.
+            "request_token": (form.cleaned_data.get("request_token") or uuid.uuid4())
+            if preview
+            else None,
         },
     )
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+def _credit_confirmed(request, organization, form, kind):
+    from billing import money_actions
+
+    token = form.cleaned_data["request_token"]
+    if token is None:
+        raise ValidationError("This confirmation has no token: fill in the form again.")
+    proposal = money_actions.money_action_propose(
+        kind=kind,
+        operator=request.user,
+        reason=form.cleaned_data["reason"],
+        request_token=token,
+        organization=organization,
+        amount_cents=form.cleaned_data["amount"],
+    )
+    _report_money_action(request, proposal)
+    return redirect("console_organization", pk=organization.pk)
+
+
+def _report_money_action(request, proposal) -> None:
+    """One message for the operator: done, waiting for a second operator, or already done."""
+    from billing import money_actions
+
+    action = proposal.action
+    if proposal.replayed:
+        messages.info(
+            request,
+            f"This confirmation was already submitted ({action.get_status_display().lower()}); "
+            "nothing was done again.",
+        )
+    elif action.status == money_actions.Status.AWAITING_APPROVAL:
+        messages.success(request, f"Waiting for a second operator: {action.summary}")
+    else:
+        stripe_outcome = money_actions.money_action_stripe_step(action=action)
+        done = f" Stripe: {stripe_outcome}." if stripe_outcome else ""
+        messages.success(request, f"Done: {action.summary}{done}")
 
 
 # Settings ----------------------------------------------------------------------------------------
@@ -509,42 +555,134 @@ def payouts(request):
     )
 
 
-@operator_required
-@require_POST
-def payout_retry(request, pk: int):
+def _payout_action(request, pk: int, kind: str, title: str):
+    """GET: the confirmation page (what will happen, in dollars). POST: the action, once per
+    confirmation page (billing.money_actions)."""
+    from billing import money_actions
     from billing.models import Payout
 
-    payout = get_object_or_404(Payout, pk=pk)
-    try:
-        outcome = console_services.console_payout_retry(payout=payout, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, _error_text(exc))
-    else:
-        messages.success(request, f"Payout #{payout.pk} sent again: {outcome}.")
-    return redirect("console_payouts")
-
-
-@operator_required
-@require_POST
-def payout_mark_failed(request, pk: int):
-    from billing.models import Payout
-
-    payout = get_object_or_404(Payout, pk=pk)
-    form = forms.ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Give a reason for marking the payout failed.")
+    payout = get_object_or_404(Payout.objects.select_related("user"), pk=pk)
+    form = forms.MoneyConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            proposal = money_actions.money_action_propose(
+                kind=kind,
+                operator=request.user,
+                reason=form.cleaned_data["reason"],
+                request_token=form.cleaned_data["request_token"],
+                payout=payout,
+            )
+        except ValidationError as exc:
+            messages.error(request, _error_text(exc))
+        else:
+            _report_money_action(request, proposal)
         return redirect("console_payouts")
     try:
-        console_services.console_payout_mark_failed(
-            payout=payout, actor=request.user, reason=form.cleaned_data["reason"]
-        )
+        preview = money_actions.money_action_preview(kind=kind, payout=payout)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("console_payouts")
+    return render(
+        request,
+        "console/money_confirm.html",
+        {"title": title, "payout": payout, "preview": preview, "form": form},
+    )
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def payout_retry(request, pk: int):
+    from billing.money_actions import Kind
+
+    return _payout_action(request, pk, Kind.PAYOUT_RETRY, "Retry payout")
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def payout_mark_failed(request, pk: int):
+    from billing.money_actions import Kind
+
+    return _payout_action(request, pk, Kind.PAYOUT_MARK_FAILED, "Mark payout failed")
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def payout_reverse(request, pk: int):
+    from billing.money_actions import Kind
+
+    return _payout_action(request, pk, Kind.PAYOUT_REVERSE, "Reverse payout transfer")
+
+
+# Money actions waiting for a second operator --------------------------------------------------------
+
+
+@operator_required
+@require_GET
+def money_actions(request):
+    from billing import money_actions as service
+    from billing.models import MoneyAction
+
+    recent = MoneyAction.objects.exclude(status=service.Status.AWAITING_APPROVAL).select_related(
+        "proposed_by", "decided_by"
+    )
+    return render(
+        request,
+        "console/money_actions.html",
+        {
+            "awaiting": service.money_actions_awaiting(),
+            "page_obj": _page(request, recent),
+            "querystring": _querystring(request),
+            "threshold_cents": service.money_approval_threshold_cents(),
+            "reason_form": forms.ReasonForm(),
+        },
+    )
+
+
+@operator_required
+@require_POST
+def money_action_approve(request, pk: int):
+    from django.core.exceptions import PermissionDenied
+
+    from billing import money_actions as service
+
+    action = get_object_or_404(service.MoneyAction, pk=pk)
+    try:
+        action = service.money_action_approve(action=action, operator=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     else:
-        messages.success(
-            request, f"Payout #{payout.pk} marked failed; the money is back with the expert."
+        if action.status == service.Status.EXECUTED:
+            _report_money_action(request, service.Proposal(action, replayed=False))
+        else:
+            messages.error(request, f"Refused: {action.outcome}")
+    return redirect("console_money_actions")
+
+
+@operator_required
+@require_POST
+def money_action_reject(request, pk: int):
+    from django.core.exceptions import PermissionDenied
+
+    from billing import money_actions as service
+
+    action = get_object_or_404(service.MoneyAction, pk=pk)
+    form = forms.ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the action is sent back.")
+        return redirect("console_money_actions")
+    try:
+        service.money_action_reject(
+            action=action, operator=request.user, note=form.cleaned_data["reason"]
         )
-    return redirect("console_payouts")
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Sent back; nothing moved.")
+    return redirect("console_money_actions")
 
 
 # Disputes ------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -29,16 +30,25 @@ def op_client(operator):
     return login_client(operator)
 
 
+def confirm_credit(op_client, url, form):
+    """The two steps of the credit form: the confirmation page (nothing moves yet), then the
+    confirmation with the page's token."""
+    page = op_client.post(url, form)
+    assert page.status_code == 200
+    token = re.search(r'name="request_token" value="([0-9a-f-]+)"', page.content.decode())
+    return op_client.post(url, {**form, "confirm": "1", "request_token": token.group(1)})
+
+
 def test_grant_then_revoke_credit_moves_the_balance_and_is_audited(
     op_client, operator, organization
 ):
     url = f"/console/organizations/{organization.pk}/"
-    response = op_client.post(
-        url, {"direction": "grant", "amount": "250.00", "reason": "pilot credit"}
+    response = confirm_credit(
+        op_client, url, {"direction": "grant", "amount": "250.00", "reason": "pilot credit"}
     )
     assert response.status_code == 302
     assert company_balance(organization=organization).available_cents == 25_000
-    response = op_client.post(url, {"direction": "revoke", "amount": "50", "reason": "overgrant"})
+    confirm_credit(op_client, url, {"direction": "revoke", "amount": "50", "reason": "overgrant"})
     assert company_balance(organization=organization).available_cents == 20_000
     assert list(
         CreditGrant.objects.order_by("created_at").values_list("amount_cents", flat=True)
@@ -53,13 +63,28 @@ def test_grant_then_revoke_credit_moves_the_balance_and_is_audited(
     assert b"$200.00" in page.content
 
 
-def test_the_same_credit_form_posted_twice_grants_once(op_client, operator, organization):
-    import re
+def test_the_credit_form_first_says_what_will_happen_and_moves_nothing(op_client, organization):
+    url = f"/console/organizations/{organization.pk}/"
+    page = op_client.post(url, {"direction": "grant", "amount": "250", "reason": "pilot"})
+    assert (
+        "Grant $250.00 of credit to Acme AI: its available balance goes from $0.00 to $250.00."
+        in page.content.decode()
+    )
+    assert not CreditGrant.objects.exists()
+    assert company_balance(organization=organization).available_cents == 0
 
+
+def test_the_same_credit_form_posted_twice_grants_once(op_client, operator, organization):
     url = f"/console/organizations/{organization.pk}/"
     page = op_client.get(url).content.decode()
     token = re.search(r'name="request_token" value="([0-9a-f-]+)"', page).group(1)
-    form = {"direction": "grant", "amount": "100", "reason": "pilot", "request_token": token}
+    form = {
+        "direction": "grant",
+        "amount": "100",
+        "reason": "pilot",
+        "request_token": token,
+        "confirm": "1",
+    }
     assert op_client.post(url, form).status_code == 302
     assert op_client.post(url, form).status_code == 302  # a double click, a re-POST
     assert company_balance(organization=organization).available_cents == 10_000

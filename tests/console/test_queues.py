@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -112,11 +113,18 @@ def failed_payout(expert):
     return payout
 
 
+def confirm(op_client, url: str, reason: str = "operator check"):
+    """The confirmation page of a payout action, then its form posted with the page's token."""
+    page = op_client.get(url).content.decode()
+    token = re.search(r'name="request_token" value="([0-9a-f-]+)"', page).group(1)
+    return op_client.post(url, {"reason": reason, "request_token": token})
+
+
 def test_stuck_payouts_list_and_retry_without_stripe_waits_for_stripe(
     op_client, operator, expert, failed_payout
 ):
     assert b"account closed" in op_client.get("/console/payouts/").content
-    response = op_client.post(f"/console/payouts/{failed_payout.pk}/retry/")
+    response = confirm(op_client, f"/console/payouts/{failed_payout.pk}/retry/")
     assert response.status_code == 302
     failed_payout.refresh_from_db()
     assert failed_payout.status == Payout.Status.AWAITING_STRIPE  # no Stripe keys here
@@ -125,19 +133,21 @@ def test_stuck_payouts_list_and_retry_without_stripe_waits_for_stripe(
 
 
 def test_mark_failed_returns_the_money_and_is_audited(op_client, operator, expert, failed_payout):
-    op_client.post(f"/console/payouts/{failed_payout.pk}/retry/")
-    response = op_client.post(f"/console/payouts/{failed_payout.pk}/fail/", {"reason": "fraud"})
+    confirm(op_client, f"/console/payouts/{failed_payout.pk}/retry/")
+    response = confirm(op_client, f"/console/payouts/{failed_payout.pk}/fail/", "fraud")
     assert response.status_code == 302
     failed_payout.refresh_from_db()
     assert failed_payout.status == Payout.Status.FAILED
     assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 5_000
     row = AuditLog.objects.get(action="console.payout_marked_failed")
     assert (row.actor, row.after["reason"]) == (operator, "fraud")
+    assert row.before["expert_available_cents"] == 0
+    assert row.after["expert_available_cents"] == 5_000
 
 
 def test_mark_failed_needs_a_reason(op_client, failed_payout):
-    op_client.post(f"/console/payouts/{failed_payout.pk}/retry/")
-    op_client.post(f"/console/payouts/{failed_payout.pk}/fail/", {"reason": ""})
+    confirm(op_client, f"/console/payouts/{failed_payout.pk}/retry/")
+    confirm(op_client, f"/console/payouts/{failed_payout.pk}/fail/", "")
     failed_payout.refresh_from_db()
     assert failed_payout.status == Payout.Status.AWAITING_STRIPE
 

@@ -24,6 +24,7 @@ GET_PAGES = [
     "/console/requests/",
     "/console/payouts/",
     "/console/disputes/",
+    "/console/money-actions/",
 ]
 
 ACTIONS = [
@@ -37,8 +38,14 @@ ACTIONS = [
     ("post", f"/console/requests/{SOME_UUID}/reoffer/"),
     ("post", f"/console/requests/{SOME_UUID}/cancel/"),
     ("post", f"/console/assignments/{SOME_UUID}/reassign/"),
+    ("get", "/console/payouts/1/retry/"),
     ("post", "/console/payouts/1/retry/"),
+    ("get", "/console/payouts/1/fail/"),
     ("post", "/console/payouts/1/fail/"),
+    ("get", "/console/payouts/1/reverse/"),
+    ("post", "/console/payouts/1/reverse/"),
+    ("post", "/console/money-actions/1/approve/"),
+    ("post", "/console/money-actions/1/reject/"),
     ("get", f"/console/disputes/{SOME_UUID}/"),
     ("post", f"/console/disputes/{SOME_UUID}/"),
     ("post", f"/console/disputes/{SOME_UUID}/approve/"),
@@ -85,7 +92,8 @@ def test_operator_with_mfa_sees_every_page(operator, url):
         "/console/users/1/reinstate/",
         f"/console/requests/{SOME_UUID}/reoffer/",
         f"/console/disputes/{SOME_UUID}/approve/",
-        "/console/payouts/1/retry/",
+        "/console/money-actions/1/approve/",
+        "/console/money-actions/1/reject/",
     ],
 )
 def test_actions_refuse_get(operator, url):
@@ -100,6 +108,8 @@ def test_actions_refuse_get(operator, url):
         f"/console/organizations/{SOME_UUID}/",
         f"/console/requests/{SOME_UUID}/",
         f"/console/disputes/{SOME_UUID}/",
+        "/console/payouts/999999/fail/",
+        "/console/payouts/999999/reverse/",
     ],
 )
 def test_unknown_objects_are_404(operator, url):
