@@ -21,6 +21,7 @@ The flows (ref in brackets; <hold> is the caller's hold ref, e.g. an assignment'
 | reversed by Stripe, not by us | expert_paid_out | expert_available | stripe-reversal:<trr_id> |
 | refund | platform_fees + expert pending/available (or platform_refunds once paid out) | the payer | refund:<id> |
 | our reversal succeeded | expert_paid_out | platform_refunds | transfer-reversal:<id> |
+| an operator's reversal succeeded | expert_paid_out | expert_available | transfer-reversal:<id> |
 
 A refused reversal leaves its amount in platform_refunds: the platform's shortfall.
 

@@ -7,7 +7,9 @@ The flow of one run (`payout_run`):
    moves it `expert_available -> expert_paid_out` (ref `payout:<id>`) and the expert's available
    earnings are marked paid by this payout. The money has left the expert's available balance
    before any Stripe call, so a second run finds nothing left to pay.
-2. Send (one Stripe call per payout, outside any transaction): every payout still `pending` or
+2. Send (one Stripe call per payout, outside any transaction): the payout's
+   `transfer_requested_at` is committed first (`payout_transfer_claim`: from then on a transfer
+   may exist, so nobody fails it without asking Stripe); every payout still `pending` or
    `awaiting_stripe`, from this run or an earlier crashed one, gets one Transfer to the expert's
    connected account with idempotency key `payout-<id>` (`payout-<id>-retry-<n>` after an
    operator retry: Stripe saves a failed request under its key and would replay the failure).

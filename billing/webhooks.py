@@ -11,6 +11,9 @@ in any order against other events:
 - payment_intent.payment_failed: the Funding is failed, unless it already succeeded.
 - account.updated: payouts_enabled/details_submitted, applied only if not older than what is
   stored (the event's `created`).
+- transfer.* events act only on the transfer of the payout's current attempt (the one
+  recorded, or the metadata's payout id and attempt): a late event about an earlier attempt's
+  transfer changes nothing.
 - transfer.created (and .updated/.paid): the payout is confirmed (-> paid), recording the
   transfer id first if the event beat our commit.
 - transfer.reversed: each reversal in the transfer's list once (ledger ref per Stripe reversal
