@@ -14,6 +14,7 @@ from billing.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
+    MoneyAction,
     Payout,
     PayoutRun,
     PayoutStatusChange,
@@ -144,3 +145,18 @@ class StripeInstallationAdmin(ReadOnlyAdmin):
     list_display = ["key_prefix", "created_at"]
     list_filter = ["created_at"]
     search_fields = ["key_prefix"]
+
+
+@admin.register(MoneyAction)
+class MoneyActionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "kind",
+        "status",
+        "amount_cents",
+        "proposed_by",
+        "decided_by",
+        "created_at",
+    ]
+    list_filter = ["kind", "status"]
+    search_fields = ["summary", "reason", "proposed_by__email"]
