@@ -66,6 +66,21 @@ def holding_broadcasts(func: Callable, outbox: list[tuple[str, dict[str, Any]]])
     return run
 
 
+def rights_changed(user_id: int) -> None:
+    """Every socket of this user re-checks, after commit, whether it may still be open (its
+    session still logs the user in, the user is not suspended, the consumer's own `authorize`
+    still agrees) and closes itself if not (UserSocketConsumer.rights_changed).
+
+    Why a broadcast rather than a check on every delivered message: a workspace event reaches
+    every socket of the workspace, and a database read per delivery would multiply the cost of
+    each frame by its audience, while rights change a few times a day. Through the user's group
+    the re-check runs only when something changed, in whichever process holds the socket (the
+    group lives in the channel layer). What can slip through is what was delivered between the
+    commit and this message's arrival, milliseconds apart; a consumer handles one message at a
+    time, so nothing is delivered while it re-checks."""
+    broadcast_on_commit(user_group(user_id), {"type": "rights.changed"})
+
+
 def close_user_sockets(user_id: int, *, code: int = 4401, reason: str = "logged_out") -> None:
     """Every consumer joins its user's group; this closes all of them (logout, suspension)."""
     broadcast_on_commit(

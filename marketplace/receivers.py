@@ -1,16 +1,22 @@
-"""Reactions to framework signals: audit logins, close sockets on logout, and stop using kept
-API key lookups when a key, an organization or a user changes."""
+"""Reactions to framework signals: audit logins, close sockets on logout, make sockets re-check
+their rights when a right may have gone, and stop using kept API key lookups when a key, an
+organization or a user changes."""
 
 from __future__ import annotations
 
 from allauth.account.signals import user_signed_up
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from marketplace import keycache
-from marketplace.models import ApiKey, Organization, User
-from marketplace.realtime import group_send_now, user_group
+from marketplace.models import ApiKey, Membership, Organization, User
+from marketplace.realtime import group_send_now, rights_changed, user_group
+
+# User fields whose change can take a right away: the password ends the user's other sessions
+# (and, for sockets, every session: see session_user_current), the others gate every socket.
+RIGHTS_FIELDS = {"password", "is_active", "suspended_at", "account_type", "is_staff"}
 
 
 def _ip(request) -> str | None:
@@ -69,7 +75,37 @@ def _api_keys_changed(sender, **kwargs):
 
 
 @receiver(post_save, sender=User)
-def _user_saved(sender, update_fields=None, created=False, **kwargs):
+def _user_saved(sender, instance, update_fields=None, created=False, **kwargs):
+    if created:
+        return
     # A key stops working with its creator's suspension; logins (last_login) change nothing.
-    if not created and (update_fields is None or "suspended_at" in update_fields):
+    if update_fields is None or "suspended_at" in update_fields:
         keycache.changed()
+    if update_fields is None or RIGHTS_FIELDS & set(update_fields):
+        rights_changed(instance.pk)
+
+
+# Socket rights follow the rows, not the services: allauth changes passwords and removes
+# authenticators, and the Django admin edits users and memberships, without our services, so
+# the model signals are the one place every path crosses (as for keycache above). The broadcast
+# itself waits for the commit (realtime.broadcast_on_commit), so the re-check sees the change.
+@receiver(post_save, sender=Membership)
+def _membership_saved(sender, instance, created=False, **kwargs):
+    if not created:  # a role changed; a new membership takes nothing away
+        rights_changed(instance.user_id)
+
+
+@receiver(post_delete, sender=Membership)
+def _membership_deleted(sender, instance, **kwargs):
+    rights_changed(instance.user_id)
+
+
+@receiver(post_delete, sender=User)
+def _user_deleted(sender, instance, **kwargs):
+    rights_changed(instance.pk)
+
+
+@receiver(post_delete, sender=Authenticator)
+def _authenticator_deleted(sender, instance, **kwargs):
+    # Two-factor off: an operator's workspace and request sockets close (console rule).
+    rights_changed(instance.user_id)

@@ -100,3 +100,22 @@ def user_role(*, user: User) -> str | None:
     if not user.is_authenticated:
         return None
     return user.account_type or None
+
+
+def session_user_current(*, user_id: int, session) -> User | None:
+    """The user a socket's session still logs in, re-read: None once the user is gone or
+    deactivated, or the password changed since the session was opened. The same check as
+    Django's `get_user` (the session's HASH_SESSION_KEY against the user's password-derived
+    hash, with the fallback secrets), which refuses such a session over HTTP; a socket keeps the
+    copy of the session it was opened with, so a password change never matches it again."""
+    from django.contrib.auth import HASH_SESSION_KEY
+    from django.utils.crypto import constant_time_compare
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    session_hash = session.get(HASH_SESSION_KEY) if session is not None else None
+    if user is None or not session_hash:
+        return None
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, known) for known in hashes):
+        return None
+    return user

@@ -152,13 +152,15 @@ def annotated_segments(text: str, annotations: list[dict[str, Any]]) -> list[Seg
 
 
 def request_watchable_by(*, user, pk) -> bool:
-    """Who may watch a request live: members of the owning organization, and operators."""
+    """Who may watch a request live: members of the owning organization, and operators with
+    two-factor authentication (as for the console and the workspace)."""
+    from marketplace.permissions import operator_has_mfa
     from marketplace.selectors import membership_for_user
 
     if user is None or not user.is_authenticated or user.suspended_at is not None:
         return False
     if user.is_operator:
-        return ReviewRequest.objects.filter(pk=pk).exists()
+        return operator_has_mfa(user) and ReviewRequest.objects.filter(pk=pk).exists()
     membership = membership_for_user(user=user)
     if membership is None:
         return False

@@ -116,6 +116,7 @@ class WorkspaceConsumer(UserSocketConsumer):
     assignment_id: str = ""
     group_name: str | None = None
     role: str | None = None
+    db = staticmethod(_db)  # the base's rights re-check gives its connection back too
 
     async def dispatch(self, message) -> None:
         """Channels 4.3 hops to its one sync thread to close stale database connections before
@@ -130,11 +131,14 @@ class WorkspaceConsumer(UserSocketConsumer):
     # Joining ------------------------------------------------------------------------------
 
     async def authorize(self, user) -> bool:
+        """At connect, and again on every rights.changed of this user (a removed membership,
+        two-factor turned off): the same fetcher decides both times."""
         self.assignment_id = str(self.scope["url_route"]["kwargs"]["assignment_id"])
         try:
             self.assignment, self.role = await _fetch(user, self.assignment_id)
         except Http404:
             return False
+        self.user = user
         return True
 
     async def after_accept(self, user) -> None:

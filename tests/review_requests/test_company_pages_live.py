@@ -12,6 +12,7 @@ from django.test import AsyncClient
 from marketplace.asgi import application
 from marketplace.models import Membership
 from review_requests.services import request_transition
+from tests.conftest import give_operator_mfa
 from tests.review_requests.company_helpers import make_review_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,11 +64,23 @@ async def test_a_member_watches_status_changes_live(company_member, plain_member
         await comm.disconnect()
 
 
-async def test_an_operator_may_watch(company_member, operator):
+async def test_an_operator_with_two_factor_may_watch(company_member, operator):
+    await sync_to_async(give_operator_mfa)(operator)
     review_request = await _request_for(company_member)
     comm, connected, _ = await _connect(review_request.pk, operator)
     try:
         assert connected
+    finally:
+        await comm.disconnect()
+
+
+async def test_an_operator_without_two_factor_is_refused(company_member, operator):
+    """The console and the workspace refuse the same account."""
+    review_request = await _request_for(company_member)
+    comm, connected, code = await _connect(review_request.pk, operator)
+    try:
+        assert not connected
+        assert code == 4403
     finally:
         await comm.disconnect()
 
