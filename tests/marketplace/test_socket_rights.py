@@ -170,15 +170,38 @@ async def test_password_change_closes_every_socket_of_the_user_and_ends_other_se
             await comm.disconnect()
 
 
-async def test_password_set_outside_allauth_closes_the_sockets(expert):
+# Every websocket route: how to open it for someone who may (found from the routing, so a new
+# route without an entry fails here).
+ROUTES = {
+    "ws/notifications/": lambda a: ("/ws/notifications/", "expert"),
+    "ws/assignments/<uuid:assignment_id>/": lambda a: (f"/ws/assignments/{a.pk}/", "expert"),
+    "ws/requests/<uuid:request_id>/": lambda a: (
+        f"/ws/requests/{a.review_request_id}/",
+        "plain_member",
+    ),
+}
+
+
+def test_every_websocket_route_is_listed():
+    from marketplace.routing import websocket_urlpatterns
+
+    assert {str(route.pattern) for route in websocket_urlpatterns} == set(ROUTES)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+async def test_password_set_outside_allauth_closes_every_route(
+    route, assignment, expert, plain_member
+):
     """manage.py changepassword and the admin's form: set_password and save, nothing else."""
-    comm = await _open("/ws/notifications/", await session_cookie(expert))
+    path, cast = ROUTES[route](assignment)
+    user = {"expert": expert, "plain_member": plain_member}[cast]
+    comm = await _open(path, await session_cookie(user))
     try:
 
         def change():
-            user = User.objects.get(pk=expert.pk)
-            user.set_password(NEW_PASSWORD)
-            user.save()
+            fresh = User.objects.get(pk=user.pk)
+            fresh.set_password(NEW_PASSWORD)
+            fresh.save()
 
         await database_sync_to_async(change)()
         assert (await _closed_with(comm))[0] == 4401
