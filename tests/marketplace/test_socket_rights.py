@@ -5,6 +5,9 @@ The same over two daphne processes: tests/scale/test_socket_rights_two_daphnes.p
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from allauth.mfa.models import Authenticator
 from channels.db import database_sync_to_async
@@ -18,6 +21,8 @@ from marketplace.models import Membership, User
 from tests.conftest import PASSWORD, give_operator_mfa
 from tests.review_requests.workspace_support import (
     ORIGIN,
+    communicator,
+    drain,
     fund,
     join,
     make_assignment,
@@ -287,3 +292,75 @@ async def test_deactivated_account_is_closed(assignment, expert):
         assert (await _closed_with(expert_comm))[0] == 4401
     finally:
         await expert_comm.disconnect()
+
+
+# A change landing while a socket joins --------------------------------------------------------
+
+
+async def test_membership_removed_while_the_socket_joins_still_closes_it(
+    assignment, company_member, plain_member
+):
+    """The join read the rights before the removal committed; the removal's broadcast went out
+    before the handshake was accepted. The socket joined its user's group before that read, so
+    the broadcast is waiting for it and closes it once it is open."""
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import URLRouter
+    from channels.security.websocket import AllowedHostsOriginValidator
+    from django.urls import path
+
+    from review_requests.consumers import WorkspaceConsumer
+
+    rights_read, removed = asyncio.Event(), asyncio.Event()
+
+    class JoinSlowly(WorkspaceConsumer):
+        async def authorize(self, user) -> bool:
+            allowed = await super().authorize(user)
+            if not rights_read.is_set():  # only the join waits, not the re-check
+                rights_read.set()
+                await removed.wait()
+            return allowed
+
+    app = AllowedHostsOriginValidator(
+        AuthMiddlewareStack(
+            URLRouter([path("ws/assignments/<uuid:assignment_id>/", JoinSlowly.as_asgi())])
+        )
+    )
+    comm = communicator(assignment.pk, cookie=await session_cookie(plain_member), app=app)
+    joining = asyncio.ensure_future(comm.connect())
+    try:
+        await asyncio.wait_for(rights_read.wait(), 5)
+        membership = await database_sync_to_async(Membership.objects.get)(user=plain_member)
+        await database_sync_to_async(services.membership_remove)(
+            membership=membership, actor=company_member
+        )
+        removed.set()
+        connected, _ = await joining
+        assert connected  # the rights it read allowed it
+        assert (await _closed_with(comm))[0] == 4403
+    finally:
+        await comm.disconnect()
+
+
+async def test_a_socket_closed_for_a_lost_right_forwards_nothing_queued_behind(
+    assignment, plain_member
+):
+    """An event already queued behind the rights.changed that closed the socket is dropped."""
+    from channels.layers import get_channel_layer
+
+    from marketplace.realtime import workspace_group
+
+    member_comm, _ = await join(assignment.pk, plain_member)
+    try:
+        await drain(member_comm)
+        await database_sync_to_async(Membership.objects.filter(user=plain_member).delete)()
+        late = {"type": "event", "seq": 1, "event": {"kind": "chat.message", "body": "late"}}
+        await get_channel_layer().group_send(
+            workspace_group(assignment.pk),
+            {"type": "workspace.event", "seq": 1, "text": json.dumps(late)},
+        )
+        code, before = await _closed_with(member_comm)
+        after = await drain(member_comm)
+        assert code == 4403
+        assert [o for o in before + after if o["type"] == "websocket.send"] == []
+    finally:
+        await member_comm.disconnect()
