@@ -200,6 +200,8 @@ class WorkspaceConsumer(UserSocketConsumer):
     # Frames from the client ---------------------------------------------------------------
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if self.closing:
+            return  # closed by this side (a right gone): frames still in flight change nothing
         verdict = self.bucket.take()
         if verdict != "ok":
             if len(self.bucket.strikes) >= self.strikes_to_close:

@@ -364,3 +364,25 @@ async def test_a_socket_closed_for_a_lost_right_forwards_nothing_queued_behind(
         assert [o for o in before + after if o["type"] == "websocket.send"] == []
     finally:
         await member_comm.disconnect()
+
+
+async def test_frames_still_in_flight_after_the_close_change_nothing(assignment, expert):
+    """The expert's password changed: a chat frame sent before the client saw the close is
+    not stored (nor would a heartbeat bill time)."""
+    from review_requests.models import WorkspaceEvent
+
+    expert_comm, _ = await join(assignment.pk, expert)
+    try:
+
+        def change():
+            user = User.objects.get(pk=expert.pk)
+            user.set_password(NEW_PASSWORD)
+            user.save()
+
+        await database_sync_to_async(change)()
+        assert (await _closed_with(expert_comm))[0] == 4401
+        await expert_comm.send_json_to({"type": "chat.message", "body": "too late"})
+        await drain(expert_comm)
+        assert await database_sync_to_async(WorkspaceEvent.objects.count)() == 0
+    finally:
+        await expert_comm.disconnect()
