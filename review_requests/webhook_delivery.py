@@ -25,10 +25,14 @@ from review_requests.models import WebhookAttempt, WebhookEvent
 from review_requests.webhooks import (
     MAX_ATTEMPTS,
     SIGNATURE_HEADER,
+    STANDARD_ID_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER,
     Target,
     callback_url_target,
     retry_delay,
     sign,
+    standard_sign,
 )
 
 logger = logging.getLogger(__name__)
@@ -192,6 +196,11 @@ def attempt(*, event_id: str, manual: bool = False) -> str:
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: sign(secret=claim.secret, timestamp=timestamp, body=claim.body),
         "Inloop-Event-Id": claim.event_id,
+        STANDARD_ID_HEADER: claim.event_id,
+        STANDARD_TIMESTAMP_HEADER: str(timestamp),
+        STANDARD_SIGNATURE_HEADER: standard_sign(
+            secret=claim.secret, msg_id=claim.event_id, timestamp=timestamp, body=claim.body
+        ),
     }
     outcome = _post(
         target=target,

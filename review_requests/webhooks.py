@@ -9,6 +9,8 @@ delivery, where the address checked is the one connected to (no second DNS looku
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
@@ -52,6 +54,49 @@ def sign(*, secret: str, timestamp: int, body: str) -> str:
     """`Inloop-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (contract/API.md)."""
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+# Standard Webhooks (standardwebhooks.com): the same body is also signed in the headers
+# `webhook-id` (the event id, stable across retries), `webhook-timestamp` and `webhook-signature`
+# (`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`), so receivers can use the
+# `standardwebhooks` library or a gateway that speaks it. Inloop-Signature stays as it was.
+# That scheme's secret is `whsec_<base64 key>`. Ours are `whsec_<48 hex digits>`, and hex digits
+# are base64 too, so an organization's secret as shown is its Standard Webhooks secret as it is
+# (key: the 36 bytes those 48 characters decode to). A secret not of that form (none is made so,
+# but a row may have been written by hand) signs with its UTF-8 bytes, i.e. its Standard
+# Webhooks secret is `whsec_` + base64 of it: `standard_webhooks_secret` says which.
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_SECRET_PREFIX = "whsec_"
+
+
+def _standard_key_of_prefixed(secret: str) -> bytes | None:
+    if not secret.startswith(STANDARD_SECRET_PREFIX):
+        return None
+    try:
+        key = base64.b64decode(secret.removeprefix(STANDARD_SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def standard_webhooks_key(secret: str) -> bytes:
+    key = _standard_key_of_prefixed(secret)
+    return key if key is not None else secret.encode()
+
+
+def standard_webhooks_secret(secret: str) -> str:
+    """What to give `standardwebhooks.Webhook(...)` for an organization's webhook secret."""
+    if _standard_key_of_prefixed(secret) is not None:
+        return secret
+    return STANDARD_SECRET_PREFIX + base64.b64encode(secret.encode()).decode()
+
+
+def standard_sign(*, secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    signed = f"{msg_id}.{timestamp}.{body}".encode()
+    digest = hmac.new(standard_webhooks_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 # Shown on /company/webhooks/ and executed by the tests against real deliveries, so the snippet

@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import standardwebhooks
 from django.db import connection
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from review_requests.webhooks import (
     MAX_ATTEMPTS,
     VERIFY_SNIPPET,
     retry_delay,
+    standard_webhooks_secret,
     webhook_event_resend,
 )
 from tests.review_requests.company_helpers import make_review_request, webhook_receiver
@@ -110,6 +112,74 @@ def test_each_status_change_of_the_contract_makes_its_event(
         "review_request.cancelled",
         "review_request.expired",
     ]
+
+
+def test_standard_webhooks_library_verifies_a_delivery_with_the_secret_as_shown(
+    debug, organization, django_capture_on_commit_callbacks
+):
+    with webhook_receiver() as receiver:
+        review_request = _request_to(organization, receiver.url)
+        with django_capture_on_commit_callbacks(execute=True):
+            request_transition(review_request=review_request, to="cancelled")
+        receiver.wait_for(1)
+
+    [got] = receiver.received
+    event = WebhookEvent.objects.get()
+    assert got.headers["webhook-id"] == event.id
+    # Both schemes sign at the same moment.
+    assert got.headers["Inloop-Signature"].startswith(f"t={got.headers['webhook-timestamp']},")
+    # The organization's secret, exactly as the webhooks page shows it, is a valid Standard
+    # Webhooks secret: the library accepts the delivery with it and returns the event.
+    assert organization.webhook_secret.startswith("whsec_")
+    assert standard_webhooks_secret(organization.webhook_secret) == organization.webhook_secret
+    verified = standardwebhooks.Webhook(organization.webhook_secret).verify(got.body, got.headers)
+    assert verified["id"] == event.id and verified["type"] == "review_request.cancelled"
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(organization.webhook_secret).verify(got.body + b" ", got.headers)
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook("whsec_" + "0" * 48).verify(got.body, got.headers)
+    # The contract's own signature is unchanged beside it.
+    assert reference_verifier()(
+        got.body, got.headers["Inloop-Signature"], organization.webhook_secret
+    )
+
+
+def test_a_secret_not_in_standard_form_maps_to_whsec_base64_of_itself(
+    debug, organization, django_capture_on_commit_callbacks
+):
+    organization.webhook_secret = "legacy secret, not base64!"
+    organization.save(update_fields=["webhook_secret"])
+    with webhook_receiver() as receiver:
+        review_request = _request_to(organization, receiver.url)
+        with django_capture_on_commit_callbacks(execute=True):
+            request_transition(review_request=review_request, to="cancelled")
+        receiver.wait_for(1)
+
+    [got] = receiver.received
+    mapped = standard_webhooks_secret(organization.webhook_secret)
+    assert mapped == "whsec_bGVnYWN5IHNlY3JldCwgbm90IGJhc2U2NCE="
+    assert standardwebhooks.Webhook(mapped).verify(got.body, got.headers)["id"]
+    assert reference_verifier()(
+        got.body, got.headers["Inloop-Signature"], organization.webhook_secret
+    )
+
+
+def test_retries_keep_the_standard_webhook_id_and_sign_a_fresh_timestamp(
+    debug, organization, django_capture_on_commit_callbacks
+):
+    with webhook_receiver(status=500) as receiver:
+        review_request = _request_to(organization, receiver.url)
+        with django_capture_on_commit_callbacks(execute=True):
+            request_transition(review_request=review_request, to="cancelled")
+        event = WebhookEvent.objects.get()
+        _due_now(event)
+        webhook_delivery.retry_due()
+        receiver.wait_for(2)
+    first, second = receiver.received
+    # Standard Webhooks receivers deduplicate on webhook-id: one event, one id, every attempt.
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == event.id
+    for got in (first, second):
+        standardwebhooks.Webhook(organization.webhook_secret).verify(got.body, got.headers)
 
 
 def test_no_callback_url_means_no_event(organization, django_capture_on_commit_callbacks):
