@@ -202,6 +202,11 @@ def webhook_log(request):
             "querystring": params.urlencode(),
             "is_admin": request.membership.is_admin,
             "secret": request.organization.webhook_secret if request.membership.is_admin else "",
+            "standard_secret": webhooks.standard_webhooks_secret(
+                request.organization.webhook_secret
+            )
+            if request.membership.is_admin
+            else "",
             "snippet": webhooks.VERIFY_SNIPPET,
             "statuses": webhooks.DELIVERY_STATUSES,
             "event_types": sorted(webhooks.EVENT_TYPES.values()),

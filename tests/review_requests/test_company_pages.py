@@ -412,3 +412,19 @@ def test_bad_annotation_offsets_never_shift_or_break_the_text():
     )
     assert "".join(s.text for s in segments) == "short"
     assert [(s.text, s.severity) for s in segments] == [("sho", ""), ("rt", "info")]
+
+
+def test_webhooks_page_tells_admins_their_standard_webhooks_secret(
+    company_member, organization, plain_member
+):
+    page = login_client(company_member).get("/company/webhooks/").content.decode()
+    assert "webhook-signature" in page
+    assert "Its secret is the signing secret above, as it is." in page
+
+    organization.webhook_secret = "legacy"
+    organization.save(update_fields=["webhook_secret"])
+    page = login_client(company_member).get("/company/webhooks/").content.decode()
+    assert "whsec_bGVnYWN5" in page  # whsec_ + base64("legacy")
+
+    member_page = login_client(plain_member).get("/company/webhooks/").content.decode()
+    assert "webhook-signature" in member_page and "whsec_bGVnYWN5" not in member_page
