@@ -406,6 +406,8 @@ def cmd_webhook(args: argparse.Namespace, client: Inloop) -> int:
             polls += 1
     except KeyboardInterrupt:
         pass
+    finally:
+        forwarder.http.close()
     return EXIT_OK
 
 

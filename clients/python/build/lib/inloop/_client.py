@@ -1,0 +1,267 @@
+"""`Inloop`, the synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from inloop._base import (
+    BATCH_SIZE,
+    DEFAULT_TIMEOUT,
+    IDEMPOTENCY_HEADER,
+    batch_key,
+    chunks,
+    client_headers,
+    list_params,
+    new_idempotency_key,
+    request_body,
+    resolve_config,
+    total_of,
+)
+from inloop._progress import ProgressBar
+from inloop._retry import RetryPolicy
+from inloop.errors import (
+    InloopAPIError,
+    InloopConflict,
+    InloopConnectionError,
+    InloopTimeout,
+    InloopWaitTimeout,
+    error_from_response,
+)
+from inloop.models import (
+    Balance,
+    ReviewRequest,
+    ReviewRequestBatch,
+    ReviewRequestCreate,
+    ReviewRequestPage,
+    Specialization,
+    SpecializationList,
+)
+
+Progress = Callable[[int, int | None], None]
+
+
+class Inloop:
+    """A client for one organization's API key.
+
+    >>> client = Inloop(api_key="inl_...", base_url="https://inloop.example.com")
+    >>> rr = client.review_requests.create(title=..., specialization=..., content=..., max_hours=1)
+
+    `api_key` and `base_url` default to INLOOP_API_KEY and INLOOP_BASE_URL. Calls are retried
+    `max_retries` times on connection errors, 429 (after its Retry-After) and 5xx, never on
+    another 4xx; creates carry an Idempotency-Key, so a retried create never creates twice.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 4,
+        retry_policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        key, url = resolve_config(api_key, base_url)
+        self.base_url = url
+        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=url, headers=client_headers(key), timeout=timeout, transport=transport
+        )
+        self.review_requests = ReviewRequests(self)
+
+    def __enter__(self) -> Inloop:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def balance(self) -> Balance:
+        return Balance.model_validate(self.request("GET", "/balance"))
+
+    def specializations(self) -> list[Specialization]:
+        return SpecializationList.model_validate(self.request("GET", "/specializations")).data
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """One API call with the retry policy; returns the decoded JSON body."""
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+            except httpx.TransportError as exc:
+                delay = self.retry_policy.delay_for_exception(exc, attempt)
+                if delay is None:
+                    raise _connection_error(exc, attempt) from exc
+                self._sleep(delay)
+                continue
+            if response.is_success:
+                return response.json()
+            delay = self.retry_policy.delay_for_response(response, attempt)
+            if delay is None:
+                raise error_from_response(response)
+            self._sleep(delay)
+
+
+def _connection_error(exc: httpx.TransportError, attempts: int) -> InloopConnectionError:
+    cls = InloopTimeout if isinstance(exc, httpx.TimeoutException) else InloopConnectionError
+    return cls(f"{exc.__class__.__name__} after {attempts} attempt(s): {exc}")
+
+
+class ReviewRequests:
+    """`client.review_requests`."""
+
+    def __init__(self, client: Inloop):
+        self._client = client
+
+    def create(
+        self,
+        request: ReviewRequestCreate | Mapping[str, Any] | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> ReviewRequest:
+        """Create one review request, from a model, a dict, or keyword fields. A fresh
+        Idempotency-Key is sent unless you pass one (pass your own to make a rerun of your script
+        replay instead of creating again)."""
+        body = request_body(request if request is not None else fields)
+        data = self._client.request(
+            "POST",
+            "/review-requests",
+            json=body,
+            idempotency_key=idempotency_key or new_idempotency_key(),
+        )
+        return ReviewRequest.model_validate(data)
+
+    def batch(
+        self,
+        items: Iterable[ReviewRequestCreate | Mapping[str, Any]],
+        *,
+        batch_size: int = BATCH_SIZE,
+        idempotency_key: str | None = None,
+        on_progress: Progress | None = None,
+        progress: bool = False,
+    ) -> list[ReviewRequest]:
+        """Create every item of any iterable, `batch_size` (at most 100) per call, each call all
+        or nothing. `on_progress(done, total)` is called after each batch (`total` is None for
+        a generator); `progress=True` draws a bar on stderr. Batch n is sent with the key
+        `<idempotency_key>-<n>` (a fresh prefix by default).
+
+        If a batch fails, the error raised carries `.created` (what the batches before created)
+        and `.batch_offset` (the index of the failing batch's first item)."""
+        if not 1 <= batch_size <= BATCH_SIZE:
+            raise ValueError(f"batch_size must be between 1 and {BATCH_SIZE}")
+        prefix = idempotency_key or new_idempotency_key()
+        total = total_of(items)
+        bar = ProgressBar(total, label="inloop batch ") if progress else None
+        created: list[ReviewRequest] = []
+        try:
+            for number, chunk in enumerate(chunks(items, batch_size)):
+                body = {"requests": [request_body(item) for item in chunk]}
+                try:
+                    data = self._client.request(
+                        "POST",
+                        "/review-requests/batch",
+                        json=body,
+                        idempotency_key=batch_key(prefix, number),
+                    )
+                except InloopAPIError as exc:
+                    exc.created = created
+                    exc.batch_offset = len(created)
+                    raise
+                created.extend(ReviewRequestBatch.model_validate(data).data)
+                if on_progress is not None:
+                    on_progress(len(created), total)
+                if bar is not None:
+                    bar.update(len(created), total)
+        finally:
+            if bar is not None:
+                bar.close()
+        return created
+
+    def get(self, review_request_id: str) -> ReviewRequest:
+        return ReviewRequest.model_validate(
+            self._client.request("GET", f"/review-requests/{review_request_id}")
+        )
+
+    def cancel(self, review_request_id: str) -> ReviewRequest:
+        """Cancel while nothing has been billed (else InloopConflict: `already_billed`,
+        `not_cancellable`). A request already cancelled is returned as it is."""
+        try:
+            data = self._client.request("POST", f"/review-requests/{review_request_id}/cancel")
+        except InloopConflict:
+            # A retried cancel whose first answer was lost finds the request already cancelled:
+            # that is the outcome asked for, not a conflict.
+            current = self.get(review_request_id)
+            if current.status == "cancelled":
+                return current
+            raise
+        return ReviewRequest.model_validate(data)
+
+    def pages(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Iterator[ReviewRequestPage]:
+        """Every page, newest first, fetched as you iterate."""
+        while True:
+            page = ReviewRequestPage.model_validate(
+                self._client.request(
+                    "GET", "/review-requests", params=list_params(status, limit, cursor)
+                )
+            )
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def list(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Iterator[ReviewRequest]:
+        """Every review request (of a status), newest first, over all pages."""
+        for page in self.pages(status=status, limit=limit, cursor=cursor):
+            yield from page.data
+
+    def wait(
+        self,
+        review_request_id: str,
+        *,
+        timeout: float = 3600.0,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+    ) -> ReviewRequest:
+        """Poll until the request is completed, cancelled or expired, and return it; the interval
+        grows by half each time up to `max_poll_interval`. Raises InloopWaitTimeout (with
+        `.last_seen`) after `timeout` seconds. For scripts without a webhook receiver."""
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            current = self.get(review_request_id)
+            if current.is_final:
+                return current
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise InloopWaitTimeout(
+                    f"{review_request_id} is still {current.status} after {timeout:g} s",
+                    last_seen=current,
+                )
+            self._client._sleep(min(interval, left))
+            interval = min(interval * 1.5, max_poll_interval)
