@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from inloop._retry import retry_after_seconds
+
 
 class InloopError(Exception):
     """Base of every exception this package raises."""
@@ -99,8 +101,6 @@ class InloopRateLimited(InloopAPIError):
 
     @property
     def retry_after(self) -> float | None:
-        from inloop._retry import retry_after_seconds
-
         return retry_after_seconds(self.headers.get("Retry-After"))
 
 
