@@ -1,14 +1,17 @@
 """Annotated string and JSON types for ninja/pydantic input schemas: every input string of the
-API is one of these, so it goes through marketplace.textnorm before any other check (its length
-limits apply to the normalised text). A refusal is a pydantic error of type `text_refused`
-whose context carries `json_path` (the place inside a JSON value); the API's error handler
-appends it to the field's path."""
+API is one of these, so it goes through marketplace.textnorm. Strings are normalised after the
+field's own constraints, so `maxLength` and `pattern` apply to what the client sent, exactly as
+the OpenAPI document says (a schema-driven client or fuzzer agrees with the server); a single-line
+value that NFC would make longer (a few composition exclusions, e.g. U+0958) is refused, since it
+could then overflow its column. A refusal is a pydantic error of type `text_refused` whose
+context carries `json_path` (the place inside a JSON value); the API's error handler appends it
+to the field's path."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from marketplace.textnorm import TextRefused, json_clean, text_clean
@@ -22,15 +25,16 @@ def refusal(exc: TextRefused, path: str = "") -> PydanticCustomError:
 
 
 def _text_validator(*, multiline: bool):
-    def clean(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value  # the str schema refuses it with its own message
+    def clean(value: str) -> str:
         try:
-            return text_clean(value, multiline=multiline)
+            cleaned = text_clean(value, multiline=multiline)
         except TextRefused as exc:
             raise refusal(exc) from exc
+        if not multiline and len(cleaned) > len(value):
+            raise refusal(TextRefused("grows in Unicode NFC; send it in NFC."))
+        return cleaned
 
-    return BeforeValidator(clean)
+    return AfterValidator(clean)
 
 
 def _json_clean(value: Any) -> Any:

@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 
 import pytest
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from review_requests import schemas
 from review_requests.models import IdempotencyRecord, ReviewRequest
@@ -238,14 +238,26 @@ def test_two_metadata_keys_equal_once_normalised_are_refused(api_key):
     _assert_refused(response, 422, "metadata.a")
 
 
-def test_length_limits_count_the_normalised_text(api_key):
-    # 200 "e" + combining acute (400 code points) is 200 characters in NFC: within the limit.
+def test_length_limits_count_what_was_sent_as_the_document_says(api_key):
+    # 200 "e" + combining acute: 400 code points sent (JSON Schema's maxLength counts those),
+    # 200 characters once in NFC. The document says at most 200: refused.
     title = unicodedata.normalize("NFD", "é" * 200)
     assert len(title) == 400
     response = api_client(api_key).post(
         URL, data=json.dumps(body(title=title)), content_type="application/json"
     )
-    assert response.status_code == 201, response.content
+    _assert_refused(response, 422, "title")
+
+
+def test_a_title_that_nfc_would_lengthen_is_refused(api_key):
+    # U+0958 is a composition exclusion: its NFC is two code points, so 150 of them would
+    # become 300 and overflow the 200-character column.
+    title = "\u0958" * 150
+    assert len(unicodedata.normalize("NFC", title)) == 300
+    response = api_client(api_key).post(
+        URL, data=json.dumps(body(title=title)), content_type="application/json"
+    )
+    _assert_refused(response, 422, "title")
 
 
 def test_deeply_nested_json_is_refused_without_a_500(api_key):
@@ -266,7 +278,7 @@ def _bare_strings(annotation, where: str) -> list[str]:
     if origin is typing.Annotated:
         inner, *extras = typing.get_args(annotation)
         normalised = any(
-            isinstance(extra, BeforeValidator)
+            isinstance(extra, BeforeValidator | AfterValidator)
             and extra.func.__module__ == "marketplace.schema_types"
             for extra in extras
         )
