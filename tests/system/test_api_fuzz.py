@@ -120,7 +120,13 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(fuzzed_
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=MAX_SECONDS + 300, check=False, env=env
+        command,
+        capture_output=True,
+        text=True,
+        timeout=MAX_SECONDS + 300,
+        check=False,
+        env=env,
+        cwd=tmp_path,  # its .schemathesis cache stays out of the checkout
     )
     assert report.exists(), result.stdout[-5000:] + result.stderr[-5000:]
     unexpected = [
