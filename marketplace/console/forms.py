@@ -134,7 +134,7 @@ class AuditFilterForm(forms.Form):
 class MoneyConfirmForm(forms.Form):
     """The confirmation of one manual money action (billing.money_actions)."""
 
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
