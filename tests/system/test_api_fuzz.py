@@ -38,6 +38,7 @@ RULES_BEYOND_JSON_SCHEMA = {
     "content.language",  # only for code
     "title",  # not blank
 }
+CASE = re.compile(r"^\d+\. Test Case ID: ", re.MULTILINE)
 ITEM = re.compile(r"^- (ST\d+) ([^\n]+)$", re.MULTILINE)
 BODY = re.compile(r"^\[(\d{3})\][^\n]*\n\n\s+`(\{.*?\})`$", re.MULTILINE | re.DOTALL)
 
@@ -58,10 +59,14 @@ def _findings(junit: Path) -> list[tuple[str, str, str]]:
     found = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         for outcome in [*case.iter("failure"), *case.iter("error")]:
-            text = outcome.text or ""
-            codes = ITEM.findall(text) or [(outcome.tag, outcome.get("message", ""))]
-            for code, _title in codes:
-                found.append((case.get("name"), code, text))
+            # One failure element lists every unique test case of the operation: "1. Test
+            # Case ID: ...", "2. Test Case ID: ...", each with its check and response.
+            for text in CASE.split(outcome.text or ""):
+                if not text.strip():
+                    continue
+                codes = ITEM.findall(text) or [(outcome.tag, outcome.get("message", ""))]
+                for code, _title in codes:
+                    found.append((case.get("name"), code, text))
     return found
 
 
