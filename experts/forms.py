@@ -9,6 +9,7 @@ from django import forms
 
 from experts.matching import timezone_names
 from experts.models import Credential, Specialization
+from marketplace.formfields import TextField
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
@@ -26,20 +27,20 @@ def specialization_choices(*, top_level_only: bool = False) -> list[tuple[str, s
 
 
 class ProfileBasicsForm(forms.Form):
-    display_name = forms.CharField(label="Display name", max_length=120)
-    headline = forms.CharField(
+    display_name = TextField(label="Display name", max_length=120)
+    headline = TextField(
         label="Headline",
         max_length=200,
         required=False,
         help_text="One line, e.g. “Radiologist, 12 years”.",
     )
-    bio = forms.CharField(
+    bio = TextField(
         label="Bio",
         required=False,
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="Markdown. Links and formatting are kept; HTML is removed.",
     )
-    languages = forms.CharField(
+    languages = TextField(
         label="Languages",
         required=False,
         help_text="Language codes you review in, separated by commas: en, de, es.",
@@ -87,7 +88,7 @@ class AvailabilityForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for index, name in enumerate(WEEKDAYS):
-            self.fields[f"day_{index}"] = forms.CharField(
+            self.fields[f"day_{index}"] = TextField(
                 label=name,
                 required=False,
                 max_length=200,
@@ -129,15 +130,15 @@ class AvailabilityForm(forms.Form):
 class TimeOffForm(forms.Form):
     start_date = forms.DateField(label="First day", widget=forms.DateInput(attrs={"type": "date"}))
     end_date = forms.DateField(label="Last day", widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(label="Note", max_length=200, required=False)
+    note = TextField(label="Note", max_length=200, required=False)
 
 
 class CredentialForm(forms.Form):
     kind = forms.ChoiceField(label="Type", choices=Credential.Kind.choices)
     field = forms.ChoiceField(label="Field it proves")
-    issuer = forms.CharField(label="Issuer", max_length=200)
-    number = forms.CharField(label="License or certificate number", max_length=100, required=False)
-    jurisdiction = forms.CharField(label="Jurisdiction", max_length=100, required=False)
+    issuer = TextField(label="Issuer", max_length=200)
+    number = TextField(label="License or certificate number", max_length=100, required=False)
+    jurisdiction = TextField(label="Jurisdiction", max_length=100, required=False)
     expires_on = forms.DateField(
         label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -153,7 +154,7 @@ class CredentialForm(forms.Form):
 
 
 class CredentialRejectForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason (sent to the expert)",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -164,7 +165,7 @@ class DirectoryFilterForm(forms.Form):
     specialization = forms.ChoiceField(label="Specialization", required=False)
     min_rate = forms.IntegerField(label="Rate from ($/h)", required=False, min_value=0)
     max_rate = forms.IntegerField(label="Rate up to ($/h)", required=False, min_value=0)
-    language = forms.CharField(label="Language code", required=False, max_length=3)
+    language = TextField(label="Language code", required=False, max_length=3)
     verified = forms.BooleanField(label="Verified credentials only", required=False)
     available = forms.BooleanField(label="Available now", required=False)
 
@@ -185,7 +186,7 @@ class CredentialQueueFilterForm(forms.Form):
         ],
     )
     field = forms.ChoiceField(label="Field", required=False)
-    q = forms.CharField(label="Search", required=False, max_length=100)
+    q = TextField(label="Search", required=False, max_length=100)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

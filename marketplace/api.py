@@ -222,6 +222,10 @@ def _api_error(request, exc: ApiError):
 def _validation_error(request, exc: ValidationError):
     first = exc.errors[0] if exc.errors else {}
     field = _field_path(list(first.get("loc", [])))
+    # Refusals inside a JSON value or a chat message say where (marketplace.schema_types).
+    inner = (first.get("ctx") or {}).get("json_path") or ""
+    if inner:
+        field = f"{field or ''}{inner}".lstrip(".")
     message = first.get("msg", "Invalid input.")
     if field:
         message = f"{field}: {message}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.db import transaction
 
+from marketplace.formfields import TextField
 from marketplace.models import Membership, User
 
 
@@ -22,7 +23,7 @@ class SignupForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
-    organization_name = forms.CharField(
+    organization_name = TextField(
         label="Company name",
         max_length=200,
         required=False,
@@ -56,9 +57,7 @@ class InvitationForm(forms.Form):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(
-        label="Key name", max_length=100, help_text="e.g. the pipeline that uses it"
-    )
+    name = TextField(label="Key name", max_length=100, help_text="e.g. the pipeline that uses it")
 
 
 class RoleForm(forms.Form):

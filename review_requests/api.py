@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
@@ -16,6 +16,7 @@ from ninja import Header, Query, Router, Schema
 from pydantic import Field
 
 from marketplace.api import ApiError, company_auth, errors, expert_auth
+from marketplace.schema_types import Line
 from review_requests import selectors, services
 from review_requests.idempotency import (
     IdempotencyConflict,
@@ -133,7 +134,7 @@ def _fresh_to_api(rr: ReviewRequest) -> dict:
 def review_request_create(
     request: HttpRequest,
     payload: ReviewRequestIn,
-    idempotency_key: str | None = IDEMPOTENCY_HEADER,
+    idempotency_key: Line | None = IDEMPOTENCY_HEADER,
 ):
     """Submit one AI output for expert review. Matching starts as soon as it is stored."""
     return _create(
@@ -154,7 +155,7 @@ def review_request_create(
 def review_request_batch(
     request: HttpRequest,
     payload: BatchIn,
-    idempotency_key: str | None = IDEMPOTENCY_HEADER,
+    idempotency_key: Line | None = IDEMPOTENCY_HEADER,
 ):
     """One transaction and one matching pass: either every request is created or none is."""
     return _create(
@@ -181,19 +182,28 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         when = datetime.fromisoformat(created_at)
         if when.tzinfo is None:
             raise ValueError("naive")
-        return when, uuid.UUID(pk)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        # Compared in UTC: year 1 at +14:00 or 9999 at -14:00 has no UTC equivalent.
+        when = when.astimezone(UTC)
+        return when, uuid.UUID(str(pk))
+    except (
+        ValueError,
+        TypeError,
+        OverflowError,
+        AttributeError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as exc:
         raise ApiError(
             422, "validation_error", "cursor: not a cursor this API returned.", field="cursor"
         ) from exc
 
 
 class ListFilters(Schema):
-    status: str | None = Field(
+    status: Line | None = Field(
         default=None, description="One of: " + ", ".join(REQUEST_STATUSES) + "."
     )
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: Line | None = Field(default=None, max_length=500)
 
 
 @router.get(

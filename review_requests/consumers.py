@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,6 +25,7 @@ from django.http import Http404
 
 from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, UserSocketConsumer
 from marketplace.realtime import holding_broadcasts, workspace_group
+from marketplace.textnorm import TextRefused, text_clean
 from review_requests import workspace as services
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
@@ -32,7 +35,12 @@ from review_requests.workspace_selectors import (
     workspace_snapshot,
 )
 
+logger = logging.getLogger(__name__)
+
 CLOSE_ABUSE = 4008
+# ASCII digits only (str.isdigit() also takes "²", which int() refuses), and few enough that the
+# number fits the seq column.
+AFTER_SEQ = re.compile(r"^[0-9]{1,15}$")
 MAX_FRAME_BYTES = 64 * 1024
 EXPERT_TYPES = {
     "heartbeat",
@@ -152,16 +160,28 @@ class WorkspaceConsumer(UserSocketConsumer):
         # Join before reading the snapshot: events committed meanwhile queue up and are
         # delivered after connect returns; those already in the snapshot are dropped by seq.
         await self.channel_layer.group_add(self.group_name, self.channel_name)
-        await self._send_snapshot(after_seq=self._after_seq())
+        after_seq, refused = self._after_seq()
+        await self._send_snapshot(after_seq=after_seq)
+        if refused:  # after the snapshot, which comes first on every connect
+            await self._error(
+                "invalid",
+                "after_seq must be a whole number from 0; only the snapshot was sent.",
+                field="after_seq",
+            )
         await self.channel_layer.group_send(
             self.group_name,
             {"type": "presence.join", "channel": self.channel_name, "participant": self.me},
         )
 
-    def _after_seq(self) -> int | None:
+    def _after_seq(self) -> tuple[int | None, bool]:
+        """The resume point and whether one was given but refused."""
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw = (query.get("after_seq") or [""])[0]
-        return int(raw) if raw.isdigit() else None
+        values = query.get("after_seq")
+        if not values:
+            return None, False
+        if AFTER_SEQ.match(values[0]):
+            return int(values[0]), False
+        return None, True
 
     async def _send_snapshot(self, *, after_seq: int | None = None) -> None:
         snapshot = await _db(workspace_snapshot)(
@@ -221,7 +241,8 @@ class WorkspaceConsumer(UserSocketConsumer):
             return
         try:
             content = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: arrays nested thousands deep fit in 64 KiB.
             await self._error("bad_json", "This frame is not valid JSON.")
             return
         if not isinstance(content, dict):
@@ -246,6 +267,11 @@ class WorkspaceConsumer(UserSocketConsumer):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             await self._error(exc.code, exc.message, content, field=exc.field)
+        except Exception:
+            # A bug must not end the socket (1011) without its disconnect: the others would
+            # keep this participant in their presence. The frame's transaction rolled back.
+            logger.exception("Workspace frame %s failed", kind)
+            await self._error("server_error", "This frame could not be handled.", content)
 
     async def _write(self, service, **kwargs):
         """A workspace service in a worker thread, then what it broadcast on commit, sent from this
@@ -273,7 +299,8 @@ class WorkspaceConsumer(UserSocketConsumer):
         for key in ("client_id", "ref"):
             value = (content or {}).get(key)
             if isinstance(value, str | int) and not isinstance(value, bool):
-                frame[key] = str(value)[:64]
+                with contextlib.suppress(TextRefused):  # echoed only if it is text
+                    frame[key] = text_clean(str(value)[:64], multiline=False)
         await self.send_json(frame)
 
     async def frame_heartbeat(self, content) -> None:

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from marketplace.formfields import TextField
 from marketplace.permissions import company_required, expert_required
 from review_requests import disputes
 from review_requests.models import Dispute
@@ -21,7 +22,7 @@ class DisputeOpenForm(forms.Form):
     category = forms.ChoiceField(
         label="What is wrong", choices=Dispute.Category.choices, widget=forms.RadioSelect
     )
-    description = forms.CharField(
+    description = TextField(
         label="Describe the problem",
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -55,7 +56,7 @@ class DisputeOpenForm(forms.Form):
 
 
 class StatementForm(forms.Form):
-    statement = forms.CharField(
+    statement = TextField(
         label="Your statement",
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -65,7 +66,7 @@ class StatementForm(forms.Form):
 
 
 class AddendumForm(forms.Form):
-    text = forms.CharField(
+    text = TextField(
         label="Add to your case",
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 4}),

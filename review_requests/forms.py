@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from marketplace.formfields import TextField
 from review_requests.models import ReviewRequest
 from review_requests.webhooks import DELIVERY_STATUSES, EVENT_TYPES
 
@@ -25,7 +26,7 @@ class RequestFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *ReviewRequest.Status.choices]
     )
-    q = forms.CharField(
+    q = TextField(
         required=False,
         max_length=200,
         label="Search",
@@ -100,8 +101,8 @@ def parse_chat(text: str) -> list[dict[str, str]]:
 
 
 class RubricRowForm(forms.Form):
-    key = forms.CharField(required=False, max_length=50, label="Key")
-    label = forms.CharField(required=False, max_length=200, label="Label")
+    key = TextField(required=False, max_length=50, label="Key")
+    label = TextField(required=False, max_length=200, label="Label")
     scale = forms.IntegerField(required=False, min_value=2, max_value=10, initial=5, label="Scale")
 
     def row(self) -> dict[str, Any] | None:
@@ -139,14 +140,14 @@ _FIELD_OF_LOC = {
 
 
 class ReviewRequestForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = TextField(max_length=200)
     specialization = forms.ChoiceField(
         help_text="Only experts with this specialization are offered the request."
     )
     content_type = forms.ChoiceField(
         label="Content type", choices=ReviewRequest.ContentType.choices, initial="text"
     )
-    body = forms.CharField(
+    body = TextField(
         label="AI output to review",
         max_length=PREVIEW_MAX_CHARS * 5,
         strip=False,
@@ -156,21 +157,21 @@ class ReviewRequestForm(forms.Form):
             '("user: …", "assistant: …"), or a JSON list of {"role", "content"}.'
         ),
     )
-    language = forms.CharField(
+    language = TextField(
         required=False,
         max_length=50,
         label="Language",
         help_text="For code: e.g. python, sql, typescript.",
         widget=forms.TextInput(attrs={"data-show-when": "content_type=code"}),
     )
-    prompt = forms.CharField(
+    prompt = TextField(
         required=False,
         label="Prompt",
         help_text="The input that produced the output.",
         widget=forms.Textarea(attrs={"rows": 4}),
     )
-    model = forms.CharField(required=False, max_length=200, label="Model")
-    guidelines = forms.CharField(
+    model = TextField(required=False, max_length=200, label="Model")
+    guidelines = TextField(
         required=False,
         label="Guidelines",
         help_text="Markdown: what the reviewer must check.",
@@ -205,15 +206,15 @@ class ReviewRequestForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="In your time zone.",
     )
-    timezone = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
-    callback_url = forms.CharField(
+    timezone = TextField(required=False, widget=forms.HiddenInput, max_length=64)
+    callback_url = TextField(
         required=False,
         max_length=2000,
         label="Callback URL",
         help_text="https:// — receives signed webhook events for this request.",
         widget=forms.URLInput,
     )
-    metadata = forms.CharField(
+    metadata = TextField(
         required=False,
         label="Metadata (JSON object)",
         help_text='Echoed back in results and exports, e.g. {"batch": "2024-06", "id": 42}.',

@@ -4,7 +4,7 @@ rules that need the database (the specialization exists) live in services."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -18,6 +18,11 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
+
+from marketplace.schema_types import JsonObject, Line, Text, refusal
+from marketplace.textnorm import TextRefused, json_clean, text_clean
 
 METADATA_MAX_BYTES = 16 * 1024
 BATCH_MAX = 100
@@ -52,8 +57,8 @@ class _Strict(BaseModel):
 
 
 class ChatMessageIn(_Strict):
-    role: str = Field(min_length=1, max_length=50)
-    content: str
+    role: Line = Field(min_length=1, max_length=50)
+    content: Text
 
 
 class ContentIn(_Strict):
@@ -64,7 +69,7 @@ class ContentIn(_Strict):
             'a list of {"role", "content"} for chat.'
         )
     )
-    language: str | None = Field(
+    language: Line | None = Field(
         default=None, max_length=50, description="Optional, for code: e.g. `python`."
     )
 
@@ -75,26 +80,22 @@ class ContentIn(_Strict):
         if kind in ("text", "markdown", "code"):
             if not isinstance(value, str):
                 raise ValueError(f"must be a string for content of type {kind}")
+            try:
+                value = text_clean(value, multiline=True)
+            except TextRefused as exc:
+                raise refusal(exc) from exc
             if not value.strip():
                 raise ValueError("must not be empty")
             return value
         if kind == "chat":
             if not isinstance(value, list) or not value:
                 raise ValueError('must be a non-empty list of {"role", "content"} for chat')
-            messages = []
-            for index, item in enumerate(value):
-                if not isinstance(item, dict):
-                    raise ValueError(f'[{index}] must be an object {{"role", "content"}}')
-                try:
-                    message = ChatMessageIn.model_validate(item)
-                except Exception as exc:
-                    raise ValueError(
-                        f'[{index}] must be {{"role": string, "content": string}}'
-                    ) from exc
-                messages.append(message.model_dump())
-            return messages
-        # json: any JSON value (null included).
-        return value
+            return [_chat_message(index, item) for index, item in enumerate(value)]
+        # json: any JSON value (null included), its strings cleaned and its numbers finite.
+        try:
+            return json_clean(value)
+        except TextRefused as exc:
+            raise refusal(exc) from exc
 
     @field_validator("language")
     @classmethod
@@ -104,30 +105,48 @@ class ContentIn(_Strict):
         return value
 
 
+def _chat_message(index: int, item: Any) -> dict[str, str]:
+    if not isinstance(item, dict):
+        raise ValueError(f'[{index}] must be an object {{"role", "content"}}')
+    try:
+        return ChatMessageIn.model_validate(item).model_dump()
+    except PydanticValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+        )
+        path = f"[{index}]{where}{first.get('ctx', {}).get('json_path', '')}"
+        raise PydanticCustomError(
+            "chat_message",
+            f'must be {{"role": string, "content": string}}: {first["msg"]}',
+            {"json_path": path},
+        ) from exc
+
+
 class RubricItemIn(_Strict):
-    key: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
-    label: str = Field(min_length=1, max_length=200)
+    key: Line = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
+    label: Line = Field(min_length=1, max_length=200)
     scale: int = Field(default=5, ge=2, le=10)
 
 
 class ReviewRequestIn(_Strict):
-    title: str = Field(min_length=1, max_length=200)
-    specialization: str = Field(
+    title: Line = Field(min_length=1, max_length=200)
+    specialization: Line = Field(
         min_length=1,
         max_length=100,
         description="A slug from GET /api/v1/specializations, e.g. medicine.radiology",
     )
     content: ContentIn
-    prompt: str | None = Field(default=None, max_length=200_000)
-    model: str | None = Field(default=None, max_length=200)
-    guidelines: str | None = Field(default=None, max_length=100_000)
+    prompt: Text | None = Field(default=None, max_length=200_000)
+    model: Line | None = Field(default=None, max_length=200)
+    guidelines: Text | None = Field(default=None, max_length=100_000)
     rubric: list[RubricItemIn] | None = Field(default=None, max_length=50)
     max_hours: float = Field(ge=0.25, le=40, allow_inf_nan=False)
     max_hourly_rate_cents: int | None = Field(default=None, ge=1, le=10_000_000)
     reviewers: int = Field(default=1, ge=1, le=5)
     deadline: AwareDatetime | None = None
-    callback_url: str | None = Field(default=None, max_length=2000)
-    metadata: dict[str, Any] | None = None
+    callback_url: Line | None = Field(default=None, max_length=2000)
+    metadata: JsonObject | None = None
 
     # The model's own `model_` namespace warning does not apply: `model` is the contract's name.
     model_config = ConfigDict(
@@ -157,7 +176,14 @@ class ReviewRequestIn(_Strict):
     @field_validator("deadline")
     @classmethod
     def _deadline_in_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value <= timezone.now():
+        if value is None:
+            return None
+        try:
+            # Stored in UTC: a time a few hours from year 1 or 9999 has no UTC equivalent.
+            value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("is out of range once converted to UTC") from exc
+        if value <= timezone.now():
             raise ValueError("must be in the future")
         return value
 

@@ -24,6 +24,7 @@ from experts.models import ExpertProfile
 from marketplace import rawsql
 from marketplace.models import User
 from marketplace.realtime import broadcast_on_commit, workspace_group
+from marketplace.textnorm import TextRefused, text_clean
 from review_requests.models import (
     Annotation,
     Assignment,
@@ -216,11 +217,17 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
-def _text(value: Any, name: str, *, max_length: int, required: bool = False) -> str:
+def _text(
+    value: Any, name: str, *, max_length: int, required: bool = False, multiline: bool = True
+) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
         raise WorkspaceError("invalid", f"{name} must be text.", name)
+    try:
+        value = text_clean(value, multiline=multiline)
+    except TextRefused as exc:
+        raise WorkspaceError("invalid", f"{name} {exc.message}", name) from exc
     if required and not value.strip():
         raise WorkspaceError("invalid", f"{name} cannot be empty.", name)
     if len(value) > max_length:
@@ -248,7 +255,13 @@ def validate_scores(scores: Any, rubric: list[dict[str, Any]]) -> dict[str, int]
     clean: dict[str, int] = {}
     for key, value in scores.items():
         if key not in scales:
-            raise WorkspaceError("invalid", f"{key!r} is not in the rubric.", f"scores.{key}")
+            # Rubric keys are plain slugs: anything else is not echoed back.
+            known = isinstance(key, str) and key.isascii() and key.isprintable()
+            raise WorkspaceError(
+                "invalid",
+                f"{key!r} is not in the rubric." if known else "A score key is not in the rubric.",
+                f"scores.{key}" if known else "scores",
+            )
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= scales[key]:
@@ -407,7 +420,7 @@ def _beating(*, assignment: Assignment, now) -> bool:
 def annotation_create(
     *, assignment_id, user, client_id: Any, start: Any, end: Any, comment: Any, severity: Any
 ) -> dict[str, Any]:
-    client_id = _text(client_id, "client_id", max_length=CLIENT_ID_MAX)
+    client_id = _text(client_id, "client_id", max_length=CLIENT_ID_MAX, multiline=False)
     start = _int(start, "start")
     end = _int(end, "end")
     comment = _text(comment, "comment", max_length=COMMENT_MAX)

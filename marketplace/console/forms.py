@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import forms
 from django.utils import timezone
 
+from marketplace.formfields import TextField
 from review_requests.models import Dispute
 
 
@@ -31,7 +32,7 @@ class DollarsField(forms.DecimalField):
 
 
 class SuspendForm(forms.Form):
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason for suspension",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -47,7 +48,7 @@ class CreditForm(forms.Form):
         initial="grant",
     )
     amount = DollarsField(label="Amount (USD)")
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -95,9 +96,9 @@ class PlatformSettingsForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(label="Actor", required=False, max_length=254)
-    action = forms.CharField(label="Action", required=False, max_length=64)
-    object = forms.CharField(
+    actor = TextField(label="Actor", required=False, max_length=254)
+    action = TextField(label="Action", required=False, max_length=64)
+    object = TextField(
         label="Object", required=False, max_length=130, help_text="an id, or type:id"
     )
     date_from = forms.DateField(
@@ -133,7 +134,7 @@ class AuditFilterForm(forms.Form):
 class MoneyConfirmForm(forms.Form):
     """The confirmation of one manual money action (billing.money_actions)."""
 
-    reason = forms.CharField(
+    reason = TextField(
         label="Reason",
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -144,9 +145,7 @@ class MoneyConfirmForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        label="Reason", max_length=200, widget=forms.Textarea(attrs={"rows": 2})
-    )
+    reason = TextField(label="Reason", max_length=200, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class DecisionForm(forms.Form):
@@ -168,7 +167,7 @@ class DecisionForm(forms.Form):
         ],
         help_text="Only for rework.",
     )
-    note = forms.CharField(
+    note = TextField(
         label="Decision note",
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=4000,

@@ -95,7 +95,7 @@ def test_every_content_shape_of_the_contract_is_accepted(api_key, content):
         ({"content": {"type": "text", "body": 3}}, "content.body"),
         ({"content": {"type": "text", "body": ""}}, "content.body"),
         ({"content": {"type": "chat", "body": "hi"}}, "content.body"),
-        ({"content": {"type": "chat", "body": [{"role": "user"}]}}, "content.body"),
+        ({"content": {"type": "chat", "body": [{"role": "user"}]}}, "content.body[0].content"),
         ({"content": {"type": "text", "body": "x", "language": "python"}}, "content.language"),
         ({"max_hours": 0.1}, "max_hours"),
         ({"max_hours": 40.5}, "max_hours"),
