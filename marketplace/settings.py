@@ -275,6 +275,9 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300, minimum=0)
 DISPUTE_APPROVAL_THRESHOLD_CENTS = env_int("DISPUTE_APPROVAL_THRESHOLD_CENTS", 100_000, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Proxies of ours in front of the app that append to X-Forwarded-For (marketplace/clientip.py);
+# 0 ignores the header, which anyone can send.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 LOGGING = {
     "version": 1,
