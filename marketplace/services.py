@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import secrets
@@ -494,6 +495,39 @@ def operator_create(*, email: str, password: str) -> User:
     except IntegrityError as exc:
         raise ValidationError({"email": "An account with this email already exists."}) from exc
     return user
+
+
+def operator_credentials_reset(*, user: User) -> tuple[str, str]:
+    """A new random password and a new authenticator-app (TOTP) secret for an operator, both
+    returned once; any earlier second factor and recovery codes stop working. For demo data on
+    a production server (seed_demo), where an operator must never exist without two-factor."""
+    from allauth.mfa.adapter import get_adapter
+    from allauth.mfa.models import Authenticator
+
+    if user.account_type != User.AccountType.OPERATOR:
+        raise ValidationError("Only operators get credentials this way.")
+    password = secrets.token_urlsafe(24)
+    # RFC 6238 secret: 160 random bits in base32, as authenticator apps expect.
+    secret = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        Authenticator.objects.filter(user=user).delete()
+        # allauth's own storage of a TOTP authenticator (what its activation view writes), with
+        # the secret through its adapter's encrypt hook; the seed_demo tests log in with it.
+        Authenticator.objects.create(
+            user=user,
+            type=Authenticator.Type.TOTP,
+            data={"secret": get_adapter().encrypt(secret)},
+        )
+        audit_record(
+            actor=None,
+            action="operator.credentials_reset",
+            object_type="user",
+            object_id=user.pk,
+            after={"totp": True},
+        )
+    return password, secret
 
 
 def _mark_email_verified(user: User) -> None:
