@@ -268,12 +268,20 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
     return membership
 
 
-def membership_remove(*, membership: Membership, actor: User) -> None:
+def membership_remove(
+    *, membership: Membership, actor: User, revoke_api_keys: bool = False
+) -> list[ApiKey]:
+    """Remove a member (or leave). Their API keys are the organization's and keep working unless
+    `revoke_api_keys` (an owner's or admin's choice): then the active keys they created are
+    revoked in the same transaction. Returns the active keys they created that were revoked or,
+    without it, that still work."""
     with transaction.atomic():
-        if membership.user_id != actor.pk:
+        leaving = membership.user_id == actor.pk
+        if not leaving or revoke_api_keys:
             actor_membership = _require_admin(organization=membership.organization, actor=actor)
             if (
-                membership.role == Membership.Role.OWNER
+                not leaving
+                and membership.role == Membership.Role.OWNER
                 and actor_membership.role != Membership.Role.OWNER
             ):
                 raise PermissionDenied("Only owners can remove owners.")
@@ -288,7 +296,18 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
             before={"user": membership.user.email, "role": membership.role},
             organization=membership.organization,
         )
+        keys = list(
+            ApiKey.objects.select_for_update().filter(
+                organization=membership.organization,
+                created_by=membership.user,
+                revoked_at__isnull=True,
+            )
+        )
+        if revoke_api_keys:
+            for api_key in keys:
+                _api_key_revoke_locked(api_key=api_key, actor=actor)
         membership.delete()
+    return keys
 
 
 # API keys and webhook secret -------------------------------------------------------------
@@ -331,20 +350,25 @@ def api_key_create_for_seed(*, organization: Organization, name: str) -> tuple[A
 def api_key_revoke(*, api_key: ApiKey, actor: User) -> None:
     with transaction.atomic():
         _require_admin(organization=api_key.organization, actor=actor)
-        updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-        if updated != 1:
-            raise ValidationError("This key is already revoked.")
-        keycache.changed()
-        audit_record(
-            actor=actor,
-            action="api_key.revoked",
-            object_type="api_key",
-            object_id=api_key.pk,
-            before={"name": api_key.name, "prefix": api_key.prefix},
-            organization=api_key.organization,
-        )
+        _api_key_revoke_locked(api_key=api_key, actor=actor)
+
+
+def _api_key_revoke_locked(*, api_key: ApiKey, actor: User) -> None:
+    """Inside the caller's transaction, once the actor's rights are checked."""
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError("This key is already revoked.")
+    keycache.changed()
+    audit_record(
+        actor=actor,
+        action="api_key.revoked",
+        object_type="api_key",
+        object_id=api_key.pk,
+        before={"name": api_key.name, "prefix": api_key.prefix},
+        organization=api_key.organization,
+    )
 
 
 @functools.cache
