@@ -288,20 +288,22 @@ def membership_remove(
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Membership.Role.OWNER and _owner_count(membership.organization) <= 1:
             raise ValidationError("The last owner cannot leave; make someone else owner first.")
-        audit_record(
-            actor=actor,
-            action="membership.removed",
-            object_type="membership",
-            object_id=membership.pk,
-            before={"user": membership.user.email, "role": membership.role},
-            organization=membership.organization,
-        )
         keys = list(
             ApiKey.objects.select_for_update().filter(
                 organization=membership.organization,
                 created_by=membership.user,
                 revoked_at__isnull=True,
             )
+        )
+        prefixes = [api_key.prefix for api_key in keys]
+        audit_record(
+            actor=actor,
+            action="membership.removed",
+            object_type="membership",
+            object_id=membership.pk,
+            before={"user": membership.user.email, "role": membership.role},
+            after={"api_keys_revoked" if revoke_api_keys else "api_keys_still_working": prefixes},
+            organization=membership.organization,
         )
         if revoke_api_keys:
             for api_key in keys:

@@ -170,6 +170,8 @@ def test_removing_an_admin_without_revoke_keeps_their_keys_working_and_marks_the
     )
     assert b"1 API key they created still works" in response.content
     assert _get_balance(admins_key).status_code == 200
+    removed = AuditLog.objects.get(action="membership.removed")
+    assert removed.after == {"api_keys_still_working": [admins_key[:12]]}
     page = login_client(company_member).get("/company/api-keys/").content.decode()
     assert "ada.admin@acme.test (no longer a member: revoke and replace this key)" in page
 
