@@ -91,6 +91,7 @@ PAGES: dict[str, list[str]] = {
         "/console/requests/",
         "/console/requests/{request}/",
         "/console/payouts/",
+        "/console/money-actions/",
         "/console/disputes/",
         "/console/disputes/{dispute}/",
         "/console/credentials/",
@@ -156,6 +157,9 @@ POST_ONLY = {
     "console_assignment_reassign",
     "console_payout_retry",
     "console_payout_fail",
+    "console_payout_reverse",
+    "console_money_action_approve",
+    "console_money_action_reject",
     "console_dispute_approve",
     "console_dispute_reject",
 }
