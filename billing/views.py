@@ -7,6 +7,7 @@ import csv
 import logging
 
 import stripe
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -86,8 +87,18 @@ def company_billing(request):
     )
 
 
+# Stripe.js and its Payment Element, on this page only: the script, its iframes (and 3-D Secure's
+# hooks.stripe.com) and its calls to api.stripe.com (Stripe's CSP guide).
+STRIPE_JS_POLICY = {
+    "script-src": ["https://js.stripe.com", "https://*.js.stripe.com"],
+    "frame-src": ["https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"],
+    "connect-src": ["https://api.stripe.com"],
+}
+
+
 @company_required
 @require_GET
+@csp_update(STRIPE_JS_POLICY)
 def funding_detail(request, pk: int):
     funding = selectors.funding_get_for_org(organization=request.organization, pk=pk)
     # Back from Stripe (the Payment Element redirects here with redirect_status): the webhook

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,7 +52,24 @@ logger = logging.getLogger("inloop.billing.webhooks")
 
 
 class WebhookRejected(Exception):
-    """Bad signature, stale timestamp, unparsable body or no secret configured: answer 400."""
+    """Bad signature, stale or future timestamp, unparsable body or no secret configured: 400."""
+
+
+# Stripe's library refuses timestamps older than this, but not ones ahead of our clock: an event
+# signed for a time far in the future would stay replayable until then. Same window both ways.
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def _signed_timestamp(signature: str) -> int:
+    """The first `t=` of a Stripe-Signature header: the one stripe-python verifies the HMAC with."""
+    for item in signature.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise WebhookRejected("Bad signature: no timestamp.")
 
 
 def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict[str, Any]:
@@ -62,11 +80,15 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict[str, A
     if not signature:
         raise WebhookRejected("Missing Stripe-Signature header.")
     try:
-        stripe.Webhook.construct_event(payload, signature, secret)
+        stripe.Webhook.construct_event(
+            payload, signature, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+        )
     except stripe.SignatureVerificationError as error:
         raise WebhookRejected(f"Bad signature: {error}") from error
     except ValueError as error:
         raise WebhookRejected("The body is not a Stripe event.") from error
+    if _signed_timestamp(signature) > time.time() + SIGNATURE_TOLERANCE_SECONDS:
+        raise WebhookRejected("Bad signature: timestamp is in the future beyond the tolerance.")
     try:
         event = json.loads(payload)
     except ValueError as error:  # pragma: no cover - construct_event parsed it already

@@ -11,6 +11,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from marketplace import keycache
+from marketplace.clientip import client_ip
 from marketplace.models import ApiKey, Membership, Organization, User
 from marketplace.realtime import group_send_now, rights_changed, user_group
 
@@ -20,9 +21,7 @@ RIGHTS_FIELDS = {"password", "is_active", "suspended_at", "account_type", "is_st
 
 
 def _ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR")
+    return None if request is None else client_ip(request)
 
 
 @receiver(user_logged_in)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from marketplace.models import (
@@ -29,10 +31,34 @@ def organization_for_user(*, user: User) -> Organization | None:
 
 
 def organization_members(*, organization: Organization) -> list[Membership]:
+    """Members, each with `active_api_keys`: how many working keys of the organization they made
+    (offered for revocation when they are removed)."""
+    keys = (
+        ApiKey.objects.filter(
+            organization=organization, created_by=OuterRef("user"), revoked_at__isnull=True
+        )
+        .order_by()
+        .values("created_by")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return list(
         Membership.objects.filter(organization=organization)
         .select_related("user")
+        .annotate(active_api_keys=Coalesce(Subquery(keys), 0))
         .order_by("created_at")
+    )
+
+
+def api_keys_for_organization(*, organization: Organization) -> list[ApiKey]:
+    """Newest first, each with `creator_is_member` (False once the creator left or was removed,
+    or their account is gone: the key page asks for such keys to be replaced)."""
+    return list(
+        organization.api_keys.select_related("created_by").annotate(
+            creator_is_member=Exists(
+                Membership.objects.filter(organization=organization, user=OuterRef("created_by"))
+            )
+        )
     )
 
 

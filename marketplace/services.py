@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import secrets
@@ -267,27 +268,48 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
     return membership
 
 
-def membership_remove(*, membership: Membership, actor: User) -> None:
+def membership_remove(
+    *, membership: Membership, actor: User, revoke_api_keys: bool = False
+) -> list[ApiKey]:
+    """Remove a member (or leave). Their API keys are the organization's and keep working unless
+    `revoke_api_keys` (an owner's or admin's choice): then the active keys they created are
+    revoked in the same transaction. Returns the active keys they created that were revoked or,
+    without it, that still work."""
     with transaction.atomic():
-        if membership.user_id != actor.pk:
+        leaving = membership.user_id == actor.pk
+        if not leaving or revoke_api_keys:
             actor_membership = _require_admin(organization=membership.organization, actor=actor)
             if (
-                membership.role == Membership.Role.OWNER
+                not leaving
+                and membership.role == Membership.Role.OWNER
                 and actor_membership.role != Membership.Role.OWNER
             ):
                 raise PermissionDenied("Only owners can remove owners.")
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Membership.Role.OWNER and _owner_count(membership.organization) <= 1:
             raise ValidationError("The last owner cannot leave; make someone else owner first.")
+        keys = list(
+            ApiKey.objects.select_for_update().filter(
+                organization=membership.organization,
+                created_by=membership.user,
+                revoked_at__isnull=True,
+            )
+        )
+        prefixes = [api_key.prefix for api_key in keys]
         audit_record(
             actor=actor,
             action="membership.removed",
             object_type="membership",
             object_id=membership.pk,
             before={"user": membership.user.email, "role": membership.role},
+            after={"api_keys_revoked" if revoke_api_keys else "api_keys_still_working": prefixes},
             organization=membership.organization,
         )
+        if revoke_api_keys:
+            for api_key in keys:
+                _api_key_revoke_locked(api_key=api_key, actor=actor)
         membership.delete()
+    return keys
 
 
 # API keys and webhook secret -------------------------------------------------------------
@@ -330,20 +352,25 @@ def api_key_create_for_seed(*, organization: Organization, name: str) -> tuple[A
 def api_key_revoke(*, api_key: ApiKey, actor: User) -> None:
     with transaction.atomic():
         _require_admin(organization=api_key.organization, actor=actor)
-        updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
-        if updated != 1:
-            raise ValidationError("This key is already revoked.")
-        keycache.changed()
-        audit_record(
-            actor=actor,
-            action="api_key.revoked",
-            object_type="api_key",
-            object_id=api_key.pk,
-            before={"name": api_key.name, "prefix": api_key.prefix},
-            organization=api_key.organization,
-        )
+        _api_key_revoke_locked(api_key=api_key, actor=actor)
+
+
+def _api_key_revoke_locked(*, api_key: ApiKey, actor: User) -> None:
+    """Inside the caller's transaction, once the actor's rights are checked."""
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if updated != 1:
+        raise ValidationError("This key is already revoked.")
+    keycache.changed()
+    audit_record(
+        actor=actor,
+        action="api_key.revoked",
+        object_type="api_key",
+        object_id=api_key.pk,
+        before={"name": api_key.name, "prefix": api_key.prefix},
+        organization=api_key.organization,
+    )
 
 
 @functools.cache
@@ -494,6 +521,39 @@ def operator_create(*, email: str, password: str) -> User:
     except IntegrityError as exc:
         raise ValidationError({"email": "An account with this email already exists."}) from exc
     return user
+
+
+def operator_credentials_reset(*, user: User) -> tuple[str, str]:
+    """A new random password and a new authenticator-app (TOTP) secret for an operator, both
+    returned once; any earlier second factor and recovery codes stop working. For demo data on
+    a production server (seed_demo), where an operator must never exist without two-factor."""
+    from allauth.mfa.adapter import get_adapter
+    from allauth.mfa.models import Authenticator
+
+    if user.account_type != User.AccountType.OPERATOR:
+        raise ValidationError("Only operators get credentials this way.")
+    password = secrets.token_urlsafe(24)
+    # RFC 6238 secret: 160 random bits in base32, as authenticator apps expect.
+    secret = base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        Authenticator.objects.filter(user=user).delete()
+        # allauth's own storage of a TOTP authenticator (what its activation view writes), with
+        # the secret through its adapter's encrypt hook; the seed_demo tests log in with it.
+        Authenticator.objects.create(
+            user=user,
+            type=Authenticator.Type.TOTP,
+            data={"secret": get_adapter().encrypt(secret)},
+        )
+        audit_record(
+            actor=None,
+            action="operator.credentials_reset",
+            object_type="user",
+            object_id=user.pk,
+            after={"totp": True},
+        )
+    return password, secret
 
 
 def _mark_email_verified(user: User) -> None:

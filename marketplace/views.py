@@ -167,16 +167,29 @@ def team_member_remove(request, pk: int):
     membership = selectors.membership_get_for_admin(organization=request.organization, pk=pk)
     if membership.user_id != request.user.pk and not request.membership.is_admin:
         raise PermissionDenied("Only owners and admins can remove members.")
+    # Only owners and admins are offered the choice; a member leaving cannot revoke keys.
+    revoke = request.membership.is_admin and request.POST.get("revoke_api_keys") == "1"
     try:
-        services.membership_remove(membership=membership, actor=request.user)
+        keys = services.membership_remove(
+            membership=membership, actor=request.user, revoke_api_keys=revoke
+        )
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
         return redirect("team")
     if membership.user_id == request.user.pk:
         messages.success(request, f"You left {request.organization.name}.")
         return redirect("home")
-    messages.success(request, f"{membership.user.email} was removed.")
+    messages.success(request, f"{membership.user.email} was removed.{_keys_note(keys, revoke)}")
     return redirect("team")
+
+
+def _keys_note(keys: list, revoked: bool) -> str:
+    if not keys:
+        return ""
+    count = f"{len(keys)} API key{'s' if len(keys) != 1 else ''} they created"
+    if revoked:
+        return f" The {count} {'was' if len(keys) == 1 else 'were'} revoked."
+    return f" The {count} still {'works' if len(keys) == 1 else 'work'}: revoke and replace {'it' if len(keys) == 1 else 'them'} on the API keys page if they may have kept a copy."
 
 
 @company_required(admin=True)
@@ -260,7 +273,7 @@ def api_keys(request):
             request.session[NEW_API_KEY_SESSION_KEY] = raw_key
             return redirect("api_keys")
     new_key = request.session.pop(NEW_API_KEY_SESSION_KEY, None)
-    keys = organization.api_keys.select_related("created_by").all()
+    keys = selectors.api_keys_for_organization(organization=organization)
     return render(
         request,
         "marketplace/api_keys.html",

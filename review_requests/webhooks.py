@@ -3,7 +3,8 @@ background task, retried with exponential backoff for more than 24 hours.
 
 Also the guard against server-side request forgery: a callback URL must be https (plain http to
 localhost only with DEBUG) and must not resolve to a private, loopback, link-local, reserved or
-multicast address unless DEBUG is on. It is checked when a request is created and again at every
+multicast address unless DEBUG is on, nor to an IPv6 form that carries one (IPv4-mapped,
+-compatible and -translated, NAT64, 6to4, Teredo). It is checked when a request is created and again at every
 delivery, where the address checked is the one connected to (no second DNS lookup to rebind).
 """
 
@@ -126,13 +127,47 @@ def verify_inloop_signature(raw_body: bytes, header: str, secret: str, tolerance
 # Server-side request forgery ---------------------------------------------------------------
 
 
-def _address_allowed(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+# IPv6 prefixes whose last 32 bits are an IPv4 address a translator or the kernel would reach:
+# IPv4-compatible (::/96, deprecated), IPv4-translated (::ffff:0:0:0/96, RFC 2765) and NAT64's
+# well-known prefix (64:ff9b::/96, RFC 6052). Python counts all three as global.
+_EMBEDDING_PREFIXES = tuple(
+    ipaddress.IPv6Network(net) for net in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# NAT64 for local use (RFC 8215) translates into the operator's own network; Python 3.11 counts
+# it as global, and where its IPv4 sits depends on the prefix length chosen, so refuse it all.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _ip_allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     # is_global is False for private, loopback, link-local, reserved, shared (100.64/10) and
     # unspecified ranges; some multicast ranges count as global, so refuse those explicitly.
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (6to4, Teredo's server and client, the
+    translation prefixes above)."""
+    embedded = []
+    if ip.sixtofour is not None:
+        embedded.append(ip.sixtofour)
+    if ip.teredo is not None:
+        embedded.extend(ip.teredo)  # the client is the bit-inverted last 32 bits
+    if any(ip in prefix for prefix in _EMBEDDING_PREFIXES):
+        embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return embedded
+
+
+def callback_address_allowed(address: str) -> bool:
+    """Whether a webhook may be sent to this resolved address (with DEBUG off)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _ip_allowed(ip)
+    if ip.ipv4_mapped is not None:
+        # The socket layer connects to the IPv4 address itself: judge that one alone.
+        return _ip_allowed(ip.ipv4_mapped)
+    if ip in _LOCAL_NAT64:
+        return False
+    return _ip_allowed(ip) and all(_ip_allowed(v4) for v4 in _embedded_ipv4(ip))
 
 
 @dataclass(frozen=True)
@@ -182,15 +217,20 @@ def callback_url_target(url: str) -> Target:
             f"The callback URL's host {host} does not resolve.", code="unresolvable"
         ) from exc
     addresses = [info[4][0] for info in infos]
+    callback_addresses_check(host=host, addresses=addresses)
+    return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
+
+
+def callback_addresses_check(*, host: str, addresses: list[str]) -> None:
+    """Raise ValidationError unless every address `host` resolved to may be called."""
     if not addresses:
         raise ValidationError(f"The callback URL's host {host} does not resolve.")
     # Refuse if any address is internal: a round-robin name must not smuggle one in.
-    if not settings.DEBUG and not all(_address_allowed(a) for a in addresses):
+    if not settings.DEBUG and not all(callback_address_allowed(a) for a in addresses):
         raise ValidationError(
             "The callback URL resolves to a private, loopback or reserved address.",
             code="private_address",
         )
-    return Target(scheme=scheme, host=host, port=port, path=path, address=addresses[0])
 
 
 def callback_url_validate(url: str) -> None:

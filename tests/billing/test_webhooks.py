@@ -107,7 +107,9 @@ def test_webhook_before_we_recorded_the_intent_still_credits_the_right_company(
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 1500
 
 
-@pytest.mark.parametrize("tamper", ["body", "secret", "stale", "missing", "garbage"])
+@pytest.mark.parametrize(
+    "tamper", ["body", "secret", "stale", "future", "missing", "garbage", "two_timestamps"]
+)
 def test_bad_or_stale_signature_is_400_and_changes_nothing(
     stripe_on, client, organization, company_member, tamper, django_capture_on_commit_callbacks
 ):
@@ -129,6 +131,22 @@ def test_bad_or_stale_signature_is_400_and_changes_nothing(
             response = post_event(client, event, secret="whsec_someone_else")
         elif tamper == "stale":
             response = post_event(client, event, timestamp=time.time() - 301)
+        elif tamper == "future":
+            # Correctly signed, but dated beyond the tolerance ahead: a captured request signed
+            # by a fast clock (or forged with a leaked secret) must not stay replayable for ever.
+            response = post_event(client, event, timestamp=time.time() + 301)
+        elif tamper == "two_timestamps":
+            from tests.billing.support import signature_header
+
+            # A valid signature for a future timestamp, with a current t= after it: the check
+            # must read the timestamp Stripe's library verified (the first), not another one.
+            future = signature_header(payload, timestamp=time.time() + 3600)
+            response = client.post(
+                "/stripe/webhook/",
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=f"{future},t={int(time.time())}",
+            )
         elif tamper == "missing":
             response = client.post(
                 "/stripe/webhook/", data=payload, content_type="application/json"
@@ -138,6 +156,18 @@ def test_bad_or_stale_signature_is_400_and_changes_nothing(
     assert response.status_code == 400
     assert not StripeEvent.objects.exists()
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 0
+
+
+def test_a_timestamp_slightly_ahead_within_the_tolerance_is_accepted(
+    stripe_on, client, organization, company_member, django_capture_on_commit_callbacks
+):
+    """Clock skew between Stripe and us is normal: a few seconds ahead is not a replay."""
+    funding = start_funding(organization, company_member, 5000)
+    event = event_payload("payment_intent.succeeded", pay(funding))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_event(client, event, timestamp=time.time() + 60)
+    assert response.status_code == 200
+    assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 5000
 
 
 def test_webhook_without_a_configured_secret_is_refused(settings, client):

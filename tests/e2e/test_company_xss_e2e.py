@@ -155,7 +155,7 @@ def test_no_payload_runs_on_company_pages_previews_or_the_offer_inbox(
             _assert_nothing_ran(page, alerts)
         page.fill("textarea[name=guidelines]", "**Be careful** " + XSS)
         page.wait_for_function(
-            "document.getElementById('guidelines-preview').textContent.includes('Be careful')",
+            "() => document.getElementById('guidelines-preview').textContent.includes('Be careful')",
             timeout=WAIT_MS,
         )
         assert page.locator("#guidelines-preview strong").count() == 1  # markdown still renders

@@ -23,7 +23,8 @@ from tests.e2e.test_workspace_e2e import login
 pytestmark = pytest.mark.e2e
 WAIT_MS = 15_000
 STRIPE_JS = "https://js.stripe.com/v3/"
-DOUBLE_CONFIRM = "https://js.stripe.com/__test_double__/confirm"
+# Where the double confirms: Stripe.js itself calls api.stripe.com, which the page's CSP allows.
+DOUBLE_CONFIRM = "https://api.stripe.com/__test_double__/confirm"
 DECLINED_CARD = "4000000000000341"  # attaches, then the charge is declined
 
 # The part of Stripe.js that funding.js uses, and nothing more.

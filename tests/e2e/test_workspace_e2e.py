@@ -114,11 +114,11 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
         cp.wait_for_selector("#ws-text", timeout=WAIT_MS)
         assert cp.locator("#ws-summary").is_disabled()  # read-only for the company
         cp.wait_for_function(
-            "document.getElementById('ws-presence').textContent.includes('expert')",
+            "() => document.getElementById('ws-presence').textContent.includes('expert')",
             timeout=WAIT_MS,
         )
         cp.wait_for_function(
-            "document.getElementById('ws-status').textContent.trim() === 'In progress'",
+            "() => document.getElementById('ws-status').textContent.trim() === 'In progress'",
             timeout=WAIT_MS,
         )
 
@@ -150,7 +150,7 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
         cp.wait_for_selector("#ws-diff ins:has-text('hairline')", timeout=WAIT_MS)
         cp.wait_for_selector("[data-verdict=corrected][aria-pressed=true]", timeout=WAIT_MS)
         ep.wait_for_function(
-            "document.getElementById('ws-saved').textContent === 'All changes saved'",
+            "() => document.getElementById('ws-saved').textContent === 'All changes saved'",
             timeout=WAIT_MS,
         )
         ep.screenshot(path=str(artifacts / "workspace-expert.png"), full_page=True)
@@ -161,11 +161,11 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
         assert "Verdict: Corrected" in ep.locator("#ws-confirm-summary").inner_text()
         ep.click("#ws-confirm-submit")
         cp.wait_for_function(
-            "document.getElementById('ws-status').textContent.trim() === 'Submitted'",
+            "() => document.getElementById('ws-status').textContent.trim() === 'Submitted'",
             timeout=WAIT_MS,
         )
         ep.wait_for_function(
-            "document.getElementById('ws-status').textContent.trim() === 'Submitted'",
+            "() => document.getElementById('ws-status').textContent.trim() === 'Submitted'",
             timeout=WAIT_MS,
         )
         cp.screenshot(path=str(artifacts / "workspace-company-submitted.png"), full_page=True)

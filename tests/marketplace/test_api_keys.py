@@ -104,3 +104,106 @@ def test_creating_a_key_without_a_name_shows_the_error(company_member):
     response = login_client(company_member).post("/company/api-keys/", {"name": ""})
     assert response.status_code == 200
     assert not ApiKey.objects.exists()
+
+
+# A key's creator leaves or is removed ---------------------------------------------------------
+# Keys are the organization's: a pipeline must not break because a person left, so they keep
+# working; but the person saw each key once and may have kept it, so removing someone who made
+# keys offers to revoke them in the same step (checked by default), and the key page marks every
+# key whose creator is no longer a member.
+
+
+@pytest.fixture
+def admin_member(organization):
+    from marketplace.models import Membership, User
+    from tests.conftest import make_user
+
+    user = make_user("ada.admin@acme.test", User.AccountType.COMPANY)
+    Membership.objects.create(organization=organization, user=user, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def admins_key(organization, admin_member) -> str:
+    from marketplace.services import api_key_create
+
+    _, raw = api_key_create(organization=organization, name="etl", actor=admin_member)
+    return raw
+
+
+def _membership(user):
+    from marketplace.models import Membership
+
+    return Membership.objects.get(user=user)
+
+
+def test_the_team_page_offers_to_revoke_a_members_keys_checked_by_default(
+    company_member, admin_member, admins_key
+):
+    page = login_client(company_member).get("/company/team/").content.decode()
+    form = page.split(f'action="/company/team/{_membership(admin_member).pk}/remove/"')[1]
+    form = form.split("</form>")[0]
+    assert 'name="revoke_api_keys"' in form and "checked" in form
+    assert "Also revoke the 1 API key ada.admin@acme.test created" in form
+
+
+def test_removing_an_admin_with_revoke_stops_their_keys_and_only_theirs(
+    company_member, admin_member, admins_key, api_key
+):
+    response = login_client(company_member).post(
+        f"/company/team/{_membership(admin_member).pk}/remove/",
+        {"revoke_api_keys": "1"},
+        follow=True,
+    )
+    assert b"1 API key they created was revoked" in response.content
+    assert _get_balance(admins_key).status_code == 401
+    assert _get_balance(api_key).status_code == 200  # the owner's own key
+    revoked = AuditLog.objects.get(action="api_key.revoked")
+    assert revoked.actor == company_member and revoked.before["name"] == "etl"
+
+
+def test_removing_an_admin_without_revoke_keeps_their_keys_working_and_marks_them(
+    company_member, admin_member, admins_key
+):
+    response = login_client(company_member).post(
+        f"/company/team/{_membership(admin_member).pk}/remove/", follow=True
+    )
+    assert b"1 API key they created still works" in response.content
+    assert _get_balance(admins_key).status_code == 200
+    removed = AuditLog.objects.get(action="membership.removed")
+    assert removed.after == {"api_keys_still_working": [admins_key[:12]]}
+    page = login_client(company_member).get("/company/api-keys/").content.decode()
+    assert "ada.admin@acme.test (no longer a member: revoke and replace this key)" in page
+
+
+def test_an_admin_who_leaves_keeps_the_pipeline_working_and_the_key_is_marked(
+    company_member, admin_member, admins_key
+):
+    login_client(admin_member).post(f"/company/team/{_membership(admin_member).pk}/remove/")
+    assert _get_balance(admins_key).status_code == 200
+    page = login_client(company_member).get("/company/api-keys/").content.decode()
+    assert "(no longer a member" in page
+
+
+def test_a_current_members_key_is_not_marked(company_member, api_key):
+    page = login_client(company_member).get("/company/api-keys/").content.decode()
+    assert "(no longer a member" not in page
+    assert "Keys belong to" in page  # the rule is written on the page
+
+
+def test_only_admins_can_revoke_keys_when_removing(plain_member, organization):
+    """A member leaving cannot take the organization's keys down with them (nor can they see
+    the option); the leave itself still happens."""
+    from marketplace.models import ApiKey, Membership
+    from marketplace.services import api_key_create, membership_set_role
+
+    owner = Membership.objects.get(organization=organization, role=Membership.Role.OWNER).user
+    membership_set_role(membership=_membership(plain_member), role="admin", actor=owner)
+    _, raw = api_key_create(organization=organization, name="theirs", actor=plain_member)
+    membership_set_role(membership=_membership(plain_member), role="member", actor=owner)
+    login_client(plain_member).post(
+        f"/company/team/{_membership(plain_member).pk}/remove/", {"revoke_api_keys": "1"}
+    )
+    assert not Membership.objects.filter(user=plain_member).exists()
+    assert ApiKey.objects.get(name="theirs").revoked_at is None
+    assert _get_balance(raw).status_code == 200

@@ -456,3 +456,28 @@ def test_delivery_connects_to_the_address_it_checked(debug, organization, monkey
         assert webhook_delivery.attempt(event_id=event.pk) == "delivered"
         assert len(receiver.received) == 1
         assert receiver.received[0].headers["Host"] == f"localhost:{receiver.port}"
+
+
+@pytest.mark.parametrize("answer", ["64:ff9b::a9fe:a9fe", "::ffff:0:7f00:1", "2002:a00:5::1"])
+def test_a_name_rebound_to_an_ipv6_form_of_an_internal_address_is_refused_at_delivery(
+    settings, organization, monkeypatch, django_capture_on_commit_callbacks, answer
+):
+    """NAT64, IPv4-translated and 6to4 answers carrying 169.254.169.254, 127.0.0.1 and 10.0.0.5
+    are refused by the check at delivery; the test fails, rather than connects, if they are not."""
+    settings.DEBUG = False
+    review_request = _request_to(organization, "https://hooks.customer.test/inloop")
+
+    def rebound(host, port, *args, **kwargs):
+        assert host == "hooks.customer.test"
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (answer, port, 0, 0))]
+
+    def never_connect(**kwargs):
+        raise AssertionError(f"delivery tried to connect to {kwargs['target'].address}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebound)
+    monkeypatch.setattr(webhook_delivery, "_post", never_connect)
+    with django_capture_on_commit_callbacks(execute=True):
+        request_transition(review_request=review_request, to="cancelled")
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None and not attempt.succeeded
+    assert "private, loopback or reserved" in attempt.error

@@ -1,6 +1,11 @@
 """Fill an empty database with a believable marketplace; safe to run again (nothing duplicates).
 
 `--json` prints one JSON object naming what it made (contract/API.md, "Demo data").
+
+Demo accounts have published passwords, so with DEBUG off (production) it refuses to run unless
+given `--i-know-this-is-production`. Even then the operator never exists there without two-factor:
+each run gives it a new random password and a new authenticator-app secret, printed once
+(`operator.password` and `operator.totp_secret` in the JSON, with the otpauth:// URL in the text).
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ import json
 import random
 from datetime import date, timedelta
 
-from django.core.management.base import BaseCommand
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from billing import services as billing_services
@@ -118,11 +125,28 @@ class Command(BaseCommand):
             "--json", action="store_true", help="Print one JSON object and nothing else."
         )
         parser.add_argument("--experts-per-field", type=int, default=4)
+        parser.add_argument(
+            "--i-know-this-is-production",
+            action="store_true",
+            dest="production",
+            help="Run with DEBUG off too (the operator then gets a random password and TOTP).",
+        )
 
     def handle(self, *args, **options):
+        production = not settings.DEBUG
+        if production and not options["production"]:
+            raise CommandError(
+                "DEBUG is off, so this looks like production: seed_demo would add accounts with "
+                "published demo passwords. Run it with --i-know-this-is-production to do it "
+                "anyway (the operator then gets a random password and two-factor)."
+            )
         rng = random.Random(20261122)  # the same marketplace every time
         with transaction.atomic():
             operator = self._user(*OPERATOR, User.AccountType.OPERATOR, is_staff=True)
+            operator_login = {"email": OPERATOR[0], "password": OPERATOR[1]}
+            if production:
+                password, secret = services.operator_credentials_reset(user=operator)
+                operator_login = {"email": OPERATOR[0], "password": password, "totp_secret": secret}
             organization, members = self._company()
             experts = self._experts(rng, options["experts_per_field"])
             balance = company_balance(organization=organization)
@@ -138,7 +162,7 @@ class Command(BaseCommand):
             )
 
         made = {
-            "operator": {"email": OPERATOR[0], "password": OPERATOR[1]},
+            "operator": operator_login,
             "company": {
                 "id": str(organization.pk),
                 "name": organization.name,
@@ -154,9 +178,23 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Log in at http://127.0.0.1:8000/accounts/login/")
         )
-        self.stdout.write(
-            f"  operator: {OPERATOR[0]} / {OPERATOR[1]} (sets up two-factor at first console visit)"
-        )
+        if production:
+            url = get_mfa_adapter().build_totp_url(operator, operator_login["totp_secret"])
+            self.stdout.write(
+                self.style.WARNING(
+                    "  DEBUG is off: the company and expert accounts below have published demo "
+                    "passwords; the operator's credentials are new and shown only now."
+                )
+            )
+            self.stdout.write(f"  operator: {OPERATOR[0]} / {operator_login['password']}")
+            self.stdout.write(
+                f"    two-factor secret {operator_login['totp_secret']} (add it to an "
+                f"authenticator app: {url})"
+            )
+        else:
+            self.stdout.write(
+                f"  operator: {OPERATOR[0]} / {OPERATOR[1]} (sets up two-factor at first console visit)"
+            )
         for email, password, role in members:
             self.stdout.write(f"  company {role}: {email} / {password}")
         for expert in experts[:3]:
