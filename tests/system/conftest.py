@@ -66,12 +66,14 @@ def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
     return entries
 
 
-def _postgres_url_for(name: str) -> str | None:
-    """A database of its own on the run's PostgreSQL server, created empty."""
+def _postgres_url_for(label: str) -> str | None:
+    """A database of its own on the run's PostgreSQL server, created empty, named after the
+    run's database (`<db>_sys_<label>`) so it stays inside the names the run may use."""
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgres"):
         return None
     parts = urlsplit(base)
+    name = f"{parts.path.lstrip('/') or 'inloop'}_sys_{label}"
     admin = urlunsplit(parts._replace(path="/postgres"))
     import psycopg
 
@@ -107,7 +109,7 @@ def _base_env(workdir: Path, label: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
-    database_url = _postgres_url_for(f"inloop_sys_{label}")
+    database_url = _postgres_url_for(label)
     if database_url:
         env["DATABASE_URL"] = database_url
     else:
