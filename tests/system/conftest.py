@@ -141,7 +141,7 @@ class System:
     def ws_urls(self) -> list[str]:
         return ["ws" + url.removeprefix("http") for url in self.urls]
 
-    def manage(self, *args: str, timeout: float = 180) -> str:
+    def manage(self, *args: str, timeout: float = 300) -> str:
         """A management command against the same database (and channel layer)."""
         return _manage(self.env, *args, timeout=timeout)
 
@@ -282,11 +282,12 @@ def run_system(
     # Links in emails (verification, invitations) point at the first daphne.
     env["SITE_URL"] = f"http://127.0.0.1:{web_ports[0]}"
     env.update(extra_env or {})
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "createcachetable")
-    seed = json.loads(_manage(env, "seed_demo", "--json"))
-    system = System(urls=[], env=env, seed=seed, workdir=workdir)
+    system = System(urls=[], env=env, seed={}, workdir=workdir)
     try:
+        # Generous timeouts: on a loaded 2-core machine seeding took over 180 s.
+        _manage(env, "migrate", "--noinput", timeout=600)
+        _manage(env, "createcachetable")
+        system.seed = json.loads(_manage(env, "seed_demo", "--json", timeout=600))
         # Ports of the shared services (anything but web's PORT) are chosen once for all.
         for command in procfile().values():
             for name, _default in PORT_VARIABLE.findall(command):
