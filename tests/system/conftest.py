@@ -44,9 +44,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.system)
-            # One worker runs them: each module starts its own processes, and two sets of
-            # daphne + workers at once would only compete for the two cores.
-            item.add_marker(pytest.mark.xdist_group("system"))
+            # A module's tests share its instance, so they stay on one xdist worker; modules
+            # spread over the workers (each starts its processes once).
+            item.add_marker(pytest.mark.xdist_group(f"system-{Path(str(item.fspath)).stem}"))
 
 
 def free_port() -> int:
