@@ -138,3 +138,18 @@ def test_a_broadcast_with_the_channel_layer_down_is_logged_not_raised(settings, 
     with caplog.at_level(logging.WARNING, logger="marketplace.realtime"):
         realtime.group_send_now("user.1", {"type": "notification.push", "notification": {}})
     assert "live event for user.1 not sent" in caplog.text
+
+
+def test_a_webhook_delivery_goes_before_the_rematching_its_submit_set_off(
+    db, database_task_backend
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from review_requests.tasks import matching_for_expert_task, matching_run_task, webhook_deliver
+
+    # A submit frees the expert's capacity (re-matching) and queues its webhook, in that order.
+    matching_for_expert_task.enqueue("an-expert")
+    webhook = webhook_deliver.enqueue("an-event")
+    create = matching_run_task.enqueue(["a-request"])
+    ready = list(DBTaskResult.objects.ready().values_list("id", flat=True))
+    assert [str(i) for i in ready[:2]] == [str(webhook.id), str(create.id)]
