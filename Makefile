@@ -6,8 +6,6 @@ BIN := $(VENV)/bin
 # suite tests it against the running processes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml | cksum | cut -d' ' -f1)
 RUN_ENV := DEBUG=1
-# The web port (the Procfile's ${PORT:-8000}); honcho hands each process PORT from its -p.
-PORT ?= 8000
 
 .PHONY: run test install lint format e2e-deps bench clean
 
@@ -29,8 +27,8 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py createcachetable
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	@echo ""
-	@echo "Inloop is starting on http://127.0.0.1:$(PORT) (Ctrl-C stops web, worker, scheduler and valkey)."
-	$(RUN_ENV) $(BIN)/honcho start -f Procfile -p $(PORT)
+	@echo "Inloop is starting on http://127.0.0.1:8000 (Ctrl-C stops web, worker, scheduler and valkey)."
+	$(RUN_ENV) $(BIN)/honcho start -f Procfile
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
