@@ -27,7 +27,7 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py createcachetable
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	@echo ""
-	@echo "Inloop is starting on http://127.0.0.1:8000 (Ctrl-C stops web, worker and scheduler)."
+	@echo "Inloop is starting on http://127.0.0.1:8000 (Ctrl-C stops web, worker, scheduler and valkey)."
 	$(RUN_ENV) $(BIN)/honcho start -f Procfile
 
 test: install

@@ -7,4 +7,4 @@ class MarketplaceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from marketplace import receivers  # noqa: F401
+        from marketplace import receivers, taskwake  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis import RedisError
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -26,8 +30,18 @@ def request_group(review_request_id: Any) -> str:
 
 def group_send_now(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         async_to_sync(layer.group_send)(group, message)
+    except (RedisError, OSError) as exc:
+        # What it announces is committed, and pages show it on their next load: a channel layer
+        # that is down (Redis restarting, `make run` not up while a manage.py command runs)
+        # loses the live event, and must not turn the committed change into a 500 or a task
+        # marked failed after its work was done.
+        logger.warning(
+            "live event for %s not sent: the channel layer is unreachable (%s)", group, exc
+        )
 
 
 # Where broadcast_on_commit puts its messages instead of sending them (see holding_broadcasts).

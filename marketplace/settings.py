@@ -123,45 +123,52 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "marketplace.User"
 
-REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
+# Redis: REDIS_URL names the server that many machines share. Without it, the processes of one
+# machine share the Valkey that the Procfile starts (`valkey`: manage.py run_valkey) on
+# VALKEY_PORT, so the default runs the production code path of the channel layer, only with
+# Redis on this machine (README, "Live events across processes").
+VALKEY_PORT = env_int("VALKEY_PORT", 6390, minimum=1)
+EMBEDDED_VALKEY = not env_str("REDIS_URL")
+REDIS_URL = env_str("REDIS_URL") or f"redis://127.0.0.1:{VALKEY_PORT}/0"
+CHANNEL_LAYERS = {
+    "default": {
+        # channels_redis's layer, receiving in batches (marketplace/channel_layer.py).
+        "BACKEND": "marketplace.channel_layer.BatchedRedisChannelLayer",
+        "CONFIG": {
+            # redis-py's default pool (100) runs out when a few hundred sockets join or
+            # leave at once (MaxConnectionsError): size it for the sockets a process holds.
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=100),
+                }
+            ],
+            # channels_redis drops messages silently past capacity (default 100).
+            "capacity": env_int("CHANNEL_CAPACITY", 2000, minimum=100),
+            "expiry": 60,
+            "group_expiry": 86400,
+            # Several deployments (or test runs) can share one Redis under their own prefix.
+            "prefix": env_str("REDIS_PREFIX", "inloop") + "-asgi",
+        },
+    }
+}
+if EMBEDDED_VALKEY:
+    # The cache stays in the database on one machine: migrate, seed_demo and every other
+    # manage.py command then work whether or not `make run` (and its Valkey) is up, and so does
+    # the rate limit of each API call; a channel layer that is down loses live events only.
+    CACHES = {
         "default": {
-            # channels_redis's layer, receiving in batches (marketplace/channel_layer.py).
-            "BACKEND": "marketplace.channel_layer.BatchedRedisChannelLayer",
-            "CONFIG": {
-                # redis-py's default pool (100) runs out when a few hundred sockets join or
-                # leave at once (MaxConnectionsError): size it for the sockets a process holds.
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=100),
-                    }
-                ],
-                # channels_redis drops messages silently past capacity (default 100).
-                "capacity": env_int("CHANNEL_CAPACITY", 2000, minimum=100),
-                "expiry": 60,
-                "group_expiry": 86400,
-                # Several deployments (or test runs) can share one Redis under their own prefix.
-                "prefix": env_str("REDIS_PREFIX", "inloop") + "-asgi",
-            },
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "inloop_cache",
         }
     }
+else:
     CACHES = {
         "default": {
             # Django's Redis cache with one connection pool per process (marketplace/cache.py).
             "BACKEND": "marketplace.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("REDIS_PREFIX", "inloop"),
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    # A database cache is shared by web, worker and scheduler (rate limits must be).
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "inloop_cache",
         }
     }
 

@@ -10,7 +10,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 from marketplace.settings import *  # noqa: F403
-from marketplace.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, REDIS_URL
+from marketplace.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, EMBEDDED_VALKEY
 
 # Manifest storage needs collectstatic; tests use plain storage (see PITFALLS.md).
 STORAGES = {
@@ -23,7 +23,11 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = BASE_DIR / ".test-media"
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
-if not REDIS_URL:
+if EMBEDDED_VALKEY:
+    # Without REDIS_URL nobody starts a Valkey for pytest: tests run consumers and tasks in
+    # this one process, where the in-memory layer suffices. Tests of several processes start
+    # the Procfile's processes, the embedded Valkey among them (tests/system).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     # The two xdist workers share one Redis, and their databases hand out the same ids: groups

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from marketplace import rawsql
+from marketplace import rawsql, taskwake
 from marketplace.realtime import broadcast_on_commit, request_group
 from review_requests.models import (
     Assignment,
@@ -253,6 +253,9 @@ def review_requests_create(
     rawsql.insert_instances([*created, *history, *([task_row] if task_row else [])])
     if task_row is None:
         transaction.on_commit(lambda: _enqueue_matching(ids))
+    else:
+        # The task row went in without `enqueue`, so without its signal: wake the workers here.
+        taskwake.workers_wake_on_commit()
     return created
 
 

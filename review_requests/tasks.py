@@ -6,14 +6,19 @@ from django_tasks import task
 
 from review_requests import webhook_delivery
 
+# What someone is waiting for goes first: the worker takes ready tasks by priority, then in order,
+# so a submit's webhook no longer queues behind the re-matching the same submit set off (the
+# expert's freed capacity), nor a create's offers behind a sweep (bench/loop.py).
+WAITED_FOR = 10
 
-@task()
+
+@task(priority=WAITED_FOR)
 def webhook_deliver(event_id: str) -> str:
     """One delivery attempt; schedules the next one with backoff on failure."""
     return webhook_delivery.attempt(event_id=event_id)
 
 
-@task()
+@task(priority=WAITED_FOR)
 def webhook_resend(event_id: str) -> str:
     """A company asked to send an event again: one more attempt, same id and body."""
     return webhook_delivery.attempt(event_id=event_id, manual=True)
@@ -28,7 +33,7 @@ def webhooks_retry_due() -> int:
 # Offers, expiry and idempotency ("API+offers") ------------------------------------------------
 
 
-@task()
+@task(priority=WAITED_FOR)
 def matching_run_task(review_request_ids: list[str]) -> int:
     """One matching pass for new requests (create, batch), declines and releases."""
     from review_requests.matching import matching_run_many

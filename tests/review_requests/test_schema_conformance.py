@@ -64,6 +64,9 @@ def _server_env(tmp_path: Path) -> dict[str, str]:
         SQLITE_PATH=str(tmp_path / "schemathesis.sqlite3"),
         API_RATE_LIMIT_PER_MINUTE="100000",
         LOG_LEVEL="ERROR",
+        # No Valkey is started for the API alone: live events go nowhere (logged), and never
+        # into the embedded Valkey of a `make run` on this machine.
+        VALKEY_PORT=str(_free_port()),
     )
     return env
 
