@@ -106,7 +106,6 @@ def _base_env(workdir: Path, label: str) -> dict[str, str]:
         SECURE_SSL_REDIRECT="0",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
-        SITE_URL="http://127.0.0.1",
     )
     database_url = _postgres_url_for(f"inloop_sys_{label}")
     if database_url:
@@ -277,6 +276,9 @@ def run_system(
     """Start the Procfile's processes (`counts` says how many of each; default one each)."""
     label = uuid.uuid4().hex[:10]
     env = _base_env(workdir, label)
+    web_ports = [free_port() for _ in range((counts or {}).get("web", 1))]
+    # Links in emails (verification, invitations) point at the first daphne.
+    env["SITE_URL"] = f"http://127.0.0.1:{web_ports[0]}"
     env.update(extra_env or {})
     _manage(env, "migrate", "--noinput")
     _manage(env, "createcachetable")
@@ -292,7 +294,7 @@ def run_system(
             for index in range(1, (counts or {}).get(name, 1) + 1):
                 process_env = dict(env)
                 if "${WEB_PORT" in command:
-                    process_env["WEB_PORT"] = str(free_port())
+                    process_env["WEB_PORT"] = str(web_ports.pop(0) if web_ports else free_port())
                     system.urls.append(f"http://127.0.0.1:{process_env['WEB_PORT']}")
                 _start(system, f"{name}.{index}", _expand_ports(command, process_env), process_env)
         webs = [process for name, process in system.processes.items() if name.startswith("web.")]

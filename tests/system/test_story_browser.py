@@ -353,12 +353,16 @@ def test_the_whole_story(story, webhook_receiver):
         expert.keyboard.press("1")  # approve
         expert.fill("#ws-summary", "The clause is enforceable as written.")
         colleague.wait_for_selector("[data-verdict=approved][aria-pressed=true]", timeout=WAIT_MS)
-        # Until a heartbeat has been billed: the colleague's clock moves (beats every 15-30 s).
-        before = colleague.locator("#ws-clock").inner_text().strip()
-        colleague.wait_for_function(
-            "(before) => document.getElementById('ws-clock').textContent.trim() !== before",
-            arg=before,
-            timeout=60_000,
+        # Until heartbeats have been billed on the server (the workspace beats every 15-30 s).
+        story.system.wait_until(
+            lambda: (
+                api.get(f"/api/v1/review-requests/{request_id}").json()["assignments"][0][
+                    "billed_seconds"
+                ]
+                >= 15
+            ),
+            timeout=90,
+            what="billed time",
         )
         story.shot(expert, "05-workspace-expert")
         story.shot(colleague, "06-workspace-colleague")
