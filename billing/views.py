@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from urllib.parse import urlsplit
 
 import stripe
 from csp.decorators import csp_update
@@ -191,8 +192,20 @@ def request_receipt(request):
 # Experts ---------------------------------------------------------------------------------------
 
 
+def _connect_onboarding_policy() -> dict[str, list[str]]:
+    """The "Set up payouts" form posts here and is redirected to Stripe's hosted onboarding:
+    CSP's form-action governs that redirect, so the page allows Stripe Connect's origin (and
+    a configured Stripe-compatible server's, whose account links point at itself)."""
+    origins = ["https://connect.stripe.com"]
+    if settings.STRIPE_API_BASE:
+        base = urlsplit(settings.STRIPE_API_BASE)
+        origins.append(f"{base.scheme}://{base.netloc}")
+    return {"form-action": origins}
+
+
 @expert_required
 @require_GET
+@csp_update(_connect_onboarding_policy())
 def expert_earnings(request):
     user = request.user
     weeks = selectors.expert_earnings_by_week(user=user, weeks=12)

@@ -11,6 +11,7 @@ must not get past them."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,7 +22,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from billing.models import Funding, Payout
+from billing.models import Funding, MoneyAction, Payout
 from experts.models import ExpertSpecialization
 from marketplace import services
 from marketplace.asgi import application
@@ -182,8 +183,14 @@ DOORS: dict[str, Door] = {
     "console_request_cancel": operator(post_only=True),
     "console_assignment_reassign": operator(post_only=True),
     "console_payouts": operator(),
-    "console_payout_retry": operator(post_only=True),
-    "console_payout_fail": operator(post_only=True),
+    # GET shows the money action's confirmation page, or sends back to the list when the
+    # action does not apply to the payout's state (the table's payout has failed).
+    "console_payout_retry": operator(),
+    "console_payout_fail": operator(redirects=True),
+    "console_payout_reverse": operator(redirects=True),
+    "console_money_actions": operator(),
+    "console_money_action_approve": operator(post_only=True),
+    "console_money_action_reject": operator(post_only=True),
     "console_disputes": operator(),
     "console_dispute": operator(),
     "console_dispute_approve": operator(post_only=True),
@@ -366,6 +373,18 @@ def world(db):
         body="{}",
     )
     month = date.today().strftime("%Y-%m")
+    # A credit grant waiting for a second operator (what approve and reject act on).
+    money_action = MoneyAction.objects.create(
+        kind=MoneyAction.Kind.CREDIT_GRANT,
+        status=MoneyAction.Status.AWAITING_APPROVAL,
+        amount_cents=500_000,
+        organization=organization,
+        summary="Grant $5,000.00 of credit",
+        reason="doors",
+        threshold_cents=100_000,
+        proposed_by=cast["operator"],
+        request_token=uuid.uuid4(),
+    )
     kwargs = {
         "invitation_accept": {"token": token},
         "team_member_role": {"pk": colleague.pk},
@@ -413,6 +432,9 @@ def world(db):
         "console_assignment_reassign": {"pk": assignment.pk},
         "console_payout_retry": {"pk": _payout(cast["expert"]).pk},
         "console_payout_fail": {"pk": Payout.objects.get(user=cast["expert"]).pk},
+        "console_payout_reverse": {"pk": Payout.objects.get(user=cast["expert"]).pk},
+        "console_money_action_approve": {"pk": money_action.pk},
+        "console_money_action_reject": {"pk": money_action.pk},
         "console_dispute": {"pk": dispute.pk},
         "console_dispute_approve": {"pk": dispute.pk},
         "console_dispute_reject": {"pk": dispute.pk},
