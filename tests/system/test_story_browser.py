@@ -343,7 +343,7 @@ def test_the_whole_story(story, webhook_receiver):
         colleague.goto(workspace_url)
         colleague.wait_for_selector("body[data-ws-state=connected]", timeout=WAIT_MS)
         colleague.wait_for_function(
-            "document.getElementById('ws-presence').textContent.includes('expert')",
+            "() => document.getElementById('ws-presence').textContent.includes('expert')",
             timeout=WAIT_MS,
         )
         expert.fill("#ws-chat-body", "Reading the notice section now.")
@@ -369,7 +369,7 @@ def test_the_whole_story(story, webhook_receiver):
         expert.click("#ws-submit")
         expert.click("#ws-confirm-submit")
         colleague.wait_for_function(
-            "document.getElementById('ws-status').textContent.trim() === 'Submitted'",
+            "() => document.getElementById('ws-status').textContent.trim() === 'Submitted'",
             timeout=WAIT_MS,
         )
         completed = api.get(f"/api/v1/review-requests/{request_id}").json()
