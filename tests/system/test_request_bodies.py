@@ -13,25 +13,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.system.flows import request_body
+
 URL = "/api/v1/review-requests"
 MIB = 1024 * 1024
 
 
-def _body(**overrides) -> dict:
-    body = {
-        "title": "Check a contract clause",
-        "specialization": "law.contracts",
-        "content": {"type": "text", "body": "The tenant may terminate at any time."},
-        "max_hours": 0.5,
-    }
-    body.update(overrides)
-    return body
-
-
 def _padded(size: int) -> bytes:
     """A valid create body of about `size` bytes (the padding in content.body)."""
-    base = json.dumps(_body(content={"type": "text", "body": ""})).encode()
-    return json.dumps(_body(content={"type": "text", "body": "x" * (size - len(base))})).encode()
+    base = json.dumps(request_body(content={"type": "text", "body": ""})).encode()
+    return json.dumps(
+        request_body(content={"type": "text", "body": "x" * (size - len(base))})
+    ).encode()
 
 
 def _exchange(system, head: str, payload: bytes, *, timeout: float = 60) -> tuple[int, bytes]:
@@ -117,7 +110,7 @@ def test_content_length_and_chunked_together_are_refused(system):
 
 @pytest.mark.parametrize("declared", ["abc", "-1", "1e3"])
 def test_a_content_length_that_is_not_a_number_is_400(system, declared):
-    payload = json.dumps(_body()).encode()
+    payload = json.dumps(request_body()).encode()
     status, _ = _exchange(system, f"Content-Length: {declared}\r\n", payload)
     assert status == 400
 
@@ -125,10 +118,10 @@ def test_a_content_length_that_is_not_a_number_is_400(system, declared):
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
-        (json.dumps(_body(title="a\u0000b")), "title"),
-        (json.dumps(_body(metadata={"a": ["ok", "\ud800"]})), "metadata.a[1]"),
+        (json.dumps(request_body(title="a\u0000b")), "title"),
+        (json.dumps(request_body(metadata={"a": ["ok", "\ud800"]})), "metadata.a[1]"),
         (
-            json.dumps(_body(content={"type": "json", "body": {"x": "__inf__"}})).replace(
+            json.dumps(request_body(content={"type": "json", "body": {"x": "__inf__"}})).replace(
                 '"__inf__"', "1e999"
             ),
             "content.body.x",

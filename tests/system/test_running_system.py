@@ -7,16 +7,7 @@ import json
 
 import websockets
 
-
-def _request_body(**overrides) -> dict:
-    body = {
-        "title": "Check a contract clause",
-        "specialization": "law.contracts",
-        "content": {"type": "text", "body": "The tenant may terminate at any time."},
-        "max_hours": 0.5,
-    }
-    body.update(overrides)
-    return body
+from tests.system.flows import request_body
 
 
 def test_healthz_reports_every_dependency_up(system):
@@ -28,7 +19,7 @@ def test_healthz_reports_every_dependency_up(system):
 
 def test_a_request_created_over_http_is_read_back_through_the_api(system):
     with system.api() as client:
-        created = client.post("/api/v1/review-requests", json=_request_body())
+        created = client.post("/api/v1/review-requests", json=request_body())
         assert created.status_code == 201, created.text
         fetched = client.get(f"/api/v1/review-requests/{created.json()['id']}")
     assert fetched.status_code == 200
