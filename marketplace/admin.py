@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from marketplace.admin_readonly import ReadOnlyAdmin
 from marketplace.models import (
     ApiKey,
     AuditLog,
@@ -13,6 +14,7 @@ from marketplace.models import (
     Organization,
     PlatformSettings,
     User,
+    WorkerHeartbeat,
 )
 
 
@@ -123,3 +125,13 @@ class PlatformSettingsAdmin(admin.ModelAdmin):
     list_display = ["fee_percent", "dispute_window_hours", "updated_at", "updated_by"]
     list_filter = ["updated_at"]
     search_fields = ["updated_by__email"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    """Which task workers beat, and when last: a worker missing here has died or stopped."""
+
+    list_display = ("worker_id", "hostname", "pid", "started_at", "beat_at")
+    search_fields = ("worker_id", "hostname")
+    list_filter = ("hostname",)
+    ordering = ("-beat_at",)

@@ -256,3 +256,20 @@ class PlatformSettings(models.Model):
 
     def __str__(self) -> str:
         return "Platform settings"
+
+
+class WorkerHeartbeat(models.Model):
+    """A task worker that is alive says so here every few seconds (marketplace.worker_lease).
+
+    django_tasks_db marks a task RUNNING when a worker claims it and never looks at it again: a
+    worker killed mid-task left the row RUNNING for good. A task whose worker has stopped beating
+    is handed back to the queue by the other workers."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    beat_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} (last beat {self.beat_at:%H:%M:%S})"

@@ -173,6 +173,11 @@ else:
     }
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker beats every WORKER_LEASE_SECONDS / 4; a RUNNING task whose worker has not beaten for
+# WORKER_LEASE_SECONDS goes back to the queue (marketplace/worker_lease.py), at most
+# WORKER_MAX_ATTEMPTS claims in all (then it is failed, so a task that kills its worker stops).
+WORKER_LEASE_SECONDS = env_int("WORKER_LEASE_SECONDS", 60, minimum=4)
+WORKER_MAX_ATTEMPTS = env_int("WORKER_MAX_ATTEMPTS", 3, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

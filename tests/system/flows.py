@@ -5,8 +5,11 @@ frames from a socket."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -163,3 +166,28 @@ def events(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def is_event(kind: str) -> Callable[[dict[str, Any]], bool]:
     return lambda frame: frame.get("type") == "event" and frame["event"]["kind"] == kind
+
+
+@contextlib.contextmanager
+def paused(system: System, name: str):
+    """SIGSTOP one process group (it claims nothing meanwhile), SIGCONT on the way out."""
+    os.killpg(system.processes[name].pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(system.processes[name].pid, signal.SIGCONT)
+
+
+def shell(system: System, code: str) -> str:
+    """The last line `manage.py shell -c code` prints, on the system's database."""
+    return system.manage("shell", "-c", code).strip().splitlines()[-1]
+
+
+def task_rows(system: System, task_name: str) -> list[dict[str, Any]]:
+    """The django_tasks_db rows of one task (status, workers), oldest first."""
+    code = (
+        "import json; from django_tasks_db.models import DBTaskResult; "
+        f"print(json.dumps([dict(status=r.status, worker_ids=r.worker_ids) for r in "
+        f"DBTaskResult.objects.filter(task_path__endswith={task_name!r}).order_by('enqueued_at')]))"
+    )
+    return json.loads(shell(system, code))

@@ -1,19 +1,13 @@
 """Scaled out as the README says: PostgreSQL, Redis, two daphnes and two workers. What one
-process does reaches the others; a worker killed mid-task loses nothing; two payout runs at
-once pay nobody twice."""
+process does reaches the others; two payout runs at once pay nobody twice. (A worker killed
+mid-task: test_worker_killed.py, on both backends.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,8 +19,10 @@ from tests.system.flows import (
     events,
     is_event,
     on_call_expert,
+    paused,
     recv_json,
     recv_until,
+    shell,
     take_assignment,
 )
 
@@ -43,16 +39,6 @@ def scaled(tmp_path_factory):
         extra_env={"DISPUTE_WINDOW_HOURS": "0", "PAYOUT_MINIMUM_CENTS": "1"},
     ) as instance:
         yield instance
-
-
-@contextmanager
-def paused(system, name: str):
-    """SIGSTOP one process group (it claims nothing meanwhile), SIGCONT on the way out."""
-    os.killpg(system.processes[name].pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.killpg(system.processes[name].pid, signal.SIGCONT)
 
 
 def run(coroutine, timeout: float = 90):
@@ -145,99 +131,6 @@ def test_an_offer_made_by_either_worker_reaches_sockets_on_both_daphnes(scaled):
     client.close()
 
 
-# A worker killed mid-task ------------------------------------------------------------------
-
-
-class SlowReceiver:
-    """Records each webhook request as it arrives, then holds the first one's answer for
-    `hold` seconds (the worker that sent it is busy with it meanwhile)."""
-
-    def __init__(self, hold: float):
-        self.hold = hold
-        self.requests: list[tuple[float, dict, bytes]] = []
-        self.condition = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.condition:
-                    receiver.requests.append((time.monotonic(), dict(self.headers), body))
-                    first = len(receiver.requests) == 1
-                    receiver.condition.notify_all()
-                if first:
-                    time.sleep(receiver.hold)
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:
-                    pass  # the sender died meanwhile
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count: int, timeout: float) -> list[tuple[float, dict, bytes]]:
-        with self.condition:
-            if not self.condition.wait_for(lambda: len(self.requests) >= count, timeout):
-                raise AssertionError(f"{len(self.requests)} deliveries, wanted {count}")
-            return list(self.requests)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _task_rows(system, task_name: str) -> list[dict]:
-    """The django_tasks_db rows of one task (status, workers), read with a management command."""
-    code = (
-        "import json; from django_tasks_db.models import DBTaskResult; "
-        f"print(json.dumps([dict(status=r.status, worker_ids=r.worker_ids) for r in "
-        f"DBTaskResult.objects.filter(task_path__endswith={task_name!r}).order_by('enqueued_at')]))"
-    )
-    return json.loads(scaled_shell(system, code))
-
-
-def scaled_shell(system, code: str) -> str:
-    return system.manage("shell", "-c", code).strip().splitlines()[-1]
-
-
-def test_a_webhook_whose_worker_is_killed_mid_delivery_is_delivered_by_the_other(system_factory):
-    system = system_factory(worker=2)
-    receiver = SlowReceiver(hold=8)
-    try:
-        with paused(system, "worker.2"):
-            created = create_request(system, callback_url=receiver.url)
-            with system.api() as client:
-                assert client.post(f"/api/v1/review-requests/{created['id']}/cancel").is_success
-            first = receiver.wait(1, timeout=30)[0]
-            # worker.1 is inside the task, waiting for the answer: it dies there.
-            system.kill("worker.1")
-        deliveries = receiver.wait(2, timeout=120)
-        time.sleep(3)
-        deliveries = list(receiver.requests)
-        rows = _task_rows(system, "webhook_deliver")
-    finally:
-        receiver.close()
-    bodies = [json.loads(body) for _, _, body in deliveries]
-    assert first[2] == deliveries[1][2], "the same event is never two different bodies"
-    assert [b["type"] for b in bodies] == ["review_request.cancelled"] * 2
-    assert len({b["id"] for b in bodies}) == 1
-    assert len(deliveries) == 2, "delivered once more, then not again"
-    # The delivery is recovered by the webhook's own retry (the attempt is parked before the
-    # send; webhooks_retry_due enqueues a new task), run by the surviving worker. The killed
-    # worker's own row stays RUNNING: django_tasks_db 0.13 never re-runs a task whose worker
-    # died, so work without a recovery of its own (like this retry) would be lost.
-    done = [row for row in rows if row["status"] == "SUCCESSFUL"]
-    assert len(done) == 1, rows
-    killed = [row for row in rows if row["status"] == "RUNNING"]
-    assert all(not set(done[0]["worker_ids"]) & set(row["worker_ids"]) for row in killed)
-
-
 def test_two_payout_runs_at_once_pay_each_expert_once(scaled):
     experts = []
     for specialization in ("finance.tax", "engineering.civil"):
@@ -271,7 +164,7 @@ def test_two_payout_runs_at_once_pay_each_expert_once(scaled):
     outputs = [process.communicate(timeout=120) for process in runs]
     assert [process.returncode for process in runs] == [0, 0], outputs
     payouts = json.loads(
-        scaled_shell(
+        shell(
             scaled,
             "import json; from billing.models import Payout; print(json.dumps(list("
             "Payout.objects.values('user__email', 'amount_cents', 'status'))))",
@@ -283,7 +176,7 @@ def test_two_payout_runs_at_once_pay_each_expert_once(scaled):
     # Without Stripe keys the money moves in the ledger and the payout waits for Stripe.
     assert {p["status"] for p in payouts} == {"awaiting_stripe"}
     assert "payouts created" in scaled.manage("run_payouts")
-    assert len(json.loads(scaled_shell(scaled, PAYOUT_COUNT))) == len(payouts), "a rerun pays none"
+    assert len(json.loads(shell(scaled, PAYOUT_COUNT))) == len(payouts), "a rerun pays none"
     scaled.manage("ledger_check")
 
 

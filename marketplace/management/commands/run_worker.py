@@ -5,19 +5,26 @@ next look (up to a second with `--interval 1`). This worker runs django_tasks_db
 its batch mode (everything that is ready, then return), then waits on the wake channel of
 `marketplace.taskwake`, for at most `--interval` seconds, and starts again. Same queue, same
 claim and row locks, same signals; `db_worker --batch` still runs what is queued and exits.
+
+Between passes it also hands back the tasks of workers that died mid-task (marketplace.
+worker_lease): it beats while it runs, and a RUNNING task whose worker stopped beating is queued
+again.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 from django_tasks_db.management.commands.db_worker import Worker
 
 from marketplace.taskwake import Wakeups
+from marketplace.worker_lease import Heartbeat, tasks_recover_abandoned
 
 logger = logging.getLogger("inloop.worker")
 
@@ -27,6 +34,8 @@ class WakingWorker(Worker):
         # No start-up delay: it spreads a herd of pollers, and this worker does not poll.
         super().__init__(batch=True, startup_delay=False, max_tasks=None, **kwargs)
         self.wakeups = Wakeups()
+        self.heartbeat = Heartbeat(self.worker_id)
+        self.recovered_at = 0.0
 
     def run(self) -> None:
         logger.info(
@@ -36,13 +45,23 @@ class WakingWorker(Worker):
             self.interval,
         )
         self.wakeups.open()  # before the first look: a wake during it is kept
+        self.heartbeat.start()
         try:
             while self.running:
                 super().run()  # batch mode: returns once nothing is ready
-                if self.running:
+                if self.running and not self.recover_abandoned():
                     self.wakeups.wait(self.interval)
         finally:
+            self.heartbeat.stop()
             self.wakeups.close()
+
+    def recover_abandoned(self) -> bool:
+        """Every quarter lease: requeue dead workers' tasks. True if any came back to run."""
+        now = time.monotonic()
+        if now - self.recovered_at < settings.WORKER_LEASE_SECONDS / 4:
+            return False
+        self.recovered_at = now
+        return bool(tasks_recover_abandoned().requeued)
 
 
 class Command(DbWorkerCommand):
