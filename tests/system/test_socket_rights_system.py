@@ -3,7 +3,7 @@ Procfile, the demo data, real logins over HTTP with CSRF tokens. A right taken a
 web.1 (or by a management command, a third process) closes the socket web.2 holds within a
 second. Unit tests of each change: tests/marketplace/test_socket_rights.py.
 
-Needs a channel layer that crosses processes: REDIS_URL (skipped without it)."""
+Runs in both passes: the embedded Valkey of the default setup crosses processes as Redis does."""
 
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ import pytest
 import websockets
 
 from tests.system.conftest import System, run_system
-
-pytestmark = pytest.mark.redis
 
 CLOSE_WITHIN = 1.0  # seconds, from the change's answer (committed) to the close on web.2
 NEW_PASSWORD = "a-brand-new-passphrase-42"
