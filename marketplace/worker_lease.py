@@ -49,6 +49,11 @@ def lease() -> timedelta:
     return timedelta(seconds=settings.WORKER_LEASE_SECONDS)
 
 
+def beat_seconds() -> float:
+    """How often a worker beats, and looks for dead workers' tasks: a quarter of the lease."""
+    return settings.WORKER_LEASE_SECONDS / 4
+
+
 def worker_beat(*, worker_id: str, started_at: datetime) -> None:
     now = timezone.now()
     WorkerHeartbeat.objects.update_or_create(
@@ -130,9 +135,8 @@ class Heartbeat:
         self.thread.start()
 
     def run(self) -> None:
-        interval = settings.WORKER_LEASE_SECONDS / 4
         try:
-            while not self.stopped.wait(interval):
+            while not self.stopped.wait(beat_seconds()):
                 try:
                     close_old_connections()
                     worker_beat(worker_id=self.worker_id, started_at=self.started_at)

@@ -17,14 +17,13 @@ import logging
 import os
 import time
 
-from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 from django_tasks_db.management.commands.db_worker import Worker
 
 from marketplace.taskwake import Wakeups
-from marketplace.worker_lease import Heartbeat, tasks_recover_abandoned
+from marketplace.worker_lease import Heartbeat, beat_seconds, tasks_recover_abandoned
 
 logger = logging.getLogger("inloop.worker")
 
@@ -58,7 +57,7 @@ class WakingWorker(Worker):
     def recover_abandoned(self) -> bool:
         """Every quarter lease: requeue dead workers' tasks. True if any came back to run."""
         now = time.monotonic()
-        if now - self.recovered_at < settings.WORKER_LEASE_SECONDS / 4:
+        if now - self.recovered_at < beat_seconds():
             return False
         self.recovered_at = now
         return bool(tasks_recover_abandoned().requeued)
