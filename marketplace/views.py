@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from allauth.account.views import SignupView
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib import messages
@@ -32,6 +33,21 @@ def home(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
     return render(request, "home.html", {"platform_fee_percent": selectors.platform_fee_percent()})
+
+
+class RoleSignupView(SignupView):
+    """allauth's sign-up, with the role chosen already when the link said which one
+    (`?as=expert` from "Sign up as an expert", `?as=company` from "Sign up as a company")."""
+
+    def get_initial(self) -> dict:
+        initial = super().get_initial()
+        role = self.request.GET.get("as", "")
+        if role in User.AccountType.values and role != User.AccountType.OPERATOR:
+            initial["account_type"] = role
+        return initial
+
+
+signup = RoleSignupView.as_view()
 
 
 @login_required

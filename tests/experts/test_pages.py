@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from datetime import date, timedelta
@@ -604,3 +605,19 @@ def test_directory_and_profiles_refuse_experts_and_operators(expert, mfa_operato
         client = login_client(user)
         assert client.get(f"/company/experts/{other.pk}/").status_code == 403
         assert client.post(f"/company/experts/{other.pk}/block/").status_code == 403
+
+
+def test_an_incomplete_profile_is_not_shown_as_accepting_work_and_its_missing_fields_are_not_optional(
+    expert, profile
+):
+    """The badge says no offers reach the expert until the profile is complete; the fields the
+    completeness list names as missing carry no "(optional)" mark."""
+    page = login_client(expert).get("/expert/profile/").content.decode()
+    assert "No offers until your profile is complete" in page
+    assert ">Accepting work</span>" not in page
+    for label in ("Headline", "Languages", "Hourly rate (USD)", "Bio"):
+        assert re.search(rf"<label[^>]*>{re.escape(label)}</label>", page), label
+    assert (
+        '<span class="optional">(optional)</span>'
+        not in page.split('id="basics-h"')[1].split("</form>")[0]
+    )

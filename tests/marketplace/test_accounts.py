@@ -122,3 +122,37 @@ def test_createoperator_command_makes_a_verified_operator():
     call_command("createoperator", "ops@inloop.test", "--password", "a-long-password")
     user = User.objects.get(email="ops@inloop.test")
     assert user.is_operator and user.emailaddress_set.get().verified
+
+
+@pytest.mark.parametrize(
+    ("link", "checked"),
+    [("?as=expert", "expert"), ("?as=company", "company"), ("?as=operator", None), ("?as=x", None)],
+)
+def test_the_sign_up_links_preselect_the_role_they_name(link, checked):
+    """ "Sign up as an expert" / "as a company" open the form with that role chosen; an operator
+    cannot be chosen by a link, and an unknown value chooses nothing."""
+    # Each case from its own address: allauth counts sign-up page views against its rate limit.
+    address = f"198.51.100.{len(link) + (ord(link[-1]) % 50)}"
+    page = Client(REMOTE_ADDR=address).get("/accounts/signup/" + link).content.decode()
+    radios = re.findall(r'<input type="radio" name="account_type" value="(\w+)"[^>]*>', page)
+    assert sorted(radios) == ["company", "expert"]
+    chosen = re.findall(r'<input type="radio" name="account_type" value="(\w+)"[^>]*checked', page)
+    assert chosen == ([checked] if checked else [])
+
+
+def test_the_home_page_links_each_role_to_its_own_sign_up():
+    page = Client().get("/").content.decode()
+    assert 'href="/accounts/signup/?as=expert"' in page
+    assert 'href="/accounts/signup/?as=company"' in page
+
+
+def test_a_new_expert_is_welcomed_as_new_not_back():
+    # Its own address and email: allauth rate-limits sign-ups per address and confirmation
+    # emails per address, and other tests here use new@example.test.
+    client = Client(REMOTE_ADDR="203.0.113.41")
+    _signup(client, account_type="expert", email="welcome@example.test")
+    _verify_from_last_email(client)
+    client.post("/accounts/login/", {"login": "welcome@example.test", "password": PASSWORD})
+    page = client.get("/expert/").content.decode()
+    assert "Welcome to Inloop" in page
+    assert "Welcome back" not in page
