@@ -1,5 +1,6 @@
-"""The expert's earnings-by-week chart: an inline SVG drawn on the server (no JavaScript), always
-shown next to a table of the same numbers."""
+"""Money charts: inline SVGs drawn on the server (no JavaScript), always shown next to a table of
+the same numbers. Columns over time (an expert's earnings by week, a company's spend by month)
+and horizontal bars for named groups (spend by specialization), whose labels never overlap."""
 
 from __future__ import annotations
 
@@ -28,9 +29,20 @@ def _nice_top(cents: int) -> int:
 
 
 def earnings_by_week_svg(weeks: Sequence[WeekTotal]) -> SafeString:
-    top = _nice_top(max((week.earned_cents for week in weeks), default=0))
+    return columns_svg(
+        [
+            (f"{week.week_start:%b %d}", f"Week of {week.week_start:%b %d}", week.earned_cents)
+            for week in weeks
+        ],
+        f"Earnings by week, last {len(weeks)} weeks (numbers in the table below)",
+    )
+
+
+def columns_svg(points: Sequence[tuple[str, str, int]], aria_label: str) -> SafeString:
+    """One column per (short label, long label, cents); negative amounts draw as zero."""
+    top = _nice_top(max((max(cents, 0) for _, _, cents in points), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_w / max(len(weeks), 1)
+    slot = plot_w / max(len(points), 1)
     grid = format_html_join(
         "",
         '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
@@ -55,16 +67,16 @@ def earnings_by_week_svg(weeks: Sequence[WeekTotal]) -> SafeString:
         (
             (
                 f"{LEFT + slot * index + slot * 0.15:.1f}",
-                f"{TOP + plot_h - plot_h * week.earned_cents / top:.1f}",
+                f"{TOP + plot_h - plot_h * max(cents, 0) / top:.1f}",
                 f"{slot * 0.7:.1f}",
-                f"{plot_h * week.earned_cents / top:.1f}",
-                f"Week of {week.week_start:%b %d}",
-                format_cents(week.earned_cents),
+                f"{plot_h * max(cents, 0) / top:.1f}",
+                long_label,
+                format_cents(cents),
                 f"{LEFT + slot * index + slot / 2:.1f}",
                 HEIGHT - 12,
-                f"{week.week_start:%b %d}",
+                short_label,
             )
-            for index, week in enumerate(weeks)
+            for index, (short_label, long_label, cents) in enumerate(points)
         ),
     )
     return format_html(
@@ -72,11 +84,53 @@ def earnings_by_week_svg(weeks: Sequence[WeekTotal]) -> SafeString:
         '<line class="axis" x1="{}" x2="{}" y1="{}" y2="{}"/>{}{}</svg>',
         WIDTH,
         HEIGHT,
-        f"Earnings by week, last {len(weeks)} weeks (numbers in the table below)",
+        aria_label,
         LEFT,
         WIDTH - RIGHT,
         TOP + plot_h,
         TOP + plot_h,
         grid,
+        bars,
+    )
+
+
+ROW_H, LABEL_W, AMOUNT_W = 28, 200, 90
+
+
+def hbars_svg(rows: Sequence[tuple[str, int]], aria_label: str) -> SafeString:
+    """One bar per (label, cents), one row each: the label on the left, the amount on the right,
+    so long names never overlap (they are cut at 30 characters; the table has them whole)."""
+    top = _nice_top(max((max(cents, 0) for _, cents in rows), default=0))
+    plot_w = WIDTH - LABEL_W - AMOUNT_W
+    height = ROW_H * max(len(rows), 1) + 8
+    bars = format_html_join(
+        "",
+        '<text x="{}" y="{}" text-anchor="end">{}</text>'
+        '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}: {}</title></rect>'
+        '<text x="{}" y="{}">{}</text>',
+        (
+            (
+                LABEL_W - 8,
+                ROW_H * index + 22,
+                label if len(label) <= 30 else label[:29] + "…",
+                LABEL_W,
+                ROW_H * index + 8,
+                f"{plot_w * max(cents, 0) / top:.1f}",
+                ROW_H - 10,
+                label,
+                format_cents(cents),
+                f"{LABEL_W + plot_w * max(cents, 0) / top + 6:.1f}",
+                ROW_H * index + 22,
+                format_cents(cents),
+            )
+            for index, (label, cents) in enumerate(rows)
+        ),
+    )
+    return format_html(
+        '<svg viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">'
+        "{}</svg>",
+        WIDTH,
+        height,
+        aria_label,
         bars,
     )

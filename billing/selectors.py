@@ -10,7 +10,7 @@ from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
 
-from billing import ledger
+from billing import ledger, words
 from billing.models import (
     ConnectedAccount,
     CreditGrant,
@@ -32,6 +32,10 @@ class CompanyBalance:
     available_cents: int
     held_cents: int
     currency: str = "usd"
+
+    @property
+    def total_cents(self) -> int:
+        return self.available_cents + self.held_cents
 
 
 def company_balance(*, organization) -> CompanyBalance:
@@ -124,6 +128,8 @@ class StatementLine:
     memo: str
     available_cents: int
     held_cents: int
+    description: str = ""  # in words, naming the request (billing.words)
+    url: str = ""  # the request's page, when the line is about one
 
 
 @dataclass
@@ -198,16 +204,23 @@ def company_statement(*, organization, month: str) -> Statement:
             txn.pk, {"txn": txn, Kind.COMPANY_AVAILABLE: 0, Kind.COMPANY_HELD: 0}
         )
         row[accounts[entry.account_id]] += entry.amount_cents
+    describer = words.LineDescriber(
+        organization=organization, txn_refs=[row["txn"].ref for row in by_txn.values()]
+    )
     for row in by_txn.values():
         txn = row["txn"]
+        memo = txn.memo or REASON_LABELS.get(txn.reason, txn.reason)
+        described = describer.describe(ref=txn.ref, reason=txn.reason, memo=txn.memo, fallback=memo)
         statement.lines.append(
             StatementLine(
                 at=txn.created_at,
                 ref=txn.ref,
                 reason=txn.reason,
-                memo=txn.memo or REASON_LABELS.get(txn.reason, txn.reason),
+                memo=memo,
                 available_cents=row[Kind.COMPANY_AVAILABLE],
                 held_cents=row[Kind.COMPANY_HELD],
+                description=described.text,
+                url=described.url,
             )
         )
     return statement
@@ -215,15 +228,17 @@ def company_statement(*, organization, month: str) -> Statement:
 
 @dataclass(frozen=True)
 class Receipt:
-    kind: str  # "card", "credit", "refund"
+    kind: str  # "card", "credit", "charge", "refund"
     at: datetime
     amount_cents: int
     status: str
     description: str
+    url: str = ""  # the request a charge or refund was for
 
 
 def company_receipts(*, organization, limit: int = 50) -> list[Receipt]:
-    """Card top-ups, operator credit and refunds, newest first (three queries)."""
+    """Card top-ups, operator credit, charges for reviews and refunds, newest first, each in
+    words (five queries, the request lookup included)."""
     receipts = [
         Receipt(
             "card",
@@ -243,17 +258,50 @@ def company_receipts(*, organization, limit: int = 50) -> list[Receipt]:
             grant.created_at,
             grant.amount_cents,
             "Granted" if grant.amount_cents > 0 else "Revoked",
-            grant.reason,
+            f"Credit from Inloop: {grant.reason}",
         )
         for grant in CreditGrant.objects.filter(organization=organization).order_by("-created_at")[
             :limit
         ]
     ]
-    receipts += [
-        Receipt("refund", refund.created_at, refund.amount_cents, "Refunded", refund.reason)
-        for refund in Refund.objects.filter(earning__organization=organization).order_by(
+    charges = list(
+        Earning.objects.filter(organization=organization, payer=Hold.Payer.COMPANY).order_by(
             "-created_at"
         )[:limit]
+    )
+    refunds = list(
+        Refund.objects.filter(earning__organization=organization)
+        .select_related("earning")
+        .order_by("-created_at")[:limit]
+    )
+    subjects = words.subjects_for(
+        [earning.ref for earning in charges] + [refund.earning.ref for refund in refunds]
+    )
+
+    def subject(ref: str) -> words.Subject:
+        return subjects.get(ref) or words.Subject(text="a review")
+
+    receipts += [
+        Receipt(
+            "charge",
+            earning.created_at,
+            earning.company_cost_cents,
+            "Charged",
+            words.charge_words(subject(earning.ref).text, earning),
+            subject(earning.ref).url,
+        )
+        for earning in charges
+    ]
+    receipts += [
+        Receipt(
+            "refund",
+            refund.created_at,
+            refund.amount_cents,
+            "Refunded",
+            f"{words.refund_words(refund.reason)}: {subject(refund.earning.ref).text}",
+            subject(refund.earning.ref).url,
+        )
+        for refund in refunds
     ]
     receipts.sort(key=lambda receipt: receipt.at, reverse=True)
     return receipts[:limit]

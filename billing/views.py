@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import stripe
@@ -20,8 +21,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import selectors, services, stripe_gateway, webhooks
-from billing.charts import earnings_by_week_svg
+from billing import selectors, services, spend, stripe_gateway, webhooks
+from billing.charts import columns_svg, earnings_by_week_svg, hbars_svg
 from billing.forms import AddFundsForm
 from billing.payouts import next_payout_at
 from marketplace.permissions import company_required, expert_required
@@ -35,19 +36,22 @@ def _csv_response(filename: str, header: list[str], rows) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow(header)
     for row in rows:
-        # A leading =, +, - or @ would run as a formula in a spreadsheet.
-        writer.writerow(
-            [
-                f"'{value}" if isinstance(value, str) and value[:1] in "=+-@" else value
-                for value in row
-            ]
-        )
+        writer.writerow([_csv_cell(value) for value in row])
     return response
 
 
-def _dollars(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+def _csv_cell(value):
+    """A text cell that begins with =, +, - or @ would run as a formula in a spreadsheet: it gets
+    a leading apostrophe. Numbers are never text here (amounts are Decimals), so they stay
+    numbers, negative ones included."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return f"'{value}"
+    return value
+
+
+def _dollars(cents: int) -> Decimal:
+    """Cents as a dollar number for CSV cells: 12345 -> Decimal("123.45"), -28200 -> -282.00."""
+    return Decimal(int(cents)).scaleb(-2)
 
 
 # Company ---------------------------------------------------------------------------------------
@@ -75,6 +79,9 @@ def company_billing(request):
             else:
                 return redirect("billing_funding", pk=funding.pk)
     receipts = selectors.company_receipts(organization=organization)
+    months = selectors.recent_months(count=12)
+    by_month = spend.spend_by_month(organization=organization, months=months[:6])
+    by_group = spend.spend_by_group(organization=organization, months=months)
     return render(
         request,
         "billing/company_billing.html",
@@ -83,7 +90,17 @@ def company_billing(request):
             "form": form,
             "funding_configured": configured,
             "receipts": receipts,
-            "months": selectors.recent_months(count=12),
+            "months": months,
+            "spend_by_month": by_month,
+            "spend_by_month_chart": columns_svg(
+                [(row.label, row.label, row.net_cents) for row in by_month],
+                "Spend by month, last 6 months (numbers in the table below)",
+            ),
+            "spend_by_group": by_group,
+            "spend_by_group_chart": hbars_svg(
+                [(row.label, row.net_cents) for row in by_group],
+                "Spend by specialization, last 12 months (numbers in the table below)",
+            ),
         },
     )
 
@@ -113,6 +130,7 @@ def funding_detail(request, pk: int):
         request,
         "billing/funding.html",
         {
+            "balance": selectors.company_balance(organization=request.organization),
             "funding": funding,
             "awaiting_webhook": awaiting_webhook,
             "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
@@ -128,7 +146,12 @@ def company_statement(request, month: str):
     return render(
         request,
         "billing/company_statement.html",
-        {"statement": statement, "month": month, "labels": selectors.REASON_LABELS},
+        {
+            "balance": selectors.company_balance(organization=request.organization),
+            "statement": statement,
+            "month": month,
+            "labels": selectors.REASON_LABELS,
+        },
     )
 
 
@@ -136,14 +159,16 @@ def company_statement(request, month: str):
 @require_GET
 def company_statement_csv(request, month: str):
     statement = selectors.company_statement(organization=request.organization, month=month)
+    # The columns of earlier statements stay where they were; `currency` is added at the end.
     rows = [
         [
             line.at.isoformat(),
             line.ref,
             line.reason,
-            line.memo,
+            line.description or line.memo,
             _dollars(line.available_cents),
             _dollars(line.held_cents),
+            "USD",
         ]
         for line in statement.lines
     ]
@@ -153,9 +178,10 @@ def company_statement_csv(request, month: str):
             "",
             "",
             "opening_balance",
-            "",
+            "Opening balance",
             _dollars(statement.opening_available_cents),
             _dollars(statement.opening_held_cents),
+            "USD",
         ],
     )
     rows.append(
@@ -163,14 +189,15 @@ def company_statement_csv(request, month: str):
             "",
             "",
             "closing_balance",
-            "",
+            "Closing balance",
             _dollars(statement.closing_available_cents),
             _dollars(statement.closing_held_cents),
+            "USD",
         ]
     )
     return _csv_response(
         f"inloop-statement-{request.organization.slug}-{month}.csv",
-        ["time", "reference", "kind", "description", "available_usd", "held_usd"],
+        ["time", "reference", "kind", "description", "available_usd", "held_usd", "currency"],
         rows,
     )
 
@@ -185,7 +212,11 @@ def request_receipt(request):
     return render(
         request,
         "billing/receipt.html",
-        {"receipt": receipt, "title": request.GET.get("title", "")[:200]},
+        {
+            "balance": selectors.company_balance(organization=request.organization),
+            "receipt": receipt,
+            "title": request.GET.get("title", "")[:200],
+        },
     )
 
 
