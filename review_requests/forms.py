@@ -341,3 +341,21 @@ class ReviewRequestForm(forms.Form):
                 self.add_error(name if name in self.fields else None, errors)
         else:
             self.add_error(None, exc.messages)
+
+
+class EstimateForm(forms.Form):
+    """The cost-relevant fields of the new-request form, as the page sends them while the company
+    types (GET /company/requests/estimate.json)."""
+
+    specialization = forms.CharField(max_length=200)
+    max_hours = forms.DecimalField(min_value=Decimal("0.25"), max_value=Decimal(40))
+    max_hourly_rate = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_value=Decimal(100_000), decimal_places=2
+    )
+    reviewers = forms.IntegerField(min_value=1, max_value=5)
+
+    def max_rate_cents(self) -> int | None:
+        rate = self.cleaned_data.get("max_hourly_rate")
+        if rate is None:
+            return None
+        return int((rate * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))

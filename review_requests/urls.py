@@ -24,6 +24,11 @@ urlpatterns += [
     path("company/requests/", company_views.request_list, name="company_requests"),
     path("company/requests/new/", company_views.request_new, name="company_request_new"),
     path(
+        "company/requests/estimate.json",
+        company_views.request_estimate_json,
+        name="company_request_estimate",
+    ),
+    path(
         "company/requests/preview/", company_views.request_preview, name="company_request_preview"
     ),
     path(

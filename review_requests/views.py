@@ -13,9 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from marketplace.permissions import company_required
 from marketplace.rendering import markdown_to_safe_html
+from marketplace.templatetags.inloop import format_cents
 from review_requests import company_selectors, exports, webhooks
+from review_requests.estimates import request_estimate
 from review_requests.forms import (
     PREVIEW_MAX_CHARS,
+    EstimateForm,
     RequestFilterForm,
     ReviewRequestForm,
     RubricFormSet,
@@ -85,15 +88,80 @@ def request_new(request):
             except ValidationError as exc:
                 form.add_api_errors(exc)
             else:
-                messages.success(
-                    request, "Request submitted. Matching experts are being offered it now."
-                )
+                messages.success(request, _submitted_message(request.organization, form))
                 return redirect("company_request_detail", pk=review_request.pk)
     return render(
         request,
         "review_requests/request_new.html",
-        {"form": form, "rubric": rubric, "preview_max": PREVIEW_MAX_CHARS},
+        {
+            "form": form,
+            "rubric": rubric,
+            "preview_max": PREVIEW_MAX_CHARS,
+            "estimate": _form_estimate(request.organization, form),
+            "estimate_prompt": ESTIMATE_PROMPT,
+        },
     )
+
+
+ESTIMATE_PROMPT = (
+    "Choose a specialization to see the hold an accept would place, your available balance, "
+    "and how many experts fit right now."
+)
+
+
+def _estimate_for(organization, data: dict):
+    estimate_form = EstimateForm(data)
+    if not estimate_form.is_valid():
+        return None, estimate_form
+    return (
+        request_estimate(
+            organization=organization,
+            specialization_slug=estimate_form.cleaned_data["specialization"],
+            max_hours=estimate_form.cleaned_data["max_hours"],
+            max_rate_cents=estimate_form.max_rate_cents(),
+            reviewers=estimate_form.cleaned_data["reviewers"],
+        ),
+        estimate_form,
+    )
+
+
+def _form_estimate(organization, form: ReviewRequestForm):
+    """The estimate of what the form holds now (a re-shown POST, or the initial values)."""
+    data = form.data if form.is_bound else {}
+    if not data.get("specialization"):
+        return None
+    return _estimate_for(organization, data)[0]
+
+
+def _submitted_message(organization, form: ReviewRequestForm) -> str:
+    estimate, _ = _estimate_for(organization, form.data)
+    if estimate is not None and estimate.candidates and not estimate.covered:
+        return (
+            "Request submitted, waiting for funds: your available balance "
+            f"({format_cents(estimate.available_cents)}) does not cover the hold of even the "
+            f"cheapest matching expert ({format_cents(estimate.hold_low_cents)}). Add funds and "
+            "experts are offered it at once."
+        )
+    if estimate is not None and not estimate.candidates:
+        return "Request submitted. No expert fits it right now; it is offered as soon as one does."
+    return "Request submitted. Matching experts are being offered it now."
+
+
+@company_required
+@require_GET
+def request_estimate_json(request):
+    """What the new-request form shows as the company types: the hold an accept would place,
+    the available balance, and how many experts fit right now. Nothing chosen yet: what to
+    choose (200)."""
+    if not request.GET.get("specialization"):
+        return JsonResponse({"state": "none", "sentences": [ESTIMATE_PROMPT]})
+    estimate, estimate_form = _estimate_for(request.organization, request.GET)
+    if estimate is None:
+        errors = {name: [str(e) for e in errs] for name, errs in estimate_form.errors.items()}
+        return JsonResponse(
+            {"error": "Fill in the fields the estimate needs.", "fields": errors}, status=400
+        )
+    return JsonResponse(estimate.as_json())
 
 
 @company_required

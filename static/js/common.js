@@ -142,6 +142,16 @@
   /* ---------------------------------------------------------------- */
 
   // Capture phase: runs before any page script sees the submit.
+  function hasEmptyRequired(form) {
+    var controls = form.querySelectorAll("input[required], textarea[required], select[required]");
+    for (var i = 0; i < controls.length; i++) {
+      var control = controls[i];
+      if (control.type === "radio" || control.type === "checkbox" || control.type === "hidden") continue;
+      if (!String(control.value || "").trim()) return true;
+    }
+    return false;
+  }
+
   document.addEventListener(
     "submit",
     function (event) {
@@ -158,6 +168,9 @@
       var submitter = event.submitter || null;
       var message =
         (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+      // A form with a required field left empty is not confirmed: the server answers with every
+      // error next to its field, and nothing happens that would need confirming.
+      if (message && hasEmptyRequired(form)) message = null;
       if (message && !window.confirm(message)) {
         event.preventDefault();
         event.stopImmediatePropagation();

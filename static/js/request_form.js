@@ -58,9 +58,55 @@
     return turns;
   }
 
+  /*
+   * The cost estimate: as the company changes the specialization, hours, rate cap or reviewers,
+   * ask the server (GET estimate URL) what an accept would hold, the available balance and how
+   * many experts fit, and write its sentences (text only).
+   */
+  function startEstimate(form) {
+    var panel = document.getElementById("cost-estimate");
+    var target = document.getElementById("estimate-body");
+    if (!panel || !target) return;
+    var url = panel.getAttribute("data-estimate-url");
+    var names = ["specialization", "max_hours", "max_hourly_rate", "reviewers"];
+    var latest = 0;
+    var update = debounce(function () {
+      var params = new URLSearchParams();
+      names.forEach(function (name) {
+        var field = form.elements.namedItem(name);
+        if (field && field.value) params.set(name, field.value);
+      });
+      if (!params.get("specialization")) return;
+      var ticket = ++latest;
+      fetch(url + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+        })
+        .then(function (result) {
+          if (ticket !== latest) return;  // an older answer arriving late
+          target.textContent = "";
+          var lines = result.ok ? result.data.sentences : [result.data.error || "No estimate for these values."];
+          target.setAttribute("data-state", result.ok ? result.data.state : "none");
+          lines.forEach(function (line) { target.appendChild(el("p", null, line)); });
+        })
+        .catch(function () {
+          if (ticket !== latest) return;
+          target.setAttribute("data-state", "none");
+          replace(target, el("p", "muted", "The estimate could not be loaded; the request can still be sent."));
+        });
+    }, 300);
+    names.forEach(function (name) {
+      var field = form.elements.namedItem(name);
+      if (!field) return;
+      field.addEventListener("input", update);
+      field.addEventListener("change", update);
+    });
+  }
+
   function start() {
     var form = document.getElementById("request-form");
     if (!form) return;
+    startEstimate(form);
     var previewUrl = form.getAttribute("data-preview-url");
     var previewMax = parseInt(form.getAttribute("data-preview-max"), 10) || 200000;
     var csrf = form.querySelector("input[name=csrfmiddlewaretoken]");

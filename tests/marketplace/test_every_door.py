@@ -137,6 +137,7 @@ DOORS: dict[str, Door] = {
     "company_requests": company(),
     "company_request_new": company(),
     "company_request_preview": company(post_only=True),
+    "company_request_estimate": company(),
     "company_requests_export": company(),
     "company_request_detail": company(owned_by="company"),
     "company_request_state": company(owned_by="company"),
