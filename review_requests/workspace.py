@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from experts.models import ExpertProfile
+from experts.services import expert_load_set, expert_stats_record_completion
 from marketplace import rawsql
 from marketplace.models import User
 from marketplace.realtime import broadcast_on_commit, workspace_group
@@ -578,15 +579,6 @@ def chat_post(*, assignment_id, user, body: Any) -> dict[str, Any]:
 # Submit -------------------------------------------------------------------------------------
 
 
-def _optional(module: str, name: str):
-    """experts.services is written by another team; use its functions once they exist."""
-    try:
-        imported = __import__(module, fromlist=[name])
-    except ImportError:
-        return None
-    return getattr(imported, name, None)
-
-
 def validate_draft_for_submit(draft: dict[str, Any]) -> None:
     verdict = draft.get("verdict")
     if verdict not in VERDICTS:
@@ -672,18 +664,14 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         review_request.save(update_fields=["cost_cents", "updated_at"])
         review_request.refresh_from_db()
 
-        expert_load_set = _optional("experts.services", "expert_load_set")
-        if expert_load_set is not None:
-            expert_load_set(
-                expert_id=assignment.expert_id,
-                load=Assignment.objects.filter(
-                    expert_id=assignment.expert_id, status__in=Assignment.ACTIVE
-                ).count(),
-            )
-        record_completion = _optional("experts.services", "expert_stats_record_completion")
-        if record_completion is not None:
-            on_time = review_request.deadline is None or now <= review_request.deadline
-            record_completion(expert_id=assignment.expert_id, on_time=on_time)
+        expert_load_set(
+            expert_id=assignment.expert_id,
+            load=Assignment.objects.filter(
+                expert_id=assignment.expert_id, status__in=Assignment.ACTIVE
+            ).count(),
+        )
+        on_time = review_request.deadline is None or now <= review_request.deadline
+        expert_stats_record_completion(expert_id=assignment.expert_id, on_time=on_time)
 
         frame = _event_append(
             assignment=assignment,
