@@ -336,7 +336,7 @@ def workspace_heartbeat(*, assignment_id, user, socket: str, now=None) -> Heartb
     """A heartbeat from one of the assigned expert's sockets (`socket`, its channel name):
     billed time as timekeeping.work_time counts it, up to max_seconds."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         _expert_writable(assignment, user)
         if assignment.status == Assignment.Status.ACCEPTED:
@@ -392,7 +392,7 @@ def workspace_socket_close(*, assignment_id, user, socket: str, now=None) -> int
     on every disconnect of an expert socket; does nothing for an assignment that is no longer
     active or a user who is no longer its expert. Returns the billed seconds, if it counted."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         try:
             assignment = _locked(assignment_id)
             _expert_writable(assignment, user)
@@ -426,7 +426,7 @@ def annotation_create(
     end = _int(end, "end")
     comment = _text(comment, "comment", max_length=COMMENT_MAX)
     severity = _severity(severity)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         text = text_of(assignment.review_request.content)
@@ -476,7 +476,7 @@ def annotation_update(
         fields["severity"] = _severity(changes["severity"])
     if not fields:
         raise WorkspaceError("invalid", "Change comment or severity.", "comment")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _expert_writable(assignment, user)
         annotation = _annotation(assignment, annotation_id)
@@ -495,7 +495,7 @@ def annotation_update(
 
 
 def annotation_delete(*, assignment_id, user, annotation_id: Any) -> dict[str, Any]:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _expert_writable(assignment, user)
         annotation = _annotation(assignment, annotation_id)
@@ -524,7 +524,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
         raise WorkspaceError(
             "invalid", "Send at least one of verdict, corrected_output, summary, scores."
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
@@ -565,7 +565,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
 def chat_post(*, assignment_id, user, body: Any) -> dict[str, Any]:
     """Every participant may chat (the expert, the company's members, operators)."""
     body = _text(body, "body", max_length=CHAT_MAX, required=True)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _role(assignment, user)
         return _event_append(
@@ -597,7 +597,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
     review is in. One transaction; the webhook and broadcasts go out after commit."""
     now = now or timezone.now()
     assignment_id = getattr(assignment, "pk", assignment)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         review_request_id = (
             Assignment.objects.filter(pk=assignment_id)
             .values_list("review_request_id", flat=True)
