@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tree import asgi_application, settings_module
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BENCH_DB = "inloop_bench_api"
@@ -307,8 +309,8 @@ def print_table(results: list[Result], title: str) -> None:
 # Inloop ------------------------------------------------------------------------------------
 
 
-def daphne_command(port: int) -> list[str]:
-    return [PYTHON, "-m", *f"daphne -b 127.0.0.1 -p {port} marketplace.asgi:application".split()]
+def daphne_command(port: int, root: Path = ROOT) -> list[str]:
+    return [PYTHON, "-m", *f"daphne -b 127.0.0.1 -p {port} {asgi_application(root)}".split()]
 
 
 def prepare_inloop(database_url: str) -> tuple[dict, str]:
@@ -316,7 +318,7 @@ def prepare_inloop(database_url: str) -> tuple[dict, str]:
     bench_url = recreate_database(database_url)
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module(ROOT),
         "DATABASE_URL": bench_url,
         "DEBUG": "0",
         "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",

@@ -56,7 +56,7 @@ def main() -> None:
         os.environ["STRIPE_SECRET_KEY"] = localstripe.api_key
         os.environ["STRIPE_API_BASE"] = localstripe.base_url
         os.environ["LOG_LEVEL"] = "WARNING"
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inloop_site.settings")
         import django
 
         django.setup()

@@ -30,6 +30,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tree import asgi_application, settings_module
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -37,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 def setup_django() -> None:
     """Production settings (DEBUG off: no per-query logging in daphne), shared with the daphne
     this script starts so its session cookies verify there."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module(ROOT))
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-workspace-not-a-secret-0123456789-abcdefghijklmnop")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
@@ -146,7 +148,7 @@ def start_daphne(port: int, log) -> subprocess.Popen:
     env = dict(os.environ)
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "marketplace.asgi:application"],
+         asgi_application(ROOT)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     deadline = time.monotonic() + 30

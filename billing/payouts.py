@@ -53,7 +53,7 @@ Kind = LedgerAccount.Kind
 Status = Payout.Status
 logger = logging.getLogger("inloop.billing.payouts")
 
-# Weekly run: Mondays 09:00 UTC (marketplace/schedule.py uses the same).
+# Weekly run: Mondays 09:00 UTC (inloop_site/schedule.py uses the same).
 PAYOUT_WEEKDAY = 0
 PAYOUT_HOUR_UTC = 9
 
@@ -476,7 +476,7 @@ def payout_transfer_claim(*, payout: Payout) -> bool:
     """Commit, before the Stripe call, that this attempt's transfer may exist from now on.
     False (and no call may follow) if the payout moved on: an operator failed it, or another
     attempt began."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         claimed = Payout.objects.filter(
             pk=payout.pk,
             attempt=payout.attempt,
@@ -621,11 +621,16 @@ def payouts_reconcile(*, now: datetime | None = None) -> dict[str, int]:
     if not stripe_gateway.stripe_configured():
         return counts
     now = now or timezone.now()
-    old = Payout.objects.filter(
-        status__in=[Status.PENDING, Status.AWAITING_STRIPE],
-        created_at__lt=now - IDEMPOTENCY_SAFE_AGE,
-    ).select_related("user")
-    accounts = {acc.user_id: acc for acc in ConnectedAccount.objects.filter(payouts_enabled=True)}
+    with transaction.atomic(durable=True):  # an entry point: never inside another transaction
+        old = list(
+            Payout.objects.filter(
+                status__in=[Status.PENDING, Status.AWAITING_STRIPE],
+                created_at__lt=now - IDEMPOTENCY_SAFE_AGE,
+            ).select_related("user")
+        )
+        accounts = {
+            acc.user_id: acc for acc in ConnectedAccount.objects.filter(payouts_enabled=True)
+        }
     listed: dict[str, list] = {}
     for payout in old:
         account = accounts.get(payout.user_id)

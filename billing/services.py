@@ -3,6 +3,7 @@ money must move with a state change: holds on accept, captures on submit)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +31,7 @@ __all__ = [
     "earning_freeze",
     "earning_mature",
     "earning_refund",
+    "earning_refund_book",
     "earning_unfreeze",
     "earnings_mature_due",
     "expert_cents_for",
@@ -487,9 +489,47 @@ def earning_refund(*, ref: str, amount_cents: int, actor, reason: str) -> Refund
     (platform_refunds) and a Stripe transfer reversal claws it back from the expert's connected
     account. If Stripe refuses the reversal the platform keeps the shortfall.
 
-    The payer is credited in this call's own transaction. The Stripe reversal runs after commit:
-    at once when called outside a transaction (the outcome says how it went), otherwise on
-    commit of the caller's transaction (the outcome says "pending")."""
+    An entry point: the payer is credited in this call's own (durable) transaction, then Stripe
+    is asked for the reversal and the outcome says how it went. Inside a caller's transaction
+    use `earning_refund_book`."""
+    from billing.models import TransferReversal
+
+    with transaction.atomic(durable=True):
+        refund, reversal, shortfall = _earning_refund_post(
+            ref=ref, amount_cents=amount_cents, actor=actor, reason=reason
+        )
+    if reversal is None:
+        return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "none")
+    reversal = transfer_reversal_execute(reversal_id=reversal.pk)
+    if reversal.status == TransferReversal.Status.SUCCEEDED:
+        return RefundOutcome(refund.pk, amount_cents, reversal.amount_cents, shortfall, "succeeded")
+    if reversal.status == TransferReversal.Status.REFUSED:
+        return RefundOutcome(
+            refund.pk, amount_cents, 0, shortfall + reversal.amount_cents, "refused"
+        )
+    return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "pending")
+
+
+def earning_refund_book(*, ref: str, amount_cents: int, actor, reason: str) -> RefundOutcome:
+    """`earning_refund` inside the caller's transaction (a dispute's resolution): the Stripe
+    reversal, if one is needed, runs on commit of that transaction, so the outcome says
+    "pending" (or "none")."""
+    with transaction.atomic():
+        refund, reversal, shortfall = _earning_refund_post(
+            ref=ref, amount_cents=amount_cents, actor=actor, reason=reason
+        )
+        if reversal is not None:
+            transaction.on_commit(
+                functools.partial(transfer_reversal_execute, reversal_id=reversal.pk)
+            )
+    return RefundOutcome(
+        refund.pk, amount_cents, 0, shortfall, "none" if reversal is None else "pending"
+    )
+
+
+def _earning_refund_post(*, ref: str, amount_cents: int, actor, reason: str):
+    """The refund's rows and ledger transaction, under the earning's lock: (refund, the transfer
+    reversal to ask Stripe for or None, the platform's shortfall)."""
     from billing.models import Payout, Refund, TransferReversal
 
     reason = (reason or "").strip()
@@ -500,125 +540,105 @@ def earning_refund(*, ref: str, amount_cents: int, actor, reason: str) -> Refund
 
     reversal: TransferReversal | None = None
     shortfall = 0
-    with transaction.atomic():
-        earning = Earning.objects.select_for_update().select_related("user").get(ref=ref)
-        captured = earning.amount_cents + earning.fee_cents
-        left = captured - earning.refunded_cents
-        if amount_cents > left:
-            raise ValidationError(
-                {
-                    "amount_cents": f"At most {left} cents are left to refund "
-                    f"({captured} captured, {earning.refunded_cents} already refunded)."
-                }
-            )
-        expert_before = _expert_refunded_cents(earning)
-        expert_after = refund_expert_cents(
-            refunded_cents=earning.refunded_cents + amount_cents,
-            expert_cents=earning.amount_cents,
-            fee_cents=earning.fee_cents,
+    earning = Earning.objects.select_for_update().select_related("user").get(ref=ref)
+    captured = earning.amount_cents + earning.fee_cents
+    left = captured - earning.refunded_cents
+    if amount_cents > left:
+        raise ValidationError(
+            {
+                "amount_cents": f"At most {left} cents are left to refund "
+                f"({captured} captured, {earning.refunded_cents} already refunded)."
+            }
         )
-        expert_part = expert_after - expert_before
-        fee_part = amount_cents - expert_part
-        refund = Refund.objects.create(
-            earning=earning,
-            amount_cents=amount_cents,
-            expert_cents=expert_part,
-            fee_cents=fee_part,
-            reason=reason,
-            actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-        )
-        hold = Hold.objects.filter(ref=ref).only("payer").first()
-        payer = hold.payer if hold is not None else Hold.Payer.COMPANY
-        if payer == Hold.Payer.PLATFORM:
-            destination = ledger.account(Kind.PLATFORM_REFUNDS)
-        else:
-            destination = ledger.account(Kind.COMPANY_AVAILABLE, organization=earning.organization)
+    expert_before = _expert_refunded_cents(earning)
+    expert_after = refund_expert_cents(
+        refunded_cents=earning.refunded_cents + amount_cents,
+        expert_cents=earning.amount_cents,
+        fee_cents=earning.fee_cents,
+    )
+    expert_part = expert_after - expert_before
+    fee_part = amount_cents - expert_part
+    refund = Refund.objects.create(
+        earning=earning,
+        amount_cents=amount_cents,
+        expert_cents=expert_part,
+        fee_cents=fee_part,
+        reason=reason,
+        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+    )
+    hold = Hold.objects.filter(ref=ref).only("payer").first()
+    payer = hold.payer if hold is not None else Hold.Payer.COMPANY
+    if payer == Hold.Payer.PLATFORM:
+        destination = ledger.account(Kind.PLATFORM_REFUNDS)
+    else:
+        destination = ledger.account(Kind.COMPANY_AVAILABLE, organization=earning.organization)
 
-        lines = [
-            ledger.Line(destination, amount_cents),
-            ledger.Line(ledger.account(Kind.PLATFORM_FEES), -fee_part),
-        ]
-        if earning.status in (Earning.Status.PENDING, Earning.Status.FROZEN):
-            lines.append(
-                ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=earning.user), -expert_part)
-            )
-        elif earning.status == Earning.Status.AVAILABLE:
-            lines.append(
-                ledger.Line(ledger.account(Kind.EXPERT_AVAILABLE, user=earning.user), -expert_part)
-            )
-        else:
-            # Paid out: the platform fronts the expert's part now and claws it back by reversal.
-            lines.append(ledger.Line(ledger.account(Kind.PLATFORM_REFUNDS), -expert_part))
-            if expert_part > 0:
-                payout = Payout.objects.select_for_update().get(pk=earning.payout_id)
-                reversible = payout.amount_cents - sum(
-                    payout.reversals.exclude(status=TransferReversal.Status.REFUSED).values_list(
-                        "amount_cents", flat=True
-                    )
+    lines = [
+        ledger.Line(destination, amount_cents),
+        ledger.Line(ledger.account(Kind.PLATFORM_FEES), -fee_part),
+    ]
+    if earning.status in (Earning.Status.PENDING, Earning.Status.FROZEN):
+        lines.append(
+            ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=earning.user), -expert_part)
+        )
+    elif earning.status == Earning.Status.AVAILABLE:
+        lines.append(
+            ledger.Line(ledger.account(Kind.EXPERT_AVAILABLE, user=earning.user), -expert_part)
+        )
+    else:
+        # Paid out: the platform fronts the expert's part now and claws it back by reversal.
+        lines.append(ledger.Line(ledger.account(Kind.PLATFORM_REFUNDS), -expert_part))
+        if expert_part > 0:
+            payout = Payout.objects.select_for_update().get(pk=earning.payout_id)
+            reversible = payout.amount_cents - sum(
+                payout.reversals.exclude(status=TransferReversal.Status.REFUSED).values_list(
+                    "amount_cents", flat=True
                 )
-                to_reverse = min(expert_part, max(reversible, 0))
-                shortfall = expert_part - to_reverse
-                if to_reverse > 0:
-                    reversal = TransferReversal.objects.create(
-                        payout=payout,
-                        refund=refund,
-                        ref=f"refund:{refund.pk}:reversal",
-                        amount_cents=to_reverse,
-                    )
-        ledger.post(
-            ref=f"refund:{refund.pk}",
-            reason="refund",
-            lines=lines,
-            organization=earning.organization,
-            actor=refund.actor,
-            memo=reason,
-        )
-        if payer != Hold.Payer.PLATFORM:
-            funds_added.send(sender=Refund, organization_id=earning.organization_id)
-        earning.refunded_cents += amount_cents
-        fields = ["refunded_cents"]
-        if earning.refunded_cents == captured and earning.status in (
-            Earning.Status.PENDING,
-            Earning.Status.FROZEN,
-            Earning.Status.AVAILABLE,
-        ):
-            earning.status = Earning.Status.REFUNDED
-            fields.append("status")
-        earning.save(update_fields=fields)
-        audit_record(
-            actor=refund.actor,
-            action="billing.refund",
-            object_type="earning",
-            object_id=earning.pk,
-            after={
-                "ref": ref,
-                "amount_cents": amount_cents,
-                "expert_cents": expert_part,
-                "fee_cents": fee_part,
-                "reason": reason,
-            },
-            organization=earning.organization,
-        )
-        in_caller_transaction = transaction.get_connection().in_atomic_block and any(
-            not getattr(block, "_from_testcase", False)
-            for block in transaction.get_connection().atomic_blocks[:-1]
-        )
-        if reversal is not None and in_caller_transaction:
-            reversal_pk = reversal.pk
-            transaction.on_commit(lambda: transfer_reversal_execute(reversal_id=reversal_pk))
-
-    if reversal is None:
-        return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "none")
-    if in_caller_transaction:
-        return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "pending")
-    reversal = transfer_reversal_execute(reversal_id=reversal.pk)
-    if reversal.status == TransferReversal.Status.SUCCEEDED:
-        return RefundOutcome(refund.pk, amount_cents, reversal.amount_cents, shortfall, "succeeded")
-    if reversal.status == TransferReversal.Status.REFUSED:
-        return RefundOutcome(
-            refund.pk, amount_cents, 0, shortfall + reversal.amount_cents, "refused"
-        )
-    return RefundOutcome(refund.pk, amount_cents, 0, shortfall, "pending")
+            )
+            to_reverse = min(expert_part, max(reversible, 0))
+            shortfall = expert_part - to_reverse
+            if to_reverse > 0:
+                reversal = TransferReversal.objects.create(
+                    payout=payout,
+                    refund=refund,
+                    ref=f"refund:{refund.pk}:reversal",
+                    amount_cents=to_reverse,
+                )
+    ledger.post(
+        ref=f"refund:{refund.pk}",
+        reason="refund",
+        lines=lines,
+        organization=earning.organization,
+        actor=refund.actor,
+        memo=reason,
+    )
+    if payer != Hold.Payer.PLATFORM:
+        funds_added.send(sender=Refund, organization_id=earning.organization_id)
+    earning.refunded_cents += amount_cents
+    fields = ["refunded_cents"]
+    if earning.refunded_cents == captured and earning.status in (
+        Earning.Status.PENDING,
+        Earning.Status.FROZEN,
+        Earning.Status.AVAILABLE,
+    ):
+        earning.status = Earning.Status.REFUNDED
+        fields.append("status")
+    earning.save(update_fields=fields)
+    audit_record(
+        actor=refund.actor,
+        action="billing.refund",
+        object_type="earning",
+        object_id=earning.pk,
+        after={
+            "ref": ref,
+            "amount_cents": amount_cents,
+            "expert_cents": expert_part,
+            "fee_cents": fee_part,
+            "reason": reason,
+        },
+        organization=earning.organization,
+    )
+    return refund, reversal, shortfall
 
 
 def transfer_reversal_execute(*, reversal_id: int):
@@ -632,7 +652,8 @@ def transfer_reversal_execute(*, reversal_id: int):
     from billing import stripe_gateway
     from billing.models import TransferReversal
 
-    reversal = TransferReversal.objects.select_related("payout").get(pk=reversal_id)
+    with transaction.atomic(durable=True):  # an entry point: never inside another transaction
+        reversal = TransferReversal.objects.select_related("payout").get(pk=reversal_id)
     if reversal.status != TransferReversal.Status.PENDING:
         return reversal
     transfer_id = reversal.payout.stripe_transfer_id
@@ -764,7 +785,7 @@ def funding_start(*, organization, amount_cents: int, actor):
         raise stripe_gateway.StripeNotConfigured("Card funding is not configured on this server.")
     if amount_cents < FUNDING_MINIMUM_CENTS:
         raise ValidationError({"amount": "The minimum top-up is $10.00."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         funding = Funding.objects.create(
             organization=organization, amount_cents=amount_cents, created_by=actor
         )
@@ -801,7 +822,7 @@ def funding_create_intent(*, funding):
 def funding_record_intent(*, funding_id: int, payment_intent_id: str, client_secret: str):
     from billing.models import Funding
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         funding = Funding.objects.select_for_update().get(pk=funding_id)
         if not funding.stripe_payment_intent_id:
             funding.stripe_payment_intent_id = payment_intent_id
@@ -823,7 +844,8 @@ def connected_account_ensure(*, user):
     from billing import stripe_gateway
     from billing.models import ConnectedAccount
 
-    existing = ConnectedAccount.objects.filter(user=user).first()
+    with transaction.atomic(durable=True):  # an entry point: never inside another transaction
+        existing = ConnectedAccount.objects.filter(user=user).first()
     if existing is not None:
         return existing
     account = stripe_gateway.account_create(
@@ -856,7 +878,8 @@ def connected_account_sync(*, user):
     from billing import stripe_gateway
     from billing.models import ConnectedAccount
 
-    connected = ConnectedAccount.objects.filter(user=user).first()
+    with transaction.atomic(durable=True):  # an entry point: never inside another transaction
+        connected = ConnectedAccount.objects.filter(user=user).first()
     if connected is None:
         return None
     account = stripe_gateway.account_retrieve(connected.stripe_account_id)

@@ -1,9 +1,11 @@
 """The only module that talks to Stripe: one `stripe.StripeClient` configured from settings.
 
-Rules every caller follows (and `_refuse_inside_transaction` enforces):
+Rules every caller follows:
 - no Stripe call inside a database transaction: commit the intent (a row), call Stripe, then
   commit the outcome in a new transaction; `manage.py stripe_reconcile` finishes rows that were
-  left half-done;
+  left half-done. The services that call Stripe are entry points whose first step is a durable
+  transaction (`transaction.atomic(durable=True)`), so called inside someone else's transaction
+  they fail before Stripe is reached;
 - every POST carries an idempotency key derived from our row (`funding-<id>`, `payout-<id>`,
   `payout-<id>-retry-<n>`, `transfer-reversal-<id>`, `connect-account-user-<id>`), and the same
   row always sends the same parameters, so a repeated call returns the first result;
@@ -23,7 +25,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 
 __all__ = [
     "StripeNotConfigured",
@@ -46,10 +48,6 @@ __all__ = [
 
 class StripeNotConfigured(Exception):
     """STRIPE_SECRET_KEY is not set: card funding and payouts are switched off."""
-
-
-class StripeCallInsideTransaction(RuntimeError):
-    pass
 
 
 _calls = threading.local()
@@ -88,17 +86,6 @@ def client() -> stripe.StripeClient:
     )
     _clients.cached = (config, new_client)
     return new_client
-
-
-def _refuse_inside_transaction() -> None:
-    """A Stripe call inside a transaction would hold row locks for a network round trip and,
-    worse, leave Stripe changed when the transaction rolls back. pytest-django's per-test
-    transaction is marked `_from_testcase` (the same flag Django's durable check uses)."""
-    for connection in connections.all(initialized_only=True):
-        if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
-            raise StripeCallInsideTransaction(
-                "Stripe is called after commit, never inside a database transaction."
-            )
 
 
 def idempotency_prefix() -> str:
@@ -146,7 +133,6 @@ def _post_options(row_key: str) -> dict[str, Any]:
 def payment_intent_create(
     *, amount_cents: int, currency: str, funding_id: int, organization_id: str, idempotency_key: str
 ) -> stripe.PaymentIntent:
-    _refuse_inside_transaction()
     params: dict[str, Any] = {
         "amount": amount_cents,
         "currency": currency,
@@ -168,7 +154,6 @@ def payment_intent_create(
 
 
 def account_create(*, user_id: int, email: str, country: str) -> stripe.Account:
-    _refuse_inside_transaction()
     _count()
     return client().v1.accounts.create(
         params={
@@ -183,7 +168,6 @@ def account_create(*, user_id: int, email: str, country: str) -> stripe.Account:
 
 
 def account_retrieve(account_id: str) -> stripe.Account:
-    _refuse_inside_transaction()
     _count()
     return client().v1.accounts.retrieve(account_id)
 
@@ -191,7 +175,6 @@ def account_retrieve(account_id: str) -> stripe.Account:
 def account_link_create(
     *, account_id: str, refresh_url: str, return_url: str, idempotency_key: str
 ) -> stripe.AccountLink:
-    _refuse_inside_transaction()
     _count()
     return client().v1.account_links.create(
         params={
@@ -216,7 +199,6 @@ def transfer_create(
     idempotency_key: str,
     attempt: int = 0,
 ) -> stripe.Transfer:
-    _refuse_inside_transaction()
     _count()
     # The attempt in the metadata tells a retry's transfer from the earlier attempt's one when
     # reconciling (billing.payouts.transfer_is_for).
@@ -233,14 +215,12 @@ def transfer_create(
 
 
 def transfer_retrieve(transfer_id: str) -> stripe.Transfer:
-    _refuse_inside_transaction()
     _count()
     return client().v1.transfers.retrieve(transfer_id)
 
 
 def transfers_for_destination(destination: str) -> list[stripe.Transfer]:
     """Every transfer to one connected account, newest first (reconciliation only)."""
-    _refuse_inside_transaction()
     _count()
     page = client().v1.transfers.list(params={"destination": destination, "limit": 100})
     return list(page.auto_paging_iter())
@@ -249,7 +229,6 @@ def transfers_for_destination(destination: str) -> list[stripe.Transfer]:
 def transfer_reversal_create(
     *, transfer_id: str, amount_cents: int, reversal_id: int, idempotency_key: str
 ) -> stripe.Reversal:
-    _refuse_inside_transaction()
     _count()
     return client().v1.transfers.reversals.create(
         transfer_id,
@@ -263,7 +242,6 @@ def transfer_reversal_create(
 
 def events_list(*, since_unix: int) -> list[stripe.Event]:
     """Events created at or after `since_unix`, oldest first (the order they happened)."""
-    _refuse_inside_transaction()
     _count()
     page = client().v1.events.list(params={"created": {"gte": since_unix}, "limit": 100})
     events = list(page.auto_paging_iter())

@@ -1,5 +1,5 @@
 """Background work of billing (django-tasks; `db_worker` runs them, the scheduler enqueues the
-periodic ones listed in marketplace/schedule.py)."""
+periodic ones listed in inloop_site/schedule.py)."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def stripe_event_store(*, event: dict[str, Any]) -> tuple[StripeEvent, bool]:
     """Store an event once; handling is queued on commit. (event, created)."""
     from billing.tasks import stripe_event_handle
 
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         stored, created = StripeEvent.objects.get_or_create(
             id=str(event["id"])[:100],
             defaults={"type": str(event["type"])[:100], "payload": event},
@@ -115,7 +115,7 @@ def stripe_event_store(*, event: dict[str, Any]) -> tuple[StripeEvent, bool]:
 
 def stripe_event_process(*, event_id: str) -> StripeEvent:
     """Handle a stored event once (locks the row; a processed event is left alone)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         stored = StripeEvent.objects.select_for_update().get(pk=event_id)
         if stored.processed_at is not None:
             return stored

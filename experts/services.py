@@ -133,7 +133,7 @@ def expert_profile_update(
         errors.update({k: " ".join(v) for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic(), refresh_deferred():
+    with transaction.atomic(durable=True), refresh_deferred():
         profile = ExpertProfile.objects.select_for_update().get(pk=expert.pk)
         before = {f: getattr(profile, f) for f in MATCHING_FIELDS}
         profile.display_name = display_name[:120]
@@ -176,7 +176,7 @@ def expert_specialization_add(
         raise ValidationError({"specialization": "Choose a specialization from the list."})
     if not 0 <= years <= 70:
         raise ValidationError({"years": "Years of experience must be between 0 and 70."})
-    with transaction.atomic(), refresh_deferred():
+    with transaction.atomic(durable=True), refresh_deferred():
         ExpertProfile.objects.select_for_update().get(pk=expert.pk)
         existing = ExpertSpecialization.objects.filter(
             expert=expert, specialization=specialization
@@ -199,7 +199,7 @@ def expert_specialization_add(
 
 
 def expert_specialization_remove(*, expert: ExpertProfile, pk: int) -> None:
-    with transaction.atomic(), refresh_deferred():
+    with transaction.atomic(durable=True), refresh_deferred():
         deleted, _ = ExpertSpecialization.objects.filter(expert=expert, pk=pk).delete()
         if not deleted:
             raise ValidationError("This specialization is not on your profile.")
@@ -238,7 +238,7 @@ def expert_availability_set(
 ) -> list[AvailabilityWindow]:
     """Replace the weekly windows (local time of the expert's time zone)."""
     clean = availability_validate(windows)
-    with transaction.atomic(), refresh_deferred():
+    with transaction.atomic(durable=True), refresh_deferred():
         ExpertProfile.objects.select_for_update().get(pk=expert.pk)
         AvailabilityWindow.objects.filter(expert=expert).delete()
         created = AvailabilityWindow.objects.bulk_create(
@@ -261,7 +261,7 @@ def time_off_add(
         raise ValidationError({"end_date": "This time off is already over."})
     if (end_date - start_date).days >= MAX_TIME_OFF_DAYS:
         raise ValidationError({"end_date": "Time off can last at most a year."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         item = TimeOff.objects.create(
             expert=expert, start_date=start_date, end_date=end_date, note=note.strip()[:200]
         )
@@ -269,7 +269,7 @@ def time_off_add(
 
 
 def time_off_remove(*, expert: ExpertProfile, pk: int) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         deleted, _ = TimeOff.objects.filter(expert=expert, pk=pk).delete()
         if not deleted:
             raise ValidationError("This time off is not on your profile.")
@@ -325,7 +325,7 @@ def credential_create(
             errors.update({k: " ".join(v) for k, v in exc.message_dict.items()})
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic(), refresh_deferred():
+    with transaction.atomic(durable=True), refresh_deferred():
         credential = Credential(
             expert=expert,
             field=field,
@@ -536,7 +536,7 @@ def company_block_set(*, organization: Organization, expert_id, blocked: bool, a
     membership = Membership.objects.filter(organization=organization, user=actor).first()
     if membership is None or not membership.is_admin:
         raise PermissionDenied("Only owners and admins can block experts.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if blocked:
             _, created = CompanyBlock.objects.get_or_create(
                 organization=organization, expert_id=expert_id

@@ -1,4 +1,5 @@
-"""The /api/v1 root: authentication, rate limits, the error envelope and the apps' routers."""
+"""The /api/v1 root: authentication, rate limits and the error envelope (the apps' routers are
+mounted by the composition package, inloop_site/api.py)."""
 
 from __future__ import annotations
 
@@ -275,16 +276,3 @@ def _server_error(request, exc):
     if settings.DEBUG:
         raise exc
     return _envelope(request, 500, "server_error", "Something went wrong on our side.")
-
-
-def _mount_routers() -> None:
-    from billing.api import router as billing_router
-    from experts.api import router as experts_router
-    from review_requests.api import router as review_requests_router
-
-    api.add_router("", experts_router)
-    api.add_router("", review_requests_router)
-    api.add_router("", billing_router)
-
-
-_mount_routers()

@@ -120,7 +120,7 @@ def invitation_create(
     email = email.strip().lower()
     if role not in Membership.Role.values:
         raise ValidationError({"role": "Choose owner, admin or member."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         inviter_membership = _require_admin(organization=organization, actor=inviter)
         if role == Membership.Role.OWNER and inviter_membership.role != Membership.Role.OWNER:
             raise PermissionDenied("Only owners can invite owners.")
@@ -206,7 +206,7 @@ def invitation_signup(*, token: str, password: str) -> User:
     invitation = invitation_get_by_token(token=token)
     if invitation is None or not invitation.is_open:
         raise ValidationError("This invitation is no longer valid.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if User.objects.filter(email__iexact=invitation.email).exists():
             raise ValidationError("An account with this email exists; log in to accept.")
         user = User.objects.create_user(
@@ -218,7 +218,7 @@ def invitation_signup(*, token: str, password: str) -> User:
 
 
 def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         _require_admin(organization=invitation.organization, actor=actor)
         updated = Invitation.objects.filter(
             pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
@@ -241,7 +241,7 @@ def _owner_count(organization: Organization) -> int:
 def membership_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
     if role not in Membership.Role.values:
         raise ValidationError({"role": "Choose owner, admin or member."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         actor_membership = _require_admin(organization=membership.organization, actor=actor)
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         touches_owner = Membership.Role.OWNER in {membership.role, role}
@@ -275,7 +275,7 @@ def membership_remove(
     `revoke_api_keys` (an owner's or admin's choice): then the active keys they created are
     revoked in the same transaction. Returns the active keys they created that were revoked or,
     without it, that still work."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         leaving = membership.user_id == actor.pk
         if not leaving or revoke_api_keys:
             actor_membership = _require_admin(organization=membership.organization, actor=actor)
@@ -320,7 +320,7 @@ def api_key_create(*, organization: Organization, name: str, actor: User) -> tup
     name = name.strip()
     if not name:
         raise ValidationError({"name": "Give the key a name, e.g. the pipeline that uses it."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         _require_admin(organization=organization, actor=actor)
         raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         api_key = ApiKey.objects.create(
@@ -350,7 +350,7 @@ def api_key_create_for_seed(*, organization: Organization, name: str) -> tuple[A
 
 
 def api_key_revoke(*, api_key: ApiKey, actor: User) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         _require_admin(organization=api_key.organization, actor=actor)
         _api_key_revoke_locked(api_key=api_key, actor=actor)
 
@@ -433,7 +433,7 @@ def _new_webhook_secret() -> str:
 
 
 def webhook_secret_rotate(*, organization: Organization, actor: User) -> str:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         _require_admin(organization=organization, actor=actor)
         organization.webhook_secret = _new_webhook_secret()
         organization.save(update_fields=["webhook_secret"])
@@ -493,7 +493,7 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
 
 
 def notification_preferences_set(*, user: User, email_by_kind: dict[str, bool]) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         for kind, email in email_by_kind.items():
             if kind not in Notification.Kind.values:
                 raise ValidationError({"kind": f"Unknown notification kind {kind!r}."})
@@ -507,7 +507,7 @@ def notification_preferences_set(*, user: User, email_by_kind: dict[str, bool]) 
 
 def operator_create(*, email: str, password: str) -> User:
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             user = User.objects.create_user(
                 email=email,
                 password=password,
@@ -578,7 +578,7 @@ def user_suspend(*, user: User, actor: User, reason: str) -> User:
         raise ValidationError({"reason": "Say why the account is suspended."})
     if user.pk == actor.pk:
         raise ValidationError("You cannot suspend yourself.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         updated = User.objects.filter(pk=user.pk, suspended_at__isnull=True).update(
             suspended_at=timezone.now(), suspended_reason=reason[:500]
         )
@@ -599,7 +599,7 @@ def user_suspend(*, user: User, actor: User, reason: str) -> User:
 
 
 def user_reinstate(*, user: User, actor: User) -> User:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         updated = User.objects.filter(pk=user.pk, suspended_at__isnull=False).update(
             suspended_at=None, suspended_reason=""
         )
@@ -633,7 +633,7 @@ def platform_settings_update(
         "dispute_window_hours": dispute_window_hours,
         "dispute_approval_threshold_cents": dispute_approval_threshold_cents,
     }
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         row, _ = PlatformSettings.objects.select_for_update().get_or_create(pk=1)
         before = {name: getattr(row, name) for name in after}
         for name, value in after.items():

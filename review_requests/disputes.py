@@ -489,8 +489,8 @@ def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> D
 
 def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Dispute:
     """Runs inside the caller's transaction, with the dispute locked. The Stripe transfer
-    reversal of a refund after payout runs on commit (billing.earning_refund schedules it)."""
-    from billing.services import earning_refund, earning_unfreeze, platform_hold_grant_create
+    reversal of a refund after payout runs on commit (billing.earning_refund_book schedules it)."""
+    from billing.services import earning_refund_book, earning_unfreeze, platform_hold_grant_create
     from review_requests.services import hold_scope
 
     assignment = dispute.assignment
@@ -513,7 +513,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
     ):
         refunded = captured
     if has_earning and refunded > 0:
-        refund = earning_refund(
+        refund = earning_refund_book(
             ref=assignment.hold_ref, amount_cents=refunded, actor=operator, reason=reason
         )
     if has_earning:

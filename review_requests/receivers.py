@@ -35,6 +35,7 @@ def on_funds_added(sender, organization_id=None, organization=None, **kwargs) ->
 def connect() -> None:
     from django.db.models.signals import post_delete, post_migrate, post_save
 
+    from billing.signals import funds_added
     from experts.models import Specialization
     from experts.signals import expert_supply_changed
     from marketplace.signals import user_suspended
@@ -51,9 +52,4 @@ def connect() -> None:
 
     expert_supply_changed.connect(on_expert_supply_changed, dispatch_uid="rr_supply_changed")
     user_suspended.connect(on_user_suspended, dispatch_uid="rr_user_suspended")
-    try:
-        from billing.signals import funds_added
-    except ImportError:
-        # No billing signal: the periodic matching_sweep picks waiting requests up instead.
-        return
     funds_added.connect(on_funds_added, dispatch_uid="rr_funds_added")

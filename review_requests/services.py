@@ -417,7 +417,7 @@ def offer_accept(*, offer_id, expert) -> Assignment:
     profile = _expert_profile_of(expert)
     refusal: Refused | None = None
     needed_cents = 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         offer = Offer.objects.filter(pk=offer_id, expert_id=profile.pk).first()
         if offer is None:
             raise Refused(404, "not_found", "Not found.")
@@ -542,7 +542,7 @@ def offer_decline(*, offer_id, expert) -> None:
     from review_requests.models import Offer
 
     profile = _expert_profile_of(expert)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         offer = Offer.objects.select_for_update().filter(pk=offer_id, expert_id=profile.pk).first()
         if offer is None:
             raise Refused(404, "not_found", "Not found.")

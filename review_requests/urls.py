@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.urls import path
 
-from marketplace import dashboards
 from review_requests import dispute_views
 from review_requests import views as company_views
 
@@ -20,7 +19,6 @@ urlpatterns += [
 ]
 
 urlpatterns += [
-    path("company/", dashboards.company_dashboard, name="company_dashboard"),
     path("company/requests/", company_views.request_list, name="company_requests"),
     path("company/requests/new/", company_views.request_new, name="company_request_new"),
     path(

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from experts.models import ExpertProfile
+from experts.services import expert_load_set, expert_stats_record_completion
 from marketplace import rawsql
 from marketplace.models import User
 from marketplace.realtime import broadcast_on_commit, workspace_group
@@ -335,7 +336,7 @@ def workspace_heartbeat(*, assignment_id, user, socket: str, now=None) -> Heartb
     """A heartbeat from one of the assigned expert's sockets (`socket`, its channel name):
     billed time as timekeeping.work_time counts it, up to max_seconds."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         _expert_writable(assignment, user)
         if assignment.status == Assignment.Status.ACCEPTED:
@@ -391,7 +392,7 @@ def workspace_socket_close(*, assignment_id, user, socket: str, now=None) -> int
     on every disconnect of an expert socket; does nothing for an assignment that is no longer
     active or a user who is no longer its expert. Returns the billed seconds, if it counted."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         try:
             assignment = _locked(assignment_id)
             _expert_writable(assignment, user)
@@ -425,7 +426,7 @@ def annotation_create(
     end = _int(end, "end")
     comment = _text(comment, "comment", max_length=COMMENT_MAX)
     severity = _severity(severity)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         text = text_of(assignment.review_request.content)
@@ -475,7 +476,7 @@ def annotation_update(
         fields["severity"] = _severity(changes["severity"])
     if not fields:
         raise WorkspaceError("invalid", "Change comment or severity.", "comment")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _expert_writable(assignment, user)
         annotation = _annotation(assignment, annotation_id)
@@ -494,7 +495,7 @@ def annotation_update(
 
 
 def annotation_delete(*, assignment_id, user, annotation_id: Any) -> dict[str, Any]:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _expert_writable(assignment, user)
         annotation = _annotation(assignment, annotation_id)
@@ -523,7 +524,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
         raise WorkspaceError(
             "invalid", "Send at least one of verdict, corrected_output, summary, scores."
         )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
@@ -564,7 +565,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
 def chat_post(*, assignment_id, user, body: Any) -> dict[str, Any]:
     """Every participant may chat (the expert, the company's members, operators)."""
     body = _text(body, "body", max_length=CHAT_MAX, required=True)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _role(assignment, user)
         return _event_append(
@@ -576,15 +577,6 @@ def chat_post(*, assignment_id, user, body: Any) -> dict[str, Any]:
 
 
 # Submit -------------------------------------------------------------------------------------
-
-
-def _optional(module: str, name: str):
-    """experts.services is written by another team; use its functions once they exist."""
-    try:
-        imported = __import__(module, fromlist=[name])
-    except ImportError:
-        return None
-    return getattr(imported, name, None)
 
 
 def validate_draft_for_submit(draft: dict[str, Any]) -> None:
@@ -605,7 +597,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
     review is in. One transaction; the webhook and broadcasts go out after commit."""
     now = now or timezone.now()
     assignment_id = getattr(assignment, "pk", assignment)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         review_request_id = (
             Assignment.objects.filter(pk=assignment_id)
             .values_list("review_request_id", flat=True)
@@ -672,18 +664,14 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         review_request.save(update_fields=["cost_cents", "updated_at"])
         review_request.refresh_from_db()
 
-        expert_load_set = _optional("experts.services", "expert_load_set")
-        if expert_load_set is not None:
-            expert_load_set(
-                expert_id=assignment.expert_id,
-                load=Assignment.objects.filter(
-                    expert_id=assignment.expert_id, status__in=Assignment.ACTIVE
-                ).count(),
-            )
-        record_completion = _optional("experts.services", "expert_stats_record_completion")
-        if record_completion is not None:
-            on_time = review_request.deadline is None or now <= review_request.deadline
-            record_completion(expert_id=assignment.expert_id, on_time=on_time)
+        expert_load_set(
+            expert_id=assignment.expert_id,
+            load=Assignment.objects.filter(
+                expert_id=assignment.expert_id, status__in=Assignment.ACTIVE
+            ).count(),
+        )
+        on_time = review_request.deadline is None or now <= review_request.deadline
+        expert_stats_record_completion(expert_id=assignment.expert_id, on_time=on_time)
 
         frame = _event_append(
             assignment=assignment,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -11,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from billing.selectors import earning_splits_by_assignment
+from billing.selectors import earning_splits_by_assignment, expert_earnings_by_week
 from experts.models import ExpertProfile
+from experts.selectors import expert_profile_completeness
 from marketplace.permissions import expert_required
 from marketplace.rendering import json_pretty, markdown_to_safe_html
 from review_requests.models import Assignment
@@ -32,14 +32,6 @@ ASSIGNMENT_FILTERS = [
     ("resolved", "Resolved"),
     ("released", "Released"),
 ]
-
-
-def _optional(module: str, name: str):
-    """Pages of other teams' apps that may not be there yet (earnings, profile completeness)."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
 
 
 def rendered_output(content: dict[str, Any]) -> dict[str, Any]:
@@ -95,14 +87,10 @@ def expert_dashboard(request: HttpRequest) -> HttpResponse:
     if profile is not None:
         context["counts"] = expert_dashboard_counts(expert_profile=profile)
         context["active"] = list(expert_assignments(expert_profile=profile, status="active")[:10])
-        earnings_by_week = _optional("billing.selectors", "expert_earnings_by_week")
-        if earnings_by_week is not None:
-            context["earned_this_week_cents"] = earnings_by_week(user=request.user, weeks=1)[
-                -1
-            ].earned_cents
-        completeness = _optional("experts.selectors", "expert_profile_completeness")
-        if completeness is not None:
-            context["completeness"] = completeness(expert=profile)
+        context["earned_this_week_cents"] = expert_earnings_by_week(user=request.user, weeks=1)[
+            -1
+        ].earned_cents
+        context["completeness"] = expert_profile_completeness(expert=profile)
     return render(request, "review_requests/expert_dashboard.html", context)
 
 

@@ -251,7 +251,7 @@ def test_stripe_reconcile_confirms_sent_payouts_and_runs_pending_reversals(
     onboard(stripe_on, expert)
     payouts.payout_run()
     with transaction.atomic():  # inside a caller's transaction the reversal waits for commit
-        outcome = services.earning_refund(
+        outcome = services.earning_refund_book(
             ref=earning.ref, amount_cents=1200, actor=operator, reason="partial"
         )
     assert outcome.reversal_status == "pending"
@@ -272,12 +272,39 @@ def test_run_payouts_command_reports_the_run(settings, organization, expert, cap
     assert "awaiting_stripe=1" in out
 
 
-def test_stripe_is_never_called_inside_a_transaction(stripe_on):
+def test_stripe_is_never_called_inside_a_transaction(stripe_on, organization, expert, operator):
+    """Each service that calls Stripe begins with a durable transaction: called inside someone
+    else's, it fails before Stripe is reached."""
     from django.db import transaction
 
-    with pytest.raises(stripe_gateway.StripeCallInsideTransaction), transaction.atomic():
-        stripe_gateway.account_retrieve("acct_x")
-    assert stripe_on.calls().get("GET /v1/accounts/{id}", 0) == 0
+    fund(organization, 50_000)
+    earning = available_earning(organization, expert)
+    onboard(stripe_on, expert)
+    payouts.payouts_create(run=payouts.PayoutRun.objects.create())
+    payout = Payout.objects.get()
+    account = ConnectedAccount.objects.get(user=expert)
+    calls_before = stripe_on.calls()
+    entry_points = {
+        "connected_account_ensure": lambda: services.connected_account_ensure(user=operator),
+        "connected_account_sync": lambda: services.connected_account_sync(user=expert),
+        "funding_start": lambda: services.funding_start(
+            organization=organization, amount_cents=5000, actor=operator
+        ),
+        "payout_send": lambda: payouts.payout_send(
+            payout=payout, destination=account.stripe_account_id
+        ),
+        "payouts_reconcile": payouts.payouts_reconcile,
+        "earning_refund": lambda: services.earning_refund(
+            ref=earning.ref, amount_cents=100, actor=operator, reason="inside"
+        ),
+        "transfer_reversal_execute": lambda: services.transfer_reversal_execute(reversal_id=1),
+    }
+    for name, call in entry_points.items():
+        with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+            call()
+            pytest.fail(f"{name} ran inside a transaction")
+    assert stripe_on.calls() == calls_before
+    assert Payout.objects.get().transfer_requested_at is None
 
 
 def test_reconcile_finds_an_old_payouts_transfer_by_metadata_instead_of_posting(

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from billing import services as billing_services
-from marketplace.console import charts, selectors
+from inloop_site.console import charts, selectors
 from review_requests.models import ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
 from tests.review_requests.api_offers_support import make_request

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
-from marketplace.asgi import application
+from inloop_site.asgi import application
 from marketplace.models import AuditLog, User
 from review_requests.models import Offer
 from tests.conftest import PASSWORD, give_operator_mfa, login_client

@@ -99,7 +99,7 @@ def _env(db_path: Path) -> dict[str, str]:
         if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DJANGO_SETTINGS_MODULE="inloop_site.settings",
         DEBUG="1",
         SQLITE_PATH=str(db_path),
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -144,7 +144,7 @@ def _serve(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[L
     )  # fmt: skip
     daphne = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "marketplace.asgi:application"],
+         "inloop_site.asgi:application"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     worker = subprocess.Popen(

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from marketplace.api import api
+from inloop_site.api import api
 from marketplace.models import ApiKey
 from marketplace.services import api_key_revoke
 from review_requests.models import ReviewRequest

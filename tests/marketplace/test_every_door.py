@@ -24,10 +24,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from billing.models import Funding, MoneyAction, Payout
 from experts.models import ExpertSpecialization
+from inloop_site.asgi import application
+from inloop_site.routing import websocket_urlpatterns
 from marketplace import services
-from marketplace.asgi import application
 from marketplace.models import Membership, User
-from marketplace.routing import websocket_urlpatterns
 from review_requests.models import WebhookEvent
 from tests.conftest import give_operator_mfa, make_user
 from tests.console.dispute_support import ready_dispute, submitted_assignment

@@ -17,7 +17,7 @@ from tests.conftest import login_client
 
 FORM_MODULES = [
     "marketplace.forms",
-    "marketplace.console.forms",
+    "inloop_site.console.forms",
     "experts.forms",
     "billing.forms",
     "review_requests.forms",

@@ -29,7 +29,7 @@ def _free_port() -> int:
 
 def _env(port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    env.update(DJANGO_SETTINGS_MODULE="marketplace.settings", DEBUG="1", VALKEY_PORT=str(port))
+    env.update(DJANGO_SETTINGS_MODULE="inloop_site.settings", DEBUG="1", VALKEY_PORT=str(port))
     return env
 
 

@@ -23,7 +23,7 @@ from django.test import Client
 from billing.selectors import company_balance
 from experts.matching import candidates_rank
 from experts.models import Credential, ExpertProfile, Specialization
-from marketplace.management.commands.seed_demo import OPERATOR
+from inloop_site.management.commands.seed_demo import OPERATOR
 from marketplace.models import ApiKey, Organization, User
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import AsyncClient
 
+from inloop_site.asgi import application
 from marketplace import services
-from marketplace.asgi import application
 from marketplace.models import Membership, User
 from tests.conftest import PASSWORD, give_operator_mfa
 from tests.review_requests.workspace_support import (
@@ -188,7 +188,7 @@ ROUTES = {
 
 
 def test_every_websocket_route_is_listed():
-    from marketplace.routing import websocket_urlpatterns
+    from inloop_site.routing import websocket_urlpatterns
 
     assert {str(route.pattern) for route in websocket_urlpatterns} == set(ROUTES)
 

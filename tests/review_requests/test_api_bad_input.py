@@ -293,7 +293,7 @@ def _bare_strings(annotation, where: str) -> list[str]:
 
 
 def test_every_input_string_is_normalised():
-    from marketplace.api import api  # noqa: F401 - mounts the routers (review_requests.api)
+    from inloop_site.api import api  # noqa: F401 - mounts the routers (review_requests.api)
     from review_requests import api as review_requests_api
 
     endpoints = [

@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import AsyncClient
 
-from marketplace.asgi import application
+from inloop_site.asgi import application
 from marketplace.models import Membership
 from review_requests.services import request_transition
 from tests.conftest import give_operator_mfa

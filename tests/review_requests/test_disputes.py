@@ -243,6 +243,6 @@ def test_fourteen_day_timer_flags_and_the_console_shows_it(assignment, company_m
 
 
 def test_timers_task_is_scheduled():
-    from marketplace.schedule import SCHEDULE
+    from inloop_site.schedule import SCHEDULE
 
     assert any(path == "review_requests.tasks.dispute_timers" for path, _, _ in SCHEDULE)

@@ -14,7 +14,7 @@ import inloop
 import pytest
 from inloop import models
 
-from marketplace.api import api
+from inloop_site.api import api
 from review_requests import results
 from review_requests.webhooks import EVENT_TYPES
 

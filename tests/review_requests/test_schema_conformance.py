@@ -56,7 +56,7 @@ def _free_port() -> int:
 def _server_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DJANGO_SETTINGS_MODULE="inloop_site.settings",
         DEBUG="0",
         SECRET_KEY="schemathesis-run-secret-key-0123456789abcdefghij",
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -111,7 +111,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_status(tmp_path)
             "127.0.0.1",
             "-p",
             str(port),
-            "marketplace.asgi:application",
+            "inloop_site.asgi:application",
         ],
         env=env,
         cwd=ROOT,

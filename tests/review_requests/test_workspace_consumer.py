@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import connections
 from django.test import AsyncClient
 
-from marketplace.asgi import application
+from inloop_site.asgi import application
 from marketplace.realtime import workspace_group
 from review_requests.consumers import WorkspaceConsumer
 from review_requests.models import Annotation, Assignment, WorkspaceEvent

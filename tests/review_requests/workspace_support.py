@@ -13,7 +13,7 @@ from django.test import AsyncClient
 
 from billing import services as billing_services
 from experts.models import ExpertProfile, Specialization
-from marketplace.asgi import application
+from inloop_site.asgi import application
 from marketplace.selectors import platform_fee_percent
 from review_requests.models import Assignment, ReviewRequest
 

@@ -41,7 +41,7 @@ def daphnes(django_db_setup, tmp_path_factory):
     """Two daphne processes on the test database and this run's Redis prefix: (port A, port B)."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings_test",
+        "DJANGO_SETTINGS_MODULE": "inloop_site.settings_test",
         "DATABASE_URL": _database_url(),
         "PYTHONUNBUFFERED": "1",
     }

@@ -54,7 +54,7 @@ def _cookie(user) -> str:
 def _start_daphne(port: int, env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "marketplace.asgi:application"],
+         "inloop_site.asgi:application"],
         cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
 
@@ -126,7 +126,7 @@ def test_a_client_on_one_daphne_sees_the_others_events_in_order(
     assignment = make_assignment(make_request(organization), expert)
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings_test",
+        "DJANGO_SETTINGS_MODULE": "inloop_site.settings_test",
         "DATABASE_URL": _database_url(),
         "PYTHONUNBUFFERED": "1",
     }

@@ -102,7 +102,7 @@ def _base_env(workdir: Path, label: str) -> dict[str, str]:
         and not key.startswith(("PYTEST_", "STRIPE_"))
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DJANGO_SETTINGS_MODULE="inloop_site.settings",
         DEBUG="1",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="0",

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "experts",
     "billing",
     "review_requests",
+    "inloop_site",  # composition: the console, demo data, the scheduler (may import every app)
 ]
 
 # Under ASGI Django runs a run of sync-capable middleware in one thread hop, but switches every
@@ -68,8 +69,8 @@ MIDDLEWARE = [
     "marketplace.middleware.SuspendedUserMiddleware",
 ]
 
-ROOT_URLCONF = "marketplace.urls"
-ASGI_APPLICATION = "marketplace.asgi.application"
+ROOT_URLCONF = "inloop_site.urls"
+ASGI_APPLICATION = "inloop_site.asgi.application"
 WSGI_APPLICATION = None
 
 TEMPLATES = [

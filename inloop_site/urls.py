@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from inloop_site import dashboards
+from inloop_site.api import api
 from marketplace import views
-from marketplace.api import api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,10 +28,11 @@ urlpatterns = [
     path(
         "company/webhook-secret/rotate/", views.webhook_secret_rotate, name="webhook_secret_rotate"
     ),
+    path("company/", dashboards.company_dashboard, name="company_dashboard"),
     path("", include("experts.urls")),
     path("", include("review_requests.urls")),
     path("", include("billing.urls")),
-    path("", include("marketplace.console.urls")),
+    path("", include("inloop_site.console.urls")),
 ]
 
 # bench/api.py measures the API against a bare JSON view on the same server (the ceiling).

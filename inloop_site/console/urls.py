@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from marketplace.console import views
+from inloop_site.console import views
 
 urlpatterns = [
     path("console/", views.console_home, name="console_home"),

@@ -16,10 +16,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from inloop_site.console import charts, forms, selectors
+from inloop_site.console import services as console_services
 from marketplace import selectors as core_selectors
 from marketplace import services as core_services
-from marketplace.console import charts, forms, selectors
-from marketplace.console import services as console_services
 from marketplace.models import AuditLog, Organization, User
 from marketplace.permissions import operator_required
 from marketplace.services import audit_record

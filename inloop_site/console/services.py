@@ -22,7 +22,7 @@ def console_request_reoffer(*, review_request: ReviewRequest, actor: User) -> in
 
     if review_request.status != ReviewRequest.Status.QUEUED:
         raise ValidationError("Only a queued request can be offered again.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         before = _request_state(review_request)
         offers_created = matching_run(review_request=review_request)
         audit_record(
@@ -45,7 +45,7 @@ def console_assignment_reassign(*, assignment: Assignment, actor: User, reason: 
         raise ValidationError({"reason": "Say why the expert is taken off this request."})
     if assignment.status not in Assignment.ACTIVE:
         raise ValidationError("Only an accepted or in-progress assignment can be reassigned.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         before = {"status": assignment.status, "expert": str(assignment.expert_id)}
         try:
             assignment = assignment_release(assignment=assignment, actor=actor, reason=reason)
@@ -70,7 +70,7 @@ def console_request_cancel(*, review_request: ReviewRequest, actor: User, reason
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why the request is cancelled."})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         before = _request_state(review_request)
         try:
             request_cancel(review_request=review_request, actor=actor)

@@ -9,8 +9,8 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
-from marketplace.settings import *  # noqa: F403
-from marketplace.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, EMBEDDED_VALKEY
+from inloop_site.settings import *  # noqa: F403
+from inloop_site.settings import BASE_DIR, CACHES, CHANNEL_LAYERS, EMBEDDED_VALKEY
 
 # Manifest storage needs collectstatic; tests use plain storage (see PITFALLS.md).
 STORAGES = {

@@ -1,4 +1,4 @@
-"""The scheduler process: enqueues periodic tasks (see marketplace/schedule.py)."""
+"""The scheduler process: enqueues periodic tasks (see inloop_site/schedule.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from django.core.management.base import BaseCommand
 from django.utils.module_loading import import_string
 
-from marketplace.schedule import SCHEDULE
+from inloop_site.schedule import SCHEDULE
 
 logger = logging.getLogger("inloop.scheduler")
 

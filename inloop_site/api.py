@@ -1,0 +1,14 @@
+"""The /api/v1 root (marketplace.api) with every app's router mounted."""
+
+from __future__ import annotations
+
+from billing.api import router as billing_router
+from experts.api import router as experts_router
+from marketplace.api import api
+from review_requests.api import router as review_requests_router
+
+api.add_router("", experts_router)
+api.add_router("", review_requests_router)
+api.add_router("", billing_router)
+
+__all__ = ["api"]
