@@ -7,7 +7,7 @@ on first use).
         .venv/bin/python bench/api.py [--duration 10] [--label-studio /tmp/ls-venv]
 
 The database named in DATABASE_URL is never touched: the run creates (and drops at the end) its
-own database `inloop_bench_api` on the same server. Scenarios, each for --duration seconds:
+own database `inloop_bench_api` (or $BENCH_API_DB) on the same server. Scenarios, each for --duration seconds:
 bare view (1 and 8 clients), single create (1 and 8 clients), batch create of 100, list a page
 of 100, get one; the bare view and the single create alternate in --rounds rounds (default 5),
 so both see the same machine. Server CPU per request is the daphne process's utime+stime from
@@ -39,7 +39,9 @@ from tree import asgi_application, settings_module
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-BENCH_DB = "inloop_bench_api"
+# BENCH_API_DB: another name, so that two people benchmarking on one server (each with their
+# own DATABASE_URL) do not drop each other's bench database.
+BENCH_DB = os.environ.get("BENCH_API_DB", "inloop_bench_api")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -454,6 +456,80 @@ def bench_inloop(args) -> list[Result]:
     return results
 
 
+def _start_daphne(port: int, env: dict, tree: Path) -> subprocess.Popen:
+    # `python -m daphne` from `tree`: its packages come first on sys.path.
+    return subprocess.Popen(
+        daphne_command(port),
+        env=env,
+        cwd=tree,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def bench_compare(args) -> list[Result]:
+    """This tree and `--compare-with` (another checkout, same migrations), each served by its own
+    daphne on one bench database, measured in alternating rounds: bare view, create one and get
+    one, with 1 and 8 clients, so a change in the machine's load hits both trees alike."""
+    database_url = postgres_url()
+    env, key = prepare_inloop(database_url)
+    trees = {"this": ROOT, "other": Path(args.compare_with).resolve()}
+    servers: dict[str, tuple[int, subprocess.Popen]] = {}
+    results: list[Result] = []
+    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    try:
+        for index, (label, tree) in enumerate(trees.items()):
+            port = free_port(args.port + index if args.port else 0)
+            servers[label] = (port, _start_daphne(port, env, tree))
+            wait_http(port, "/bench/bare_view", servers[label][1])
+        conn = http.client.HTTPConnection("127.0.0.1", servers["this"][0], timeout=60)
+        for n in range(30):
+            request(conn, "POST", "/api/v1/review-requests", auth, payload(n))
+        _status, body = request(conn, "GET", "/api/v1/review-requests?limit=1", auth)
+        one_id = json.loads(body)["data"][0]["id"]
+        conn.close()
+        calls: dict[str, Call] = {
+            "bare JSON view": lambda c, n: request(c, "GET", "/bench/bare_view", {})[0],
+            "create one": lambda c, n: request(
+                c, "POST", "/api/v1/review-requests", auth, payload(n)
+            )[0],
+            "get one": lambda c, n: request(c, "GET", f"/api/v1/review-requests/{one_id}", auth)[0],
+        }
+        for port, _server in servers.values():  # warm each tree's daphne
+            warm = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            for n in range(20):
+                for call in calls.values():
+                    call(warm, n)
+            warm.close()
+        for clients in (1, 8):
+            rounds: dict[str, list[Result]] = {}
+            for _ in range(args.rounds):
+                for label, (port, server) in servers.items():
+                    for name, call in calls.items():
+                        rounds.setdefault(f"{label}: {name}", []).append(
+                            run_scenario(
+                                name=f"{label}: {name}",
+                                port=port,
+                                pid=server.pid,
+                                call=call,
+                                clients=clients,
+                                duration=args.duration / args.rounds,
+                            )
+                        )
+            results.extend(merge(parts) for parts in rounds.values())
+    finally:
+        for _port, server in servers.values():
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if not args.keep_db:
+            with contextlib.suppress(Exception):
+                drop_database(database_url)
+    return results
+
+
 # Label Studio --------------------------------------------------------------------------------
 
 
@@ -624,6 +700,10 @@ def bench_label_studio(args) -> tuple[list[Result], str]:
     return results, ""
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
@@ -646,7 +726,31 @@ def main() -> None:
     )
     parser.add_argument("--json", default="", help="also write the results to this file")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the bench database")
+    parser.add_argument(
+        "--compare-with",
+        default="",
+        metavar="PATH",
+        help="another checkout of the project: serve it from a second daphne and measure both "
+        "trees in alternating rounds (bare view, create one, get one); nothing else runs",
+    )
     args = parser.parse_args()
+
+    if args.compare_with:
+        both = bench_compare(args)
+        print_table(both, f"this tree vs {args.compare_with}, alternating rounds, load {_load()}")
+        by_name = {(r.name, r.clients): r for r in both}
+        for clients in (1, 8):
+            for label in ("this", "other"):
+                bare = by_name.get((f"{label}: bare JSON view", clients))
+                create = by_name.get((f"{label}: create one", clients))
+                if bare and create and bare.rate:
+                    print(
+                        f"{label}: create / bare view, {clients} client(s): "
+                        f"{100 * create.rate / bare.rate:.0f}%"
+                    )
+        if args.json:
+            Path(args.json).write_text(json.dumps({"compare": [r.row() for r in both]}, indent=2))
+        return
 
     ours = bench_inloop(args)
     print_table(ours, "Inloop (daphne, 1 process, PostgreSQL with psycopg pool, Redis)")

@@ -16,15 +16,14 @@ class AppendOnlyError(Exception):
 
 
 class AppendOnlyQuerySet(models.QuerySet):
-    """Refuses bulk update()/delete(); the database triggers refuse them too (migration 0002)."""
+    """Refuses bulk update()/delete(); the database triggers refuse them too (migration 0002),
+    and they alone stop the deletes a cascade makes without calling delete()."""
 
     def update(self, **kwargs):
         raise AppendOnlyError(f"{self.model.__name__} rows are append-only; post a reversal.")
 
     def delete(self):
         raise AppendOnlyError(f"{self.model.__name__} rows are append-only; post a reversal.")
-
-    _raw_delete = delete
 
 
 class AppendOnlyModel(models.Model):
@@ -34,7 +33,8 @@ class AppendOnlyModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
+        # The ids are the database's (auto-increment): an instance with one was saved before.
+        if self.pk is not None:
             raise AppendOnlyError(f"{type(self).__name__} rows are append-only; post a reversal.")
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)

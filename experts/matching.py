@@ -12,9 +12,7 @@ matches when it overlaps [wm_start, wm_end); windows are also tested shifted by 
 range that wraps past Sunday midnight works. Without a deadline wm_end = wm_start + 1 (a point).
 """
 
-# SQL below is assembled only from table names, column names and constants; every value a caller
-# passes travels as a query parameter.
-# ruff: noqa: S608
+# The statements themselves are in experts/sql.py.
 
 from __future__ import annotations
 
@@ -29,19 +27,16 @@ from functools import lru_cache
 from django.db import connection
 from django.db.models import Q
 
+from experts import sql
 from experts.models import (
     MAX_RATE_CENTS,
-    AvailabilityWindow,
     CompanyBlock,
     ExpertProfile,
-    MatchRow,
     Specialization,
-    TimeOff,
 )
-from marketplace.models import User
 
-MINUTES_PER_DAY = 1440
-WEEK_MINUTES = 7 * MINUTES_PER_DAY
+MINUTES_PER_DAY = sql.MINUTES_PER_DAY
+WEEK_MINUTES = sql.WEEK_MINUTES
 
 # The soft score: one place for every weight. Each term is in [0, 1] before weighting.
 WEIGHTS: dict[str, float] = {
@@ -181,42 +176,11 @@ def timezone_clock(*, now: datetime, deadline: datetime | None) -> list[ClockRow
     ]
 
 
-_CLOCK_COLUMNS = ["tz", "wm_start", "wm_end", "local_date", "t0", "t1", "t2", "i0", "i1", "i2"]
-_CLOCK_TYPES = [
-    "text",
-    "int",
-    "int",
-    "date",
-    "bigint",
-    "bigint",
-    "bigint",
-    "bigint",
-    "bigint",
-    "bigint",
-]
-
-
 @lru_cache(maxsize=64)  # about 40 kB an entry
 def _clock(now_minute: datetime, deadline: datetime | None, vendor: str) -> tuple[str, tuple]:
     if vendor == "postgresql":
-        # One comma-separated string a column, split by the server: psycopg adapts a Python
-        # list element by element on the client (6,000 values took 8 ms a ranking). Rows come
-        # group by group, so a value column is its group's text repeated once per zone.
-        groups = _clock_groups(now=now_minute, deadline=deadline)
-        columns = [",".join(name for _, names in groups for name in names)]
-        for index in range(len(_CLOCK_COLUMNS) - 1):
-            columns.append(
-                ",".join(",".join([str(values[index])] * len(names)) for values, names in groups)
-            )
-        arrays = ", ".join(f"string_to_array(%s, ',')::{t}[]" for t in _CLOCK_TYPES)
-        sql = f"SELECT * FROM unnest({arrays}) AS tzclock({', '.join(_CLOCK_COLUMNS)})"
-        return sql, tuple(columns)
-    rows = timezone_clock(now=now_minute, deadline=deadline)
-    placeholders = "(" + ", ".join(["%s"] * len(_CLOCK_COLUMNS)) + ")"
-    values = ", ".join([placeholders] * len(rows))
-    params = tuple(value for row in rows for value in (*row[:3], row[3].isoformat(), *row[4:]))
-    names = ", ".join(f"column{i + 1} AS {c}" for i, c in enumerate(_CLOCK_COLUMNS))
-    return f"SELECT {names} FROM (VALUES {values})", params
+        return sql.clock_from_groups(_clock_groups(now=now_minute, deadline=deadline))
+    return sql.clock_from_rows(timezone_clock(now=now_minute, deadline=deadline))
 
 
 def _tzclock_sql(*, now: datetime, deadline: datetime | None) -> tuple[str, list]:
@@ -228,46 +192,13 @@ def _tzclock_sql(*, now: datetime, deadline: datetime | None) -> tuple[str, list
     return sql, list(params)
 
 
-def _t(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _window_overlaps(expert_id_sql: str, z: str = "z") -> str:
-    """Exact: some weekly window of the expert overlaps [z.wm_start, z.wm_end)."""
-    day = MINUTES_PER_DAY
-    return f"""EXISTS (SELECT 1 FROM {_t(AvailabilityWindow)} w WHERE w.expert_id = {expert_id_sql}
-            AND ((w.weekday * {day} + w.start_minute < {z}.wm_end
-                  AND w.weekday * {day} + w.end_minute > {z}.wm_start)
-              OR (w.weekday * {day} + w.start_minute + {WEEK_MINUTES} < {z}.wm_end
-                  AND w.weekday * {day} + w.end_minute + {WEEK_MINUTES} > {z}.wm_start)))"""
-
-
-def _not_on_time_off(expert_id_sql: str, z: str = "z") -> str:
-    return f"""NOT EXISTS (SELECT 1 FROM {_t(TimeOff)} t WHERE t.expert_id = {expert_id_sql}
-            AND t.start_date <= {z}.local_date AND t.end_date >= {z}.local_date)"""
-
-
-def availability_condition(expert_alias: str = "e", clock_alias: str = "z") -> str:
-    """SQL true when the expert may work in the clock's range (normalized tables): on call, or
-    a window overlaps it, and not on time off on the local date."""
-    e = expert_alias
-    return (
-        f"{_not_on_time_off(f'{e}.id', clock_alias)} AND ({e}.always_available OR "
-        f"{_window_overlaps(f'{e}.id', clock_alias)})"
-    )
+# Ranking ------------------------------------------------------------------------------------
 
 
 def available_expert_ids_sql(*, now: datetime) -> tuple[str, list]:
     """A subquery of the ids of experts inside a window right now (for the directory filter)."""
     clock_sql, params = _tzclock_sql(now=now, deadline=None)
-    sql = (
-        f"SELECT e.id FROM {_t(ExpertProfile)} e JOIN ({clock_sql}) z ON z.tz = e.timezone "
-        f"WHERE {availability_condition()}"
-    )
-    return sql, params
-
-
-# Ranking ------------------------------------------------------------------------------------
+    return sql.available_expert_ids(clock_sql), params
 
 
 def _dollars(cents: int) -> str:
@@ -306,41 +237,6 @@ def _reason(
     return ", ".join(parts)
 
 
-def _free_and_available(*, today: date) -> tuple[list[str], list]:
-    """The hard filters that do not depend on the request, over a match row `x` joined to the
-    clock `z`: under the concurrency cap, not suspended, not on time off on the local date,
-    and inside an availability window in the clock's range (or on call)."""
-    adapt_date = connection.ops.adapt_datefield_value
-    where = [
-        "x.current_load < x.max_concurrent",
-        f"x.user_id NOT IN (SELECT u.id FROM {_t(User)} u WHERE u.suspended_at IS NOT NULL)",
-    ]
-    params: list = []
-    # Time off on the expert's local date: local dates are within a day of UTC's, so only
-    # experts with time off touching those three days need the exact check.
-    where.append(
-        f"(x.expert_id NOT IN (SELECT t0.expert_id FROM {_t(TimeOff)} t0 "
-        "WHERE t0.start_date <= %s AND t0.end_date >= %s) "
-        f"OR {_not_on_time_off('x.expert_id')})"
-    )
-    params.extend(
-        [
-            adapt_date(date.fromordinal(today.toordinal() + 1)),
-            adapt_date(date.fromordinal(today.toordinal() - 1)),
-        ]
-    )
-    # Availability: the hour masks settle almost every row; only when the range meets an hour
-    # that is partly inside a window do the windows themselves decide (minute precision).
-    where.append(
-        "(x.always_available"
-        " OR ((x.full0 & z.t0) | (x.full1 & z.t1) | (x.full2 & z.t2)"
-        "     | (x.any0 & z.i0) | (x.any1 & z.i1) | (x.any2 & z.i2)) <> 0"
-        " OR (((x.any0 & z.t0) | (x.any1 & z.t1) | (x.any2 & z.t2)) <> 0"
-        f"     AND {_window_overlaps('x.expert_id')}))"
-    )
-    return where, params
-
-
 def candidates_rank(
     *,
     specialization_slug: str,
@@ -375,43 +271,23 @@ def candidates_rank(
     today = now.date()
     adapt_date = connection.ops.adapt_datefield_value
 
-    # Hard filters. The NOT IN subqueries are small sets PostgreSQL hashes once per query.
-    where = ["x.node_id = %s"]
-    params: list = [requested["id"]]
-    if max_rate_cents is not None:
-        where.append("x.rate_cents <= %s")
-        params.append(int(max_rate_cents))
-    if requested["requires_credentials"]:
-        # Verified, for this top-level field, not expired (credential_until is null without one).
-        where.append("x.credential_until >= %s")
-        params.append(adapt_date(today))
-    excluded = [expert_pk.get_db_prep_value(x, connection) for x in exclude_expert_ids]
-    if excluded:
-        where.append(f"x.expert_id NOT IN ({', '.join(['%s'] * len(excluded))})")
-        params.extend(excluded)
-    if organization_id is not None:
-        org_pk = CompanyBlock._meta.get_field("organization").target_field
-        where.append(
-            f"x.expert_id NOT IN (SELECT b.expert_id FROM {_t(CompanyBlock)} b "
-            "WHERE b.organization_id = %s)"
-        )
-        params.append(org_pk.get_db_prep_value(organization_id, connection))
-    supply_where, supply_params = _free_and_available(today=today)
+    org_pk = CompanyBlock._meta.get_field("organization").target_field
+    where, params = sql.request_filters(
+        node_id=requested["id"],
+        max_rate_cents=max_rate_cents,
+        credential_on=adapt_date(today) if requested["requires_credentials"] else None,
+        excluded=[expert_pk.get_db_prep_value(x, connection) for x in exclude_expert_ids],
+        organization_id=(
+            None
+            if organization_id is None
+            else org_pk.get_db_prep_value(organization_id, connection)
+        ),
+    )
+    supply_where, supply_params = sql.free_and_available(today=today)
     where.extend(supply_where)
     params.extend(supply_params)
 
-    # The score, written once; the Python reference in the tests mirrors this expression.
-    # Floating point throughout (CAST): PostgreSQL's NUMERIC arithmetic was a third of the time.
     w = WEIGHTS
-    score_sql = (
-        "(%s * (CASE WHEN x.exact THEN 1.0 ELSE 0.0 END)"
-        " + %s * CAST(CASE WHEN x.years > %s THEN %s ELSE x.years END AS DOUBLE PRECISION) / %s"
-        " + %s * (CASE WHEN x.rating_count > 0 THEN x.rating_avg / 5 ELSE %s END)"
-        " + %s * x.completion_rate"
-        " + %s * x.on_time_rate"
-        " + %s * CAST(%s - x.rate_cents AS DOUBLE PRECISION) / %s"
-        " + %s * CAST(x.max_concurrent - x.current_load AS DOUBLE PRECISION) / x.max_concurrent)"
-    )
     score_params = [
         w["exact"],
         w["years"],
@@ -427,30 +303,12 @@ def candidates_rank(
         cap,
         w["load"],
     ]
-    ranked_sql = f"""
-        SELECT x.expert_id AS expert_id, x.user_id AS user_id, x.rate_cents AS rate,
-               x.rating_avg AS rating_avg, x.rating_count AS rating_count,
-               x.current_load AS current_load, x.max_concurrent AS max_concurrent,
-               x.always_available AS always_available, x.years AS years,
-               x.best_spec_id AS best_spec_id, z.wm_start AS wm_start, {score_sql} AS score
-        FROM {_t(MatchRow)} x
-        JOIN ({clock_sql}) z ON z.tz = x.timezone
-        WHERE {" AND ".join(where)}
-        ORDER BY score DESC, x.expert_id
-        LIMIT %s"""
-    # Whether the winners are inside a window this very minute (for the reason only).
-    window = _t(AvailabilityWindow)
-    sql = f"""
-        SELECT r.expert_id, r.user_id, r.rate, r.rating_avg, r.rating_count, r.current_load,
-               r.max_concurrent, r.always_available, r.years, r.best_spec_id, r.score,
-               EXISTS (SELECT 1 FROM {window} w2 WHERE w2.expert_id = r.expert_id
-                       AND w2.weekday * {MINUTES_PER_DAY} + w2.start_minute <= r.wm_start
-                       AND w2.weekday * {MINUTES_PER_DAY} + w2.end_minute > r.wm_start)
-        FROM ({ranked_sql}) r
-        ORDER BY r.score DESC, r.expert_id"""
     # Query 2: the ranking itself.
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*score_params, *clock_params, *params, int(limit)])
+        cursor.execute(
+            sql.ranking(clock_sql=clock_sql, where=where),
+            [*score_params, *clock_params, *params, int(limit)],
+        )
         rows = cursor.fetchall()
 
     candidates = []
@@ -502,23 +360,10 @@ def available_by_top_level(*, now: datetime) -> list[tuple[str, int]]:
     now = now.astimezone(UTC)
     today = now.date()
     clock_sql, clock_params = _tzclock_sql(now=now, deadline=None)
-    conditions, params = _free_and_available(today=today)
-    spec = _t(Specialization)
-    sql = f"""
-        SELECT s.name, COALESCE(a.available, 0)
-        FROM {spec} s
-        LEFT JOIN (
-            SELECT x.node_id AS node_id, COUNT(*) AS available
-            FROM {_t(MatchRow)} x
-            JOIN {spec} n ON n.id = x.node_id
-            JOIN ({clock_sql}) z ON z.tz = x.timezone
-            WHERE n.parent_id IS NULL
-              AND (NOT n.requires_credentials OR x.credential_until >= %s)
-              AND {" AND ".join(conditions)}
-            GROUP BY x.node_id
-        ) a ON a.node_id = s.id
-        WHERE s.parent_id IS NULL
-        ORDER BY s.slug"""
+    conditions, params = sql.free_and_available(today=today)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*clock_params, connection.ops.adapt_datefield_value(today), *params])
+        cursor.execute(
+            sql.supply(clock_sql=clock_sql, conditions=conditions),
+            [*clock_params, connection.ops.adapt_datefield_value(today), *params],
+        )
         return [(name, int(count)) for name, count in cursor.fetchall()]

@@ -170,6 +170,7 @@ else:
             "BACKEND": "marketplace.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("REDIS_PREFIX", "inloop"),
+            "OPTIONS": {"pool_class": "marketplace.cache.SharedConnectionPool"},
         }
     }
 
@@ -310,8 +311,6 @@ PAYOUT_MINIMUM_CENTS = env_int("PAYOUT_MINIMUM_CENTS", 2000, minimum=0)
 OFFER_FANOUT = env_int("OFFER_FANOUT", 3, minimum=1)
 OFFER_EXPIRY_MINUTES = env_int("OFFER_EXPIRY_MINUTES", 15, minimum=1)
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
-# API key lookups kept per process while Redis says nothing changed (marketplace/keycache.py).
-API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300, minimum=0)
 DISPUTE_APPROVAL_THRESHOLD_CENTS = env_int("DISPUTE_APPROVAL_THRESHOLD_CENTS", 100_000, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 # Proxies of ours in front of the app that append to X-Forwarded-For (marketplace/clientip.py);

@@ -15,9 +15,8 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
-from marketplace import keycache
 from marketplace.cache import counter_hit
-from marketplace.services import api_key_authenticate, api_key_digest, api_key_touch
+from marketplace.services import api_key_authenticate
 
 
 class ApiError(Exception):
@@ -96,34 +95,10 @@ class ApiKeyAuth(HttpBearer):
     """`Authorization: Bearer <api key>` for AI companies' servers."""
 
     def authenticate(self, request: HttpRequest, token: str):
-        digest = api_key_digest(token)
-        if digest is None:
-            return None
-        now = time.time()
-        api_key = counted = None
-        entry = keycache.get(digest)
-        if entry is not None:
-            # A key seen before: its counter and the cache token in one round trip.
-            api_key = keycache.instance(entry)
-            count, current = keycache.hit_and_token(
-                _rate_counter(f"key:{api_key.pk}", now), timeout=RATE_WINDOW_TIMEOUT
-            )
-            counted = api_key.pk
-            if current == entry.token:
-                if api_key_touch(api_key):
-                    keycache.store(digest, entry.token, api_key)
-            else:
-                keycache.discard(digest)
-                api_key = None
+        api_key = api_key_authenticate(raw_key=token)
         if api_key is None:
-            api_key = api_key_authenticate(raw_key=token)
-            if api_key is None:
-                return None
-            if api_key.pk != counted:
-                count = counter_hit(
-                    _rate_counter(f"key:{api_key.pk}", now), timeout=RATE_WINDOW_TIMEOUT
-                )
-        _rate_limit_enforce(count, now)
+            return None
+        rate_limit_check(f"key:{api_key.pk}")
         request.api_key = api_key
         request.organization = api_key.organization
         return api_key

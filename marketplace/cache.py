@@ -2,8 +2,9 @@
 
 Django keeps cache objects per asyncio context, so under ASGI every request builds a new
 `RedisCache`, and with it a new connection pool and a new TCP connection to Redis (connect,
-handshake, and redis-py reading its own package version each time). The clients (and their
-pools) here are kept per process and shared by every cache object, so a request borrows an open
+handshake, and redis-py reading its own package version each time). `SharedConnectionPool`,
+given as the cache's documented `pool_class` option (settings.py), hands every cache object of
+the process the same pool for the same server and options, so a request borrows an open
 connection instead.
 """
 
@@ -11,64 +12,47 @@ from __future__ import annotations
 
 import threading
 
+import redis
 from django.core.cache import cache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
-from django.core.cache.backends.redis import RedisCacheClient
 from redis.commands.core import Script
 
-_clients: dict[tuple, object] = {}
-_clients_lock = threading.Lock()
+_pools: dict[tuple, redis.ConnectionPool] = {}
+_pools_lock = threading.Lock()
 
 
-class SharedPoolRedisCacheClient(RedisCacheClient):
-    def get_client(self, key=None, *, write=False):
-        # One redis-py client (and with it one pool) per server and options, for the process:
-        # clients are thread-safe, and building one costs about 0.06 ms.
-        index = self._get_connection_pool_index(write)
-        client_key = (self._servers[index], repr(sorted(self._pool_options.items(), key=str)))
-        client = _clients.get(client_key)
-        if client is None:
-            with _clients_lock:
-                client = _clients.get(client_key)
-                if client is None:
-                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
-                    client = self._client(connection_pool=pool)
-                    _clients[client_key] = client
-        return client
+class SharedConnectionPool(redis.ConnectionPool):
+    """`from_url` gives one pool per URL and options for the process (pools are thread-safe)."""
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> redis.ConnectionPool:
+        pool_key = (url, repr(sorted(kwargs.items(), key=str)))
+        pool = _pools.get(pool_key)
+        if pool is None:
+            with _pools_lock:
+                pool = _pools.get(pool_key)
+                if pool is None:
+                    pool = _pools[pool_key] = super().from_url(url, **kwargs)
+        return pool
 
 
 class RedisCache(DjangoRedisCache):
-    """`django.core.cache.backends.redis.RedisCache` with per-process pools (see above)."""
+    """`django.core.cache.backends.redis.RedisCache` with a one-round-trip windowed counter and a
+    `clear()` that deletes only this cache's keys."""
 
     def __init__(self, server, params):
         super().__init__(server, params)
-        self._class = SharedPoolRedisCacheClient
+        self.server_url = server.split(",")[0] if isinstance(server, str) else server[0]
+
+    def redis_client(self) -> redis.Redis:
+        """A redis-py client on the process's pool for the (first, writable) server."""
+        return redis.Redis(connection_pool=SharedConnectionPool.from_url(self.server_url))
 
     def incr_window(self, key: str, timeout: int) -> int:
         """Add one to a counter that expires `timeout` seconds after its first hit: one round
         trip (a script: INCR, and EXPIRE on the first hit)."""
         redis_key = self.make_and_validate_key(key)
-        client = self._cache.get_client(redis_key, write=True)
-        return int(_INCR_WINDOW(keys=[redis_key], args=[timeout], client=client))
-
-    def incr_window_and_get(self, key: str, timeout: int, other: str, default: str):
-        """`incr_window(key, timeout)` and, in the same round trip, the string at `other`
-        (set to `default` if missing): (count, value)."""
-        keys = [self.make_and_validate_key(key), self.make_and_validate_key(other)]
-        client = self._cache.get_client(keys[0], write=True)
-        count, value = _INCR_WINDOW_AND_GET(keys=keys, args=[timeout, default], client=client)
-        return int(count), value.decode()
-
-    def get_or_set_raw(self, key: str, default: str) -> str:
-        """A plain string (not pickled, so the scripts can read it), set to `default` if
-        missing."""
-        redis_key = self.make_and_validate_key(key)
-        client = self._cache.get_client(redis_key, write=True)
-        return _GET_OR_SET(keys=[redis_key], args=[default], client=client).decode()
-
-    def set_raw(self, key: str, value: str) -> None:
-        redis_key = self.make_and_validate_key(key)
-        self._cache.get_client(redis_key, write=True).set(redis_key, value)
+        return int(_INCR_WINDOW(keys=[redis_key], args=[timeout], client=self.redis_client()))
 
     def clear(self) -> bool:
         """Delete this cache's keys, and only those. Django's `clear()` is FLUSHDB, which also
@@ -76,7 +60,7 @@ class RedisCache(DjangoRedisCache):
         queues (every open workspace would stop hearing its broadcasts), another cache's
         keys. Keys are found by this cache's prefix (`KEY_PREFIX:`) with SCAN, a batch at a
         time, so Redis keeps serving meanwhile."""
-        client = self._cache.get_client(write=True)
+        client = self.redis_client()
         pattern = _glob_escape(self.key_prefix) + ":*"
         batch = []
         for key in client.scan_iter(match=pattern, count=1000):
@@ -94,28 +78,13 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\^-" else c for c in text)
 
 
-# Lua in bytes, so a script's digest needs no client; each call names its client.
-
-
-def _incr_window(key: int, timeout_arg: int) -> bytes:
-    """n = the counter at KEYS[key] plus one; it expires ARGV[timeout_arg] s after its first hit."""
-    return (
-        f"local n = redis.call('INCR', KEYS[{key}]) "
-        f"if n == 1 then redis.call('EXPIRE', KEYS[{key}], ARGV[{timeout_arg}]) end "
-    ).encode()
-
-
-def _get_or_set(key: int, default_arg: int) -> bytes:
-    """v = the string at KEYS[key], set to ARGV[default_arg] if missing."""
-    return (
-        f"local v = redis.call('GET', KEYS[{key}]) "
-        f"if not v then v = ARGV[{default_arg}] redis.call('SET', KEYS[{key}], v) end "
-    ).encode()
-
-
-_INCR_WINDOW = Script(None, _incr_window(1, 1) + b"return n")
-_GET_OR_SET = Script(None, _get_or_set(1, 1) + b"return v")
-_INCR_WINDOW_AND_GET = Script(None, _incr_window(1, 1) + _get_or_set(2, 2) + b"return {n, v}")
+# Lua in bytes, so the script's digest needs no client; each call names its client.
+_INCR_WINDOW = Script(
+    None,
+    b"local n = redis.call('INCR', KEYS[1]) "
+    b"if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    b"return n",
+)
 
 
 def counter_hit(key: str, *, timeout: int) -> int:

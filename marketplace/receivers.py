@@ -1,6 +1,5 @@
 """Reactions to framework signals: audit logins, close sockets on logout, make sockets re-check
-their rights when a right may have gone, and stop using kept API key lookups when a key, an
-organization or a user changes."""
+their rights when a right may have gone."""
 
 from __future__ import annotations
 
@@ -10,9 +9,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from marketplace import keycache
 from marketplace.clientip import client_ip
-from marketplace.models import ApiKey, Membership, Organization, User
+from marketplace.models import Membership, User
 from marketplace.realtime import group_send_now, rights_changed, user_group
 
 # User fields whose change can take a right away: the password ends the user's other sessions
@@ -64,29 +62,17 @@ def _audit_signup(sender, request, user, **kwargs):
     )
 
 
-@receiver(post_save, sender=ApiKey)
-@receiver(post_save, sender=Organization)
-@receiver(post_delete, sender=ApiKey)
-@receiver(post_delete, sender=Organization)
-@receiver(post_delete, sender=User)
-def _api_keys_changed(sender, **kwargs):
-    keycache.changed()
-
-
 @receiver(post_save, sender=User)
 def _user_saved(sender, instance, update_fields=None, created=False, **kwargs):
     if created:
         return
-    # A key stops working with its creator's suspension; logins (last_login) change nothing.
-    if update_fields is None or "suspended_at" in update_fields:
-        keycache.changed()
     if update_fields is None or RIGHTS_FIELDS & set(update_fields):
         rights_changed(instance.pk)
 
 
 # Socket rights follow the rows, not the services: allauth changes passwords and removes
 # authenticators, and the Django admin edits users and memberships, without our services, so
-# the model signals are the one place every path crosses (as for keycache above). The broadcast
+# the model signals are the one place every path crosses. The broadcast
 # itself waits for the commit (realtime.broadcast_on_commit), so the re-check sees the change.
 @receiver(post_save, sender=Membership)
 def _membership_saved(sender, instance, created=False, **kwargs):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -12,11 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from marketplace import keycache, rawsql
 from marketplace.models import (
     ApiKey,
     AuditLog,
@@ -362,7 +360,6 @@ def _api_key_revoke_locked(*, api_key: ApiKey, actor: User) -> None:
     )
     if updated != 1:
         raise ValidationError("This key is already revoked.")
-    keycache.changed()
     audit_record(
         actor=actor,
         action="api_key.revoked",
@@ -370,24 +367,6 @@ def _api_key_revoke_locked(*, api_key: ApiKey, actor: User) -> None:
         object_id=api_key.pk,
         before={"name": api_key.name, "prefix": api_key.prefix},
         organization=api_key.organization,
-    )
-
-
-@functools.cache
-def _active_key_sql(vendor: str) -> str:
-    # Every API call runs this: hand-built once (marketplace/rawsql.py says why). The same as
-    # ApiKey.objects.select_related("organization").filter(key_hash=..., revoked_at=None)
-    # .exclude(created_by__suspended_at__isnull=False): a suspended creator's keys stop working
-    # with their login; a key whose creator was deleted keeps working.
-    qn = connection.ops.quote_name
-    columns = f"{rawsql.select_columns(ApiKey, 'k')}, {rawsql.select_columns(Organization, 'o')}"
-    # Identifiers from the models' metadata; the hash goes as a parameter.
-    return (
-        f"SELECT {columns} FROM {qn(ApiKey._meta.db_table)} k"  # noqa: S608
-        f" JOIN {qn(Organization._meta.db_table)} o ON o.{qn('id')} = k.{qn('organization_id')}"
-        f" LEFT JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = k.{qn('created_by_id')}"
-        f" WHERE k.{qn('key_hash')} = %s AND k.{qn('revoked_at')} IS NULL"
-        f" AND u.{qn('suspended_at')} IS NULL"
     )
 
 
@@ -399,22 +378,22 @@ def api_key_digest(raw_key: str) -> str | None:
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key for a raw bearer token, or None. Touches last_used_at at most once a minute.
-    With Redis, the rows found are kept for later calls (marketplace/keycache.py)."""
+    """The active key for a raw bearer token, with its organization, or None; looked up on every
+    call, so a revocation or a suspension holds from the next call on. A suspended creator's keys
+    stop working with their login; a key whose creator was deleted keeps working. Touches
+    last_used_at at most once a minute."""
     digest = api_key_digest(raw_key)
     if digest is None:
         return None
-    token = keycache.current_token()  # before the lookup: see keycache
-    found = rawsql.fetch_instances(
-        _active_key_sql(connection.vendor), [digest], ApiKey, Organization
+    api_key = (
+        ApiKey.objects.select_related("organization")
+        # A LEFT JOIN on the creator: a deleted creator (NULL) passes, a suspended one does not.
+        .filter(key_hash=digest, revoked_at__isnull=True, created_by__suspended_at__isnull=True)
+        .first()
     )
-    if not found:
+    if api_key is None:
         return None
-    api_key, organization = found[0]
-    api_key.organization = organization
     api_key_touch(api_key)
-    if token is not None:
-        keycache.store(digest, token, api_key)
     return api_key
 
 
@@ -584,7 +563,6 @@ def user_suspend(*, user: User, actor: User, reason: str) -> User:
         )
         if updated != 1:
             raise ValidationError("This account is already suspended.")
-        keycache.changed()  # the keys the user created stop working
         user.refresh_from_db()
         audit_record(
             actor=actor,
@@ -605,7 +583,6 @@ def user_reinstate(*, user: User, actor: User) -> User:
         )
         if updated != 1:
             raise ValidationError("This account is not suspended.")
-        keycache.changed()
         user.refresh_from_db()
         audit_record(
             actor=actor,

@@ -35,7 +35,11 @@ from review_requests.schemas import (
     ReviewRequestListOut,
     ReviewRequestOut,
 )
-from review_requests.serializers import review_request_to_api, review_requests_to_api_rows
+from review_requests.serializers import (
+    created_review_request_to_api,
+    review_request_to_api,
+    review_requests_to_api_rows,
+)
 
 router = Router(tags=["review_requests"])
 
@@ -91,7 +95,7 @@ def _create(
             field, messages = next(iter(exc.message_dict.items()))
             raise ApiError(422, "validation_error", " ".join(messages), field=field) from exc
         # Fresh objects: no assignments yet, so no query for them.
-        data = [_fresh_to_api(rr) for rr in created]
+        data = [created_review_request_to_api(rr) for rr in created]
         return 201, ({"data": data} if batch else data[0])
 
     if key is None:
@@ -116,13 +120,6 @@ def _create(
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
     return response
-
-
-def _fresh_to_api(rr: ReviewRequest) -> dict:
-    # A just-created request has no assignments; prefill the cache so serializing costs nothing.
-    # (A plain list: iterating even `.none()` compiles a query.)
-    rr._prefetched_objects_cache = {"assignments": []}
-    return review_request_to_api(rr)
 
 
 @router.post(
@@ -244,13 +241,12 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     summary="Get one review request",
 )
 def review_request_get(request: HttpRequest, review_request_id: str):
-    # Pipelines poll this: one statement (selectors.review_request_for_api); another
-    # organization's id finds no row, a 404 like an unknown one.
+    # Another organization's id finds no row, a 404 like an unknown one.
     pk = _uuid_or_404(review_request_id)
-    found = selectors.review_request_for_api(organization=request.organization, pk=pk)
+    found = selectors.review_request_api_object(organization=request.organization, pk=pk)
     if found is None:
         raise ApiError(404, "not_found", "Not found.")
-    return JsonResponse(review_request_to_api(found))
+    return JsonResponse(found)
 
 
 @router.post(

@@ -83,6 +83,12 @@ def review_request_to_api(
     )
 
 
+def created_review_request_to_api(review_request: ReviewRequest) -> dict[str, Any]:
+    """`review_request_to_api` of a request just created, which has no assignments yet: no
+    query."""
+    return _request_payload(_fields_of(review_request), [], include_result=True)
+
+
 # The list endpoint serializes up to 100 requests per page. Building model instances for them
 # (and for their specializations and assignments) cost about half of a page, so it reads plain
 # rows instead, through the same payload builders; tests/review_requests/test_api_read.py pins

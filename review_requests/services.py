@@ -9,7 +9,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from marketplace import rawsql, taskwake
 from marketplace.realtime import broadcast_on_commit, request_group
 from review_requests.models import (
     Assignment,
@@ -245,17 +244,11 @@ def review_requests_create(
                 created_at=now,
             )
         )
-    ids = [str(rr.pk) for rr in created]
-    task_row = _matching_task_row(ids)
-    # Pipelines call this in volume: the requests, their history rows and the matching task go
-    # to the database together, all or nothing, in one round trip on PostgreSQL
-    # (marketplace/rawsql.py). Other task backends are called once the rows are committed.
-    rawsql.insert_instances([*created, *history, *([task_row] if task_row else [])])
-    if task_row is None:
-        transaction.on_commit(lambda: _enqueue_matching(ids))
-    else:
-        # The task row went in without `enqueue`, so without its signal: wake the workers here.
-        taskwake.workers_wake_on_commit()
+    with transaction.atomic():
+        ReviewRequest.objects.bulk_create(created)
+        RequestStatusChange.objects.bulk_create(history)
+        # With the database task backend the task row commits with the requests, all or nothing.
+        matching_enqueue_on_commit([rr.pk for rr in created])
     return created
 
 
@@ -269,27 +262,6 @@ def _enqueue_matching(review_request_ids: list[str]) -> None:
     from review_requests.tasks import matching_run_task
 
     matching_run_task.enqueue(review_request_ids)
-
-
-def _matching_task_row(review_request_ids: list[str]):
-    """With the database task backend, the row its `enqueue` writes for
-    `matching_run_task(ids)` (django_tasks_db's `_task_to_db_task` plus its `pre_save` default
-    for `run_after`), unsaved, so that a create sends it with its own rows; None with other
-    backends. tests/review_requests/test_api_read.py compares it with the backend's row."""
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
-    from review_requests.tasks import matching_run_task
-
-    if not _is_database_task_backend(matching_run_task.backend):
-        return None
-    return DBTaskResult(
-        args_kwargs={"args": [list(review_request_ids)], "kwargs": {}},
-        priority=matching_run_task.priority,
-        task_path=matching_run_task.module_path,
-        queue_name=matching_run_task.queue_name,
-        run_after=matching_run_task.run_after or get_date_max(),
-        backend_name=matching_run_task.backend,
-    )
 
 
 def _is_database_task_backend(alias: str) -> bool:

@@ -8,22 +8,19 @@ Consumers call these through database_sync_to_async; they never write the databa
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from billing import services as billing_services
 from experts.models import ExpertProfile
 from experts.services import expert_load_set, expert_stats_record_completion
-from marketplace import rawsql
-from marketplace.models import User
 from marketplace.realtime import broadcast_on_commit, workspace_group
 from marketplace.textnorm import TextRefused, text_clean
 from review_requests.models import (
@@ -89,74 +86,36 @@ class HeartbeatOutcome:
 # Helpers ------------------------------------------------------------------------------------
 
 
-# The row lock of the frequent frames (chat messages, heartbeats, annotation edits), written out
-# in SQL (marketplace/rawsql.py). It reads, with the locked assignment row, what the rights
-# re-check and the actor's label need: the expert's profile and user, and the request's
-# organization; not the draft nor the AI output (tens of kilobytes of JSON). As a queryset
-# (select_related + only) it was the largest share of daphne's CPU per frame: Django's compiler
-# took far longer to build the join than PostgreSQL took to run it (1.4 of 2.5 ms of CPU per chat
-# message in a single-process loop; README, "Workspace benchmark"). A field left out loads on
-# first access. tests/review_requests/test_workspace_services.py compares it with the ORM.
-_LIGHT_JOIN = (
-    (
-        Assignment,
-        tuple(f.attname for f in Assignment._meta.concrete_fields if f.name != "draft"),
-    ),
-    (ExpertProfile, ("id", "user_id", "display_name")),
-    (
-        User,
-        ("id", "is_active", "suspended_at", "account_type", "email", "first_name", "last_name"),
-    ),
-    (ReviewRequest, ("id", "organization_id")),
+# The row lock of the frequent frames (chat messages, heartbeats, annotation edits) reads, with
+# the locked assignment row, what the rights re-check and the actor's label need: the expert's
+# profile and user, and the request's organization; not the draft nor the AI output (tens of
+# kilobytes of JSON). A field left out loads on first access.
+_LIGHT_FIELDS = (
+    *(f.name for f in Assignment._meta.concrete_fields if f.name != "draft"),
+    "expert__user",
+    "expert__display_name",
+    "expert__user__is_active",
+    "expert__user__suspended_at",
+    "expert__user__account_type",
+    "expert__user__email",
+    "expert__user__first_name",
+    "expert__user__last_name",
+    "review_request__organization",
 )
-
-
-@functools.cache
-def _light_sql(vendor: str) -> str:
-    qn = connection.ops.quote_name
-    columns = rawsql.select_list(_LIGHT_JOIN, "apur")
-    sql = (
-        f"SELECT {columns}"  # noqa: S608 - identifiers from the models, no input
-        f" FROM {qn(Assignment._meta.db_table)} a"
-        f" JOIN {qn(ExpertProfile._meta.db_table)} p ON p.id = a.expert_id"
-        f" JOIN {qn(User._meta.db_table)} u ON u.id = p.user_id"
-        f" JOIN {qn(ReviewRequest._meta.db_table)} r ON r.id = a.review_request_id"
-        " WHERE a.id = %s"
-    )
-    if connection.features.has_select_for_update_of:
-        sql += " FOR UPDATE OF a"  # SQLite has no row locks; its writers take turns anyway
-    return sql
-
-
-def _locked_light(assignment_id) -> Assignment | None:
-    pk_field = Assignment._meta.pk
-    pk = pk_field.get_db_prep_value(pk_field.to_python(assignment_id), connection)
-    found = rawsql.fetch_instances(_light_sql(connection.vendor), [pk], *_LIGHT_JOIN)
-    if not found:
-        return None
-    assignment, expert, expert_user, review_request = found[0]
-    expert.user = expert_user
-    assignment.expert = expert
-    assignment.review_request = review_request
-    return assignment
 
 
 def _locked(assignment_id, *, bulky: bool = False) -> Assignment:
     """The assignment, row-locked, with its expert's user (read fresh for the rights check) and
     its request; `bulky` loads every column (the draft, the request's content and rubric)."""
+    queryset = Assignment.objects.select_for_update(of=("self",)).select_related(
+        "expert__user", "review_request"
+    )
+    if not bulky:
+        queryset = queryset.only(*_LIGHT_FIELDS)
     try:
-        if bulky:
-            return (
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("expert__user", "review_request")
-                .get(pk=assignment_id)
-            )
-        assignment = _locked_light(assignment_id)
+        return queryset.get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise WorkspaceError("not_found", "This workspace does not exist.") from exc
-    if assignment is None:
-        raise WorkspaceError("not_found", "This workspace does not exist.")
-    return assignment
 
 
 def _role(assignment: Assignment, user) -> str:
@@ -181,12 +140,6 @@ def _expert_writable(assignment: Assignment, user) -> str:
     return role
 
 
-# The two writes of every event, in SQL for the same reason as the lock above (the compiler of
-# save(update_fields=...) and create() cost more CPU than the statements). The event is a model
-# instance first, so its defaults and the fields' own preparation for the database still apply.
-_SEQ_UPDATE = "UPDATE review_requests_assignment SET last_seq = %s WHERE id = %s"
-
-
 def _event_append(
     *, assignment: Assignment, kind: str, payload: dict[str, Any], actor=None
 ) -> dict[str, Any]:
@@ -196,13 +149,8 @@ def _event_append(
     event = WorkspaceEvent(
         assignment=assignment, seq=assignment.last_seq, kind=kind, payload=payload, actor=actor
     )
-    db = connections[DEFAULT_DB_ALIAS]
-    with db.cursor() as cursor:
-        cursor.execute(
-            _SEQ_UPDATE,
-            [assignment.last_seq, Assignment._meta.pk.get_db_prep_value(assignment.pk, db)],
-        )
-    rawsql.insert_instances([event])
+    assignment.save(update_fields=["last_seq"])
+    event.save(force_insert=True)
     frame = event_frame(event)
     # Encoded here, once: every socket of the workspace sends these same bytes.
     broadcast_on_commit(

@@ -163,14 +163,14 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
     ]
     assert listed == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
     assert [a["billed_seconds"] for a in listed[-1]["assignments"]] == [120, 60]
-    # The get endpoint (its own statement) gives the same objects, with and without assignments.
+    # The get endpoint gives the same objects, with and without assignments.
     client = api_client(api_key)
     assert client.get(f"{URL}/{made[0].pk}").json() == listed[-1]
     assert client.get(f"{URL}/{made[1].pk}").json() == listed[-2]
     assert listed[-2]["assignments"] == []
 
 
-def test_get_one_reads_the_request_in_one_query(api_key, organization):
+def test_get_one_reads_the_request_and_its_assignments_in_two_queries(api_key, organization):
     from review_requests.models import Assignment
     from tests.review_requests.api_offers_support import radiologist
 
@@ -189,7 +189,8 @@ def test_get_one_reads_the_request_in_one_query(api_key, organization):
         response = client.get(f"{URL}/{rr.pk}")
     assert len(response.json()["assignments"]) == 2
     reads = [q["sql"] for q in ctx.captured_queries if "review_requests_" in q["sql"]]
-    assert len(reads) == 1, reads
+    # The request with its specialization; its assignments with their experts.
+    assert len(reads) == 2, reads
 
 
 def test_list_never_shows_another_organizations_requests(
@@ -323,33 +324,6 @@ def database_task_backend(settings):
     yield
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     task_backends._settings = None
-
-
-def test_the_create_writes_the_matching_task_row_the_backend_would_write(db, database_task_backend):
-    """A create writes the task row itself (one round trip with its own rows): it must stay
-    the row django_tasks_db's enqueue writes, and one its worker picks up."""
-    from django_tasks_db.models import DBTaskResult
-
-    from marketplace import rawsql
-    from review_requests.services import _matching_task_row
-    from review_requests.tasks import matching_run_task
-
-    ours = _matching_task_row(["a", "b"])
-    rawsql.insert_instances([ours])
-    theirs = matching_run_task.enqueue(["a", "b"]).db_result
-
-    def fields(row):
-        stored = DBTaskResult.objects.get(pk=row.pk)
-        skip = {"id", "enqueued_at"}
-        return {
-            f.attname: getattr(stored, f.attname)
-            for f in DBTaskResult._meta.concrete_fields
-            if f.attname not in skip
-        }
-
-    assert fields(ours) == fields(theirs)
-    assert set(DBTaskResult.objects.ready()) == {ours, theirs}
-    assert DBTaskResult.objects.get(pk=ours.pk).task_result.args == [["a", "b"]]
 
 
 def test_with_the_database_task_backend_matching_is_queued_in_the_create_transaction(
