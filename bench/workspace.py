@@ -193,6 +193,22 @@ _config = CHANNEL_LAYERS["default"].get("CONFIG", {})
 if not any(p.kind is p.VAR_KEYWORD for p in _accepts.values()):
     _config = {k: v for k, v in _config.items() if k in _accepts}
 CHANNEL_LAYERS = {"default": {"BACKEND": os.environ["BENCH_CHANNEL_LAYER"], "CONFIG": _config}}
+
+if os.environ.get("BENCH_GC_LOG"):  # --gc-log: each full collection's pause, in daphne's log
+    import gc, sys, time
+
+    _started = []
+
+    def _full_collections(phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            _started[:] = [time.perf_counter()]
+        elif _started:
+            pause = (time.perf_counter() - _started[0]) * 1000
+            sys.stderr.write(f"bench-gc full collection {pause:.1f} ms\\n")
+
+    gc.callbacks.append(_full_collections)
 """
 
 
@@ -369,6 +385,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each socket count")
     parser.add_argument("--log", default="/tmp/bench-workspace-daphne.log", help="daphne's log")
     parser.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="log each full garbage collection of a BACKEND server's daphne (and count them)",
+    )
+    parser.add_argument(
         "--server",
         type=Server.parse,
         action="append",
@@ -397,7 +418,10 @@ def main() -> None:
 def run_one(server: Server, workspaces: list[dict], args, settings_dir: Path) -> None:
     load_before = load_average()
     port = args.port or free_port()
+    if args.gc_log:
+        os.environ["BENCH_GC_LOG"] = "1"
     log = open(args.log, "a")  # noqa: SIM115 - closed below
+    log_start = log.tell()
     daphne = start_daphne(server, port, log, settings_dir)
     try:
         r = asyncio.run(
@@ -416,13 +440,19 @@ def run_one(server: Server, workspaces: list[dict], args, settings_dir: Path) ->
         except subprocess.TimeoutExpired:
             daphne.kill()
         log.close()
+    pauses = ""
+    if args.gc_log:
+        with open(args.log) as written:
+            written.seek(log_start)
+            ms = [float(line.split()[3]) for line in written if line.startswith("bench-gc full")]
+        pauses = f"; full GCs {len(ms)}" + (f" (max {max(ms):.0f} ms)" if ms else "")
     print(
         f"{server.label:<7} {r['sockets']:>7} {r['workspaces']:>10} {r['frames_per_s']:>8} "
         f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
         f"{r['p50_ms']!s:>5} {r['p95_ms']!s:>5} {r['p99_ms']!s:>5} {r['max_ms']!s:>5}"
         f"   connect {r['connect_s']} s; while sending: daphne CPU {r['daphne_cpu_s']} s "
         f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s; "
-        f"load {load_before} -> {load_average()}"
+        f"load {load_before} -> {load_average()}{pauses}"
         f"{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
         flush=True,
     )
