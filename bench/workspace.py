@@ -441,7 +441,7 @@ def run_one(server: Server, workspaces: list[dict], args, settings_dir: Path) ->
             daphne.kill()
         log.close()
     pauses = ""
-    if args.gc_log:
+    if args.gc_log and server.backend:
         with open(args.log) as written:
             written.seek(log_start)
             ms = [float(line.split()[3]) for line in written if line.startswith("bench-gc full")]
