@@ -5,6 +5,18 @@ PostgreSQL), chat frames at a fixed total rate, latency from send to receipt at 
     REDIS_URL=redis://127.0.0.1:6379/9 \
     .venv/bin/python bench/workspace.py --sockets 100 500 1000 --rate 100 --seconds 20
 
+Several servers in one run, in alternating rounds (each round runs every server once, in
+turn, at each socket count, so that the machine's load falls on all of them alike):
+
+    .venv/bin/python bench/workspace.py --sockets 500 1000 --repeat 3 \
+        --server core=:channels_redis.core.RedisChannelLayer \
+        --server pubsub=:channels_redis.pubsub.RedisPubSubChannelLayer \
+        --server main=/work/main
+
+`--server LABEL=[TREE][:BACKEND]`: daphne runs from TREE (a checkout; its own .venv if it has
+one; default this one) with its settings, and with BACKEND as the channel layer if given (the
+same CONFIG, less the keys that layer does not take).
+
 The sockets are grouped into workspaces of --group (default 5: the assigned expert and four
 company watchers). Expert sockets send `chat.message` frames round-robin so that the total is
 --rate frames/s; each frame is one database transaction (row lock, seq, event row) and one
@@ -24,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -144,12 +157,78 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_daphne(port: int, log) -> subprocess.Popen:
+@dataclass
+class Server:
+    """One daphne to measure: `LABEL=[TREE][:BACKEND]` on the command line."""
+
+    label: str
+    tree: Path = ROOT
+    backend: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Server:
+        label, sep, rest = text.partition("=")
+        if not sep or not label:
+            raise argparse.ArgumentTypeError(f"expected LABEL=[TREE][:BACKEND], got {text!r}")
+        tree, _, backend = rest.partition(":")
+        path = Path(tree).resolve() if tree else ROOT
+        if not (path / "manage.py").exists():
+            raise argparse.ArgumentTypeError(f"{path} is not a checkout (no manage.py)")
+        return cls(label=label, tree=path, backend=backend)
+
+    def python(self) -> str:
+        own = self.tree / ".venv" / "bin" / "python"
+        return str(own) if own.exists() else sys.executable
+
+
+# Written next to the run's daphne log and put first on its PYTHONPATH: the tree's own settings
+# with another channel layer. Only the CONFIG keys the layer's constructor takes are passed on.
+BACKEND_SETTINGS = """\
+import importlib, inspect, os
+
+_base = importlib.import_module(os.environ["BENCH_BASE_SETTINGS"])
+globals().update({k: v for k, v in vars(_base).items() if k.isupper()})
+_module, _, _name = os.environ["BENCH_CHANNEL_LAYER"].rpartition(".")
+_layer = getattr(importlib.import_module(_module), _name)
+_accepts = inspect.signature(_layer).parameters
+_config = CHANNEL_LAYERS["default"].get("CONFIG", {})
+if not any(p.kind is p.VAR_KEYWORD for p in _accepts.values()):
+    _config = {k: v for k, v in _config.items() if k in _accepts}
+CHANNEL_LAYERS = {"default": {"BACKEND": os.environ["BENCH_CHANNEL_LAYER"], "CONFIG": _config}}
+
+if os.environ.get("BENCH_GC_LOG"):  # --gc-log: each full collection's pause, in daphne's log
+    import gc, sys, time
+
+    _started = []
+
+    def _full_collections(phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            _started[:] = [time.perf_counter()]
+        elif _started:
+            pause = (time.perf_counter() - _started[0]) * 1000
+            sys.stderr.write(f"bench-gc full collection {pause:.1f} ms\\n")
+
+    gc.callbacks.append(_full_collections)
+"""
+
+
+def start_daphne(server: Server, port: int, log, settings_dir: Path) -> subprocess.Popen:
     env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = settings_module(server.tree)  # an older tree: marketplace.*
+    if server.backend:
+        (settings_dir / "bench_layer_settings.py").write_text(BACKEND_SETTINGS)
+        env["BENCH_BASE_SETTINGS"] = env["DJANGO_SETTINGS_MODULE"]
+        env["BENCH_CHANNEL_LAYER"] = server.backend
+        env["DJANGO_SETTINGS_MODULE"] = "bench_layer_settings"
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(settings_dir), str(server.tree), env.get("PYTHONPATH")) if p
+        )
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         asgi_application(ROOT)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        [server.python(), "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         asgi_application(server.tree)],
+        cwd=server.tree, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while True:
@@ -308,46 +387,78 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="daphne's port (default: any free)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each socket count")
     parser.add_argument("--log", default="/tmp/bench-workspace-daphne.log", help="daphne's log")
+    parser.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="log each full garbage collection of a BACKEND server's daphne (and count them)",
+    )
+    parser.add_argument(
+        "--server",
+        type=Server.parse,
+        action="append",
+        metavar="LABEL=[TREE][:BACKEND]",
+        help="a daphne to measure (repeatable; alternating rounds); default: this tree as is",
+    )
     args = parser.parse_args()
+    servers = args.server or [Server(label="this")]
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
         "REDIS_URL"
     ):
         sys.exit("Set DATABASE_URL (PostgreSQL, a scratch database) and REDIS_URL.")
     setup_django()
-    print("sockets workspaces frames/s deliveries dropped reordered  p50   p95   p99   max (ms)")
-    for sockets in [n for n in args.sockets for _ in range(args.repeat)]:
-        workspaces = prepare(sockets, args.group)
-        load_before = load_average()
-        port = args.port or free_port()
-        log = open(args.log, "a")  # noqa: SIM115 - closed below
-        daphne = start_daphne(port, log)
-        try:
-            r = asyncio.run(
-                run_load(
-                    workspaces,
-                    port,
-                    args.rate,
-                    args.seconds,
-                    functools.partial(cpu_seconds, daphne.pid),
-                )
+    print(
+        "server  sockets workspaces frames/s deliveries dropped reordered"
+        "  p50   p95   p99   max (ms)"
+    )
+    settings_dir = Path(tempfile.mkdtemp(prefix="bench-workspace-"))
+    for _ in range(args.repeat):
+        for sockets in args.sockets:
+            workspaces = prepare(sockets, args.group)
+            for server in servers:
+                run_one(server, workspaces, args, settings_dir)
+
+
+def run_one(server: Server, workspaces: list[dict], args, settings_dir: Path) -> None:
+    load_before = load_average()
+    port = args.port or free_port()
+    if args.gc_log:
+        os.environ["BENCH_GC_LOG"] = "1"
+    log = open(args.log, "a")  # noqa: SIM115 - closed below
+    log_start = log.tell()
+    daphne = start_daphne(server, port, log, settings_dir)
+    try:
+        r = asyncio.run(
+            run_load(
+                workspaces,
+                port,
+                args.rate,
+                args.seconds,
+                functools.partial(cpu_seconds, daphne.pid),
             )
-        finally:
-            daphne.terminate()
-            try:
-                daphne.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
-            log.close()
-        print(
-            f"{r['sockets']:>7} {r['workspaces']:>10} {r['frames_per_s']:>8} "
-            f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
-            f"{r['p50_ms']:>5} {r['p95_ms']:>5} {r['p99_ms']:>5} {r['max_ms']:>5}"
-            f"   connect {r['connect_s']} s; while sending: daphne CPU {r['daphne_cpu_s']} s "
-            f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s; "
-            f"load {load_before} -> {load_average()}"
-            f"{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
-            flush=True,
         )
+    finally:
+        daphne.terminate()
+        try:
+            daphne.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daphne.kill()
+        log.close()
+    pauses = ""
+    if args.gc_log and server.backend:
+        with open(args.log) as written:
+            written.seek(log_start)
+            ms = [float(line.split()[3]) for line in written if line.startswith("bench-gc full")]
+        pauses = f"; full GCs {len(ms)}" + (f" (max {max(ms):.0f} ms)" if ms else "")
+    print(
+        f"{server.label:<7} {r['sockets']:>7} {r['workspaces']:>10} {r['frames_per_s']:>8} "
+        f"{r['deliveries']:>10} {r['dropped']:>7} {r['reordered']:>9} "
+        f"{r['p50_ms']!s:>5} {r['p95_ms']!s:>5} {r['p99_ms']!s:>5} {r['max_ms']!s:>5}"
+        f"   connect {r['connect_s']} s; while sending: daphne CPU {r['daphne_cpu_s']} s "
+        f"({r['daphne_ms_per_frame']} ms/frame), client CPU {r['client_cpu_s']} s; "
+        f"load {load_before} -> {load_average()}{pauses}"
+        f"{'  errors ' + ','.join(r['errors']) if r['errors'] else ''}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -133,21 +133,11 @@ EMBEDDED_VALKEY = not env_str("REDIS_URL")
 REDIS_URL = env_str("REDIS_URL") or f"redis://127.0.0.1:{VALKEY_PORT}/0"
 CHANNEL_LAYERS = {
     "default": {
-        # channels_redis's layer, receiving in batches (marketplace/channel_layer.py).
-        "BACKEND": "marketplace.channel_layer.BatchedRedisChannelLayer",
+        # channels_redis's pub/sub layer: one subscription per process delivers its sockets'
+        # messages as they come (README, "Workspace benchmark").
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            # redis-py's default pool (100) runs out when a few hundred sockets join or
-            # leave at once (MaxConnectionsError): size it for the sockets a process holds.
-            "hosts": [
-                {
-                    "address": REDIS_URL,
-                    "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=100),
-                }
-            ],
-            # channels_redis drops messages silently past capacity (default 100).
-            "capacity": env_int("CHANNEL_CAPACITY", 2000, minimum=100),
-            "expiry": 60,
-            "group_expiry": 86400,
+            "hosts": [REDIS_URL],
             # Several deployments (or test runs) can share one Redis under their own prefix.
             "prefix": env_str("REDIS_PREFIX", "inloop") + "-asgi",
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from allauth.account.views import SignupView
@@ -70,13 +71,19 @@ def _check_database() -> str:
     return "ok"
 
 
+async def _channel_layer_round_trip(layer) -> dict:
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "healthz.ping"})
+    return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+
 def _check_channel_layer() -> str:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer configured")
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.send)(channel, {"type": "healthz.ping"})
-    received = async_to_sync(layer.receive)(channel)
+    # One event loop for the three calls: the pub/sub layer keeps a channel's subscription in
+    # the loop that made it, so a send and receive each in its own async_to_sync would miss.
+    received = async_to_sync(_channel_layer_round_trip)(layer)
     if received.get("type") != "healthz.ping":
         raise RuntimeError("channel layer round trip failed")
     return "ok"

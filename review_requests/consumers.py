@@ -427,21 +427,28 @@ class WorkspaceConsumer(UserSocketConsumer):
     async def _send_presence(self) -> None:
         await self.send_json({"type": "presence", "participants": self._participant_list()})
 
+    async def _participant_seen(self, channel: str, participant: dict[str, Any]) -> None:
+        """A `presence` frame only when the list changes. One socket may hear of another twice:
+        channels_redis's pub/sub layer hands a group message to the process's members of the
+        group when it arrives, so a socket that joins while a peer's presence.join is on its way
+        gets that join too, and answers it with a presence.here the peer already had."""
+        if self.participants.get(channel) != participant:
+            self.participants[channel] = participant
+            await self._send_presence()
+
     async def presence_join(self, message: dict[str, Any]) -> None:
         if message["channel"] == self.channel_name:
             return
-        self.participants[message["channel"]] = message["participant"]
         # Presence is best effort: a full inbox must not end this socket.
         with contextlib.suppress(ChannelFull):
             await self.channel_layer.send(
                 message["channel"],
                 {"type": "presence.here", "channel": self.channel_name, "participant": self.me},
             )
-        await self._send_presence()
+        await self._participant_seen(message["channel"], message["participant"])
 
     async def presence_here(self, message: dict[str, Any]) -> None:
-        self.participants[message["channel"]] = message["participant"]
-        await self._send_presence()
+        await self._participant_seen(message["channel"], message["participant"])
 
     async def presence_leave(self, message: dict[str, Any]) -> None:
         if self.participants.pop(message["channel"], None) is not None:

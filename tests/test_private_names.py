@@ -64,15 +64,7 @@ KNOWN_PRIVATE = {
 
 # Uses still in product code that other work removes; each entry says which and is dropped when
 # that lands. (path relative to the repo, name)
-PENDING = {
-    # removed by the layers work: no service looks at connection.atomic_blocks
-    ("billing/stripe_gateway.py", "_from_testcase"),
-    ("billing/services.py", "_from_testcase"),
-    # the channel-layer part of issue 15 (channels_redis' own layers, or a subclass on public
-    # API only) replaces this subclass
-    ("marketplace/channel_layer.py", "_group_key"),
-    ("marketplace/channel_layer.py", "_map_channel_keys_to_connection"),
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

@@ -117,5 +117,5 @@ def test_without_redis_url_the_processes_connect_to_the_procfiles_valkey_port():
         ).stdout.split()  # fmt: skip
         assert printed == [
             f"redis://127.0.0.1:{expected}/0",
-            "marketplace.channel_layer.BatchedRedisChannelLayer",
+            "channels_redis.pubsub.RedisPubSubChannelLayer",
         ]

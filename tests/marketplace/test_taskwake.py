@@ -131,7 +131,7 @@ def test_without_redis_a_wake_is_logged_and_the_worker_polls(settings, caplog):
 def test_a_broadcast_with_the_channel_layer_down_is_logged_not_raised(settings, caplog):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "marketplace.channel_layer.BatchedRedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{_free_port()}/0"]},
         }
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from unittest.mock import ANY
 
 import pytest
 from autobahn.exception import Disconnected
@@ -475,6 +476,25 @@ async def test_presence_shows_who_is_here(assignment, expert, company_member):
             import traceback
 
             traceback.print_exc()
+
+
+async def test_hearing_of_a_participant_again_sends_no_presence(assignment, company_member):
+    """Channels_redis's pub/sub layer hands a group message to whoever is in the group when it
+    arrives, so a socket can hear of the same peer twice (its join, then its answer): presence
+    frames go out only when the list changes."""
+    watcher, _ = await join(assignment.pk, company_member)
+    try:
+        await drain(watcher)
+        peer = {"id": "peer", "role": "expert", "name": "Peer"}
+        for kind in ("presence.join", "presence.here", "presence.join"):
+            await get_channel_layer().group_send(
+                workspace_group(assignment.pk),
+                {"type": kind, "channel": "elsewhere.peer", "participant": peer},
+            )
+        frames = [json.loads(o["text"]) for o in await drain(watcher) if "text" in o]
+        assert [[p["id"] for p in f["participants"]] for f in frames] == [["peer", ANY]]
+    finally:
+        await watcher.disconnect()
 
 
 class ClosingConnection:
