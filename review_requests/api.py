@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
-from django.http import HttpRequest, JsonResponse
-from ninja import Header, Query, Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Header, Query, Router, Schema, Status
 from pydantic import Field
 
 from marketplace.api import ApiError, company_auth, errors, expert_auth
@@ -77,8 +77,14 @@ def _actor(request: HttpRequest):
 
 
 def _create(
-    request: HttpRequest, *, endpoint: str, key: str | None, items: list[dict], batch: bool
-):
+    request: HttpRequest,
+    response: HttpResponse,
+    *,
+    endpoint: str,
+    key: str | None,
+    items: list[dict],
+    batch: bool,
+) -> Status:
     def action() -> tuple[int, dict]:
         try:
             created = services.review_requests_create(
@@ -95,8 +101,7 @@ def _create(
         return 201, ({"data": data} if batch else data[0])
 
     if key is None:
-        status, body = action()
-        return JsonResponse(body, status=status)
+        return Status(*action())
     try:
         outcome = idempotent_call(
             organization=request.organization,
@@ -112,10 +117,10 @@ def _create(
             "This Idempotency-Key was already used with a different body.",
             field="Idempotency-Key",
         ) from exc
-    response = JsonResponse(outcome.body, status=outcome.status, safe=False)
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
-    return response
+    # A replayed body is validated like a fresh one: it went out under the same schema.
+    return Status(outcome.status, outcome.body)
 
 
 def _fresh_to_api(rr: ReviewRequest) -> dict:
@@ -133,12 +138,14 @@ def _fresh_to_api(rr: ReviewRequest) -> dict:
 )
 def review_request_create(
     request: HttpRequest,
+    response: HttpResponse,
     payload: ReviewRequestIn,
     idempotency_key: Line | None = IDEMPOTENCY_HEADER,
 ):
     """Submit one AI output for expert review. Matching starts as soon as it is stored."""
     return _create(
         request,
+        response,
         endpoint="review_requests.create",
         key=idempotency_key,
         items=[payload.model_dump()],
@@ -154,12 +161,14 @@ def review_request_create(
 )
 def review_request_batch(
     request: HttpRequest,
+    response: HttpResponse,
     payload: BatchIn,
     idempotency_key: Line | None = IDEMPOTENCY_HEADER,
 ):
     """One transaction and one matching pass: either every request is created or none is."""
     return _create(
         request,
+        response,
         endpoint="review_requests.batch",
         key=idempotency_key,
         items=[item.model_dump() for item in payload.requests],
@@ -227,14 +236,14 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     if filters.cursor:
         created_at, pk = _decode_cursor(filters.cursor)
         qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    # Serialized by the contract serializer (from rows: no model instances for a page of 100);
-    # the schema above documents it.
+    # Serialized by the contract serializer (from rows: no model instances for a page of 100),
+    # then validated by ninja against ReviewRequestListOut on the way out.
     page = review_requests_to_api_rows(qs.order_by("-created_at", "-id")[: filters.limit + 1])
     next_cursor = None
     if len(page) > filters.limit:
         last = page[filters.limit - 1]
         next_cursor = _encode_cursor(last["created_at"], last["id"])
-    return JsonResponse({"data": page[: filters.limit], "next_cursor": next_cursor})
+    return {"data": page[: filters.limit], "next_cursor": next_cursor}
 
 
 @router.get(
@@ -250,7 +259,7 @@ def review_request_get(request: HttpRequest, review_request_id: str):
     found = selectors.review_request_for_api(organization=request.organization, pk=pk)
     if found is None:
         raise ApiError(404, "not_found", "Not found.")
-    return JsonResponse(review_request_to_api(found))
+    return review_request_to_api(found)
 
 
 @router.post(
@@ -265,7 +274,7 @@ def review_request_cancel(request: HttpRequest, review_request_id: str):
         services.request_cancel(review_request=rr, actor=_actor(request))
     except services.Refused as exc:
         raise _refused(exc) from exc
-    return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
+    return review_request_to_api(_get_for_org(request, review_request_id))
 
 
 # Expert endpoints (session + CSRF) ---------------------------------------------------------

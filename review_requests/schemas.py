@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from ninja import Schema
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -219,7 +218,12 @@ class BatchIn(_Strict):
 # Responses ---------------------------------------------------------------------------------
 
 
-class _Open(Schema):
+# Plain pydantic models, not ninja.Schema, for the same reason as the inputs: ninja validates
+# every response against them, and Schema's per-object getter made that cost 23 ms for a page of
+# 100 against 1.6 ms (bench/response_check.py).
+
+
+class _Open(BaseModel):
     # Responses pass through whatever the one serializer adds (serializers.py).
     model_config = ConfigDict(extra="allow")
 
@@ -261,12 +265,12 @@ class ReviewRequestOut(_Open):
     currency: str
 
 
-class ReviewRequestListOut(Schema):
+class ReviewRequestListOut(BaseModel):
     data: list[ReviewRequestOut]
     next_cursor: str | None
 
 
-class BatchOut(Schema):
+class BatchOut(BaseModel):
     data: list[ReviewRequestOut]
 
 
@@ -288,15 +292,15 @@ class OfferOut(_Open):
     max_earning_cents: int
 
 
-class OfferListOut(Schema):
+class OfferListOut(BaseModel):
     data: list[OfferOut]
 
 
-class AcceptOut(Schema):
+class AcceptOut(BaseModel):
     assignment_id: str
     workspace_url: str
 
 
-class DeclineOut(Schema):
+class DeclineOut(BaseModel):
     id: str
     status: str
