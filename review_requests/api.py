@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from marketplace.api import ApiError, company_auth, errors, expert_auth
 from marketplace.schema_types import Line
@@ -185,6 +186,7 @@ def _encode_cursor(created_at_iso: str, pk: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor of _encode_cursor names; ValueError for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -202,9 +204,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         binascii.Error,
         UnicodeDecodeError,
     ) as exc:
-        raise ApiError(
-            422, "validation_error", "cursor: not a cursor this API returned.", field="cursor"
-        ) from exc
+        raise ValueError("not a cursor this API returned") from exc
 
 
 class ListFilters(Schema):
@@ -213,6 +213,31 @@ class ListFilters(Schema):
     )
     limit: int = Field(default=20, ge=1, le=100)
     cursor: Line | None = Field(default=None, max_length=500)
+
+    # Custom errors, so the 422's message is "status: must be one of ..." with no pydantic
+    # prefix. (A Literal would say the same but change the OpenAPI document's parameter.)
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str | None) -> str | None:
+        if value and value not in REQUEST_STATUSES:
+            raise PydanticCustomError(
+                "status", "must be one of " + ", ".join(REQUEST_STATUSES) + "."
+            )
+        return value
+
+    @field_validator("cursor")
+    @classmethod
+    def _a_cursor_we_returned(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                _decode_cursor(value)
+            except ValueError as exc:
+                raise PydanticCustomError("cursor", "not a cursor this API returned.") from exc
+        return value
+
+    def position(self) -> tuple[datetime, uuid.UUID] | None:
+        """Where the page starts: after the (created_at, id) the cursor names."""
+        return _decode_cursor(self.cursor) if self.cursor else None
 
 
 @router.get(
@@ -225,16 +250,9 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     """Cursor pagination over (created_at, id): pass `next_cursor` back as `cursor`."""
     qs = ReviewRequest.objects.filter(organization=request.organization)
     if filters.status:
-        if filters.status not in REQUEST_STATUSES:
-            raise ApiError(
-                422,
-                "validation_error",
-                "status: must be one of " + ", ".join(REQUEST_STATUSES) + ".",
-                field="status",
-            )
         qs = qs.filter(status=filters.status)
-    if filters.cursor:
-        created_at, pk = _decode_cursor(filters.cursor)
+    if position := filters.position():
+        created_at, pk = position
         qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
     # Serialized by the contract serializer (from rows: no model instances for a page of 100),
     # then validated by ninja against ReviewRequestListOut on the way out.

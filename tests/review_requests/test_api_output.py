@@ -101,3 +101,30 @@ def test_no_endpoint_builds_its_own_response(module):
         in ("JsonResponse", "HttpResponse", "StreamingHttpResponse")
     ]
     assert built == [], f"{module} builds a response at lines {built}"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"status": "done"},
+            "status: must be one of queued, in_review, completed, cancelled, expired, disputed.",
+        ),
+        ({"cursor": "garbage!!"}, "cursor: not a cursor this API returned."),
+        ({"cursor": "W10"}, "cursor: not a cursor this API returned."),  # base64 of []
+    ],
+)
+def test_list_filters_are_refused_by_the_schema_in_the_envelope(api_key, params, message):
+    response = api_client(api_key).get(URL, params)
+    assert response.status_code == 422
+    field = next(iter(params))
+    assert response.json() == {
+        "error": {"code": "validation_error", "message": message, "field": field}
+    }
+
+
+def test_an_empty_status_filter_lists_everything(api_key, organization):
+    make_request(organization)
+    response = api_client(api_key).get(URL, {"status": ""})
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 1
