@@ -10,7 +10,7 @@ characters."). Unknown fields are ignored, as before: a client may send `ref` on
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -156,16 +156,8 @@ ClientFrame = Annotated[
     Field(discriminator="type"),
 ]
 MODELS: dict[str, type[_Frame]] = {
-    model.model_fields["type"].annotation.__args__[0]: model
-    for model in (
-        Heartbeat,
-        AnnotationCreate,
-        AnnotationUpdate,
-        AnnotationDelete,
-        DraftUpdate,
-        ChatMessage,
-        Submit,
-    )
+    get_args(model.model_fields["type"].annotation)[0]: model
+    for model in get_args(get_args(ClientFrame)[0])
 }
 FRAME_TYPES = frozenset(MODELS)
 _adapter: TypeAdapter[Any] = TypeAdapter(ClientFrame)
@@ -177,7 +169,7 @@ _CHOICES = {"severity": Severity.values, "verdict": Verdict.values}
 _FRAME_FIELD = {"annotation.update": "comment", "draft.update": None}
 
 
-def frame_parse(content: dict[str, Any]) -> _Frame:
+def frame_parse(content: dict[str, Any]) -> ClientFrame:
     """The frame `content` (a decoded JSON object) as its model; raises WorkspaceError (code
     `unknown_type` or `invalid`)."""
     try:
