@@ -219,8 +219,9 @@ class BatchIn(_Strict):
 
 
 # Plain pydantic models, not ninja.Schema, for the same reason as the inputs: ninja validates
-# every response against them, and Schema's per-object getter made that cost 23 ms for a page of
-# 100 against 1.6 ms (bench/response_check.py).
+# every response against them, and with Schema's per-object getter a page of 100 (two
+# assignments each) cost 2.7-3.7x as much: 24-31 ms against 6.5-11.5 ms at load 10-11 on this
+# 2-core machine (bench/response_check.py, two runs).
 
 
 class _Open(BaseModel):
