@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema
+from ninja import Router
+from pydantic import BaseModel
 
 from billing.selectors import company_balance
 from marketplace.api import company_auth, errors
@@ -10,7 +11,7 @@ from marketplace.api import company_auth, errors
 router = Router(tags=["billing"])
 
 
-class BalanceOut(Schema):
+class BalanceOut(BaseModel):
     available_cents: int
     held_cents: int
     currency: str

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Router
+from pydantic import BaseModel
 
 from experts.selectors import specialization_list
 
 router = Router(tags=["experts"])
 
 
-class SpecializationOut(Schema):
+class SpecializationOut(BaseModel):
     slug: str
     name: str
     parent: str | None
     requires_credentials: bool
 
 
-class SpecializationList(Schema):
+class SpecializationList(BaseModel):
     data: list[SpecializationOut]
 
 

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from marketplace.cache import counter_hit
+from marketplace.errors import ErrorOut, error_response
 from marketplace.services import api_key_authenticate
 
 
@@ -31,16 +32,6 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers or {}
-
-
-class ErrorDetail(Schema):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorDetail
 
 
 _STATUS_TEXT = {
@@ -178,20 +169,11 @@ api = NinjaAPI(
 )
 
 
-def _envelope(
-    request, status: int, code: str, message: str, field: str | None = None, headers=None
-):
-    response = api.create_response(
-        request, {"error": {"code": code, "message": message, "field": field}}, status=status
-    )
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
-
-
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
-    return _envelope(request, exc.status, exc.code, exc.message, exc.field, exc.headers)
+    return error_response(
+        exc.status, exc.message, code=exc.code, field=exc.field, headers=exc.headers
+    )
 
 
 @api.exception_handler(ValidationError)
@@ -205,31 +187,31 @@ def _validation_error(request, exc: ValidationError):
     message = first.get("msg", "Invalid input.")
     if field:
         message = f"{field}: {message}"
-    return _envelope(request, 422, "validation_error", message, field)
+    return error_response(422, message, code="validation_error", field=field)
 
 
 @api.exception_handler(AuthenticationError)
 def _authentication_error(request, exc):
-    return _envelope(request, 401, "unauthorized", "Missing, wrong or revoked credentials.")
+    return error_response(401, "Missing, wrong or revoked credentials.", code="unauthorized")
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     if exc.status_code == 400 and "parse" in str(exc).lower():
-        return _envelope(request, 400, "malformed_json", "The request body is not valid JSON.")
+        return error_response(400, "The request body is not valid JSON.", code="malformed_json")
     if exc.status_code == 403 and "csrf" in str(exc).lower():
-        return _envelope(request, 403, "csrf_failed", "CSRF check failed; send the csrftoken.")
-    return _envelope(request, exc.status_code, "error", str(exc))
+        return error_response(403, "CSRF check failed; send the csrftoken.", code="csrf_failed")
+    return error_response(exc.status_code, str(exc), code="error")
 
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return _envelope(request, 404, "not_found", "Not found.")
+    return error_response(404, "Not found.", code="not_found")
 
 
 @api.exception_handler(PermissionDenied)
 def _forbidden(request, exc):
-    return _envelope(request, 403, "forbidden", str(exc) or "Not allowed.")
+    return error_response(403, str(exc) or "Not allowed.", code="forbidden")
 
 
 @api.exception_handler(DjangoValidationError)
@@ -237,10 +219,10 @@ def _django_validation(request, exc: DjangoValidationError):
     if hasattr(exc, "error_dict"):
         field, errs = next(iter(exc.error_dict.items()))
         message = "; ".join(m for e in errs for m in e.messages)
-        return _envelope(
-            request, 422, "validation_error", message, None if field == "__all__" else field
+        return error_response(
+            422, message, code="validation_error", field=None if field == "__all__" else field
         )
-    return _envelope(request, 422, "validation_error", "; ".join(exc.messages))
+    return error_response(422, "; ".join(exc.messages), code="validation_error")
 
 
 @api.exception_handler(Exception)
@@ -250,4 +232,4 @@ def _server_error(request, exc):
     logging.getLogger("inloop.api").exception("Unhandled API error", exc_info=exc)
     if settings.DEBUG:
         raise exc
-    return _envelope(request, 500, "server_error", "Something went wrong on our side.")
+    return error_response(500, "Something went wrong on our side.", code="server_error")

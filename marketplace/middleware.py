@@ -1,4 +1,5 @@
-"""Middleware: the API's body limit and error envelope, and suspended sessions."""
+"""Middleware: the API's body limit and error envelope (marketplace.errors), and suspended
+sessions."""
 
 from __future__ import annotations
 
@@ -6,42 +7,11 @@ import json
 
 from django.contrib.auth import logout
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
 from django.shortcuts import redirect
 
+from marketplace.errors import error_response
+
 API_PREFIX = "/api/"
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "server_error",
-}
-
-
-def error_response(
-    status: int, message: str, *, code: str | None = None, field: str | None = None, headers=None
-):
-    response = JsonResponse(
-        {
-            "error": {
-                "code": code or _CODES.get(status, "error"),
-                "message": message,
-                "field": field,
-            }
-        },
-        status=status,
-    )
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
 
 
 class ApiGuardMiddleware:

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
-from django.http import HttpRequest, JsonResponse
-from ninja import Header, Query, Router, Schema
-from pydantic import Field
+from django.http import HttpRequest, HttpResponse
+from ninja import Header, Query, Router, Schema, Status
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from marketplace.api import ApiError, company_auth, errors, expert_auth
 from marketplace.schema_types import Line
@@ -81,8 +82,14 @@ def _actor(request: HttpRequest):
 
 
 def _create(
-    request: HttpRequest, *, endpoint: str, key: str | None, items: list[dict], batch: bool
-):
+    request: HttpRequest,
+    response: HttpResponse,
+    *,
+    endpoint: str,
+    key: str | None,
+    items: list[dict],
+    batch: bool,
+) -> Status:
     def action() -> tuple[int, dict]:
         try:
             created = services.review_requests_create(
@@ -99,8 +106,7 @@ def _create(
         return 201, ({"data": data} if batch else data[0])
 
     if key is None:
-        status, body = action()
-        return JsonResponse(body, status=status)
+        return Status(*action())
     try:
         outcome = idempotent_call(
             organization=request.organization,
@@ -116,10 +122,10 @@ def _create(
             "This Idempotency-Key was already used with a different body.",
             field="Idempotency-Key",
         ) from exc
-    response = JsonResponse(outcome.body, status=outcome.status, safe=False)
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
-    return response
+    # A replayed body is validated like a fresh one: it went out under the same schema.
+    return Status(outcome.status, outcome.body)
 
 
 @router.post(
@@ -130,12 +136,14 @@ def _create(
 )
 def review_request_create(
     request: HttpRequest,
+    response: HttpResponse,
     payload: ReviewRequestIn,
     idempotency_key: Line | None = IDEMPOTENCY_HEADER,
 ):
     """Submit one AI output for expert review. Matching starts as soon as it is stored."""
     return _create(
         request,
+        response,
         endpoint="review_requests.create",
         key=idempotency_key,
         items=[payload.model_dump()],
@@ -151,12 +159,14 @@ def review_request_create(
 )
 def review_request_batch(
     request: HttpRequest,
+    response: HttpResponse,
     payload: BatchIn,
     idempotency_key: Line | None = IDEMPOTENCY_HEADER,
 ):
     """One transaction and one matching pass: either every request is created or none is."""
     return _create(
         request,
+        response,
         endpoint="review_requests.batch",
         key=idempotency_key,
         items=[item.model_dump() for item in payload.requests],
@@ -173,6 +183,7 @@ def _encode_cursor(created_at_iso: str, pk: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor of _encode_cursor names; ValueError for anything else."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -190,9 +201,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         binascii.Error,
         UnicodeDecodeError,
     ) as exc:
-        raise ApiError(
-            422, "validation_error", "cursor: not a cursor this API returned.", field="cursor"
-        ) from exc
+        raise ValueError("not a cursor this API returned") from exc
 
 
 class ListFilters(Schema):
@@ -201,6 +210,31 @@ class ListFilters(Schema):
     )
     limit: int = Field(default=20, ge=1, le=100)
     cursor: Line | None = Field(default=None, max_length=500)
+
+    # Custom errors, so the 422's message is "status: must be one of ..." with no pydantic
+    # prefix. (A Literal would say the same but change the OpenAPI document's parameter.)
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str | None) -> str | None:
+        if value and value not in REQUEST_STATUSES:
+            raise PydanticCustomError(
+                "status", "must be one of " + ", ".join(REQUEST_STATUSES) + "."
+            )
+        return value
+
+    @field_validator("cursor")
+    @classmethod
+    def _a_cursor_we_returned(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                _decode_cursor(value)
+            except ValueError as exc:
+                raise PydanticCustomError("cursor", "not a cursor this API returned.") from exc
+        return value
+
+    def position(self) -> tuple[datetime, uuid.UUID] | None:
+        """Where the page starts: after the (created_at, id) the cursor names."""
+        return _decode_cursor(self.cursor) if self.cursor else None
 
 
 @router.get(
@@ -213,25 +247,18 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     """Cursor pagination over (created_at, id): pass `next_cursor` back as `cursor`."""
     qs = ReviewRequest.objects.filter(organization=request.organization)
     if filters.status:
-        if filters.status not in REQUEST_STATUSES:
-            raise ApiError(
-                422,
-                "validation_error",
-                "status: must be one of " + ", ".join(REQUEST_STATUSES) + ".",
-                field="status",
-            )
         qs = qs.filter(status=filters.status)
-    if filters.cursor:
-        created_at, pk = _decode_cursor(filters.cursor)
+    if position := filters.position():
+        created_at, pk = position
         qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    # Serialized by the contract serializer (from rows: no model instances for a page of 100);
-    # the schema above documents it.
+    # Serialized by the contract serializer (from rows: no model instances for a page of 100),
+    # then validated by ninja against ReviewRequestListOut on the way out.
     page = review_requests_to_api_rows(qs.order_by("-created_at", "-id")[: filters.limit + 1])
     next_cursor = None
     if len(page) > filters.limit:
         last = page[filters.limit - 1]
         next_cursor = _encode_cursor(last["created_at"], last["id"])
-    return JsonResponse({"data": page[: filters.limit], "next_cursor": next_cursor})
+    return {"data": page[: filters.limit], "next_cursor": next_cursor}
 
 
 @router.get(
@@ -246,7 +273,7 @@ def review_request_get(request: HttpRequest, review_request_id: str):
     found = selectors.review_request_api_object(organization=request.organization, pk=pk)
     if found is None:
         raise ApiError(404, "not_found", "Not found.")
-    return JsonResponse(found)
+    return found
 
 
 @router.post(
@@ -261,7 +288,7 @@ def review_request_cancel(request: HttpRequest, review_request_id: str):
         services.request_cancel(review_request=rr, actor=_actor(request))
     except services.Refused as exc:
         raise _refused(exc) from exc
-    return JsonResponse(review_request_to_api(_get_for_org(request, review_request_id)))
+    return review_request_to_api(_get_for_org(request, review_request_id))
 
 
 # Expert endpoints (session + CSRF) ---------------------------------------------------------

@@ -26,6 +26,7 @@ from django.http import Http404
 from marketplace.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, UserSocketConsumer
 from marketplace.realtime import holding_broadcasts, workspace_group
 from marketplace.textnorm import TextRefused, text_clean
+from review_requests import frames
 from review_requests import workspace as services
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
@@ -42,15 +43,8 @@ CLOSE_ABUSE = 4008
 # number fits the seq column.
 AFTER_SEQ = re.compile(r"^[0-9]{1,15}$")
 MAX_FRAME_BYTES = 64 * 1024
-EXPERT_TYPES = {
-    "heartbeat",
-    "annotation.create",
-    "annotation.update",
-    "annotation.delete",
-    "draft.update",
-    "submit",
-}
-ALL_TYPES = EXPERT_TYPES | {"chat.message"}
+# Every frame type but chat.message is the assigned expert's (review_requests.frames).
+EXPERT_TYPES = frames.FRAME_TYPES - {"chat.message"}
 # force.close reasons that end the session itself, whatever the workspace rights.
 SESSION_REASONS = {"logged_out", "suspended", "session_ended"}
 
@@ -251,27 +245,33 @@ class WorkspaceConsumer(UserSocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: dict[str, Any], **kwargs) -> None:
-        kind = content.get("type")
-        if kind not in ALL_TYPES:
-            await self._error("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.", content)
-            return
-        if kind in EXPERT_TYPES and self.role != ROLE_EXPERT:
-            await self._error("forbidden", "Only the assigned expert can do this.", content)
-            return
-        handler = getattr(self, "frame_" + kind.replace(".", "_"))
         try:
-            await handler(content)
+            frame = frames.frame_parse(content)
         except services.WorkspaceError as exc:
-            if exc.code == "forbidden":
+            # A known type from someone who may not send it is forbidden, whatever its fields.
+            if exc.code == "unknown_type" or not await self._refuse_non_expert(content):
                 await self._error(exc.code, exc.message, content, field=exc.field)
-                await self.close(code=CLOSE_FORBIDDEN)
-                return
+            return
+        if await self._refuse_non_expert(content):
+            return
+        handler = getattr(self, "frame_" + frame.type.replace(".", "_"))
+        try:
+            await handler(frame, content)
+        except services.WorkspaceError as exc:
             await self._error(exc.code, exc.message, content, field=exc.field)
+            if exc.code == "forbidden":
+                await self.close(code=CLOSE_FORBIDDEN)
         except Exception:
             # A bug must not end the socket (1011) without its disconnect: the others would
             # keep this participant in their presence. The frame's transaction rolled back.
-            logger.exception("Workspace frame %s failed", kind)
+            logger.exception("Workspace frame %s failed", frame.type)
             await self._error("server_error", "This frame could not be handled.", content)
+
+    async def _refuse_non_expert(self, content: dict[str, Any]) -> bool:
+        if content["type"] in EXPERT_TYPES and self.role != ROLE_EXPERT:
+            await self._error("forbidden", "Only the assigned expert can do this.", content)
+            return True
+        return False
 
     async def _write(self, service, **kwargs):
         """A workspace service in a worker thread, then what it broadcast on commit, sent from this
@@ -303,7 +303,7 @@ class WorkspaceConsumer(UserSocketConsumer):
                     frame[key] = text_clean(str(value)[:64], multiline=False)
         await self.send_json(frame)
 
-    async def frame_heartbeat(self, content) -> None:
+    async def frame_heartbeat(self, frame: frames.Heartbeat, content) -> None:
         outcome = await self._write(
             services.workspace_heartbeat,
             assignment_id=self.assignment_id,
@@ -321,52 +321,49 @@ class WorkspaceConsumer(UserSocketConsumer):
                 content,
             )
 
-    async def frame_annotation_create(self, content) -> None:
+    async def frame_annotation_create(self, frame: frames.AnnotationCreate, content) -> None:
         await self._write(
             services.annotation_create,
             assignment_id=self.assignment_id,
             user=self.user,
-            client_id=content.get("client_id"),
-            start=content.get("start"),
-            end=content.get("end"),
-            comment=content.get("comment", ""),
-            severity=content.get("severity", "info"),
+            client_id=frame.client_id,
+            start=frame.start,
+            end=frame.end,
+            comment=frame.comment,
+            severity=frame.severity,
         )
 
-    async def frame_annotation_update(self, content) -> None:
+    async def frame_annotation_update(self, frame: frames.AnnotationUpdate, content) -> None:
         await self._write(
             services.annotation_update,
             assignment_id=self.assignment_id,
             user=self.user,
-            annotation_id=content.get("id"),
-            changes={k: content[k] for k in ("comment", "severity") if k in content},
+            annotation_id=frame.id,
+            changes=frame.changes(),
         )
 
-    async def frame_annotation_delete(self, content) -> None:
+    async def frame_annotation_delete(self, frame: frames.AnnotationDelete, content) -> None:
         await self._write(
             services.annotation_delete,
             assignment_id=self.assignment_id,
             user=self.user,
-            annotation_id=content.get("id"),
+            annotation_id=frame.id,
         )
 
-    async def frame_draft_update(self, content) -> None:
+    async def frame_draft_update(self, frame: frames.DraftUpdate, content) -> None:
         await self._write(
             services.draft_update,
             assignment_id=self.assignment_id,
             user=self.user,
-            changes={k: content[k] for k in services.DRAFT_FIELDS if k in content},
+            changes=frame.changes(),
         )
 
-    async def frame_chat_message(self, content) -> None:
+    async def frame_chat_message(self, frame: frames.ChatMessage, content) -> None:
         await self._write(
-            services.chat_post,
-            assignment_id=self.assignment_id,
-            user=self.user,
-            body=content.get("body"),
+            services.chat_post, assignment_id=self.assignment_id, user=self.user, body=frame.body
         )
 
-    async def frame_submit(self, content) -> None:
+    async def frame_submit(self, frame: frames.Submit, content) -> None:
         await self._write(
             services.assignment_submit,
             assignment=self.assignment_id,

@@ -22,7 +22,11 @@ from billing import services as billing_services
 from experts.models import ExpertProfile
 from experts.services import expert_load_set, expert_stats_record_completion
 from marketplace.realtime import broadcast_on_commit, workspace_group
-from marketplace.textnorm import TextRefused, text_clean
+from review_requests.frames import (
+    CORRECTED_MAX,  # noqa: F401 - the limit tests name as workspace.CORRECTED_MAX
+    WorkspaceError,
+    frame_parse,
+)
 from review_requests.models import (
     Annotation,
     Assignment,
@@ -54,24 +58,8 @@ from review_requests.workspace_selectors import (
 
 logger = logging.getLogger(__name__)
 
-SEVERITIES = tuple(Annotation.Severity.values)
 VERDICTS = tuple(Review.Verdict.values)
-CLIENT_ID_MAX = 64
-COMMENT_MAX = 4000
-CHAT_MAX = 4000
-SUMMARY_MAX = 20_000
-CORRECTED_MAX = 60_000
 DEFAULT_SCALE = 5
-
-
-class WorkspaceError(Exception):
-    """A refused frame: `code` for programs, `message` for people, `field` when one is wrong."""
-
-    def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 @dataclass
@@ -158,38 +146,6 @@ def _event_append(
         {"type": "workspace.event", "seq": event.seq, "text": json.dumps(frame)},
     )
     return frame
-
-
-def _int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise WorkspaceError("invalid", f"{name} must be a whole number.", name)
-    return value
-
-
-def _text(
-    value: Any, name: str, *, max_length: int, required: bool = False, multiline: bool = True
-) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise WorkspaceError("invalid", f"{name} must be text.", name)
-    try:
-        value = text_clean(value, multiline=multiline)
-    except TextRefused as exc:
-        raise WorkspaceError("invalid", f"{name} {exc.message}", name) from exc
-    if required and not value.strip():
-        raise WorkspaceError("invalid", f"{name} cannot be empty.", name)
-    if len(value) > max_length:
-        raise WorkspaceError("invalid", f"{name} is longer than {max_length} characters.", name)
-    return value
-
-
-def _severity(value: Any) -> str:
-    if value not in SEVERITIES:
-        raise WorkspaceError(
-            "invalid", f"severity must be one of {', '.join(SEVERITIES)}.", "severity"
-        )
-    return value
 
 
 def validate_scores(scores: Any, rubric: list[dict[str, Any]]) -> dict[str, int]:
@@ -369,11 +325,17 @@ def _beating(*, assignment: Assignment, now) -> bool:
 def annotation_create(
     *, assignment_id, user, client_id: Any, start: Any, end: Any, comment: Any, severity: Any
 ) -> dict[str, Any]:
-    client_id = _text(client_id, "client_id", max_length=CLIENT_ID_MAX, multiline=False)
-    start = _int(start, "start")
-    end = _int(end, "end")
-    comment = _text(comment, "comment", max_length=COMMENT_MAX)
-    severity = _severity(severity)
+    frame = frame_parse(
+        {
+            "type": "annotation.create",
+            "client_id": client_id,
+            "start": start,
+            "end": end,
+            "comment": comment,
+            "severity": severity,
+        }
+    )
+    client_id, start, end = frame.client_id, frame.start, frame.end
     with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
@@ -390,8 +352,8 @@ def annotation_create(
             start=start,
             end=end,
             quote=text[start:end],
-            comment=comment,
-            severity=severity,
+            comment=frame.comment,
+            severity=frame.severity,
         )
         return _event_append(
             assignment=assignment,
@@ -417,13 +379,7 @@ def _annotation(assignment: Assignment, annotation_id: Any) -> Annotation:
 def annotation_update(
     *, assignment_id, user, annotation_id: Any, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if "comment" in changes:
-        fields["comment"] = _text(changes["comment"], "comment", max_length=COMMENT_MAX)
-    if "severity" in changes:
-        fields["severity"] = _severity(changes["severity"])
-    if not fields:
-        raise WorkspaceError("invalid", "Change comment or severity.", "comment")
+    fields = frame_parse({**changes, "type": "annotation.update"}).changes()
     with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _expert_writable(assignment, user)
@@ -467,28 +423,15 @@ DRAFT_FIELDS = ("verdict", "corrected_output", "summary", "scores")
 
 def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, Any]:
     """Merge any of verdict, corrected_output, summary, scores into the draft (autosave)."""
+    changes = frame_parse({**changes, "type": "draft.update"}).changes()
     present = [name for name in DRAFT_FIELDS if name in changes]
-    if not present:
-        raise WorkspaceError(
-            "invalid", "Send at least one of verdict, corrected_output, summary, scores."
-        )
     with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
-        if "verdict" in changes:
-            verdict = changes["verdict"]
-            if verdict is not None and verdict not in VERDICTS:
-                raise WorkspaceError(
-                    "invalid", f"verdict must be one of {', '.join(VERDICTS)}.", "verdict"
-                )
-            draft["verdict"] = verdict
-        if "corrected_output" in changes:
-            draft["corrected_output"] = _text(
-                changes["corrected_output"], "corrected_output", max_length=CORRECTED_MAX
-            )
-        if "summary" in changes:
-            draft["summary"] = _text(changes["summary"], "summary", max_length=SUMMARY_MAX)
+        for name in ("verdict", "corrected_output", "summary"):
+            if name in changes:
+                draft[name] = changes[name]
         if "scores" in changes:
             draft["scores"] = validate_scores(
                 changes["scores"], assignment.review_request.rubric or []
@@ -512,7 +455,7 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
 
 def chat_post(*, assignment_id, user, body: Any) -> dict[str, Any]:
     """Every participant may chat (the expert, the company's members, operators)."""
-    body = _text(body, "body", max_length=CHAT_MAX, required=True)
+    body = frame_parse({"type": "chat.message", "body": body}).body
     with transaction.atomic(durable=True):
         assignment = _locked(assignment_id)
         role = _role(assignment, user)
