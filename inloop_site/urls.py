@@ -13,7 +13,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/signup/", views.signup),  # allauth's, with the role preselected
+    path("accounts/signup/", views.signup, name="account_signup"),  # allauth's, role preselected
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

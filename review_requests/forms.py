@@ -347,7 +347,7 @@ class EstimateForm(forms.Form):
     """The cost-relevant fields of the new-request form, as the page sends them while the company
     types (GET /company/requests/estimate.json)."""
 
-    specialization = forms.CharField(max_length=200)
+    specialization = TextField(max_length=200)
     max_hours = forms.DecimalField(min_value=Decimal("0.25"), max_value=Decimal(40))
     max_hourly_rate = forms.DecimalField(
         required=False, min_value=Decimal("0.01"), max_value=Decimal(100_000), decimal_places=2

@@ -124,6 +124,7 @@ NOT_PAGES: dict[str, str] = {
     "company_requests_export": "CSV / JSON export",
     "company_request_state": "JSON polled by the request page",
     "company_request_preview": "POST fragment for the new-request form's preview",
+    "company_request_estimate": "JSON read by the new-request form's cost estimate",
     "billing_company_statement_csv": "CSV",
     "billing_expert_statement_csv": "CSV",
     "console_audit_export": "CSV",

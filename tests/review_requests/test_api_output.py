@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import marketplace.api  # noqa: F401 - mounts the routers (review_requests.api imports it)
+import inloop_site.api  # noqa: F401 - mounts the routers
 from review_requests import api as review_requests_api
 from tests.review_requests.api_offers_support import api_client, body, make_request
 
@@ -30,9 +30,9 @@ def _broken(serialize):
 def test_an_answer_that_breaks_its_schema_is_a_500_not_sent(api_key, organization, monkeypatch):
     rr = make_request(organization)
     monkeypatch.setattr(
-        review_requests_api,
-        "review_request_to_api",
-        _broken(review_requests_api.review_request_to_api),
+        review_requests_api.selectors,
+        "review_request_api_object",
+        _broken(review_requests_api.selectors.review_request_api_object),
     )
     response = api_client(api_key).get(f"{URL}/{rr.pk}")
     assert response.status_code == 500
