@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
 import factory
+from django.db import transaction
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from billing import services as billing_services
+from billing.models import CreditGrant
 from experts.match_index import match_rows_refresh
 from experts.models import (
     AvailabilityWindow,
@@ -14,9 +22,24 @@ from experts.models import (
     Specialization,
     TimeOff,
 )
-from marketplace.models import User
+from marketplace import services as marketplace_services
+from marketplace.models import Organization, User
+from marketplace.selectors import platform_fee_percent
+from review_requests.models import Assignment, Offer, Review, ReviewRequest, WorkInterval
 
 PASSWORD = "correct-horse-battery-staple"
+
+# The text of every factory-made request: workspace tests quote and annotate ranges of it.
+TEXT = "The scan shows a small fracture of the left radius. No further findings."
+RUBRIC = [
+    {"key": "accuracy", "label": "Accuracy", "scale": 5},
+    {"key": "clarity", "label": "Clarity", "scale": 3},
+]
+
+
+def specialization(slug: str = "medicine.radiology") -> Specialization:
+    """From the taxonomy migration (conftest loads it again after a transactional test)."""
+    return Specialization.objects.get(slug=slug)
 
 
 class UserFactory(DjangoModelFactory):
@@ -48,6 +71,8 @@ class ExpertProfileFactory(DjangoModelFactory):
 
     class Meta:
         model = ExpertProfile
+        # ExpertProfileFactory(user=expert) is that user's profile, made on first use.
+        django_get_or_create = ("user",)
         skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory, account_type=User.AccountType.EXPERT)
@@ -118,3 +143,139 @@ class TimeOffFactory(DjangoModelFactory):
     expert = factory.SubFactory(ExpertProfileFactory)
     start_date = factory.Faker("date_this_year")
     end_date = factory.SelfAttribute("start_date")
+
+
+class OrganizationFactory(DjangoModelFactory):
+    """A company with its owner, made by marketplace's service (membership, audit row)."""
+
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Company {n}")
+    owner = factory.SubFactory(UserFactory, account_type=User.AccountType.COMPANY)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return marketplace_services.organization_create(**kwargs)
+
+
+class CreditGrantFactory(DjangoModelFactory):
+    """Funds a company through billing's own service, as an operator's grant does: the
+    CreditGrant row and its balanced ledger transaction onto the company's `available`.
+    CreditGrantFactory(organization=org, amount_cents=50_000)."""
+
+    class Meta:
+        model = CreditGrant
+
+    organization = factory.SubFactory(OrganizationFactory)
+    amount_cents = 1_000_000
+    reason = "test funds"
+    actor = None
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return billing_services.credit_grant(**kwargs)
+
+
+class ReviewRequestFactory(DjangoModelFactory):
+    """A radiology request of `organization` (required), queued unless told otherwise.
+    in_review=True: the request an assignment is working on."""
+
+    class Meta:
+        model = ReviewRequest
+
+    class Params:
+        in_review = factory.Trait(status=ReviewRequest.Status.IN_REVIEW)
+
+    organization = factory.SubFactory(OrganizationFactory)
+    title = "Radiology report check"
+    specialization = factory.LazyFunction(specialization)
+    content = factory.LazyFunction(lambda: {"type": "text", "body": TEXT})
+    content_type = factory.LazyAttribute(lambda request: request.content["type"])
+    prompt = "Summarize the X-ray."
+    guidelines = "Check **every** finding."
+    rubric = factory.LazyFunction(lambda: [dict(item) for item in RUBRIC])
+    max_hours = Decimal("1.00")
+
+
+class OfferFactory(DjangoModelFactory):
+    """An open offer of `review_request` to `expert` (a profile), expiring in `minutes`."""
+
+    class Meta:
+        model = Offer
+
+    class Params:
+        minutes = 15
+
+    review_request = factory.SubFactory(ReviewRequestFactory)
+    expert = factory.SubFactory(ExpertProfileFactory)
+    rate_cents = factory.LazyAttribute(lambda offer: offer.expert.hourly_rate_cents or 10_000)
+    expires_at = factory.LazyAttribute(
+        lambda offer: timezone.now() + timedelta(minutes=offer.minutes)
+    )
+    reason = "radiology, 5 y"
+
+
+class AssignmentFactory(DjangoModelFactory):
+    """An accepted assignment with its billing hold placed through billing's service, the way
+    offer_accept leaves it (the company must have the funds). held=False: no hold at all, for
+    pages that only show assignments. AssignmentFactory(review_request=rr, expert__user=erin)
+    uses Erin's profile."""
+
+    class Meta:
+        model = Assignment
+        skip_postgeneration_save = True
+
+    class Params:
+        held = True
+
+    id = factory.LazyFunction(uuid.uuid4)
+    review_request = factory.SubFactory(ReviewRequestFactory, in_review=True)
+    expert = factory.SubFactory(ExpertProfileFactory)
+    rate_cents = factory.LazyAttribute(lambda a: a.expert.hourly_rate_cents or 10_000)
+    max_seconds = factory.LazyAttribute(lambda a: int(a.review_request.max_hours * 3600))
+    hold_ref = factory.Maybe(
+        "held",
+        yes_declaration=factory.LazyAttribute(lambda a: f"assignment:{a.id}"),
+        no_declaration="",
+    )
+
+    @factory.post_generation
+    def hold(self, create, extracted, **kwargs):
+        if not (create and self.hold_ref):
+            return
+        review_request = self.review_request
+        with transaction.atomic():
+            billing_services.hold_place(
+                organization=review_request.organization,
+                ref=self.hold_ref,
+                amount_cents=billing_services.hold_amount_for(
+                    max_hours=review_request.max_hours,
+                    rate_cents=self.rate_cents,
+                    fee_percent=platform_fee_percent(),
+                ),
+            )
+
+
+class ReviewFactory(DjangoModelFactory):
+    class Meta:
+        model = Review
+
+    assignment = factory.SubFactory(AssignmentFactory)
+    verdict = Review.Verdict.CORRECTED
+    corrected_output = "The scan shows a hairline fracture."
+    summary = "Missed a fracture."
+    scores = factory.LazyFunction(lambda: {"accuracy": 2})
+    annotations = factory.LazyFunction(list)
+
+
+class WorkIntervalFactory(DjangoModelFactory):
+    """Billable time: an interval from `started_at` to its last heartbeat."""
+
+    class Meta:
+        model = WorkInterval
+
+    assignment = factory.SubFactory(AssignmentFactory)
+    started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=10))
+    last_heartbeat_at = factory.LazyFunction(timezone.now)
+    closed = False

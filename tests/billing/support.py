@@ -55,10 +55,6 @@ def post_event(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp=N
     )
 
 
-def fund(organization, cents: int) -> None:
-    services.credit_grant(organization=organization, amount_cents=cents, reason="test funds")
-
-
 def captured_earning(
     *,
     organization,

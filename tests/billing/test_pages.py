@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from billing import ledger, services
 from billing.models import ConnectedAccount, Funding, LedgerAccount
-from tests.billing.support import captured_earning, fund, use_localstripe
+from tests.billing.support import captured_earning, use_localstripe
 from tests.conftest import give_operator_mfa, login_client
+from tests.factories import CreditGrantFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -102,7 +103,7 @@ def test_bad_month_is_404(no_stripe, company_member, expert):
 def test_without_stripe_keys_billing_says_so_and_never_loads_stripe_js(
     no_stripe, company_member, organization
 ):
-    fund(organization, 12_345)
+    CreditGrantFactory(organization=organization, amount_cents=12_345)
     client = login_client(company_member)
     page = client.get("/company/billing/").content.decode()
     assert "Card funding is not configured on this server — ask an operator for credit" in page
@@ -230,7 +231,7 @@ def test_refresh_page_makes_a_new_link_while_onboarding_is_unfinished(stripe_on,
 def test_company_statement_page_and_csv_agree_with_the_ledger(
     no_stripe, company_member, organization, expert
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     captured_earning(organization=organization, expert=expert)  # 7200 charged
     client = login_client(company_member)
     page = client.get(f"/company/billing/statements/{MONTH}/").content.decode()
@@ -247,7 +248,7 @@ def test_company_statement_page_and_csv_agree_with_the_ledger(
 def test_receipt_shows_captured_fee_and_released_and_hides_other_tenants(
     no_stripe, company_member, other_company_member, organization, expert
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     earning = captured_earning(organization=organization, expert=expert, billed_seconds=1800)
     url = f"/company/billing/receipt/?ref={earning.ref}"
     page = login_client(company_member).get(url).content.decode()
@@ -259,7 +260,7 @@ def test_receipt_shows_captured_fee_and_released_and_hides_other_tenants(
 def test_expert_earnings_page_shows_balances_chart_and_table(
     no_stripe, expert, organization, django_assert_max_num_queries
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     captured_earning(organization=organization, expert=expert)
     client = login_client(expert)
     with django_assert_max_num_queries(14):
@@ -270,7 +271,7 @@ def test_expert_earnings_page_shows_balances_chart_and_table(
 
 
 def test_expert_statement_csv_lists_earnings(no_stripe, expert, organization):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     captured_earning(organization=organization, expert=expert)
     response = login_client(expert).get(f"/expert/earnings/statements/{MONTH}.csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -278,7 +279,7 @@ def test_expert_statement_csv_lists_earnings(no_stripe, expert, organization):
 
 
 def test_balance_api_reports_available_and_held(no_stripe, organization, api_key):
-    fund(organization, 10_000)
+    CreditGrantFactory(organization=organization, amount_cents=10_000)
     from django.db import transaction
 
     with transaction.atomic():

@@ -41,8 +41,9 @@ from billing import ledger, money_actions, payouts, services, stripe_gateway, we
 from billing.models import ConnectedAccount, Earning, LedgerAccount, MoneyAction, Payout
 from marketplace.models import User
 from marketplace.services import platform_settings_update
-from tests.billing.support import captured_earning, event_payload, fund, use_localstripe
+from tests.billing.support import captured_earning, event_payload, use_localstripe
 from tests.conftest import make_user
+from tests.factories import CreditGrantFactory
 
 Kind = LedgerAccount.Kind
 Action = MoneyAction.Kind
@@ -69,7 +70,7 @@ class PayoutMachine(RuleBasedStateMachine):
         from marketplace import services as core
 
         self.organization = core.organization_create(owner=self.organization_owner, name=f"P{n}")
-        fund(self.organization, 10_000_000)
+        CreditGrantFactory(organization=self.organization, amount_cents=10_000_000)
         self.expert = make_user(f"expert{n}@prop.test", User.AccountType.EXPERT)
         self.operators = [
             make_user(f"op{n}a@prop.test", User.AccountType.OPERATOR),

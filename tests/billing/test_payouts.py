@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from billing import ledger, payouts, services, stripe_gateway
 from billing.models import ConnectedAccount, Earning, LedgerAccount, Payout, TransferReversal
-from tests.billing.support import captured_earning, fund, use_localstripe
+from tests.billing.support import captured_earning, use_localstripe
+from tests.factories import CreditGrantFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -44,7 +45,7 @@ def transfers_made(localstripe) -> int:
 
 def test_without_stripe_keys_payouts_wait_as_awaiting_stripe(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     run = payouts.payout_run()
     payout = Payout.objects.get()
@@ -61,7 +62,7 @@ def test_without_stripe_keys_payouts_wait_as_awaiting_stripe(settings, organizat
 
 def test_below_the_minimum_nobody_is_paid(settings, organization, expert):
     settings.PAYOUT_MINIMUM_CENTS = 6001
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     assert payouts.payout_run().payouts_created == 0
     assert not Payout.objects.exists()
@@ -70,7 +71,7 @@ def test_below_the_minimum_nobody_is_paid(settings, organization, expert):
 def test_payout_run_transfers_once_to_onboarded_experts(
     stripe_on, organization, expert, other_expert
 ):
-    fund(organization, 100_000)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
     available_earning(organization, expert)
     available_earning(organization, other_expert, billed_seconds=7200)
     account = onboard(stripe_on, expert)
@@ -97,7 +98,7 @@ def test_payout_run_transfers_once_to_onboarded_experts(
 def test_crashed_run_rerun_pays_everyone_exactly_once(stripe_on, organization, django_user_model):
     from tests.conftest import make_user
 
-    fund(organization, 1_000_000)
+    CreditGrantFactory(organization=organization, amount_cents=1_000_000)
     experts = [make_user(f"x{i}@inloop.test", "expert") for i in range(5)]
     for user in experts:
         available_earning(organization, user)
@@ -131,7 +132,7 @@ def test_crashed_run_rerun_pays_everyone_exactly_once(stripe_on, organization, d
 
 
 def test_refused_transfer_fails_the_payout_and_returns_the_money(stripe_on, organization, expert):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     stripe_on.fail_next_transfers(1)
@@ -155,7 +156,7 @@ def test_refused_transfer_fails_the_payout_and_returns_the_money(stripe_on, orga
 
 def test_a_double_clicked_retry_or_mark_failed_moves_the_money_once(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     payouts.payout_run()
     payout = Payout.objects.get()
@@ -173,7 +174,7 @@ def test_a_double_clicked_retry_or_mark_failed_moves_the_money_once(settings, or
 
 def test_retry_is_refused_when_a_later_run_already_paid_the_money(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     payouts.payout_run()
     payout = Payout.objects.get()
@@ -186,7 +187,7 @@ def test_retry_is_refused_when_a_later_run_already_paid_the_money(settings, orga
 
 
 def test_awaiting_payout_is_sent_once_the_expert_is_onboarded(stripe_on, organization, expert):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     payouts.payout_run()
     assert Payout.objects.get().status == Payout.Status.AWAITING_STRIPE
@@ -197,7 +198,7 @@ def test_awaiting_payout_is_sent_once_the_expert_is_onboarded(stripe_on, organiz
 
 
 def test_refund_after_payout_reverses_the_transfer(stripe_on, organization, expert, operator):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     earning = available_earning(organization, expert)
     onboard(stripe_on, expert)
     payouts.payout_run()
@@ -223,7 +224,7 @@ def test_refund_after_payout_reverses_the_transfer(stripe_on, organization, expe
 
 
 def test_refused_reversal_is_booked_to_the_platform(stripe_on, organization, expert, operator):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     earning = available_earning(organization, expert)
     onboard(stripe_on, expert)
     payouts.payout_run()
@@ -246,7 +247,7 @@ def test_stripe_reconcile_confirms_sent_payouts_and_runs_pending_reversals(
 ):
     from django.db import transaction
 
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     earning = available_earning(organization, expert)
     onboard(stripe_on, expert)
     payouts.payout_run()
@@ -263,7 +264,7 @@ def test_stripe_reconcile_confirms_sent_payouts_and_runs_pending_reversals(
 
 def test_run_payouts_command_reports_the_run(settings, organization, expert, capsys):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     captured_earning(organization=organization, expert=expert)
     Earning.objects.update(available_at=timezone.now())
     call_command("run_payouts")
@@ -283,7 +284,7 @@ def test_stripe_is_never_called_inside_a_transaction(stripe_on):
 def test_reconcile_finds_an_old_payouts_transfer_by_metadata_instead_of_posting(
     stripe_on, organization, expert
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     account = onboard(stripe_on, expert)
     run = payouts.PayoutRun.objects.create()

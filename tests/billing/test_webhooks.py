@@ -16,10 +16,10 @@ from billing.models import Earning, Funding, LedgerAccount, Payout, StripeEvent
 from tests.billing.support import (
     captured_earning,
     event_payload,
-    fund,
     post_event,
     use_localstripe,
 )
+from tests.factories import CreditGrantFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -234,7 +234,7 @@ def test_account_updated_out_of_order_keeps_the_newest_state(
 
 
 def _paid_out(stripe_on, organization, expert) -> Payout:
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     earning = captured_earning(organization=organization, expert=expert)
     Earning.objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()

@@ -13,9 +13,10 @@ from django.core.management import call_command
 
 from billing import ledger, money_actions, payouts
 from billing.models import LedgerAccount, MoneyAction, Payout, TransferReversal
-from tests.billing.support import fund, use_localstripe
+from tests.billing.support import use_localstripe
 from tests.billing.test_payouts import available_earning, onboard, transfers_made
 from tests.conftest import run_at_once
+from tests.factories import CreditGrantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 Kind = LedgerAccount.Kind
@@ -56,7 +57,7 @@ def test_two_operators_marking_one_payout_failed_at_once_return_the_money_once(
     settings, organization, expert, operator, other_operator
 ):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     payouts.payout_run()
     payout = Payout.objects.get()
@@ -131,7 +132,7 @@ def test_two_approvers_at_once_execute_a_credit_once(
 def test_two_operators_reversing_one_transfer_at_once_reverse_it_once(
     stripe_on, organization, expert, operator, other_operator
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     payouts.payout_run()
@@ -161,7 +162,7 @@ def test_two_operators_reversing_one_transfer_at_once_reverse_it_once(
 def test_a_run_sending_while_an_operator_marks_the_payout_failed_pays_at_most_once(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     run = payouts.PayoutRun.objects.create()

@@ -14,9 +14,10 @@ from django.utils import timezone
 from billing import ledger, money_actions, payouts, stripe_gateway
 from billing.models import ConnectedAccount, LedgerAccount, MoneyAction, Payout, TransferReversal
 from marketplace.models import AuditLog
-from tests.billing.support import fund, use_localstripe
+from tests.billing.support import use_localstripe
 from tests.billing.test_payouts import available_earning, onboard, transfers_made
 from tests.conftest import give_operator_mfa, login_client
+from tests.factories import CreditGrantFactory
 
 pytestmark = pytest.mark.django_db
 Kind = LedgerAccount.Kind
@@ -39,7 +40,7 @@ def op_client(operator):
 @pytest.fixture
 def sent_payout(stripe_on, organization, expert) -> Payout:
     """A 6,000-cent earning paid out: Stripe made the transfer."""
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     payouts.payout_run()
@@ -106,7 +107,7 @@ def test_payouts_page_offers_reversal_not_mark_failed_for_a_sent_payout(op_clien
 def test_mark_failed_after_a_crash_past_the_stripe_call_finds_the_transfer(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     payout = crashed_after_the_transfer(stripe_on, expert)
@@ -133,7 +134,7 @@ def test_mark_failed_after_a_crash_past_the_stripe_call_finds_the_transfer(
 def test_mark_failed_while_a_transfer_request_may_be_in_flight_is_refused(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     run = payouts.PayoutRun.objects.create()
@@ -157,7 +158,7 @@ def test_mark_failed_while_a_transfer_request_may_be_in_flight_is_refused(
 def test_mark_failed_of_a_payout_stripe_never_saw_asks_nothing_and_returns_the_money(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     run = payouts.PayoutRun.objects.create()
     payouts.payouts_create(run=run)
@@ -183,7 +184,7 @@ def test_mark_failed_of_a_payout_stripe_never_saw_asks_nothing_and_returns_the_m
 def test_mark_failed_of_a_crashed_payout_with_no_transfer_at_stripe_fails_it(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     run = payouts.PayoutRun.objects.create()
@@ -254,7 +255,7 @@ def test_a_reversed_payout_is_paid_by_the_next_run_not_retried(
 def test_retry_of_a_payout_waiting_for_stripe_sends_its_own_transfer_request_again(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 100_000)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     payout = crashed_after_the_transfer(stripe_on, expert)
@@ -277,7 +278,7 @@ def test_a_late_event_about_an_earlier_attempt_does_not_touch_the_retry(
 ):
     from tests.billing.support import event_payload, post_event
 
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     payout = crashed_after_the_transfer(stripe_on, expert)
@@ -343,7 +344,7 @@ def test_an_approval_after_the_money_moved_on_is_recorded_as_refused(
     settings, stripe_on, operator, other_operator, organization, expert
 ):
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 1_000
-    fund(organization, 50_000)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
     available_earning(organization, expert)
     onboard(stripe_on, expert)
     run = payouts.PayoutRun.objects.create()

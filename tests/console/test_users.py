@@ -14,8 +14,7 @@ from marketplace.asgi import application
 from marketplace.models import AuditLog, User
 from review_requests.models import Offer
 from tests.conftest import PASSWORD, give_operator_mfa, login_client
-from tests.factories import ExpertProfileFactory
-from tests.review_requests.api_offers_support import make_request
+from tests.factories import ExpertProfileFactory, ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +86,7 @@ def test_suspending_expert_withdraws_open_offers(
     op_client, expert, organization, django_capture_on_commit_callbacks
 ):
     profile = ExpertProfileFactory(user=expert, specializations=["medicine.radiology"])
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     offer = Offer.objects.create(
         review_request=rr,
         expert=profile,

@@ -195,12 +195,12 @@ def setup(expert_email: str) -> None:
     from marketplace.models import Membership, User
     from review_requests.models import WebhookEvent
     from tests.console.dispute_support import open_dispute, submitted_assignment
-    from tests.review_requests.workspace_support import make_assignment, make_request
+    from tests.factories import AssignmentFactory
 
     expert = User.objects.get(email=expert_email)
     owner = Membership.objects.get(role=Membership.Role.OWNER).user
     organization = owner.memberships.get().organization
-    active = make_assignment(make_request(organization), expert)
+    active = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     done = submitted_assignment(organization, expert)
     disputed = submitted_assignment(organization, expert)
     dispute = open_dispute(disputed, owner)

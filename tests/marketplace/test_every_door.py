@@ -31,9 +31,13 @@ from marketplace.routing import websocket_urlpatterns
 from review_requests.models import WebhookEvent
 from tests.conftest import give_operator_mfa, make_user
 from tests.console.dispute_support import ready_dispute, submitted_assignment
-from tests.factories import CredentialFactory, TimeOffFactory
-from tests.review_requests.api_offers_support import make_offer
-from tests.review_requests.workspace_support import expert_profile, make_request, radiology
+from tests.factories import (
+    CredentialFactory,
+    ExpertProfileFactory,
+    OfferFactory,
+    TimeOffFactory,
+    specialization,
+)
 
 ROLES = [
     "anonymous",
@@ -344,12 +348,12 @@ def world(db):
         user=make_user("mia@doors.test", User.AccountType.COMPANY),
         role=Membership.Role.MEMBER,
     )
-    expert_profile(cast["other_expert"])
+    ExpertProfileFactory(user=cast["other_expert"])
     assignment = submitted_assignment(organization, cast["expert"])
     dispute = ready_dispute(assignment, cast["company_admin"], cast["expert"])
     undisputed = submitted_assignment(organization, cast["expert"])
-    profile = expert_profile(cast["expert"])
-    offer = make_offer(make_request(organization), profile)
+    profile = ExpertProfileFactory(user=cast["expert"])
+    offer = OfferFactory(review_request__organization=organization, expert=profile)
     invitation, token = services.invitation_create(
         organization=organization,
         inviter=cast["company_admin"],
@@ -393,7 +397,7 @@ def world(db):
         "api_key_revoke": {"pk": key.pk},
         "expert_specialization_remove": {
             "pk": ExpertSpecialization.objects.create(
-                expert=profile, specialization=radiology(), years=3
+                expert=profile, specialization=specialization(), years=3
             ).pk
         },
         "expert_time_off_remove": {"pk": TimeOffFactory(expert=profile).pk},

@@ -19,14 +19,12 @@ from marketplace import services
 from marketplace.asgi import application
 from marketplace.models import Membership, User
 from tests.conftest import PASSWORD, give_operator_mfa
+from tests.factories import AssignmentFactory, CreditGrantFactory
 from tests.review_requests.workspace_support import (
     ORIGIN,
     communicator,
     drain,
-    fund,
     join,
-    make_assignment,
-    make_request,
     next_event,
     receive_until,
     session_cookie,
@@ -39,8 +37,8 @@ NEW_PASSWORD = "a-brand-new-passphrase-42"
 
 @pytest.fixture
 def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
+    CreditGrantFactory(organization=organization)
+    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def _cookie_of(client: AsyncClient) -> bytes:

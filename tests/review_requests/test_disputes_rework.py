@@ -26,7 +26,7 @@ from tests.console.dispute_support import (
     ready_dispute,
     submitted_assignment,
 )
-from tests.factories import ExpertProfileFactory
+from tests.factories import CreditGrantFactory, ExpertProfileFactory
 
 pytestmark = pytest.mark.django_db
 Kind = LedgerAccount.Kind
@@ -240,7 +240,7 @@ def test_a_double_accept_places_one_platform_hold(
 
 
 def test_one_grant_pays_one_hold_the_next_one_is_the_companys(organization):
-    services.credit_grant(organization=organization, amount_cents=FUNDS, reason="test funds")
+    CreditGrantFactory(organization=organization, amount_cents=FUNDS)
     scope = "review_request:test-scope"
     with transaction.atomic():
         services.platform_hold_grant_create(

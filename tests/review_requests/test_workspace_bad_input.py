@@ -12,12 +12,10 @@ from channels.db import database_sync_to_async
 
 from review_requests import workspace as workspace_services
 from review_requests.models import Annotation, WorkspaceEvent
+from tests.factories import AssignmentFactory, CreditGrantFactory
 from tests.review_requests.workspace_support import (
     drain,
-    fund,
     join,
-    make_assignment,
-    make_request,
     next_event,
     receive_until,
 )
@@ -27,8 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
+    CreditGrantFactory(organization=organization)
+    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def _annotation(**fields) -> dict:

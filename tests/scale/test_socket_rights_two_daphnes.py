@@ -17,7 +17,7 @@ from marketplace import services
 from marketplace.models import Membership, User
 from review_requests.services import assignment_release
 from tests.conftest import PASSWORD, give_operator_mfa
-from tests.review_requests.workspace_support import fund, make_assignment, make_request
+from tests.factories import AssignmentFactory, CreditGrantFactory
 from tests.scale.test_two_daphnes import (
     _cookie,
     _database_url,
@@ -62,8 +62,8 @@ def daphnes(django_db_setup, tmp_path_factory):
 
 @pytest.fixture
 def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
+    CreditGrantFactory(organization=organization)
+    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def _url(port: int, path: str = "") -> str:
