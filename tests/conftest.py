@@ -179,6 +179,16 @@ def localstripe():
         yield server
 
 
+@pytest.fixture
+def stripe_on(settings, localstripe):
+    """Stripe settings pointing at the local Stripe server, its store emptied."""
+    from tests.billing.support import use_localstripe
+
+    localstripe.reset()
+    use_localstripe(settings, localstripe)
+    return localstripe
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Transactional tests flush the database in teardown; on SQLite that is a DELETE, which

@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from billing import payouts
 from billing import services as billing_services
-from billing.models import CreditGrant
+from billing.models import ConnectedAccount, CreditGrant, Earning, Payout, PayoutRun
 from experts.match_index import match_rows_refresh
 from experts.models import (
     AvailabilityWindow,
@@ -25,7 +26,14 @@ from experts.models import (
 from marketplace import services as marketplace_services
 from marketplace.models import Organization, User
 from marketplace.selectors import platform_fee_percent
-from review_requests.models import Assignment, Offer, Review, ReviewRequest, WorkInterval
+from review_requests.models import (
+    Assignment,
+    Offer,
+    Review,
+    ReviewRequest,
+    WebhookEvent,
+    WorkInterval,
+)
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -279,3 +287,101 @@ class WorkIntervalFactory(DjangoModelFactory):
     started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=10))
     last_heartbeat_at = factory.LazyFunction(timezone.now)
     closed = False
+
+
+class WebhookEventFactory(DjangoModelFactory):
+    """A review_request.completed event of `review_request`, addressed to its callback URL."""
+
+    class Meta:
+        model = WebhookEvent
+
+    id = factory.Sequence(lambda n: f"evt_test_{n:04d}")
+    review_request = factory.SubFactory(
+        ReviewRequestFactory, callback_url="https://93.184.216.34/hook"
+    )
+    organization = factory.SelfAttribute("review_request.organization")
+    type = "review_request.completed"
+    url = factory.LazyAttribute(lambda event: event.review_request.callback_url)
+    body = "{}"
+
+
+class EarningFactory(DjangoModelFactory):
+    """An expert's earning made the way review_requests makes one, through billing's services:
+    the hold on accept, then the capture of `billed_seconds` on submit (the company needs the
+    funds). available=True: past its dispute window and matured by billing's periodic task.
+    max_hours, fee_percent and available are no fields: they go to the services."""
+
+    class Meta:
+        model = Earning
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    billed_seconds = 3600
+    rate_cents = 6000
+    payer = "company"
+    ref = factory.LazyFunction(lambda: f"assignment:{uuid.uuid4()}")
+    max_hours = Decimal(2)
+    fee_percent = Decimal(20)
+    available = False
+
+    @classmethod
+    def _create(cls, model_class, *, max_hours, fee_percent, available, **fields):
+        amount = billing_services.hold_amount_for(
+            max_hours=max_hours, rate_cents=fields["rate_cents"], fee_percent=fee_percent
+        )
+        with transaction.atomic():
+            billing_services.hold_place(
+                organization=fields["organization"],
+                ref=fields["ref"],
+                amount_cents=amount,
+                payer=fields["payer"],
+            )
+        with transaction.atomic():
+            earning = billing_services.hold_capture(
+                ref=fields["ref"],
+                expert_user=fields["user"],
+                assignment_id=uuid.uuid4(),
+                billed_seconds=fields["billed_seconds"],
+                rate_cents=fields["rate_cents"],
+                fee_percent=fee_percent,
+            )
+        if available:
+            Earning.objects.filter(pk=earning.pk).update(
+                available_at=timezone.now() - timedelta(hours=1)
+            )
+            billing_services.earnings_mature_due()
+            earning.refresh_from_db()
+        return earning
+
+
+class ConnectedAccountFactory(DjangoModelFactory):
+    """`user`'s Stripe Connect account through billing's services, onboarded at the local Stripe
+    server `localstripe` (payouts enabled there, then synced back)."""
+
+    class Meta:
+        model = ConnectedAccount
+
+    user = factory.SubFactory(UserFactory)
+    localstripe = None
+
+    @classmethod
+    def _create(cls, model_class, *, user, localstripe):
+        connected = billing_services.connected_account_ensure(user=user)
+        localstripe.enable_payouts(connected.stripe_account_id)
+        return billing_services.connected_account_sync(user=user)
+
+
+class PayoutFactory(DjangoModelFactory):
+    """`user`'s pending payout, made by the payout run's first step (payouts_create over a new
+    run) from the money available to them (EarningFactory(available=True)); nothing is sent.
+    Like the real step, it makes a payout for every expert with enough available money."""
+
+    class Meta:
+        model = Payout
+
+    user = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, *, user):
+        payouts.payouts_create(run=PayoutRun.objects.create())
+        return Payout.objects.get(user=user, status=Payout.Status.PENDING)

@@ -9,9 +9,8 @@ from django.db import transaction
 
 from billing import ledger, payouts, services
 from billing.models import Hold, LedgerAccount, Payout
-from tests.billing.support import captured_earning
 from tests.conftest import run_at_once
-from tests.factories import CreditGrantFactory
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 
@@ -54,7 +53,7 @@ def test_two_payout_runs_at_once_pay_each_expert_once(settings, organization, ex
 
     settings.STRIPE_SECRET_KEY = ""
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    captured_earning(organization=organization, expert=expert)
+    EarningFactory(organization=organization, user=expert)
     Earning.objects.update(available_at=timezone.now())
     services.earnings_mature_due()
     run_at_once(payouts.payout_run, threads=2)

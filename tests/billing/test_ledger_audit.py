@@ -10,9 +10,8 @@ from django.utils import timezone
 from billing import ledger, payouts, services
 from billing.models import LedgerAccount, LedgerTransaction
 from marketplace.models import AuditLog
-from tests.billing.support import captured_earning
 from tests.conftest import give_operator_mfa, login_client
-from tests.factories import CreditGrantFactory
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -43,7 +42,7 @@ def test_a_refused_posting_leaves_no_audit_row(organization):
 def test_every_posting_has_its_audit_row(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    earning = EarningFactory(organization=organization, user=expert)
     type(earning).objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()
     payouts.payout_run(minimum_cents=1)  # posted in bulk (ledger.post_many)

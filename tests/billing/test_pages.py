@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from billing import ledger, services
 from billing.models import ConnectedAccount, Funding, LedgerAccount
-from tests.billing.support import captured_earning, use_localstripe
 from tests.conftest import give_operator_mfa, login_client
-from tests.factories import CreditGrantFactory
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -34,13 +33,6 @@ EXPERT_PAGES = [
     "/expert/payouts/return/",
     "/expert/payouts/refresh/",
 ]
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 @pytest.fixture
@@ -232,7 +224,7 @@ def test_company_statement_page_and_csv_agree_with_the_ledger(
     no_stripe, company_member, organization, expert
 ):
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    captured_earning(organization=organization, expert=expert)  # 7200 charged
+    EarningFactory(organization=organization, user=expert)  # 7200 charged
     client = login_client(company_member)
     page = client.get(f"/company/billing/statements/{MONTH}/").content.decode()
     assert "$428.00" in page  # closing available
@@ -249,7 +241,7 @@ def test_receipt_shows_captured_fee_and_released_and_hides_other_tenants(
     no_stripe, company_member, other_company_member, organization, expert
 ):
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    earning = captured_earning(organization=organization, expert=expert, billed_seconds=1800)
+    earning = EarningFactory(organization=organization, user=expert, billed_seconds=1800)
     url = f"/company/billing/receipt/?ref={earning.ref}"
     page = login_client(company_member).get(url).content.decode()
     assert "$36.00" in page and "$6.00" in page and "$108.00" in page
@@ -261,7 +253,7 @@ def test_expert_earnings_page_shows_balances_chart_and_table(
     no_stripe, expert, organization, django_assert_max_num_queries
 ):
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    captured_earning(organization=organization, expert=expert)
+    EarningFactory(organization=organization, user=expert)
     client = login_client(expert)
     with django_assert_max_num_queries(14):
         page = client.get("/expert/earnings/").content.decode()
@@ -272,7 +264,7 @@ def test_expert_earnings_page_shows_balances_chart_and_table(
 
 def test_expert_statement_csv_lists_earnings(no_stripe, expert, organization):
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    captured_earning(organization=organization, expert=expert)
+    EarningFactory(organization=organization, user=expert)
     response = login_client(expert).get(f"/expert/earnings/statements/{MONTH}.csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [(row["kind"], row["amount_usd"]) for row in rows] == [("earning", "60.00")]

@@ -41,9 +41,9 @@ from billing import ledger, money_actions, payouts, services, stripe_gateway, we
 from billing.models import ConnectedAccount, Earning, LedgerAccount, MoneyAction, Payout
 from marketplace.models import User
 from marketplace.services import platform_settings_update
-from tests.billing.support import captured_earning, event_payload, use_localstripe
+from tests.billing.support import event_payload, use_localstripe
 from tests.conftest import make_user
-from tests.factories import CreditGrantFactory
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 Action = MoneyAction.Kind
@@ -123,9 +123,9 @@ class PayoutMachine(RuleBasedStateMachine):
 
     @rule(cents=st.integers(min_value=2000, max_value=9000))
     def earn(self, cents):
-        captured_earning(
+        EarningFactory(
             organization=self.organization,
-            expert=self.expert,
+            user=self.expert,
             billed_seconds=3600,
             rate_cents=cents,
             max_hours=Decimal(1),

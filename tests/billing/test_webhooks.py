@@ -14,22 +14,13 @@ from django.utils import timezone
 from billing import ledger, payouts, services, stripe_gateway
 from billing.models import Earning, Funding, LedgerAccount, Payout, StripeEvent
 from tests.billing.support import (
-    captured_earning,
     event_payload,
     post_event,
-    use_localstripe,
 )
-from tests.factories import CreditGrantFactory
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 def start_funding(organization, company_member, cents=5000) -> Funding:
@@ -235,7 +226,7 @@ def test_account_updated_out_of_order_keeps_the_newest_state(
 
 def _paid_out(stripe_on, organization, expert) -> Payout:
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    earning = EarningFactory(organization=organization, user=expert)
     Earning.objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()
     connected = services.connected_account_ensure(user=expert)

@@ -13,21 +13,18 @@ from django.core.management import call_command
 
 from billing import ledger, money_actions, payouts
 from billing.models import LedgerAccount, MoneyAction, Payout, TransferReversal
-from tests.billing.support import use_localstripe
-from tests.billing.test_payouts import available_earning, onboard, transfers_made
+from tests.billing.support import transfers_made
 from tests.conftest import run_at_once
-from tests.factories import CreditGrantFactory
+from tests.factories import (
+    ConnectedAccountFactory,
+    CreditGrantFactory,
+    EarningFactory,
+    PayoutFactory,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 Kind = LedgerAccount.Kind
 Action = MoneyAction.Kind
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 def each_once(values):
@@ -58,7 +55,7 @@ def test_two_operators_marking_one_payout_failed_at_once_return_the_money_once(
 ):
     settings.STRIPE_SECRET_KEY = ""
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    available_earning(organization, expert)
+    EarningFactory(organization=organization, user=expert, available=True)
     payouts.payout_run()
     payout = Payout.objects.get()
     who = each_once([operator, other_operator])
@@ -133,8 +130,8 @@ def test_two_operators_reversing_one_transfer_at_once_reverse_it_once(
     stripe_on, organization, expert, operator, other_operator
 ):
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     payout = Payout.objects.get()
     who = each_once([operator, other_operator])
@@ -163,11 +160,9 @@ def test_a_run_sending_while_an_operator_marks_the_payout_failed_pays_at_most_on
     stripe_on, organization, expert, operator
 ):
     CreditGrantFactory(organization=organization, amount_cents=50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
+    payout = PayoutFactory(user=expert)
     steps = each_once(["send", "fail"])
 
     def act():

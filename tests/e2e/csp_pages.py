@@ -193,9 +193,8 @@ def setup(expert_email: str) -> None:
     from experts.models import Credential
     from marketplace import services
     from marketplace.models import Membership, User
-    from review_requests.models import WebhookEvent
     from tests.console.dispute_support import open_dispute, submitted_assignment
-    from tests.factories import AssignmentFactory
+    from tests.factories import AssignmentFactory, WebhookEventFactory
 
     expert = User.objects.get(email=expert_email)
     owner = Membership.objects.get(role=Membership.Role.OWNER).user
@@ -207,13 +206,11 @@ def setup(expert_email: str) -> None:
     _, token = services.invitation_create(
         organization=organization, inviter=owner, email="new.hire@acme.test", role="member"
     )
-    event = WebhookEvent.objects.create(
+    event = WebhookEventFactory(
         id="evt_csp_pages",
-        organization=organization,
         review_request=active.review_request,
         type="review_request.in_review",
         url="https://hooks.example.test/inloop",
-        body="{}",
         attempts=1,
         gave_up_at=timezone.now(),
     )

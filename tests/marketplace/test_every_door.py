@@ -28,7 +28,6 @@ from marketplace import services
 from marketplace.asgi import application
 from marketplace.models import Membership, User
 from marketplace.routing import websocket_urlpatterns
-from review_requests.models import WebhookEvent
 from tests.conftest import give_operator_mfa, make_user
 from tests.console.dispute_support import ready_dispute, submitted_assignment
 from tests.factories import (
@@ -36,6 +35,7 @@ from tests.factories import (
     ExpertProfileFactory,
     OfferFactory,
     TimeOffFactory,
+    WebhookEventFactory,
     specialization,
 )
 
@@ -368,13 +368,10 @@ def world(db):
         document=ContentFile(b"%PDF-1.4 license", name="license.pdf"),
         document_content_type="application/pdf",
     )
-    event = WebhookEvent.objects.create(
+    event = WebhookEventFactory(
         id="evt_doors",
-        organization=organization,
         review_request=assignment.review_request,
-        type="review_request.completed",
         url="https://example.com/hook",
-        body="{}",
     )
     month = date.today().strftime("%Y-%m")
     # A credit grant waiting for a second operator (what approve and reject act on).

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from review_requests.models import Offer, ReviewRequest, WebhookEvent
+from review_requests.models import Offer, ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
 from tests.factories import (
     AssignmentFactory,
@@ -18,6 +18,7 @@ from tests.factories import (
     ExpertProfileFactory,
     ReviewFactory,
     ReviewRequestFactory,
+    WebhookEventFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -34,11 +35,9 @@ def review_request(organization):
 
 @pytest.fixture
 def event(organization, review_request):
-    return WebhookEvent.objects.create(
+    return WebhookEventFactory(
         id="evt_page_test",
-        organization=organization,
         review_request=review_request,
-        type="review_request.completed",
         url="https://93.184.216.34/hook",
         body='{"id":"evt_page_test"}',
         next_attempt_at=timezone.now(),
@@ -264,13 +263,10 @@ def test_webhook_log_query_count_is_pinned(
     company_member, organization, review_request, django_assert_max_num_queries
 ):
     for index in range(40):
-        WebhookEvent.objects.create(
+        WebhookEventFactory(
             id=f"evt_{index:03d}",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
             url="https://93.184.216.34/h",
-            body="{}",
         )
     client = login_client(company_member)
     # session, user, membership (decorator), count, page, membership + unread (navigation).

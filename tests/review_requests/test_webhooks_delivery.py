@@ -25,7 +25,7 @@ from review_requests.webhooks import (
     standard_webhooks_secret,
     webhook_event_resend,
 )
-from tests.factories import ReviewRequestFactory
+from tests.factories import ReviewRequestFactory, WebhookEventFactory
 from tests.review_requests.company_helpers import webhook_receiver
 
 pytestmark = pytest.mark.django_db
@@ -305,11 +305,9 @@ def test_a_successful_resend_of_a_given_up_event_marks_it_delivered(
 ):
     with webhook_receiver() as receiver:
         review_request = _request_to(organization, receiver.url)
-        event = WebhookEvent.objects.create(
+        event = WebhookEventFactory(
             id="evt_given_up_before",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
             url=receiver.url,
             body='{"id":"evt_given_up_before"}',
             attempts=MAX_ATTEMPTS,
@@ -329,13 +327,9 @@ def test_a_plain_member_cannot_resend(organization, plain_member):
     review_request = ReviewRequestFactory(
         organization=organization, callback_url="https://93.184.216.34/h"
     )
-    event = WebhookEvent.objects.create(
+    event = WebhookEventFactory(
         id="evt_member",
-        organization=organization,
         review_request=review_request,
-        type="review_request.completed",
-        url=review_request.callback_url,
-        body="{}",
     )
     with pytest.raises(PermissionDenied):
         webhook_event_resend(event=event, actor=plain_member)
@@ -345,13 +339,9 @@ def test_a_claimed_attempt_cannot_be_claimed_again(debug, organization):
     review_request = ReviewRequestFactory(
         organization=organization, callback_url="http://127.0.0.1:9/h"
     )
-    event = WebhookEvent.objects.create(
+    event = WebhookEventFactory(
         id="evt_claim",
-        organization=organization,
         review_request=review_request,
-        type="review_request.completed",
-        url=review_request.callback_url,
-        body="{}",
         next_attempt_at=timezone.now(),
     )
     first = webhook_delivery.attempt_claim(event_id=event.pk)
@@ -370,13 +360,10 @@ def test_two_workers_racing_send_one_attempt(settings, company_member):
     organization = Membership.objects.get(user=company_member).organization
     with webhook_receiver(delay=0.3) as receiver:
         review_request = ReviewRequestFactory(organization=organization, callback_url=receiver.url)
-        event = WebhookEvent.objects.create(
+        event = WebhookEventFactory(
             id="evt_race",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
             url=receiver.url,
-            body="{}",
             next_attempt_at=timezone.now(),
         )
         results: list[str] = []
@@ -441,13 +428,9 @@ def test_delivery_connects_to_the_address_it_checked(debug, organization, monkey
             organization=organization,
             callback_url=f"http://localhost:{receiver.port}/hooks/inloop",
         )
-        event = WebhookEvent.objects.create(
+        event = WebhookEventFactory(
             id="evt_pinned",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
-            url=review_request.callback_url,
-            body="{}",
             next_attempt_at=timezone.now(),
         )
         real_getaddrinfo = socket.getaddrinfo
