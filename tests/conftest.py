@@ -12,6 +12,7 @@ from django.test import Client
 
 from marketplace import services
 from marketplace.models import Membership, User
+from tests.factories import AssignmentFactory, CreditGrantFactory, MembershipFactory
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -115,7 +116,7 @@ def organization(company_member):
 def plain_member(organization) -> User:
     """A member (not admin) of Acme AI."""
     user = make_user("mark@acme.test", User.AccountType.COMPANY)
-    Membership.objects.create(organization=organization, user=user, role=Membership.Role.MEMBER)
+    MembershipFactory(organization=organization, user=user)
     return user
 
 
@@ -140,6 +141,14 @@ def expert(db) -> User:
 @pytest.fixture
 def other_expert(db) -> User:
     return make_user("eli.expert@inloop.test", User.AccountType.EXPERT, first_name="Eli")
+
+
+@pytest.fixture
+def assignment(organization, expert):
+    """Erin's accepted assignment on a funded Acme request, its hold placed (as offer_accept
+    leaves it). Test modules that need another kind define their own."""
+    CreditGrantFactory(organization=organization)
+    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def login_client(user: User) -> Client:

@@ -24,7 +24,7 @@ from experts.models import (
     TimeOff,
 )
 from marketplace import services as marketplace_services
-from marketplace.models import Organization, User
+from marketplace.models import Membership, Organization, User
 from marketplace.selectors import platform_fee_percent
 from review_requests.models import (
     Assignment,
@@ -153,6 +153,27 @@ class TimeOffFactory(DjangoModelFactory):
     end_date = factory.SelfAttribute("start_date")
 
 
+class ExpertSpecializationFactory(DjangoModelFactory):
+    class Meta:
+        model = ExpertSpecialization
+
+    expert = factory.SubFactory(ExpertProfileFactory)
+    specialization = factory.LazyFunction(specialization)
+    years = 5
+
+
+class AvailabilityWindowFactory(DjangoModelFactory):
+    """Weekly availability in the expert's own time zone; Monday 09:00-17:00 unless told."""
+
+    class Meta:
+        model = AvailabilityWindow
+
+    expert = factory.SubFactory(ExpertProfileFactory)
+    weekday = 0
+    start_minute = 9 * 60
+    end_minute = 17 * 60
+
+
 class OrganizationFactory(DjangoModelFactory):
     """A company with its owner, made by marketplace's service (membership, audit row)."""
 
@@ -165,6 +186,17 @@ class OrganizationFactory(DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return marketplace_services.organization_create(**kwargs)
+
+
+class MembershipFactory(DjangoModelFactory):
+    """A member (not admin) of `organization`."""
+
+    class Meta:
+        model = Membership
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory, account_type=User.AccountType.COMPANY)
+    role = Membership.Role.MEMBER
 
 
 class CreditGrantFactory(DjangoModelFactory):

@@ -10,6 +10,7 @@ from django.test import Client
 
 from marketplace.models import ApiKey, AuditLog
 from tests.conftest import login_client
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +120,7 @@ def admin_member(organization):
     from tests.conftest import make_user
 
     user = make_user("ada.admin@acme.test", User.AccountType.COMPANY)
-    Membership.objects.create(organization=organization, user=user, role=Membership.Role.ADMIN)
+    MembershipFactory(organization=organization, user=user, role=Membership.Role.ADMIN)
     return user
 
 

@@ -23,7 +23,6 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from billing.models import Funding, MoneyAction, Payout
-from experts.models import ExpertSpecialization
 from marketplace import services
 from marketplace.asgi import application
 from marketplace.models import Membership, User
@@ -33,10 +32,11 @@ from tests.console.dispute_support import ready_dispute, submitted_assignment
 from tests.factories import (
     CredentialFactory,
     ExpertProfileFactory,
+    ExpertSpecializationFactory,
+    MembershipFactory,
     OfferFactory,
     TimeOffFactory,
     WebhookEventFactory,
-    specialization,
 )
 
 ROLES = [
@@ -339,14 +339,10 @@ def world(db):
     give_operator_mfa(cast["operator"])
     organization = services.organization_create(owner=cast["company_admin"], name="Acme")
     services.organization_create(owner=cast["other_company_admin"], name="Globex")
-    Membership.objects.create(
-        organization=organization, user=cast["member"], role=Membership.Role.MEMBER
-    )
+    MembershipFactory(organization=organization, user=cast["member"])
     # The team routes name a colleague: a member may remove itself (leave), not others.
-    colleague = Membership.objects.create(
-        organization=organization,
-        user=make_user("mia@doors.test", User.AccountType.COMPANY),
-        role=Membership.Role.MEMBER,
+    colleague = MembershipFactory(
+        organization=organization, user=make_user("mia@doors.test", User.AccountType.COMPANY)
     )
     ExpertProfileFactory(user=cast["other_expert"])
     assignment = submitted_assignment(organization, cast["expert"])
@@ -393,9 +389,7 @@ def world(db):
         "invitation_revoke": {"pk": invitation.pk},
         "api_key_revoke": {"pk": key.pk},
         "expert_specialization_remove": {
-            "pk": ExpertSpecialization.objects.create(
-                expert=profile, specialization=specialization(), years=3
-            ).pk
+            "pk": ExpertSpecializationFactory(expert=profile, years=3).pk
         },
         "expert_time_off_remove": {"pk": TimeOffFactory(expert=profile).pk},
         "credential_document": {"pk": credential.pk},

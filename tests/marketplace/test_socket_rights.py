@@ -19,7 +19,6 @@ from marketplace import services
 from marketplace.asgi import application
 from marketplace.models import Membership, User
 from tests.conftest import PASSWORD, give_operator_mfa
-from tests.factories import AssignmentFactory, CreditGrantFactory
 from tests.review_requests.workspace_support import (
     ORIGIN,
     communicator,
@@ -33,12 +32,6 @@ from tests.review_requests.workspace_support import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NEW_PASSWORD = "a-brand-new-passphrase-42"
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    CreditGrantFactory(organization=organization)
-    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def _cookie_of(client: AsyncClient) -> bytes:

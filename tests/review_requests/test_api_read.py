@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from review_requests.models import ReviewRequest
 from tests.conftest import login_client
-from tests.factories import CreditGrantFactory, ReviewRequestFactory
+from tests.factories import AssignmentFactory, CreditGrantFactory, ReviewRequestFactory
 from tests.review_requests.api_offers_support import api_client, body, post_json
 
 pytestmark = pytest.mark.django_db
@@ -119,14 +119,11 @@ def test_default_limit_is_20(api_key, organization):
 
 def test_list_page_of_100_takes_a_constant_number_of_queries(api_key, organization):
     from experts.models import Specialization
-    from review_requests.models import Assignment
     from tests.review_requests.api_offers_support import radiologist
 
     made = _requests(organization, 30)
     for rr in made[:5]:
-        Assignment.objects.create(
-            review_request=rr, expert=radiologist(), rate_cents=10_000, max_seconds=3600
-        )
+        AssignmentFactory(review_request=rr, expert=radiologist(), held=False)
     assert Specialization.objects.exists()
     client = api_client(api_key)
     client.get(URL, {"limit": 1})  # warm the key's rate-limit bucket
@@ -142,7 +139,6 @@ def test_list_page_of_100_takes_a_constant_number_of_queries(api_key, organizati
 
 
 def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, organization):
-    from review_requests.models import Assignment
     from review_requests.serializers import review_request_to_api
     from tests.review_requests.api_offers_support import radiologist
 
@@ -152,11 +148,10 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
     made[0].result = {"verdict": "approved", "scores": {"accuracy": 4}}
     made[0].save(update_fields=["metadata", "deadline", "result"])
     for offset in (2, 1):
-        Assignment.objects.create(
+        AssignmentFactory(
             review_request=made[0],
             expert=radiologist(),
-            rate_cents=10_000,
-            max_seconds=3600,
+            held=False,
             billed_seconds=60 * offset,
             accepted_at=timezone.now() - timedelta(minutes=offset),
         )
@@ -177,16 +172,14 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
 
 
 def test_get_one_reads_the_request_in_one_query(api_key, organization):
-    from review_requests.models import Assignment
     from tests.review_requests.api_offers_support import radiologist
 
     rr = ReviewRequestFactory(organization=organization)
     for offset in (1, 2):
-        Assignment.objects.create(
+        AssignmentFactory(
             review_request=rr,
             expert=radiologist(),
-            rate_cents=10_000,
-            max_seconds=3600,
+            held=False,
             accepted_at=timezone.now() - timedelta(minutes=offset),
         )
     client = api_client(api_key)

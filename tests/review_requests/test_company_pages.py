@@ -10,12 +10,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from review_requests.models import Offer, ReviewRequest
+from review_requests.models import ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
 from tests.factories import (
     AssignmentFactory,
     CreditGrantFactory,
-    ExpertProfileFactory,
+    OfferFactory,
     ReviewFactory,
     ReviewRequestFactory,
     WebhookEventFactory,
@@ -314,12 +314,7 @@ def test_a_queued_request_says_whether_offers_are_out(company_member, organizati
     page = client.get(f"/company/requests/{rr.pk}/").content.decode()
     assert "No matching expert is free right now" in page
     for _ in range(2):
-        Offer.objects.create(
-            review_request=rr,
-            expert=ExpertProfileFactory(),
-            rate_cents=9000,
-            expires_at=timezone.now() + timedelta(minutes=15),
-        )
+        OfferFactory(review_request=rr, rate_cents=9000)
     page = client.get(f"/company/requests/{rr.pk}/").content.decode()
     assert "Waiting for an expert to accept: 2 offers out." in page
     ReviewRequest.objects.filter(pk=rr.pk).update(waiting_for_funds=True)

@@ -12,7 +12,6 @@ from channels.db import database_sync_to_async
 
 from review_requests import workspace as workspace_services
 from review_requests.models import Annotation, WorkspaceEvent
-from tests.factories import AssignmentFactory, CreditGrantFactory
 from tests.review_requests.workspace_support import (
     drain,
     join,
@@ -21,12 +20,6 @@ from tests.review_requests.workspace_support import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    CreditGrantFactory(organization=organization)
-    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def _annotation(**fields) -> dict:

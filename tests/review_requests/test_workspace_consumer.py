@@ -19,7 +19,7 @@ from review_requests.consumers import WorkspaceConsumer
 from review_requests.models import Annotation, Assignment, WorkspaceEvent
 from review_requests.services import assignment_transition
 from tests.conftest import give_operator_mfa
-from tests.factories import TEXT, AssignmentFactory, CreditGrantFactory
+from tests.factories import TEXT
 from tests.review_requests.workspace_support import (
     communicator,
     drain,
@@ -30,12 +30,6 @@ from tests.review_requests.workspace_support import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    CreditGrantFactory(organization=organization)
-    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 async def refused_code(assignment_id, **kwargs) -> int | None:

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from review_requests.models import Offer
 from review_requests.services import assignment_transition
 from tests.conftest import give_operator_mfa, login_client
 from tests.factories import (
     AssignmentFactory,
     CreditGrantFactory,
     ExpertProfileFactory,
+    OfferFactory,
     ReviewRequestFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    CreditGrantFactory(organization=organization)
-    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def url(assignment) -> str:
@@ -128,11 +119,11 @@ def test_dashboard_counts_offers_active_work_and_the_week(organization, expert):
     CreditGrantFactory(organization=organization)
     assignment = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     profile = assignment.expert
-    Offer.objects.create(
-        review_request=ReviewRequestFactory(organization=organization, status="queued"),
+    OfferFactory(
+        review_request=ReviewRequestFactory(organization=organization),
         expert=profile,
         rate_cents=6000,
-        expires_at=timezone.now() + timedelta(minutes=10),
+        minutes=10,
     )
     response = login_client(expert).get("/expert/")
     assert response.status_code == 200

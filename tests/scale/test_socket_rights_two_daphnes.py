@@ -17,7 +17,6 @@ from marketplace import services
 from marketplace.models import Membership, User
 from review_requests.services import assignment_release
 from tests.conftest import PASSWORD, give_operator_mfa
-from tests.factories import AssignmentFactory, CreditGrantFactory
 from tests.scale.test_two_daphnes import (
     _cookie,
     _database_url,
@@ -58,12 +57,6 @@ def daphnes(django_db_setup, tmp_path_factory):
             process.terminate()
         for process in processes:
             process.wait(timeout=10)
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    CreditGrantFactory(organization=organization)
-    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def _url(port: int, path: str = "") -> str:
