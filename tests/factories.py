@@ -1,4 +1,8 @@
-"""factory-boy factories shared by the test suite (add yours below; keep them small)."""
+"""factory-boy factories, one per model the tests build (add yours below; keep them small).
+
+A factory whose rows come from a service wraps the service, so tests get what production leaves:
+money moves through billing (credit grants, holds, captures, payouts: balanced ledger entries),
+organizations through marketplace. Everything else is a plain row with sensible defaults."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from factory.django import DjangoModelFactory
 
 from billing import payouts
 from billing import services as billing_services
-from billing.models import ConnectedAccount, CreditGrant, Earning, Payout, PayoutRun
+from billing.models import ConnectedAccount, CreditGrant, Earning, Funding, Payout, PayoutRun
 from experts.match_index import match_rows_refresh
 from experts.models import (
     AvailabilityWindow,
@@ -217,8 +221,19 @@ class CreditGrantFactory(DjangoModelFactory):
         return billing_services.credit_grant(**kwargs)
 
 
+class FundingFactory(DjangoModelFactory):
+    """A card top-up as the funding page starts it: nothing is credited until Stripe's verified
+    payment_intent.succeeded webhook arrives."""
+
+    class Meta:
+        model = Funding
+
+    organization = factory.SubFactory(OrganizationFactory)
+    amount_cents = 10_000
+
+
 class ReviewRequestFactory(DjangoModelFactory):
-    """A radiology request of `organization` (required), queued unless told otherwise.
+    """A queued radiology request (in a new company unless `organization` is given).
     in_review=True: the request an assignment is working on."""
 
     class Meta:

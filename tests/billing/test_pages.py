@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing import ledger, services
 from billing.models import ConnectedAccount, Funding, LedgerAccount
 from tests.conftest import give_operator_mfa, login_client
-from tests.factories import CreditGrantFactory, EarningFactory
+from tests.factories import CreditGrantFactory, EarningFactory, FundingFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -183,7 +183,7 @@ def test_another_companys_funding_is_404(
 def test_reconcile_gives_a_crashed_funding_its_one_payment_intent(stripe_on, organization):
     from django.core.management import call_command
 
-    funding = Funding.objects.create(organization=organization, amount_cents=1000)
+    funding = FundingFactory(organization=organization, amount_cents=1000)
     call_command("stripe_reconcile", "--older-than-seconds", "0")
     call_command("stripe_reconcile", "--older-than-seconds", "0")
     funding.refresh_from_db()

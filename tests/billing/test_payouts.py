@@ -17,6 +17,7 @@ from tests.factories import (
     CreditGrantFactory,
     EarningFactory,
     PayoutFactory,
+    UserFactory,
 )
 
 Kind = LedgerAccount.Kind
@@ -78,10 +79,9 @@ def test_payout_run_transfers_once_to_onboarded_experts(
 
 
 def test_crashed_run_rerun_pays_everyone_exactly_once(stripe_on, organization, django_user_model):
-    from tests.conftest import make_user
 
     CreditGrantFactory(organization=organization, amount_cents=1_000_000)
-    experts = [make_user(f"x{i}@inloop.test", "expert") for i in range(5)]
+    experts = [UserFactory(email=f"x{i}@inloop.test", account_type="expert") for i in range(5)]
     for user in experts:
         EarningFactory(organization=organization, user=user, available=True)
         ConnectedAccountFactory(user=user, localstripe=stripe_on)

@@ -17,7 +17,7 @@ from tests.billing.support import (
     event_payload,
     post_event,
 )
-from tests.factories import CreditGrantFactory, EarningFactory
+from tests.factories import CreditGrantFactory, EarningFactory, FundingFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_two_events_for_one_intent_credit_once(
 def test_webhook_before_we_recorded_the_intent_still_credits_the_right_company(
     stripe_on, client, organization, other_organization, django_capture_on_commit_callbacks
 ):
-    funding = Funding.objects.create(organization=organization, amount_cents=1500)
+    funding = FundingFactory(organization=organization, amount_cents=1500)
     intent = stripe_gateway.payment_intent_create(
         amount_cents=1500,
         currency="usd",

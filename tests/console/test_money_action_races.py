@@ -20,6 +20,7 @@ from tests.factories import (
     CreditGrantFactory,
     EarningFactory,
     PayoutFactory,
+    UserFactory,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -101,10 +102,9 @@ def test_one_confirmation_posted_by_several_requests_at_once_acts_once(
 def test_two_approvers_at_once_execute_a_credit_once(
     settings, organization, operator, other_operator
 ):
-    from tests.conftest import make_user
 
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 1_000
-    third = make_user("otto.operator@inloop.test", "operator", is_staff=True)
+    third = UserFactory(email="otto.operator@inloop.test", account_type="operator", is_staff=True)
     proposal = money_actions.money_action_propose(
         kind=Action.CREDIT_GRANT,
         operator=operator,

@@ -22,20 +22,22 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from billing.models import Funding, MoneyAction, Payout
+from billing.models import MoneyAction, Payout
 from marketplace import services
 from marketplace.asgi import application
 from marketplace.models import Membership, User
 from marketplace.routing import websocket_urlpatterns
-from tests.conftest import give_operator_mfa, make_user
+from tests.conftest import give_operator_mfa
 from tests.console.dispute_support import ready_dispute, submitted_assignment
 from tests.factories import (
     CredentialFactory,
     ExpertProfileFactory,
     ExpertSpecializationFactory,
+    FundingFactory,
     MembershipFactory,
     OfferFactory,
     TimeOffFactory,
+    UserFactory,
     WebhookEventFactory,
 )
 
@@ -326,14 +328,26 @@ def world(db):
     """The cast and one real object of each kind a URL can name, owned by `expert` and by
     the company `company_admin` owns (the other company and the other expert own nothing)."""
     cast = {
-        "expert": make_user("erin@doors.test", User.AccountType.EXPERT, first_name="Erin"),
-        "other_expert": make_user("eli@doors.test", User.AccountType.EXPERT, first_name="Eli"),
-        "company_admin": make_user("carla@doors.test", User.AccountType.COMPANY),
-        "member": make_user("mark@doors.test", User.AccountType.COMPANY),
-        "other_company_admin": make_user("gina@doors.test", User.AccountType.COMPANY),
-        "operator": make_user("olivia@doors.test", User.AccountType.OPERATOR, is_staff=True),
-        "operator_without_mfa": make_user(
-            "oscar@doors.test", User.AccountType.OPERATOR, is_staff=True
+        "expert": UserFactory(
+            email="erin@doors.test", account_type=User.AccountType.EXPERT, first_name="Erin"
+        ),
+        "other_expert": UserFactory(
+            email="eli@doors.test", account_type=User.AccountType.EXPERT, first_name="Eli"
+        ),
+        "company_admin": UserFactory(
+            email="carla@doors.test", account_type=User.AccountType.COMPANY
+        ),
+        "member": UserFactory(email="mark@doors.test", account_type=User.AccountType.COMPANY),
+        "other_company_admin": UserFactory(
+            email="gina@doors.test", account_type=User.AccountType.COMPANY
+        ),
+        "operator": UserFactory(
+            email="olivia@doors.test", account_type=User.AccountType.OPERATOR, is_staff=True
+        ),
+        "operator_without_mfa": UserFactory(
+            email="oscar@doors.test",
+            account_type=User.AccountType.OPERATOR,
+            is_staff=True,
         ),
     }
     give_operator_mfa(cast["operator"])
@@ -342,7 +356,8 @@ def world(db):
     MembershipFactory(organization=organization, user=cast["member"])
     # The team routes name a colleague: a member may remove itself (leave), not others.
     colleague = MembershipFactory(
-        organization=organization, user=make_user("mia@doors.test", User.AccountType.COMPANY)
+        organization=organization,
+        user=UserFactory(email="mia@doors.test", account_type=User.AccountType.COMPANY),
     )
     ExpertProfileFactory(user=cast["other_expert"])
     assignment = submitted_assignment(organization, cast["expert"])
@@ -410,9 +425,7 @@ def world(db):
         "expert_offer_accept": {"pk": offer.pk},
         "expert_offer_decline": {"pk": offer.pk},
         "workspace": {"pk": assignment.pk},
-        "billing_funding": {
-            "pk": Funding.objects.create(organization=organization, amount_cents=5000).pk
-        },
+        "billing_funding": {"pk": FundingFactory(organization=organization, amount_cents=5000).pk},
         "billing_company_statement": {"month": month},
         "billing_company_statement_csv": {"month": month},
         "billing_expert_statement": {"month": month},

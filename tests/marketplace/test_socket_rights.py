@@ -18,7 +18,8 @@ from django.test import AsyncClient
 from marketplace import services
 from marketplace.asgi import application
 from marketplace.models import Membership, User
-from tests.conftest import PASSWORD, give_operator_mfa
+from tests.conftest import give_operator_mfa
+from tests.factories import PASSWORD
 from tests.review_requests.workspace_support import (
     ORIGIN,
     communicator,

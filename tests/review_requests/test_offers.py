@@ -17,7 +17,7 @@ from review_requests import services
 from review_requests.matching import matching_for_expert, matching_run, matching_sweep
 from review_requests.models import Assignment, Offer, ReviewRequest
 from review_requests.services import Refused, offer_accept, offer_decline
-from tests.factories import CreditGrantFactory, OfferFactory, ReviewRequestFactory
+from tests.factories import CreditGrantFactory, FundingFactory, OfferFactory, ReviewRequestFactory
 from tests.review_requests.api_offers_support import radiologist
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,6 @@ def test_a_request_waiting_for_funds_is_matched_as_soon_as_a_top_up_is_credited(
 ):
     """No waiting for the periodic sweep: the verified payment_intent.succeeded webhook sends
     billing's funds_added, and matching runs on commit."""
-    from billing.models import Funding
     from billing.webhooks import stripe_event_process
     from tests.billing.support import WEBHOOK_SECRET, event_payload, post_event
 
@@ -95,7 +94,7 @@ def test_a_request_waiting_for_funds_is_matched_as_soon_as_a_top_up_is_credited(
     assert matching_run(review_request=rr) == 0
     _refresh(rr)
     assert rr.waiting_for_funds is True
-    funding = Funding.objects.create(organization=organization, amount_cents=HOLD_1H_100)
+    funding = FundingFactory(organization=organization, amount_cents=HOLD_1H_100)
     intent = {
         "id": "pi_waiting_for_funds",
         "object": "payment_intent",

@@ -16,7 +16,8 @@ from django.db import connection
 from marketplace import services
 from marketplace.models import Membership, User
 from review_requests.services import assignment_release
-from tests.conftest import PASSWORD, give_operator_mfa
+from tests.conftest import give_operator_mfa
+from tests.factories import PASSWORD
 from tests.scale.test_two_daphnes import (
     _cookie,
     _database_url,
