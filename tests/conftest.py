@@ -12,8 +12,13 @@ from django.test import Client
 
 from marketplace import services
 from marketplace.models import Membership, User
-
-PASSWORD = "correct-horse-battery-staple"
+from tests.factories import (
+    AssignmentFactory,
+    CreditGrantFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+)
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 ON_REDIS = bool(os.environ.get("REDIS_URL"))
@@ -80,29 +85,25 @@ def run_at_once(work: Callable[[], None], *, threads: int) -> None:
         worker.join()
 
 
-def make_user(email: str, account_type: str, **extra) -> User:
-    user = User.objects.create_user(
-        email=email, password=PASSWORD, account_type=account_type, **extra
-    )
-    services.user_mark_email_verified(user=user)
-    return user
-
-
 @pytest.fixture
 def operator(db) -> User:
-    return make_user("olivia.operator@inloop.test", User.AccountType.OPERATOR, is_staff=True)
+    return UserFactory(
+        email="olivia.operator@inloop.test", account_type=User.AccountType.OPERATOR, is_staff=True
+    )
 
 
 @pytest.fixture
 def other_operator(db) -> User:
-    return make_user("oscar.operator@inloop.test", User.AccountType.OPERATOR, is_staff=True)
+    return UserFactory(
+        email="oscar.operator@inloop.test", account_type=User.AccountType.OPERATOR, is_staff=True
+    )
 
 
 @pytest.fixture
 def company_member(db) -> User:
     """Owner of Acme AI."""
-    user = make_user("carla@acme.test", User.AccountType.COMPANY)
-    services.organization_create(owner=user, name="Acme AI")
+    user = UserFactory(email="carla@acme.test", account_type=User.AccountType.COMPANY)
+    OrganizationFactory(owner=user, name="Acme AI")
     return user
 
 
@@ -114,16 +115,16 @@ def organization(company_member):
 @pytest.fixture
 def plain_member(organization) -> User:
     """A member (not admin) of Acme AI."""
-    user = make_user("mark@acme.test", User.AccountType.COMPANY)
-    Membership.objects.create(organization=organization, user=user, role=Membership.Role.MEMBER)
+    user = UserFactory(email="mark@acme.test", account_type=User.AccountType.COMPANY)
+    MembershipFactory(organization=organization, user=user)
     return user
 
 
 @pytest.fixture
 def other_company_member(db) -> User:
     """Owner of Globex, another tenant."""
-    user = make_user("gina@globex.test", User.AccountType.COMPANY)
-    services.organization_create(owner=user, name="Globex")
+    user = UserFactory(email="gina@globex.test", account_type=User.AccountType.COMPANY)
+    OrganizationFactory(owner=user, name="Globex")
     return user
 
 
@@ -134,12 +135,24 @@ def other_organization(other_company_member):
 
 @pytest.fixture
 def expert(db) -> User:
-    return make_user("erin.expert@inloop.test", User.AccountType.EXPERT, first_name="Erin")
+    return UserFactory(
+        email="erin.expert@inloop.test", account_type=User.AccountType.EXPERT, first_name="Erin"
+    )
 
 
 @pytest.fixture
 def other_expert(db) -> User:
-    return make_user("eli.expert@inloop.test", User.AccountType.EXPERT, first_name="Eli")
+    return UserFactory(
+        email="eli.expert@inloop.test", account_type=User.AccountType.EXPERT, first_name="Eli"
+    )
+
+
+@pytest.fixture
+def assignment(organization, expert):
+    """Erin's accepted assignment on a funded Acme request, its hold placed (as offer_accept
+    leaves it). Test modules that need another kind define their own."""
+    CreditGrantFactory(organization=organization)
+    return AssignmentFactory(review_request__organization=organization, expert__user=expert)
 
 
 def login_client(user: User) -> Client:
@@ -177,6 +190,16 @@ def localstripe():
 
     with running_localstripe() as server:
         yield server
+
+
+@pytest.fixture
+def stripe_on(settings, localstripe):
+    """Stripe settings pointing at the local Stripe server, its store emptied."""
+    from tests.billing.support import use_localstripe
+
+    localstripe.reset()
+    use_localstripe(settings, localstripe)
+    return localstripe
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,10 +1,23 @@
-"""factory-boy factories shared by the test suite (add yours below; keep them small)."""
+"""factory-boy factories, one per model the tests build (add yours below; keep them small).
+
+A factory whose rows come from a service wraps the service, so tests get what production leaves:
+money moves through billing (credit grants, holds, captures, payouts: balanced ledger entries),
+organizations through marketplace. Everything else is a plain row with sensible defaults."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
 import factory
+from django.db import transaction
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from billing import payouts
+from billing import services as billing_services
+from billing.models import ConnectedAccount, CreditGrant, Earning, Funding, Payout, PayoutRun
 from experts.match_index import match_rows_refresh
 from experts.models import (
     AvailabilityWindow,
@@ -14,9 +27,31 @@ from experts.models import (
     Specialization,
     TimeOff,
 )
-from marketplace.models import User
+from marketplace import services as marketplace_services
+from marketplace.models import Membership, Organization, User
+from marketplace.selectors import platform_fee_percent
+from review_requests.models import (
+    Assignment,
+    Offer,
+    Review,
+    ReviewRequest,
+    WebhookEvent,
+    WorkInterval,
+)
 
 PASSWORD = "correct-horse-battery-staple"
+
+# The text of every factory-made request: workspace tests quote and annotate ranges of it.
+TEXT = "The scan shows a small fracture of the left radius. No further findings."
+RUBRIC = [
+    {"key": "accuracy", "label": "Accuracy", "scale": 5},
+    {"key": "clarity", "label": "Clarity", "scale": 3},
+]
+
+
+def specialization(slug: str = "medicine.radiology") -> Specialization:
+    """From the taxonomy migration (conftest loads it again after a transactional test)."""
+    return Specialization.objects.get(slug=slug)
 
 
 class UserFactory(DjangoModelFactory):
@@ -48,6 +83,8 @@ class ExpertProfileFactory(DjangoModelFactory):
 
     class Meta:
         model = ExpertProfile
+        # ExpertProfileFactory(user=expert) is that user's profile, made on first use.
+        django_get_or_create = ("user",)
         skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory, account_type=User.AccountType.EXPERT)
@@ -118,3 +155,280 @@ class TimeOffFactory(DjangoModelFactory):
     expert = factory.SubFactory(ExpertProfileFactory)
     start_date = factory.Faker("date_this_year")
     end_date = factory.SelfAttribute("start_date")
+
+
+class ExpertSpecializationFactory(DjangoModelFactory):
+    class Meta:
+        model = ExpertSpecialization
+
+    expert = factory.SubFactory(ExpertProfileFactory)
+    specialization = factory.LazyFunction(specialization)
+    years = 5
+
+
+class AvailabilityWindowFactory(DjangoModelFactory):
+    """Weekly availability in the expert's own time zone; Monday 09:00-17:00 unless told."""
+
+    class Meta:
+        model = AvailabilityWindow
+
+    expert = factory.SubFactory(ExpertProfileFactory)
+    weekday = 0
+    start_minute = 9 * 60
+    end_minute = 17 * 60
+
+
+class OrganizationFactory(DjangoModelFactory):
+    """A company with its owner, made by marketplace's service (membership, audit row)."""
+
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Company {n}")
+    owner = factory.SubFactory(UserFactory, account_type=User.AccountType.COMPANY)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return marketplace_services.organization_create(**kwargs)
+
+
+class MembershipFactory(DjangoModelFactory):
+    """A member (not admin) of `organization`."""
+
+    class Meta:
+        model = Membership
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory, account_type=User.AccountType.COMPANY)
+    role = Membership.Role.MEMBER
+
+
+class CreditGrantFactory(DjangoModelFactory):
+    """Funds a company through billing's own service, as an operator's grant does: the
+    CreditGrant row and its balanced ledger transaction onto the company's `available`.
+    CreditGrantFactory(organization=org, amount_cents=50_000)."""
+
+    class Meta:
+        model = CreditGrant
+
+    organization = factory.SubFactory(OrganizationFactory)
+    amount_cents = 1_000_000
+    reason = "test funds"
+    actor = None
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return billing_services.credit_grant(**kwargs)
+
+
+class FundingFactory(DjangoModelFactory):
+    """A card top-up as the funding page starts it: nothing is credited until Stripe's verified
+    payment_intent.succeeded webhook arrives."""
+
+    class Meta:
+        model = Funding
+
+    organization = factory.SubFactory(OrganizationFactory)
+    amount_cents = 10_000
+
+
+class ReviewRequestFactory(DjangoModelFactory):
+    """A queued radiology request (in a new company unless `organization` is given).
+    in_review=True: the request an assignment is working on."""
+
+    class Meta:
+        model = ReviewRequest
+
+    class Params:
+        in_review = factory.Trait(status=ReviewRequest.Status.IN_REVIEW)
+
+    organization = factory.SubFactory(OrganizationFactory)
+    title = "Radiology report check"
+    specialization = factory.LazyFunction(specialization)
+    content = factory.LazyFunction(lambda: {"type": "text", "body": TEXT})
+    content_type = factory.LazyAttribute(lambda request: request.content["type"])
+    prompt = "Summarize the X-ray."
+    guidelines = "Check **every** finding."
+    rubric = factory.LazyFunction(lambda: [dict(item) for item in RUBRIC])
+    max_hours = Decimal("1.00")
+
+
+class OfferFactory(DjangoModelFactory):
+    """An open offer of `review_request` to `expert` (a profile), expiring in `minutes`."""
+
+    class Meta:
+        model = Offer
+
+    class Params:
+        minutes = 15
+
+    review_request = factory.SubFactory(ReviewRequestFactory)
+    expert = factory.SubFactory(ExpertProfileFactory)
+    rate_cents = factory.LazyAttribute(lambda offer: offer.expert.hourly_rate_cents or 10_000)
+    expires_at = factory.LazyAttribute(
+        lambda offer: timezone.now() + timedelta(minutes=offer.minutes)
+    )
+    reason = "radiology, 5 y"
+
+
+class AssignmentFactory(DjangoModelFactory):
+    """An accepted assignment with its billing hold placed through billing's service, the way
+    offer_accept leaves it (the company must have the funds). held=False: no hold at all, for
+    pages that only show assignments. AssignmentFactory(review_request=rr, expert__user=erin)
+    uses Erin's profile."""
+
+    class Meta:
+        model = Assignment
+        skip_postgeneration_save = True
+
+    class Params:
+        held = True
+
+    id = factory.LazyFunction(uuid.uuid4)
+    review_request = factory.SubFactory(ReviewRequestFactory, in_review=True)
+    expert = factory.SubFactory(ExpertProfileFactory)
+    rate_cents = factory.LazyAttribute(lambda a: a.expert.hourly_rate_cents or 10_000)
+    max_seconds = factory.LazyAttribute(lambda a: int(a.review_request.max_hours * 3600))
+    hold_ref = factory.Maybe(
+        "held",
+        yes_declaration=factory.LazyAttribute(lambda a: f"assignment:{a.id}"),
+        no_declaration="",
+    )
+
+    @factory.post_generation
+    def hold(self, create, extracted, **kwargs):
+        if not (create and self.hold_ref):
+            return
+        review_request = self.review_request
+        with transaction.atomic():
+            billing_services.hold_place(
+                organization=review_request.organization,
+                ref=self.hold_ref,
+                amount_cents=billing_services.hold_amount_for(
+                    max_hours=review_request.max_hours,
+                    rate_cents=self.rate_cents,
+                    fee_percent=platform_fee_percent(),
+                ),
+            )
+
+
+class ReviewFactory(DjangoModelFactory):
+    class Meta:
+        model = Review
+
+    assignment = factory.SubFactory(AssignmentFactory)
+    verdict = Review.Verdict.CORRECTED
+    corrected_output = "The scan shows a hairline fracture."
+    summary = "Missed a fracture."
+    scores = factory.LazyFunction(lambda: {"accuracy": 2})
+    annotations = factory.LazyFunction(list)
+
+
+class WorkIntervalFactory(DjangoModelFactory):
+    """Billable time: an interval from `started_at` to its last heartbeat."""
+
+    class Meta:
+        model = WorkInterval
+
+    assignment = factory.SubFactory(AssignmentFactory)
+    started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=10))
+    last_heartbeat_at = factory.LazyFunction(timezone.now)
+    closed = False
+
+
+class WebhookEventFactory(DjangoModelFactory):
+    """A review_request.completed event of `review_request`, addressed to its callback URL."""
+
+    class Meta:
+        model = WebhookEvent
+
+    id = factory.Sequence(lambda n: f"evt_test_{n:04d}")
+    review_request = factory.SubFactory(
+        ReviewRequestFactory, callback_url="https://93.184.216.34/hook"
+    )
+    organization = factory.SelfAttribute("review_request.organization")
+    type = "review_request.completed"
+    url = factory.LazyAttribute(lambda event: event.review_request.callback_url)
+    body = "{}"
+
+
+class EarningFactory(DjangoModelFactory):
+    """An expert's earning made the way review_requests makes one, through billing's services:
+    the hold on accept, then the capture of `billed_seconds` on submit (the company needs the
+    funds). available=True: past its dispute window and matured by billing's periodic task.
+    max_hours, fee_percent and available are no fields: they go to the services."""
+
+    class Meta:
+        model = Earning
+
+    organization = factory.SubFactory(OrganizationFactory)
+    user = factory.SubFactory(UserFactory)
+    billed_seconds = 3600
+    rate_cents = 6000
+    payer = "company"
+    ref = factory.LazyFunction(lambda: f"assignment:{uuid.uuid4()}")
+    max_hours = Decimal(2)
+    fee_percent = Decimal(20)
+    available = False
+
+    @classmethod
+    def _create(cls, model_class, *, max_hours, fee_percent, available, **fields):
+        amount = billing_services.hold_amount_for(
+            max_hours=max_hours, rate_cents=fields["rate_cents"], fee_percent=fee_percent
+        )
+        with transaction.atomic():
+            billing_services.hold_place(
+                organization=fields["organization"],
+                ref=fields["ref"],
+                amount_cents=amount,
+                payer=fields["payer"],
+            )
+        with transaction.atomic():
+            earning = billing_services.hold_capture(
+                ref=fields["ref"],
+                expert_user=fields["user"],
+                assignment_id=uuid.uuid4(),
+                billed_seconds=fields["billed_seconds"],
+                rate_cents=fields["rate_cents"],
+                fee_percent=fee_percent,
+            )
+        if available:
+            Earning.objects.filter(pk=earning.pk).update(
+                available_at=timezone.now() - timedelta(hours=1)
+            )
+            billing_services.earnings_mature_due()
+            earning.refresh_from_db()
+        return earning
+
+
+class ConnectedAccountFactory(DjangoModelFactory):
+    """`user`'s Stripe Connect account through billing's services, onboarded at the local Stripe
+    server `localstripe` (payouts enabled there, then synced back)."""
+
+    class Meta:
+        model = ConnectedAccount
+
+    user = factory.SubFactory(UserFactory)
+    localstripe = None
+
+    @classmethod
+    def _create(cls, model_class, *, user, localstripe):
+        connected = billing_services.connected_account_ensure(user=user)
+        localstripe.enable_payouts(connected.stripe_account_id)
+        return billing_services.connected_account_sync(user=user)
+
+
+class PayoutFactory(DjangoModelFactory):
+    """`user`'s pending payout, made by the payout run's first step (payouts_create over a new
+    run) from the money available to them (EarningFactory(available=True)); nothing is sent.
+    Like the real step, it makes a payout for every expert with enough available money."""
+
+    class Meta:
+        model = Payout
+
+    user = factory.SubFactory(UserFactory)
+
+    @classmethod
+    def _create(cls, model_class, *, user):
+        payouts.payouts_create(run=PayoutRun.objects.create())
+        return Payout.objects.get(user=user, status=Payout.Status.PENDING)

@@ -1,5 +1,6 @@
 """Helpers for billing tests: Stripe settings pointing at LocalStripe, signed webhook events
-(Stripe's own v1 scheme), and money set-ups through the real services."""
+(Stripe's own v1 scheme) and the transfers LocalStripe saw. Money set-ups are factories
+(tests/factories.py) over the real services."""
 
 from __future__ import annotations
 
@@ -8,12 +9,6 @@ import hmac
 import json
 import time
 import uuid
-from decimal import Decimal
-
-from django.db import transaction
-
-from billing import services
-from billing.models import Earning
 
 WEBHOOK_SECRET = "whsec_billing_tests"
 
@@ -55,34 +50,5 @@ def post_event(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp=N
     )
 
 
-def fund(organization, cents: int) -> None:
-    services.credit_grant(organization=organization, amount_cents=cents, reason="test funds")
-
-
-def captured_earning(
-    *,
-    organization,
-    expert,
-    billed_seconds: int = 3600,
-    rate_cents: int = 6000,
-    max_hours: Decimal = Decimal(2),
-    fee_percent: Decimal = Decimal(20),
-    payer: str = "company",
-    ref: str | None = None,
-) -> Earning:
-    """Hold on accept and capture on submit, as review_requests does, through the services."""
-    ref = ref or f"assignment:{uuid.uuid4()}"
-    amount = services.hold_amount_for(
-        max_hours=max_hours, rate_cents=rate_cents, fee_percent=fee_percent
-    )
-    with transaction.atomic():
-        services.hold_place(organization=organization, ref=ref, amount_cents=amount, payer=payer)
-    with transaction.atomic():
-        return services.hold_capture(
-            ref=ref,
-            expert_user=expert,
-            assignment_id=uuid.uuid4(),
-            billed_seconds=billed_seconds,
-            rate_cents=rate_cents,
-            fee_percent=fee_percent,
-        )
+def transfers_made(localstripe) -> int:
+    return localstripe.calls().get("POST /v1/transfers", 0)

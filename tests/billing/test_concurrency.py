@@ -9,8 +9,8 @@ from django.db import transaction
 
 from billing import ledger, payouts, services
 from billing.models import Hold, LedgerAccount, Payout
-from tests.billing.support import captured_earning, fund
 from tests.conftest import run_at_once
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 
@@ -19,7 +19,7 @@ Kind = LedgerAccount.Kind
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("balance", "amount", "threads"), [(10_000, 3_000, 8), (5_000, 1_000, 12)])
 def test_parallel_holds_never_overdraw(organization, balance, amount, threads):
-    fund(organization, balance)
+    CreditGrantFactory(organization=organization, amount_cents=balance)
     outcomes: list[str] = []
     lowest: list[int] = []
 
@@ -52,8 +52,8 @@ def test_two_payout_runs_at_once_pay_each_expert_once(settings, organization, ex
     from billing.models import Earning
 
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert)
     Earning.objects.update(available_at=timezone.now())
     services.earnings_mature_due()
     run_at_once(payouts.payout_run, threads=2)
@@ -69,7 +69,7 @@ def test_parallel_accepts_spend_one_platform_grant_once(organization):
     other waits on the grant's row lock, finds it spent and pays as the company."""
     from billing.models import PlatformHoldGrant
 
-    fund(organization, 10_000)
+    CreditGrantFactory(organization=organization, amount_cents=10_000)
     scope = "review_request:race"
     with transaction.atomic():
         services.platform_hold_grant_create(

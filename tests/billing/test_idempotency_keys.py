@@ -10,6 +10,7 @@ import stripe
 from billing import services, stripe_gateway
 from billing.models import Funding, StripeInstallation
 from tests.billing.support import use_localstripe
+from tests.factories import FundingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +60,7 @@ def test_every_post_carries_the_prefixed_key_of_its_row(stripe_on, organization,
 
 
 def test_a_retry_of_the_same_row_gets_the_first_result(stripe_on, organization):
-    funding = Funding.objects.create(organization=organization, amount_cents=2_500)
+    funding = FundingFactory(organization=organization, amount_cents=2_500)
     first = create_intent(funding)
     retried = create_intent(funding)
     assert retried.id == first.id
@@ -67,7 +68,7 @@ def test_a_retry_of_the_same_row_gets_the_first_result(stripe_on, organization):
 
 
 def test_another_database_with_the_same_row_ids_gets_its_own_objects(stripe_on, organization):
-    funding = Funding.objects.create(organization=organization, amount_cents=2_500)
+    funding = FundingFactory(organization=organization, amount_cents=2_500)
     ours = create_intent(funding)
     our_prefix = stripe_gateway.idempotency_prefix()
 

@@ -11,13 +11,14 @@ from billing import ledger
 from billing.db import missing_ledger_triggers
 from billing.models import AppendOnlyError, LedgerAccount, LedgerEntry, LedgerTransaction
 from billing.services import credit_grant
+from tests.factories import CreditGrantFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
 
 
 def _funded(organization, cents=10_000):
-    credit_grant(organization=organization, amount_cents=cents, reason="test funds")
+    CreditGrantFactory(organization=organization, amount_cents=cents)
     return LedgerTransaction.objects.get(ref__startswith="credit:")
 
 

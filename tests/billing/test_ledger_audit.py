@@ -10,15 +10,15 @@ from django.utils import timezone
 from billing import ledger, payouts, services
 from billing.models import LedgerAccount, LedgerTransaction
 from marketplace.models import AuditLog
-from tests.billing.support import captured_earning, fund
 from tests.conftest import give_operator_mfa, login_client
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
 
 
 def test_a_hold_is_audited_with_balances_before_and_after(organization, expert):
-    fund(organization, 10_000)
+    CreditGrantFactory(organization=organization, amount_cents=10_000)
     with transaction.atomic():
         services.hold_place(organization=organization, ref="a:1", amount_cents=3_000, actor=expert)
     row = AuditLog.objects.get(action="money.hold")
@@ -41,8 +41,8 @@ def test_a_refused_posting_leaves_no_audit_row(organization):
 
 def test_every_posting_has_its_audit_row(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert)
     type(earning).objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()
     payouts.payout_run(minimum_cents=1)  # posted in bulk (ledger.post_many)
@@ -55,7 +55,7 @@ def test_every_posting_has_its_audit_row(settings, organization, expert):
 
 
 def test_the_console_finds_a_money_movement_by_its_ref(operator, organization):
-    fund(organization, 2_500)
+    CreditGrantFactory(organization=organization, amount_cents=2_500)
     ref = LedgerTransaction.objects.get().ref
     give_operator_mfa(operator)
     client = login_client(operator)

@@ -38,7 +38,7 @@ from billing.models import (
 from billing.webhooks import stripe_event_process
 from marketplace import services as core_services
 from tests.billing.support import event_payload, post_event, use_localstripe
-from tests.conftest import make_user
+from tests.factories import FundingFactory, UserFactory
 
 Kind = LedgerAccount.Kind
 
@@ -62,9 +62,9 @@ class MoneyMachine(RuleBasedStateMachine):
     @initialize()
     def setup(self):
         suffix = uuid.uuid4().hex[:8]
-        owner = make_user(f"owner-{suffix}@acme.test", "company")
+        owner = UserFactory(email=f"owner-{suffix}@acme.test", account_type="company")
         self.organization = core_services.organization_create(owner=owner, name=f"Acme {suffix}")
-        self.expert = make_user(f"expert-{suffix}@inloop.test", "expert")
+        self.expert = UserFactory(email=f"expert-{suffix}@inloop.test", account_type="expert")
         connected = services.connected_account_ensure(user=self.expert)
         self.localstripe.enable_payouts(connected.stripe_account_id)
         services.connected_account_sync(user=self.expert)
@@ -74,7 +74,7 @@ class MoneyMachine(RuleBasedStateMachine):
     # Top-ups: the PaymentIntent succeeds; its event waits to be delivered (maybe twice).
     @rule(dollars=st.integers(min_value=10, max_value=400), copies=st.integers(1, 2))
     def top_up(self, dollars, copies):
-        funding = Funding.objects.create(organization=self.organization, amount_cents=dollars * 100)
+        funding = FundingFactory(organization=self.organization, amount_cents=dollars * 100)
         intent = {
             "id": f"pi_sm_{uuid.uuid4().hex[:16]}",
             "object": "payment_intent",

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing import ledger, services
 from billing.models import Earning, Hold, LedgerAccount, Refund
-from tests.billing.support import captured_earning, fund
+from tests.factories import CreditGrantFactory, EarningFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_partial_refunds_split_like_one_refund_of_the_total():
 
 
 def test_hold_that_does_not_fit_is_refused_and_nothing_moves(organization):
-    fund(organization, 1000)
+    CreditGrantFactory(organization=organization, amount_cents=1000)
     with pytest.raises(services.InsufficientFunds), transaction.atomic():
         services.hold_place(organization=organization, ref="a:1", amount_cents=1001)
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 1000
@@ -106,8 +106,8 @@ def test_hold_that_does_not_fit_is_refused_and_nothing_moves(organization):
 
 
 def test_capture_pays_expert_and_fee_and_releases_the_rest(organization, expert):
-    fund(organization, 20_000)
-    earning = captured_earning(organization=organization, expert=expert, billed_seconds=1800)
+    CreditGrantFactory(organization=organization, amount_cents=20_000)
+    earning = EarningFactory(organization=organization, user=expert, billed_seconds=1800)
     # hold 2 h x $60 x 1.2 = $144; capture 30 min: $30 + $6 fee; $108 back.
     assert (earning.amount_cents, earning.fee_cents) == (3000, 600)
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 20_000 - 3600
@@ -118,7 +118,7 @@ def test_capture_pays_expert_and_fee_and_releases_the_rest(organization, expert)
 
 
 def test_release_gives_the_whole_hold_back_once(organization):
-    fund(organization, 5000)
+    CreditGrantFactory(organization=organization, amount_cents=5000)
     with transaction.atomic():
         services.hold_place(organization=organization, ref="a:2", amount_cents=3000)
     with transaction.atomic():
@@ -129,8 +129,11 @@ def test_release_gives_the_whole_hold_back_once(organization):
 
 
 def test_platform_paid_hold_leaves_the_company_balance_alone(organization, expert):
-    earning = captured_earning(
-        organization=organization, expert=expert, payer="platform", billed_seconds=3600
+    earning = EarningFactory(
+        organization=organization,
+        user=expert,
+        payer="platform",
+        billed_seconds=3600,
     )
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 0
     assert ledger.balance(Kind.COMPANY_HELD, organization=organization) == 0
@@ -142,9 +145,9 @@ def test_platform_paid_hold_leaves_the_company_balance_alone(organization, exper
 def test_earning_becomes_available_after_the_window_unless_frozen(
     organization, expert, other_expert
 ):
-    fund(organization, 50_000)
-    free = captured_earning(organization=organization, expert=expert)
-    frozen = captured_earning(organization=organization, expert=other_expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    free = EarningFactory(organization=organization, user=expert)
+    frozen = EarningFactory(organization=organization, user=other_expert)
     services.earning_freeze(ref=frozen.ref)
     later = timezone.now() + timedelta(hours=73)
     assert services.earnings_mature_due(now=timezone.now()) == 0
@@ -159,11 +162,11 @@ def test_earning_becomes_available_after_the_window_unless_frozen(
 
 
 def test_unfreeze_goes_back_to_pending_or_straight_to_available(organization, expert):
-    fund(organization, 50_000)
-    early = captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    early = EarningFactory(organization=organization, user=expert)
     services.earning_freeze(ref=early.ref)
     assert services.earning_unfreeze(ref=early.ref).status == Earning.Status.PENDING
-    late = captured_earning(organization=organization, expert=expert)
+    late = EarningFactory(organization=organization, user=expert)
     services.earning_freeze(ref=late.ref)
     Earning.objects.filter(pk=late.pk).update(available_at=timezone.now() - timedelta(hours=1))
     assert services.earning_unfreeze(ref=late.ref).status == Earning.Status.AVAILABLE
@@ -171,8 +174,8 @@ def test_unfreeze_goes_back_to_pending_or_straight_to_available(organization, ex
 
 
 def test_freeze_after_the_window_is_refused(organization, expert):
-    fund(organization, 50_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert)
     Earning.objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()
     with pytest.raises(ValidationError):
@@ -180,8 +183,8 @@ def test_freeze_after_the_window_is_refused(organization, expert):
 
 
 def test_refund_of_a_pending_earning_splits_and_returns_money(organization, expert, operator):
-    fund(organization, 20_000)
-    earning = captured_earning(organization=organization, expert=expert)  # 6000 + 1200
+    CreditGrantFactory(organization=organization, amount_cents=20_000)
+    earning = EarningFactory(organization=organization, user=expert)  # 6000 + 1200
     outcome = services.earning_refund(
         ref=earning.ref, amount_cents=3600, actor=operator, reason="half the work was wrong"
     )
@@ -200,8 +203,8 @@ def test_refund_of_a_pending_earning_splits_and_returns_money(organization, expe
 
 
 def test_refund_beyond_what_is_left_is_refused_and_changes_nothing(organization, expert, operator):
-    fund(organization, 20_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=20_000)
+    earning = EarningFactory(organization=organization, user=expert)
     with pytest.raises(ValidationError):
         services.earning_refund(ref=earning.ref, amount_cents=7201, actor=operator, reason="x")
     with pytest.raises(ValidationError):
@@ -211,8 +214,8 @@ def test_refund_beyond_what_is_left_is_refused_and_changes_nothing(organization,
 
 
 def test_refund_of_an_available_earning_takes_it_from_available(organization, expert, operator):
-    fund(organization, 20_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=20_000)
+    earning = EarningFactory(organization=organization, user=expert)
     Earning.objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()
     services.earning_refund(ref=earning.ref, amount_cents=1200, actor=operator, reason="late")
@@ -221,7 +224,7 @@ def test_refund_of_an_available_earning_takes_it_from_available(organization, ex
 
 
 def test_refund_of_platform_paid_rework_goes_back_to_the_platform(organization, expert, operator):
-    earning = captured_earning(organization=organization, expert=expert, payer="platform")
+    earning = EarningFactory(organization=organization, user=expert, payer="platform")
     services.earning_refund(ref=earning.ref, amount_cents=6000, actor=operator, reason="redo")
     assert ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization) == 0
     assert ledger.balance(Kind.PLATFORM_REFUNDS) == 0

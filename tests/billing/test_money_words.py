@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing import services
 from tests.conftest import login_client
-from tests.review_requests.workspace_support import fund, make_assignment, make_request
+from tests.factories import AssignmentFactory, CreditGrantFactory, ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +26,11 @@ MONTH = timezone.now().astimezone(UTC).strftime("%Y-%m")
 def charged(organization, expert):
     """ "Radiology report check" reviewed by Dr. Erin for 1 min 14 s at $235.00/h, then half of
     the charge refunded after a dispute; a second request whose hold was released."""
-    fund(organization, 100_000)
-    review_request = make_request(organization)
-    assignment = make_assignment(review_request, expert, rate_cents=23_500)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    review_request = ReviewRequestFactory(organization=organization, in_review=True)
+    assignment = AssignmentFactory(
+        review_request=review_request, expert__user=expert, rate_cents=23_500
+    )
     assignment.expert.display_name = "Dr. Erin"
     assignment.expert.save(update_fields=["display_name"])
     with transaction.atomic():
@@ -46,7 +48,11 @@ def charged(organization, expert):
         actor=None,
         reason="dispute 557c8183-0000-0000-0000-000000000000: partial refund",
     )
-    released = make_assignment(make_request(organization), expert, rate_cents=23_500)
+    released = AssignmentFactory(
+        review_request=ReviewRequestFactory(organization=organization, in_review=True),
+        expert__user=expert,
+        rate_cents=23_500,
+    )
     with transaction.atomic():
         services.hold_release(ref=released.hold_ref)
     return review_request, earning
@@ -157,7 +163,7 @@ def test_spend_leaves_out_other_months_and_other_companies(
 def test_every_company_billing_page_shows_balance_held_and_available(
     company_member, organization, path
 ):
-    fund(organization, 12_345)
+    CreditGrantFactory(organization=organization, amount_cents=12_345)
     text = login_client(company_member).get(path).content.decode()
     assert 'data-testid="balance">$123.45<' in text
     assert 'data-testid="held">$0.00<' in text

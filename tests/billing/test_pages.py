@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from billing import ledger, services
 from billing.models import ConnectedAccount, Funding, LedgerAccount
-from tests.billing.support import captured_earning, fund, use_localstripe
 from tests.conftest import give_operator_mfa, login_client
+from tests.factories import CreditGrantFactory, EarningFactory, FundingFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
@@ -33,13 +33,6 @@ EXPERT_PAGES = [
     "/expert/payouts/return/",
     "/expert/payouts/refresh/",
 ]
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 @pytest.fixture
@@ -102,7 +95,7 @@ def test_bad_month_is_404(no_stripe, company_member, expert):
 def test_without_stripe_keys_billing_says_so_and_never_loads_stripe_js(
     no_stripe, company_member, organization
 ):
-    fund(organization, 12_345)
+    CreditGrantFactory(organization=organization, amount_cents=12_345)
     client = login_client(company_member)
     page = client.get("/company/billing/").content.decode()
     assert "Card funding is not configured on this server — ask an operator for credit" in page
@@ -190,7 +183,7 @@ def test_another_companys_funding_is_404(
 def test_reconcile_gives_a_crashed_funding_its_one_payment_intent(stripe_on, organization):
     from django.core.management import call_command
 
-    funding = Funding.objects.create(organization=organization, amount_cents=1000)
+    funding = FundingFactory(organization=organization, amount_cents=1000)
     call_command("stripe_reconcile", "--older-than-seconds", "0")
     call_command("stripe_reconcile", "--older-than-seconds", "0")
     funding.refresh_from_db()
@@ -230,8 +223,8 @@ def test_refresh_page_makes_a_new_link_while_onboarding_is_unfinished(stripe_on,
 def test_company_statement_page_and_csv_agree_with_the_ledger(
     no_stripe, company_member, organization, expert
 ):
-    fund(organization, 50_000)
-    captured_earning(organization=organization, expert=expert)  # 7200 charged
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert)  # 7200 charged
     client = login_client(company_member)
     page = client.get(f"/company/billing/statements/{MONTH}/").content.decode()
     assert "$428.00" in page  # closing available
@@ -247,8 +240,8 @@ def test_company_statement_page_and_csv_agree_with_the_ledger(
 def test_receipt_shows_captured_fee_and_released_and_hides_other_tenants(
     no_stripe, company_member, other_company_member, organization, expert
 ):
-    fund(organization, 50_000)
-    earning = captured_earning(organization=organization, expert=expert, billed_seconds=1800)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert, billed_seconds=1800)
     url = f"/company/billing/receipt/?ref={earning.ref}"
     page = login_client(company_member).get(url).content.decode()
     assert "$36.00" in page and "$6.00" in page and "$108.00" in page
@@ -259,8 +252,8 @@ def test_receipt_shows_captured_fee_and_released_and_hides_other_tenants(
 def test_expert_earnings_page_shows_balances_chart_and_table(
     no_stripe, expert, organization, django_assert_max_num_queries
 ):
-    fund(organization, 50_000)
-    captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert)
     client = login_client(expert)
     with django_assert_max_num_queries(14):
         page = client.get("/expert/earnings/").content.decode()
@@ -270,15 +263,15 @@ def test_expert_earnings_page_shows_balances_chart_and_table(
 
 
 def test_expert_statement_csv_lists_earnings(no_stripe, expert, organization):
-    fund(organization, 50_000)
-    captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert)
     response = login_client(expert).get(f"/expert/earnings/statements/{MONTH}.csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [(row["kind"], row["amount_usd"]) for row in rows] == [("earning", "60.00")]
 
 
 def test_balance_api_reports_available_and_held(no_stripe, organization, api_key):
-    fund(organization, 10_000)
+    CreditGrantFactory(organization=organization, amount_cents=10_000)
     from django.db import transaction
 
     with transaction.atomic():

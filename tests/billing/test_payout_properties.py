@@ -41,8 +41,8 @@ from billing import ledger, money_actions, payouts, services, stripe_gateway, we
 from billing.models import ConnectedAccount, Earning, LedgerAccount, MoneyAction, Payout
 from marketplace.models import User
 from marketplace.services import platform_settings_update
-from tests.billing.support import captured_earning, event_payload, fund, use_localstripe
-from tests.conftest import make_user
+from tests.billing.support import event_payload, use_localstripe
+from tests.factories import CreditGrantFactory, EarningFactory, UserFactory
 
 Kind = LedgerAccount.Kind
 Action = MoneyAction.Kind
@@ -65,15 +65,19 @@ class PayoutMachine(RuleBasedStateMachine):
         self.savepoint = transaction.savepoint()
         self.localstripe.reset()
         n = next(names)
-        self.organization_owner = make_user(f"owner{n}@prop.test", User.AccountType.COMPANY)
+        self.organization_owner = UserFactory(
+            email=f"owner{n}@prop.test", account_type=User.AccountType.COMPANY
+        )
         from marketplace import services as core
 
         self.organization = core.organization_create(owner=self.organization_owner, name=f"P{n}")
-        fund(self.organization, 10_000_000)
-        self.expert = make_user(f"expert{n}@prop.test", User.AccountType.EXPERT)
+        CreditGrantFactory(organization=self.organization, amount_cents=10_000_000)
+        self.expert = UserFactory(
+            email=f"expert{n}@prop.test", account_type=User.AccountType.EXPERT
+        )
         self.operators = [
-            make_user(f"op{n}a@prop.test", User.AccountType.OPERATOR),
-            make_user(f"op{n}b@prop.test", User.AccountType.OPERATOR),
+            UserFactory(email=f"op{n}a@prop.test", account_type=User.AccountType.OPERATOR),
+            UserFactory(email=f"op{n}b@prop.test", account_type=User.AccountType.OPERATOR),
         ]
         connected = services.connected_account_ensure(user=self.expert)
         self.localstripe.enable_payouts(connected.stripe_account_id)
@@ -122,9 +126,9 @@ class PayoutMachine(RuleBasedStateMachine):
 
     @rule(cents=st.integers(min_value=2000, max_value=9000))
     def earn(self, cents):
-        captured_earning(
+        EarningFactory(
             organization=self.organization,
-            expert=self.expert,
+            user=self.expert,
             billed_seconds=3600,
             rate_cents=cents,
             max_hours=Decimal(1),

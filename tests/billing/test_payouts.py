@@ -11,41 +11,23 @@ from django.utils import timezone
 
 from billing import ledger, payouts, services, stripe_gateway
 from billing.models import ConnectedAccount, Earning, LedgerAccount, Payout, TransferReversal
-from tests.billing.support import captured_earning, fund, use_localstripe
+from tests.billing.support import transfers_made
+from tests.factories import (
+    ConnectedAccountFactory,
+    CreditGrantFactory,
+    EarningFactory,
+    PayoutFactory,
+    UserFactory,
+)
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
-
-
-def available_earning(organization, expert, **kwargs) -> Earning:
-    earning = captured_earning(organization=organization, expert=expert, **kwargs)
-    Earning.objects.filter(pk=earning.pk).update(available_at=timezone.now() - timedelta(hours=1))
-    services.earnings_mature_due()
-    earning.refresh_from_db()
-    return earning
-
-
-def onboard(localstripe, user) -> ConnectedAccount:
-    connected = services.connected_account_ensure(user=user)
-    localstripe.enable_payouts(connected.stripe_account_id)
-    return services.connected_account_sync(user=user)
-
-
-def transfers_made(localstripe) -> int:
-    return localstripe.calls().get("POST /v1/transfers", 0)
-
-
 def test_without_stripe_keys_payouts_wait_as_awaiting_stripe(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    available_earning(organization, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
     run = payouts.payout_run()
     payout = Payout.objects.get()
     assert run.payouts_created == 1 and run.stripe_calls == 0
@@ -61,8 +43,8 @@ def test_without_stripe_keys_payouts_wait_as_awaiting_stripe(settings, organizat
 
 def test_below_the_minimum_nobody_is_paid(settings, organization, expert):
     settings.PAYOUT_MINIMUM_CENTS = 6001
-    fund(organization, 50_000)
-    available_earning(organization, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
     assert payouts.payout_run().payouts_created == 0
     assert not Payout.objects.exists()
 
@@ -70,10 +52,12 @@ def test_below_the_minimum_nobody_is_paid(settings, organization, expert):
 def test_payout_run_transfers_once_to_onboarded_experts(
     stripe_on, organization, expert, other_expert
 ):
-    fund(organization, 100_000)
-    available_earning(organization, expert)
-    available_earning(organization, other_expert, billed_seconds=7200)
-    account = onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    EarningFactory(
+        organization=organization, user=other_expert, available=True, billed_seconds=7200
+    )
+    account = ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     services.connected_account_ensure(user=other_expert)  # not onboarded
 
     run = payouts.payout_run()
@@ -95,13 +79,12 @@ def test_payout_run_transfers_once_to_onboarded_experts(
 
 
 def test_crashed_run_rerun_pays_everyone_exactly_once(stripe_on, organization, django_user_model):
-    from tests.conftest import make_user
 
-    fund(organization, 1_000_000)
-    experts = [make_user(f"x{i}@inloop.test", "expert") for i in range(5)]
+    CreditGrantFactory(organization=organization, amount_cents=1_000_000)
+    experts = [UserFactory(email=f"x{i}@inloop.test", account_type="expert") for i in range(5)]
     for user in experts:
-        available_earning(organization, user)
-        onboard(stripe_on, user)
+        EarningFactory(organization=organization, user=user, available=True)
+        ConnectedAccountFactory(user=user, localstripe=stripe_on)
     run = Payout.objects.none()
     run = payouts.PayoutRun.objects.create()
     assert payouts.payouts_create(run=run) == 5
@@ -131,9 +114,9 @@ def test_crashed_run_rerun_pays_everyone_exactly_once(stripe_on, organization, d
 
 
 def test_refused_transfer_fails_the_payout_and_returns_the_money(stripe_on, organization, expert):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     stripe_on.fail_next_transfers(1)
     payouts.payout_run()
     payout = Payout.objects.get()
@@ -155,8 +138,8 @@ def test_refused_transfer_fails_the_payout_and_returns_the_money(stripe_on, orga
 
 def test_a_double_clicked_retry_or_mark_failed_moves_the_money_once(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    available_earning(organization, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
     payouts.payout_run()
     payout = Payout.objects.get()
     assert payouts.payout_fail(payout_id=payout.pk, reason="refused") is True
@@ -173,8 +156,8 @@ def test_a_double_clicked_retry_or_mark_failed_moves_the_money_once(settings, or
 
 def test_retry_is_refused_when_a_later_run_already_paid_the_money(settings, organization, expert):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    available_earning(organization, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
     payouts.payout_run()
     payout = Payout.objects.get()
     payouts.payout_fail(payout_id=payout.pk, reason="test")
@@ -186,20 +169,20 @@ def test_retry_is_refused_when_a_later_run_already_paid_the_money(settings, orga
 
 
 def test_awaiting_payout_is_sent_once_the_expert_is_onboarded(stripe_on, organization, expert):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
     payouts.payout_run()
     assert Payout.objects.get().status == Payout.Status.AWAITING_STRIPE
-    onboard(stripe_on, expert)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     assert Payout.objects.get().status == Payout.Status.SENT
     assert transfers_made(stripe_on) == 1
 
 
 def test_refund_after_payout_reverses_the_transfer(stripe_on, organization, expert, operator):
-    fund(organization, 50_000)
-    earning = available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     company_before = ledger.balance(Kind.COMPANY_AVAILABLE, organization=organization)
 
@@ -223,9 +206,9 @@ def test_refund_after_payout_reverses_the_transfer(stripe_on, organization, expe
 
 
 def test_refused_reversal_is_booked_to_the_platform(stripe_on, organization, expert, operator):
-    fund(organization, 50_000)
-    earning = available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     stripe_on.refuse_reversals(Payout.objects.get().stripe_transfer_id)
 
@@ -246,9 +229,9 @@ def test_stripe_reconcile_confirms_sent_payouts_and_runs_pending_reversals(
 ):
     from django.db import transaction
 
-    fund(organization, 50_000)
-    earning = available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     with transaction.atomic():  # inside a caller's transaction the reversal waits for commit
         outcome = services.earning_refund_book(
@@ -263,8 +246,8 @@ def test_stripe_reconcile_confirms_sent_payouts_and_runs_pending_reversals(
 
 def test_run_payouts_command_reports_the_run(settings, organization, expert, capsys):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert)
     Earning.objects.update(available_at=timezone.now())
     call_command("run_payouts")
     out = capsys.readouterr().out
@@ -277,12 +260,11 @@ def test_stripe_is_never_called_inside_a_transaction(stripe_on, organization, ex
     else's, it fails before Stripe is reached."""
     from django.db import transaction
 
-    fund(organization, 50_000)
-    earning = available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert, available=True)
+    account = ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payouts_create(run=payouts.PayoutRun.objects.create())
     payout = Payout.objects.get()
-    account = ConnectedAccount.objects.get(user=expert)
     calls_before = stripe_on.calls()
     entry_points = {
         "connected_account_ensure": lambda: services.connected_account_ensure(user=operator),
@@ -310,12 +292,10 @@ def test_stripe_is_never_called_inside_a_transaction(stripe_on, organization, ex
 def test_reconcile_finds_an_old_payouts_transfer_by_metadata_instead_of_posting(
     stripe_on, organization, expert
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    account = onboard(stripe_on, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    account = ConnectedAccountFactory(user=expert, localstripe=stripe_on)
+    payout = PayoutFactory(user=expert)
     transfer = stripe_gateway.transfer_create(  # reached Stripe, then the process died
         amount_cents=payout.amount_cents,
         currency="usd",

@@ -14,22 +14,13 @@ from django.utils import timezone
 from billing import ledger, payouts, services, stripe_gateway
 from billing.models import Earning, Funding, LedgerAccount, Payout, StripeEvent
 from tests.billing.support import (
-    captured_earning,
     event_payload,
-    fund,
     post_event,
-    use_localstripe,
 )
+from tests.factories import CreditGrantFactory, EarningFactory, FundingFactory
 
 Kind = LedgerAccount.Kind
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 def start_funding(organization, company_member, cents=5000) -> Funding:
@@ -85,7 +76,7 @@ def test_two_events_for_one_intent_credit_once(
 def test_webhook_before_we_recorded_the_intent_still_credits_the_right_company(
     stripe_on, client, organization, other_organization, django_capture_on_commit_callbacks
 ):
-    funding = Funding.objects.create(organization=organization, amount_cents=1500)
+    funding = FundingFactory(organization=organization, amount_cents=1500)
     intent = stripe_gateway.payment_intent_create(
         amount_cents=1500,
         currency="usd",
@@ -234,8 +225,8 @@ def test_account_updated_out_of_order_keeps_the_newest_state(
 
 
 def _paid_out(stripe_on, organization, expert) -> Payout:
-    fund(organization, 50_000)
-    earning = captured_earning(organization=organization, expert=expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    earning = EarningFactory(organization=organization, user=expert)
     Earning.objects.filter(pk=earning.pk).update(available_at=timezone.now())
     services.earnings_mature_due()
     connected = services.connected_account_ensure(user=expert)

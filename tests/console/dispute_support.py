@@ -7,11 +7,14 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from billing.services import credit_grant
 from review_requests import disputes
 from review_requests import workspace as ws
-from review_requests.models import Assignment, WorkInterval
-from tests.review_requests.workspace_support import make_assignment, make_request
+from review_requests.models import Assignment
+from tests.factories import (
+    AssignmentFactory,
+    CreditGrantFactory,
+    WorkIntervalFactory,
+)
 
 # $60/h for 30 billed minutes: the expert earns $30.00, the fee (20 %) is $6.00, captured $36.00.
 RATE_CENTS = 6_000
@@ -21,22 +24,20 @@ CAPTURED_CENTS = 3_600
 
 
 def submitted_assignment(organization, expert_user, *, funds: int = 100_000) -> Assignment:
-    credit_grant(organization=organization, amount_cents=funds, reason="test funds")
-    review_request = make_request(organization)
-    assignment = make_assignment(review_request, expert_user, rate_cents=RATE_CENTS)
+    CreditGrantFactory(organization=organization, amount_cents=funds)
+    assignment = AssignmentFactory(
+        review_request__organization=organization, expert__user=expert_user, rate_cents=RATE_CENTS
+    )
     now = timezone.now()
     # Two intervals, 20 and 10 minutes, with a 5-minute gap between them.
-    WorkInterval.objects.create(
+    WorkIntervalFactory(
         assignment=assignment,
         started_at=now - timedelta(minutes=35),
         last_heartbeat_at=now - timedelta(minutes=15),
         closed=True,
     )
-    WorkInterval.objects.create(
-        assignment=assignment,
-        started_at=now - timedelta(minutes=10),
-        last_heartbeat_at=now,
-        closed=False,
+    WorkIntervalFactory(
+        assignment=assignment, started_at=now - timedelta(minutes=10), last_heartbeat_at=now
     )
     ws.chat_post(assignment_id=assignment.pk, user=expert_user, body="Starting on <b>it</b> now")
     ws.draft_update(

@@ -11,7 +11,7 @@ from billing import services as billing_services
 from inloop_site.console import charts, selectors
 from review_requests.models import ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
-from tests.review_requests.api_offers_support import make_request
+from tests.factories import CreditGrantFactory, ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +32,18 @@ def test_percentile_is_nearest_rank(values, pct, expected):
 
 def test_queue_health_counts_and_time_to_first_accept(organization):
     now = timezone.now()
-    make_request(organization)
-    make_request(organization, waiting_for_funds=True)
+    ReviewRequestFactory(organization=organization)
+    ReviewRequestFactory(organization=organization, waiting_for_funds=True)
     for minutes in (10, 30):
-        make_request(
-            organization,
+        ReviewRequestFactory(
+            organization=organization,
             status=ReviewRequest.Status.IN_REVIEW,
             created_at=now - timedelta(hours=2),
             first_accepted_at=now - timedelta(hours=2) + timedelta(minutes=minutes),
         )
     # Deadline in 30 min with up to 1 h of work left: at risk. Deadline in 3 days: fine.
-    make_request(organization, deadline=now + timedelta(minutes=30))
-    make_request(organization, deadline=now + timedelta(days=3))
+    ReviewRequestFactory(organization=organization, deadline=now + timedelta(minutes=30))
+    ReviewRequestFactory(organization=organization, deadline=now + timedelta(days=3))
     health = selectors.queue_health(now=now)
     assert health.queued == 4
     assert health.in_review == 2
@@ -57,7 +57,7 @@ def test_queue_health_counts_and_time_to_first_accept(organization):
 def test_money_by_week_reads_funding_capture_fees_and_refunds_from_the_ledger(organization, expert):
     from django.db import transaction
 
-    billing_services.credit_grant(organization=organization, amount_cents=100_000, reason="t")
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
     with transaction.atomic():
         billing_services.hold_place(organization=organization, ref="a:1", amount_cents=12_000)
         billing_services.hold_capture(
@@ -80,8 +80,8 @@ def test_money_by_week_reads_funding_capture_fees_and_refunds_from_the_ledger(or
 
 def test_dashboard_shows_charts_with_their_tables(operator, organization):
     give_operator_mfa(operator)
-    billing_services.credit_grant(organization=organization, amount_cents=123_400, reason="t")
-    make_request(organization)
+    CreditGrantFactory(organization=organization, amount_cents=123_400)
+    ReviewRequestFactory(organization=organization)
     response = login_client(operator).get("/console/")
     content = response.content.decode()
     assert response.status_code == 200

@@ -13,20 +13,19 @@ from django.core.management import call_command
 
 from billing import ledger, money_actions, payouts
 from billing.models import LedgerAccount, MoneyAction, Payout, TransferReversal
-from tests.billing.support import fund, use_localstripe
-from tests.billing.test_payouts import available_earning, onboard, transfers_made
+from tests.billing.support import transfers_made
 from tests.conftest import run_at_once
+from tests.factories import (
+    ConnectedAccountFactory,
+    CreditGrantFactory,
+    EarningFactory,
+    PayoutFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 Kind = LedgerAccount.Kind
 Action = MoneyAction.Kind
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 def each_once(values):
@@ -56,8 +55,8 @@ def test_two_operators_marking_one_payout_failed_at_once_return_the_money_once(
     settings, organization, expert, operator, other_operator
 ):
     settings.STRIPE_SECRET_KEY = ""
-    fund(organization, 50_000)
-    available_earning(organization, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
     payouts.payout_run()
     payout = Payout.objects.get()
     who = each_once([operator, other_operator])
@@ -103,10 +102,9 @@ def test_one_confirmation_posted_by_several_requests_at_once_acts_once(
 def test_two_approvers_at_once_execute_a_credit_once(
     settings, organization, operator, other_operator
 ):
-    from tests.conftest import make_user
 
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 1_000
-    third = make_user("otto.operator@inloop.test", "operator", is_staff=True)
+    third = UserFactory(email="otto.operator@inloop.test", account_type="operator", is_staff=True)
     proposal = money_actions.money_action_propose(
         kind=Action.CREDIT_GRANT,
         operator=operator,
@@ -131,9 +129,9 @@ def test_two_approvers_at_once_execute_a_credit_once(
 def test_two_operators_reversing_one_transfer_at_once_reverse_it_once(
     stripe_on, organization, expert, operator, other_operator
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     payout = Payout.objects.get()
     who = each_once([operator, other_operator])
@@ -161,12 +159,10 @@ def test_two_operators_reversing_one_transfer_at_once_reverse_it_once(
 def test_a_run_sending_while_an_operator_marks_the_payout_failed_pays_at_most_once(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
+    payout = PayoutFactory(user=expert)
     steps = each_once(["send", "fail"])
 
     def act():

@@ -14,20 +14,18 @@ from django.utils import timezone
 from billing import ledger, money_actions, payouts, stripe_gateway
 from billing.models import ConnectedAccount, LedgerAccount, MoneyAction, Payout, TransferReversal
 from marketplace.models import AuditLog
-from tests.billing.support import fund, use_localstripe
-from tests.billing.test_payouts import available_earning, onboard, transfers_made
+from tests.billing.support import transfers_made
 from tests.conftest import give_operator_mfa, login_client
+from tests.factories import (
+    ConnectedAccountFactory,
+    CreditGrantFactory,
+    EarningFactory,
+    PayoutFactory,
+)
 
 pytestmark = pytest.mark.django_db
 Kind = LedgerAccount.Kind
 Action = MoneyAction.Kind
-
-
-@pytest.fixture
-def stripe_on(settings, localstripe):
-    localstripe.reset()
-    use_localstripe(settings, localstripe)
-    return localstripe
 
 
 @pytest.fixture
@@ -39,9 +37,9 @@ def op_client(operator):
 @pytest.fixture
 def sent_payout(stripe_on, organization, expert) -> Payout:
     """A 6,000-cent earning paid out: Stripe made the transfer."""
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payouts.payout_run()
     payout = Payout.objects.get()
     assert payout.status == Payout.Status.SENT
@@ -67,9 +65,7 @@ def net_transferred(localstripe, expert) -> int:
 
 def crashed_after_the_transfer(localstripe, expert) -> Payout:
     """A run that reached Stripe and died before committing the outcome."""
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get(status=Payout.Status.PENDING)
+    payout = PayoutFactory(user=expert)
     assert payouts.payout_transfer_claim(payout=payout)
     account = ConnectedAccount.objects.get(user=expert)
     payouts.payout_transfer_call(payout=payout, destination=account.stripe_account_id)
@@ -106,9 +102,9 @@ def test_payouts_page_offers_reversal_not_mark_failed_for_a_sent_payout(op_clien
 def test_mark_failed_after_a_crash_past_the_stripe_call_finds_the_transfer(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payout = crashed_after_the_transfer(stripe_on, expert)
     later = timezone.now() + payouts.TRANSFER_IN_FLIGHT
 
@@ -133,12 +129,10 @@ def test_mark_failed_after_a_crash_past_the_stripe_call_finds_the_transfer(
 def test_mark_failed_while_a_transfer_request_may_be_in_flight_is_refused(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
+    payout = PayoutFactory(user=expert)
     payouts.payout_transfer_claim(payout=payout)  # the sender is calling Stripe right now
 
     with pytest.raises(ValidationError, match="may still be on its way"):
@@ -157,11 +151,9 @@ def test_mark_failed_while_a_transfer_request_may_be_in_flight_is_refused(
 def test_mark_failed_of_a_payout_stripe_never_saw_asks_nothing_and_returns_the_money(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    payout = PayoutFactory(user=expert)
 
     proposal = money_actions.money_action_propose(
         kind=Action.PAYOUT_MARK_FAILED,
@@ -183,12 +175,10 @@ def test_mark_failed_of_a_payout_stripe_never_saw_asks_nothing_and_returns_the_m
 def test_mark_failed_of_a_crashed_payout_with_no_transfer_at_stripe_fails_it(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
+    payout = PayoutFactory(user=expert)
     payouts.payout_transfer_claim(payout=payout)  # then the process died before calling
 
     money_actions.money_action_propose(
@@ -254,12 +244,14 @@ def test_a_reversed_payout_is_paid_by_the_next_run_not_retried(
 def test_retry_of_a_payout_waiting_for_stripe_sends_its_own_transfer_request_again(
     stripe_on, organization, expert, operator
 ):
-    fund(organization, 100_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payout = crashed_after_the_transfer(stripe_on, expert)
     Payout.objects.filter(pk=payout.pk).update(status=Payout.Status.AWAITING_STRIPE)
-    available_earning(organization, expert)  # more money available: must not be taken
+    EarningFactory(
+        organization=organization, user=expert, available=True
+    )  # more money available: must not be taken
 
     proposal = _propose(Action.PAYOUT_RETRY, operator, payout)
     money_actions.money_action_stripe_step(action=proposal.action)
@@ -277,9 +269,9 @@ def test_a_late_event_about_an_earlier_attempt_does_not_touch_the_retry(
 ):
     from tests.billing.support import event_payload, post_event
 
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
     payout = crashed_after_the_transfer(stripe_on, expert)
     first = stripe_gateway.transfers_for_destination(
         ConnectedAccount.objects.get(user=expert).stripe_account_id
@@ -343,12 +335,10 @@ def test_an_approval_after_the_money_moved_on_is_recorded_as_refused(
     settings, stripe_on, operator, other_operator, organization, expert
 ):
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 1_000
-    fund(organization, 50_000)
-    available_earning(organization, expert)
-    onboard(stripe_on, expert)
-    run = payouts.PayoutRun.objects.create()
-    payouts.payouts_create(run=run)
-    payout = Payout.objects.get()
+    CreditGrantFactory(organization=organization, amount_cents=50_000)
+    EarningFactory(organization=organization, user=expert, available=True)
+    ConnectedAccountFactory(user=expert, localstripe=stripe_on)
+    payout = PayoutFactory(user=expert)
     proposal = _propose(Action.PAYOUT_MARK_FAILED, operator, payout)
     payouts.payouts_send()  # the run sent it meanwhile
 

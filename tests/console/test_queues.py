@@ -14,8 +14,12 @@ from billing.selectors import company_balance
 from marketplace.models import AuditLog
 from review_requests.models import Assignment, Offer, ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
-from tests.factories import ExpertProfileFactory
-from tests.review_requests.workspace_support import fund, make_assignment, make_request
+from tests.factories import (
+    AssignmentFactory,
+    CreditGrantFactory,
+    ExpertProfileFactory,
+    ReviewRequestFactory,
+)
 
 pytestmark = pytest.mark.django_db
 Kind = LedgerAccount.Kind
@@ -35,8 +39,8 @@ def available_expert(db):
 
 
 def test_queued_long_list_and_reoffer_sends_offers(op_client, organization, available_expert):
-    fund(organization)
-    rr = make_request(organization, status=ReviewRequest.Status.QUEUED)
+    CreditGrantFactory(organization=organization)
+    rr = ReviewRequestFactory(organization=organization, status=ReviewRequest.Status.QUEUED)
     ReviewRequest.objects.filter(pk=rr.pk).update(created_at=timezone.now() - timedelta(hours=2))
     listing = op_client.get("/console/requests/", {"kind": "queued_long"})
     assert rr.title.encode() in listing.content
@@ -48,9 +52,9 @@ def test_queued_long_list_and_reoffer_sends_offers(op_client, organization, avai
 
 
 def test_reassign_releases_the_hold_and_requeues(op_client, organization, expert):
-    fund(organization, 100_000)
-    rr = make_request(organization)
-    assignment = make_assignment(rr, expert)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    rr = ReviewRequestFactory(organization=organization, in_review=True)
+    assignment = AssignmentFactory(review_request=rr, expert__user=expert)
     assert company_balance(organization=organization).held_cents > 0
     response = op_client.post(
         f"/console/assignments/{assignment.pk}/reassign/", {"reason": "expert unreachable"}
@@ -64,17 +68,17 @@ def test_reassign_releases_the_hold_and_requeues(op_client, organization, expert
 
 
 def test_reassign_without_reason_changes_nothing(op_client, organization, expert):
-    fund(organization, 100_000)
-    assignment = make_assignment(make_request(organization), expert)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    assignment = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     op_client.post(f"/console/assignments/{assignment.pk}/reassign/", {"reason": ""})
     assignment.refresh_from_db()
     assert assignment.status == "accepted"
 
 
 def test_cancel_with_release(op_client, organization, expert):
-    fund(organization, 100_000)
-    rr = make_request(organization)
-    make_assignment(rr, expert)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    rr = ReviewRequestFactory(organization=organization, in_review=True)
+    AssignmentFactory(review_request=rr, expert__user=expert)
     response = op_client.post(f"/console/requests/{rr.pk}/cancel/", {"reason": "customer asked"})
     assert response.status_code == 302
     assert ReviewRequest.objects.get(pk=rr.pk).status == "cancelled"
@@ -153,9 +157,9 @@ def test_mark_failed_needs_a_reason(op_client, failed_payout):
 
 
 def test_cancel_refused_once_time_is_billed_shows_the_reason(op_client, organization, expert):
-    fund(organization, 100_000)
-    rr = make_request(organization)
-    assignment = make_assignment(rr, expert)
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    rr = ReviewRequestFactory(organization=organization, in_review=True)
+    assignment = AssignmentFactory(review_request=rr, expert__user=expert)
     Assignment.objects.filter(pk=assignment.pk).update(billed_seconds=60)
     response = op_client.post(f"/console/requests/{rr.pk}/cancel/", {"reason": "x"}, follow=True)
     assert b"can no longer be cancelled" in response.content

@@ -13,9 +13,8 @@ from django.utils import timezone
 from inloop_site.asgi import application
 from marketplace.models import AuditLog, User
 from review_requests.models import Offer
-from tests.conftest import PASSWORD, give_operator_mfa, login_client
-from tests.factories import ExpertProfileFactory
-from tests.review_requests.api_offers_support import make_request
+from tests.conftest import give_operator_mfa, login_client
+from tests.factories import PASSWORD, ExpertProfileFactory, ReviewRequestFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +86,7 @@ def test_suspending_expert_withdraws_open_offers(
     op_client, expert, organization, django_capture_on_commit_callbacks
 ):
     profile = ExpertProfileFactory(user=expert, specializations=["medicine.radiology"])
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     offer = Offer.objects.create(
         review_request=rr,
         expert=profile,
@@ -111,11 +110,12 @@ async def test_suspension_closes_the_users_open_sockets():
     from asgiref.sync import sync_to_async
 
     from marketplace import services
-    from tests.conftest import make_user
 
-    target = await sync_to_async(make_user)("sam.socket@inloop.test", User.AccountType.EXPERT)
-    boss = await sync_to_async(make_user)(
-        "otto.op@inloop.test", User.AccountType.OPERATOR, is_staff=True
+    target = await sync_to_async(UserFactory)(
+        email="sam.socket@inloop.test", account_type=User.AccountType.EXPERT
+    )
+    boss = await sync_to_async(UserFactory)(
+        email="otto.op@inloop.test", account_type=User.AccountType.OPERATOR, is_staff=True
     )
     client = AsyncClient()
     await client.aforce_login(target)

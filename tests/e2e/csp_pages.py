@@ -194,27 +194,24 @@ def setup(expert_email: str) -> None:
     from experts.models import Credential
     from marketplace import services
     from marketplace.models import Membership, User
-    from review_requests.models import WebhookEvent
     from tests.console.dispute_support import open_dispute, submitted_assignment
-    from tests.review_requests.workspace_support import make_assignment, make_request
+    from tests.factories import AssignmentFactory, WebhookEventFactory
 
     expert = User.objects.get(email=expert_email)
     owner = Membership.objects.get(role=Membership.Role.OWNER).user
     organization = owner.memberships.get().organization
-    active = make_assignment(make_request(organization), expert)
+    active = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     done = submitted_assignment(organization, expert)
     disputed = submitted_assignment(organization, expert)
     dispute = open_dispute(disputed, owner)
     _, token = services.invitation_create(
         organization=organization, inviter=owner, email="new.hire@acme.test", role="member"
     )
-    event = WebhookEvent.objects.create(
+    event = WebhookEventFactory(
         id="evt_csp_pages",
-        organization=organization,
         review_request=active.review_request,
         type="review_request.in_review",
         url="https://hooks.example.test/inloop",
-        body="{}",
         attempts=1,
         gave_up_at=timezone.now(),
     )

@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from experts.models import AvailabilityWindow, ExpertProfile
+from experts.models import AvailabilityWindow
 from tests.conftest import login_client
+from tests.factories import AvailabilityWindowFactory, ExpertProfileFactory
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,10 +84,8 @@ def _pressed(page, name: str) -> str:
 
 
 def test_the_grid_edits_the_text_fields_by_keyboard_and_mouse_and_saves(expert):
-    profile, _ = ExpertProfile.objects.get_or_create(
-        user=expert, defaults={"display_name": "Erin", "timezone": "Europe/Berlin"}
-    )
-    AvailabilityWindow.objects.create(expert=profile, weekday=0, start_minute=540, end_minute=750)
+    profile = ExpertProfileFactory(user=expert, display_name="Erin", timezone="Europe/Berlin")
+    AvailabilityWindowFactory(expert=profile, weekday=0, start_minute=540, end_minute=750)
     client = login_client(expert)
     html = client.get("/expert/profile/").content.decode()
 
@@ -165,7 +164,7 @@ def test_the_grid_edits_the_text_fields_by_keyboard_and_mouse_and_saves(expert):
 
 
 def test_without_javascript_the_text_fields_are_the_form(expert):
-    ExpertProfile.objects.get_or_create(user=expert, defaults={"display_name": "Erin"})
+    ExpertProfileFactory(user=expert, display_name="Erin")
     html = login_client(expert).get("/expert/profile/").content.decode()
     assert "data-availability" in html
     for day in range(7):

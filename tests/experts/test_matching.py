@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from experts import services
 from experts.matching import MAX_RATE_CENTS, RATING_PRIOR, WEIGHTS, YEARS_CAP
-from experts.models import CompanyBlock, Credential, ExpertProfile, Specialization, TimeOff
+from experts.models import CompanyBlock, Credential, ExpertProfile, Specialization
 from experts.selectors import candidates_rank
-from tests.factories import CredentialFactory, ExpertProfileFactory
+from tests.factories import CredentialFactory, ExpertProfileFactory, TimeOffFactory
 
 MONDAY = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 ALL_WEEK = [(d, 0, 1440) for d in range(7)]
@@ -205,7 +205,7 @@ def _build(spec: dict, organization) -> ExpertProfile:
         )
     if spec["time_off_days"] is not None:
         day = date(2026, 3, 9) + timedelta(days=spec["time_off_days"])
-        TimeOff.objects.create(expert=expert, start_date=day, end_date=day)
+        TimeOffFactory(expert=expert, start_date=day)
     if spec["blocked"]:
         CompanyBlock.objects.create(organization=organization, expert=expert)
     if spec["suspended"]:
@@ -454,7 +454,7 @@ def test_always_available_passes_without_windows_but_not_on_time_off():
     expert = ExpertProfileFactory(
         specializations=["software"], timezone="Pacific/Auckland", always_available=True
     )
-    TimeOff.objects.create(expert=expert, start_date=date(2026, 3, 3), end_date=date(2026, 3, 3))
+    TimeOffFactory(expert=expert, start_date=date(2026, 3, 3))
     # 10:00 UTC on Monday is 23:00 Monday in Auckland (UTC+13): working.
     assert ids(rank(now=at(2026, 3, 2, 10))) == [expert.pk]
     # 12:00 UTC is 01:00 Tuesday there: on time off in the expert's own calendar.

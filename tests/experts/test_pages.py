@@ -17,12 +17,18 @@ from experts.models import (
     Credential,
     ExpertProfile,
     ExpertSpecialization,
-    Specialization,
     TimeOff,
 )
 from marketplace.models import AuditLog, Notification
 from tests.conftest import give_operator_mfa, login_client
-from tests.factories import CredentialFactory, ExpertProfileFactory
+from tests.factories import (
+    AvailabilityWindowFactory,
+    CredentialFactory,
+    ExpertProfileFactory,
+    ExpertSpecializationFactory,
+    TimeOffFactory,
+    specialization,
+)
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -267,10 +273,10 @@ def test_specializations_are_added_updated_and_removed(profile, expert):
 
 @pytest.mark.django_db
 def test_another_experts_rows_cannot_be_removed(profile, other_expert):
-    mine = ExpertSpecialization.objects.create(
-        expert=profile, specialization=Specialization.objects.get(slug="law"), years=1
+    mine = ExpertSpecializationFactory(
+        expert=profile, specialization=specialization("law"), years=1
     )
-    off = TimeOff.objects.create(expert=profile, start_date=date.today(), end_date=date.today())
+    off = TimeOffFactory(expert=profile, start_date=date.today())
     ExpertProfileFactory(user=other_expert)
     client = login_client(other_expert)
     assert client.post(f"/expert/profile/specializations/{mine.pk}/remove/").status_code == 404
@@ -308,7 +314,7 @@ def test_availability_grid_saves_several_windows_a_day(profile, expert):
     ],
 )
 def test_bad_availability_is_refused_and_nothing_changes(profile, expert, value, message):
-    AvailabilityWindow.objects.create(expert=profile, weekday=2, start_minute=60, end_minute=120)
+    AvailabilityWindowFactory(expert=profile, weekday=2, start_minute=60, end_minute=120)
     response = login_client(expert).post("/expert/profile/availability/", {"day_1": value})
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -448,7 +454,7 @@ def test_verify_audits_notifies_and_makes_the_expert_matchable(
 ):
     from tests.experts.test_matching import rank
 
-    ExpertSpecialization.objects.create(
+    ExpertSpecializationFactory(
         expert=uploaded.expert, specialization=uploaded.field.children.first(), years=3
     )
     uploaded.expert.always_available = True

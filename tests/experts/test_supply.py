@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 from django.utils import timezone
 
-from experts.models import Specialization, TimeOff
+from experts.models import Specialization
 from experts.selectors import experts_available_by_top_level
 from tests.conftest import give_operator_mfa, login_client
-from tests.factories import CredentialFactory, ExpertProfileFactory
+from tests.factories import CredentialFactory, ExpertProfileFactory, TimeOffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_only_experts_who_could_take_a_request_now_count():
     suspended = software(always_available=True)
     type(suspended.user).objects.filter(pk=suspended.user_id).update(suspended_at=timezone.now())
     away = software(always_available=True)
-    TimeOff.objects.create(expert=away, start_date=date(2026, 3, 2), end_date=date(2026, 3, 2))
+    TimeOffFactory(expert=away, start_date=date(2026, 3, 2))
     # Two leaves of one field count once; a second field counts in both.
     ExpertProfileFactory(
         specializations=["software.python", "software.ml", "finance.tax"], windows=MONDAY_9_TO_17

@@ -19,20 +19,30 @@ from review_requests import workspace as ws
 from review_requests.models import Offer, ReviewRequest
 from review_requests.services import Refused, offer_accept, offer_decline
 from tests.conftest import login_client
-from tests.factories import ExpertProfileFactory
-from tests.review_requests.api_offers_support import fund, make_offer, make_request, radiologist
+from tests.factories import (
+    CreditGrantFactory,
+    ExpertProfileFactory,
+    OfferFactory,
+    ReviewRequestFactory,
+)
+from tests.review_requests.api_offers_support import radiologist
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def funded(organization):
-    fund(organization, 1_000_000)
+    CreditGrantFactory(organization=organization, amount_cents=1_000_000)
     return organization
 
 
 def _offered_ago(rr, profile, seconds: int, **fields) -> Offer:
-    return make_offer(rr, profile, created_at=timezone.now() - timedelta(seconds=seconds), **fields)
+    return OfferFactory(
+        review_request=rr,
+        expert=profile,
+        created_at=timezone.now() - timedelta(seconds=seconds),
+        **fields,
+    )
 
 
 def _record(profile) -> ExpertProfile:
@@ -40,7 +50,9 @@ def _record(profile) -> ExpertProfile:
 
 
 def _accept_and_submit(rr, profile, *, now=None):
-    assignment = offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
+    assignment = offer_accept(
+        offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user
+    )
     ws.draft_update(assignment_id=assignment.pk, user=profile.user, changes={"verdict": "approved"})
     ws.assignment_submit(assignment=assignment, user=profile.user, now=now)
     return assignment
@@ -61,14 +73,18 @@ def test_accepting_and_declining_record_how_long_the_expert_took(
     profile = radiologist()
     with django_capture_on_commit_callbacks(execute=True):
         offer_accept(
-            offer_id=_offered_ago(make_request(funded), profile, 120).pk, expert=profile.user
+            offer_id=_offered_ago(ReviewRequestFactory(organization=funded), profile, 120).pk,
+            expert=profile.user,
         )
     record = _record(profile)
     assert record.response_count == 1
     assert record.avg_response_seconds == pytest.approx(120, abs=2)
 
     with django_capture_on_commit_callbacks(execute=True):
-        offer_decline(offer_id=_offered_ago(make_request(funded), profile, 60).pk, expert=profile)
+        offer_decline(
+            offer_id=_offered_ago(ReviewRequestFactory(organization=funded), profile, 60).pk,
+            expert=profile,
+        )
     record = _record(profile)
     assert record.response_count == 2
     assert record.avg_response_seconds == pytest.approx(90, abs=2)
@@ -77,7 +93,7 @@ def test_accepting_and_declining_record_how_long_the_expert_took(
 
 def test_declining_twice_counts_once(funded, django_capture_on_commit_callbacks):
     profile = radiologist()
-    offer = _offered_ago(make_request(funded), profile, 30)
+    offer = _offered_ago(ReviewRequestFactory(organization=funded), profile, 30)
     with django_capture_on_commit_callbacks(execute=True):
         offer_decline(offer_id=offer.pk, expert=profile)
         offer_decline(offer_id=offer.pk, expert=profile)
@@ -91,9 +107,11 @@ def test_expired_offers_count_their_whole_lifetime_once(
     slow, late = radiologist(), radiologist()
     now = timezone.now()
     lifetime = {"created_at": now - timedelta(minutes=16), "expires_at": now - timedelta(minutes=1)}
-    make_offer(make_request(funded), slow, **lifetime)
-    make_offer(make_request(funded), slow, **lifetime)
-    tried_late = make_offer(make_request(funded), late, **lifetime)
+    OfferFactory(review_request=ReviewRequestFactory(organization=funded), expert=slow, **lifetime)
+    OfferFactory(review_request=ReviewRequestFactory(organization=funded), expert=slow, **lifetime)
+    tried_late = OfferFactory(
+        review_request=ReviewRequestFactory(organization=funded), expert=late, **lifetime
+    )
 
     # An accept after the expiry finds it expired, and counts it.
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Refused) as exc:
@@ -111,8 +129,11 @@ def test_expired_offers_count_their_whole_lifetime_once(
 
 def test_offers_taken_by_someone_else_do_not_count(funded, django_capture_on_commit_callbacks):
     winner, loser = radiologist(), radiologist()
-    rr = make_request(funded)
-    first, second = make_offer(rr, winner), make_offer(rr, loser)
+    rr = ReviewRequestFactory(organization=funded)
+    first, second = (
+        OfferFactory(review_request=rr, expert=winner),
+        OfferFactory(review_request=rr, expert=loser),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         offer_accept(offer_id=first.pk, expert=winner.user)
         with pytest.raises(Refused):
@@ -137,13 +158,13 @@ def test_response_times_cost_one_update_per_expert(django_assert_num_queries):
 def test_submissions_before_and_after_the_deadline(funded):
     profile = radiologist()
     deadline = timezone.now() + timedelta(hours=2)
-    _accept_and_submit(make_request(funded, deadline=deadline), profile)
+    _accept_and_submit(ReviewRequestFactory(organization=funded, deadline=deadline), profile)
     _accept_and_submit(
-        make_request(funded, deadline=deadline),
+        ReviewRequestFactory(organization=funded, deadline=deadline),
         profile,
         now=deadline + timedelta(minutes=1),
     )
-    _accept_and_submit(make_request(funded), profile)  # no deadline: on time
+    _accept_and_submit(ReviewRequestFactory(organization=funded), profile)  # no deadline: on time
     record = _record(profile)
     assert (record.completed_count, record.on_time_count, record.dropped_count) == (3, 2, 0)
     assert record.on_time_rate == pytest.approx(2 / 3)
@@ -155,13 +176,16 @@ def test_submissions_before_and_after_the_deadline(funded):
 
 def test_giving_work_back_and_missing_the_deadline_lower_completion(funded):
     profile = radiologist(max_concurrent=5)
-    _accept_and_submit(make_request(funded), profile)
+    _accept_and_submit(ReviewRequestFactory(organization=funded), profile)
     given_back = offer_accept(
-        offer_id=make_offer(make_request(funded), profile).pk, expert=profile.user
+        offer_id=OfferFactory(
+            review_request=ReviewRequestFactory(organization=funded), expert=profile
+        ).pk,
+        expert=profile.user,
     )
     services.assignment_release(assignment=given_back, actor=profile.user, reason="no time")
-    rr = make_request(funded, deadline=timezone.now() + timedelta(hours=1))
-    offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
+    rr = ReviewRequestFactory(organization=funded, deadline=timezone.now() + timedelta(hours=1))
+    offer_accept(offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user)
     ReviewRequest.objects.filter(pk=rr.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     assert services.requests_expire_due() == 1
 
@@ -175,8 +199,8 @@ def test_giving_work_back_and_missing_the_deadline_lower_completion(funded):
 
 def test_a_company_cancelling_does_not_count_against_the_expert(funded):
     profile = radiologist()
-    rr = make_request(funded)
-    offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
+    rr = ReviewRequestFactory(organization=funded)
+    offer_accept(offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user)
     services.request_cancel(review_request=rr)
     record = _record(profile)
     assert (record.dropped_count, record.completion_rate) == (0, 1.0)
@@ -184,9 +208,14 @@ def test_a_company_cancelling_does_not_count_against_the_expert(funded):
 
 def test_matching_ranks_a_reliable_expert_first(funded):
     reliable, flaky = radiologist(), radiologist()
-    _accept_and_submit(make_request(funded), reliable)
-    _accept_and_submit(make_request(funded), flaky)
-    dropped = offer_accept(offer_id=make_offer(make_request(funded), flaky).pk, expert=flaky.user)
+    _accept_and_submit(ReviewRequestFactory(organization=funded), reliable)
+    _accept_and_submit(ReviewRequestFactory(organization=funded), flaky)
+    dropped = offer_accept(
+        offer_id=OfferFactory(
+            review_request=ReviewRequestFactory(organization=funded), expert=flaky
+        ).pk,
+        expert=flaky.user,
+    )
     services.assignment_release(assignment=dropped, actor=flaky.user, reason="busy")
     ranked = candidates_rank(
         specialization_slug="medicine.radiology",

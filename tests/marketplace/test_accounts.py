@@ -10,7 +10,8 @@ from django.test import Client
 
 from marketplace.models import AuditLog, Membership, User
 from marketplace.services import user_suspend
-from tests.conftest import PASSWORD, give_operator_mfa, login_client
+from tests.conftest import give_operator_mfa, login_client
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

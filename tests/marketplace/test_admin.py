@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from marketplace.models import User
 from tests.conftest import give_operator_mfa
+from tests.factories import UserFactory
 
 PROJECT_APPS = {"marketplace", "experts", "review_requests", "billing"}
 MODELS = [m for m in apps.get_models() if m._meta.app_label in PROJECT_APPS]
@@ -49,14 +50,16 @@ def test_money_and_request_state_cannot_be_edited_in_the_admin(client):
 
 @pytest.mark.django_db
 def test_the_admin_login_is_allauths_and_needs_two_factor(client):
-    from tests.conftest import PASSWORD, make_user
+    from tests.factories import PASSWORD
 
     response = client.get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     response = client.get(response["Location"])
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     # Django's own admin login form cannot be used to skip allauth (and its second factor).
-    operator = make_user("ops@inloop.test", User.AccountType.OPERATOR, is_staff=True)
+    operator = UserFactory(
+        email="ops@inloop.test", account_type=User.AccountType.OPERATOR, is_staff=True
+    )
     client.post("/admin/login/", {"username": operator.email, "password": PASSWORD})
     assert "_auth_user_id" not in client.session
 

@@ -10,6 +10,7 @@ from django.test import Client
 
 from marketplace.models import ApiKey, AuditLog
 from tests.conftest import login_client
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -116,10 +117,9 @@ def test_creating_a_key_without_a_name_shows_the_error(company_member):
 @pytest.fixture
 def admin_member(organization):
     from marketplace.models import Membership, User
-    from tests.conftest import make_user
 
-    user = make_user("ada.admin@acme.test", User.AccountType.COMPANY)
-    Membership.objects.create(organization=organization, user=user, role=Membership.Role.ADMIN)
+    user = UserFactory(email="ada.admin@acme.test", account_type=User.AccountType.COMPANY)
+    MembershipFactory(organization=organization, user=user, role=Membership.Role.ADMIN)
     return user
 
 

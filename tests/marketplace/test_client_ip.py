@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 
 from marketplace.clientip import client_ip
 from marketplace.models import AuditLog
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -22,18 +22,24 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from billing.models import Funding, MoneyAction, Payout
-from experts.models import ExpertSpecialization
+from billing.models import MoneyAction, Payout
 from inloop_site.asgi import application
 from inloop_site.routing import websocket_urlpatterns
 from marketplace import services
 from marketplace.models import Membership, User
-from review_requests.models import WebhookEvent
-from tests.conftest import give_operator_mfa, make_user
+from tests.conftest import give_operator_mfa
 from tests.console.dispute_support import ready_dispute, submitted_assignment
-from tests.factories import CredentialFactory, TimeOffFactory
-from tests.review_requests.api_offers_support import make_offer
-from tests.review_requests.workspace_support import expert_profile, make_request, radiology
+from tests.factories import (
+    CredentialFactory,
+    ExpertProfileFactory,
+    ExpertSpecializationFactory,
+    FundingFactory,
+    MembershipFactory,
+    OfferFactory,
+    TimeOffFactory,
+    UserFactory,
+    WebhookEventFactory,
+)
 
 ROLES = [
     "anonymous",
@@ -323,34 +329,43 @@ def world(db):
     """The cast and one real object of each kind a URL can name, owned by `expert` and by
     the company `company_admin` owns (the other company and the other expert own nothing)."""
     cast = {
-        "expert": make_user("erin@doors.test", User.AccountType.EXPERT, first_name="Erin"),
-        "other_expert": make_user("eli@doors.test", User.AccountType.EXPERT, first_name="Eli"),
-        "company_admin": make_user("carla@doors.test", User.AccountType.COMPANY),
-        "member": make_user("mark@doors.test", User.AccountType.COMPANY),
-        "other_company_admin": make_user("gina@doors.test", User.AccountType.COMPANY),
-        "operator": make_user("olivia@doors.test", User.AccountType.OPERATOR, is_staff=True),
-        "operator_without_mfa": make_user(
-            "oscar@doors.test", User.AccountType.OPERATOR, is_staff=True
+        "expert": UserFactory(
+            email="erin@doors.test", account_type=User.AccountType.EXPERT, first_name="Erin"
+        ),
+        "other_expert": UserFactory(
+            email="eli@doors.test", account_type=User.AccountType.EXPERT, first_name="Eli"
+        ),
+        "company_admin": UserFactory(
+            email="carla@doors.test", account_type=User.AccountType.COMPANY
+        ),
+        "member": UserFactory(email="mark@doors.test", account_type=User.AccountType.COMPANY),
+        "other_company_admin": UserFactory(
+            email="gina@doors.test", account_type=User.AccountType.COMPANY
+        ),
+        "operator": UserFactory(
+            email="olivia@doors.test", account_type=User.AccountType.OPERATOR, is_staff=True
+        ),
+        "operator_without_mfa": UserFactory(
+            email="oscar@doors.test",
+            account_type=User.AccountType.OPERATOR,
+            is_staff=True,
         ),
     }
     give_operator_mfa(cast["operator"])
     organization = services.organization_create(owner=cast["company_admin"], name="Acme")
     services.organization_create(owner=cast["other_company_admin"], name="Globex")
-    Membership.objects.create(
-        organization=organization, user=cast["member"], role=Membership.Role.MEMBER
-    )
+    MembershipFactory(organization=organization, user=cast["member"])
     # The team routes name a colleague: a member may remove itself (leave), not others.
-    colleague = Membership.objects.create(
+    colleague = MembershipFactory(
         organization=organization,
-        user=make_user("mia@doors.test", User.AccountType.COMPANY),
-        role=Membership.Role.MEMBER,
+        user=UserFactory(email="mia@doors.test", account_type=User.AccountType.COMPANY),
     )
-    expert_profile(cast["other_expert"])
+    ExpertProfileFactory(user=cast["other_expert"])
     assignment = submitted_assignment(organization, cast["expert"])
     dispute = ready_dispute(assignment, cast["company_admin"], cast["expert"])
     undisputed = submitted_assignment(organization, cast["expert"])
-    profile = expert_profile(cast["expert"])
-    offer = make_offer(make_request(organization), profile)
+    profile = ExpertProfileFactory(user=cast["expert"])
+    offer = OfferFactory(review_request__organization=organization, expert=profile)
     invitation, token = services.invitation_create(
         organization=organization,
         inviter=cast["company_admin"],
@@ -365,13 +380,10 @@ def world(db):
         document=ContentFile(b"%PDF-1.4 license", name="license.pdf"),
         document_content_type="application/pdf",
     )
-    event = WebhookEvent.objects.create(
+    event = WebhookEventFactory(
         id="evt_doors",
-        organization=organization,
         review_request=assignment.review_request,
-        type="review_request.completed",
         url="https://example.com/hook",
-        body="{}",
     )
     month = date.today().strftime("%Y-%m")
     # A credit grant waiting for a second operator (what approve and reject act on).
@@ -393,9 +405,7 @@ def world(db):
         "invitation_revoke": {"pk": invitation.pk},
         "api_key_revoke": {"pk": key.pk},
         "expert_specialization_remove": {
-            "pk": ExpertSpecialization.objects.create(
-                expert=profile, specialization=radiology(), years=3
-            ).pk
+            "pk": ExpertSpecializationFactory(expert=profile, years=3).pk
         },
         "expert_time_off_remove": {"pk": TimeOffFactory(expert=profile).pk},
         "credential_document": {"pk": credential.pk},
@@ -416,9 +426,7 @@ def world(db):
         "expert_offer_accept": {"pk": offer.pk},
         "expert_offer_decline": {"pk": offer.pk},
         "workspace": {"pk": assignment.pk},
-        "billing_funding": {
-            "pk": Funding.objects.create(organization=organization, amount_cents=5000).pk
-        },
+        "billing_funding": {"pk": FundingFactory(organization=organization, amount_cents=5000).pk},
         "billing_company_statement": {"month": month},
         "billing_company_statement_csv": {"month": month},
         "billing_expert_statement": {"month": month},

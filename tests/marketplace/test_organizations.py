@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from marketplace import services
 from marketplace.models import Invitation, Membership
-from tests.conftest import PASSWORD, login_client
+from tests.conftest import login_client
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from billing.models import Funding
 from tests.conftest import login_client
+from tests.factories import FundingFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_hsts_is_sent_over_https_without_debug(client, settings):
 
 
 def test_stripe_js_is_allowed_on_the_card_payment_page_only(company_member, organization):
-    funding = Funding.objects.create(
+    funding = FundingFactory(
         organization=organization, amount_cents=2500, created_by=company_member
     )
     client = login_client(company_member)

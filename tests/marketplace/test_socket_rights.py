@@ -18,15 +18,13 @@ from django.test import AsyncClient
 from inloop_site.asgi import application
 from marketplace import services
 from marketplace.models import Membership, User
-from tests.conftest import PASSWORD, give_operator_mfa
+from tests.conftest import give_operator_mfa
+from tests.factories import PASSWORD
 from tests.review_requests.workspace_support import (
     ORIGIN,
     communicator,
     drain,
-    fund,
     join,
-    make_assignment,
-    make_request,
     next_event,
     receive_until,
     session_cookie,
@@ -35,12 +33,6 @@ from tests.review_requests.workspace_support import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NEW_PASSWORD = "a-brand-new-passphrase-42"
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
 
 
 def _cookie_of(client: AsyncClient) -> bytes:

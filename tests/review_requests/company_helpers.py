@@ -1,5 +1,5 @@
-"""Small builders for the company-side tests (webhooks, pages, exports): review requests,
-assignments with an expert, and a real HTTP receiver on 127.0.0.1 for webhook deliveries."""
+"""A real HTTP receiver on 127.0.0.1 for the company-side webhook tests (the requests and
+assignments come from tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -8,79 +8,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
-
-from experts.models import ExpertProfile, Specialization
-from marketplace.models import User
-from review_requests.models import Assignment, Review, ReviewRequest
-from tests.conftest import make_user
-
-_counter = {"n": 0}
-
-
-def radiology() -> Specialization:
-    """From the taxonomy migration; made again after a transaction=True test flushed it."""
-    medicine, _ = Specialization.objects.get_or_create(
-        slug="medicine", defaults={"name": "Medicine", "requires_credentials": True}
-    )
-    specialization, _ = Specialization.objects.get_or_create(
-        slug="medicine.radiology",
-        defaults={"name": "Radiology", "parent": medicine, "depth": 1},
-    )
-    return specialization
-
-
-def make_review_request(organization, **overrides: Any) -> ReviewRequest:
-    fields: dict[str, Any] = {
-        "organization": organization,
-        "title": "Check this radiology report",
-        "specialization": radiology(),
-        "content_type": "text",
-        "content": {"type": "text", "body": "The scan shows no fracture."},
-        "max_hours": Decimal("1.00"),
-    }
-    fields.update(overrides)
-    return ReviewRequest.objects.create(**fields)
-
-
-def make_expert_profile(*, user: User | None = None, display_name: str = "") -> ExpertProfile:
-    if user is None:
-        _counter["n"] += 1
-        user = make_user(f"helper.expert{_counter['n']}@inloop.test", User.AccountType.EXPERT)
-    return ExpertProfile.objects.create(
-        user=user,
-        display_name=display_name or f"Dr. {user.email.split('@')[0]}",
-        hourly_rate_cents=12_000,
-    )
-
-
-def make_assignment(review_request: ReviewRequest, **overrides: Any) -> Assignment:
-    expert = overrides.pop("expert", None) or make_expert_profile()
-    fields: dict[str, Any] = {
-        "review_request": review_request,
-        "expert": expert,
-        "rate_cents": expert.hourly_rate_cents or 12_000,
-        "max_seconds": int(review_request.max_hours * 3600),
-    }
-    fields.update(overrides)
-    return Assignment.objects.create(**fields)
-
-
-def make_review(assignment: Assignment, **overrides: Any) -> Review:
-    fields: dict[str, Any] = {
-        "assignment": assignment,
-        "verdict": "corrected",
-        "corrected_output": "The scan shows a hairline fracture.",
-        "summary": "Missed a fracture.",
-        "scores": {"accuracy": 2},
-        "annotations": [],
-    }
-    fields.update(overrides)
-    return Review.objects.create(**fields)
-
-
-# A real HTTP receiver ------------------------------------------------------------------------
 
 
 @dataclass

@@ -16,7 +16,8 @@ from pydantic import AfterValidator, BeforeValidator
 
 from review_requests import schemas
 from review_requests.models import IdempotencyRecord, ReviewRequest
-from tests.review_requests.api_offers_support import api_client, body, make_request
+from tests.factories import ReviewRequestFactory
+from tests.review_requests.api_offers_support import api_client, body
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +178,7 @@ PK = str(uuid.uuid4())
     ],
 )
 def test_a_cursor_that_is_not_one_we_returned_is_422_naming_it(api_key, organization, cursor):
-    make_request(organization)
+    ReviewRequestFactory(organization=organization)
     response = api_client(api_key).get(URL, {"cursor": cursor})
     assert response.status_code == 422, response.content
     assert response.json()["error"]["field"] == "cursor"

@@ -12,7 +12,8 @@ import pytest
 
 import inloop_site.api  # noqa: F401 - mounts the routers
 from review_requests import api as review_requests_api
-from tests.review_requests.api_offers_support import api_client, body, make_request
+from tests.factories import ReviewRequestFactory
+from tests.review_requests.api_offers_support import api_client, body
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def _broken(serialize):
 
 
 def test_an_answer_that_breaks_its_schema_is_a_500_not_sent(api_key, organization, monkeypatch):
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     monkeypatch.setattr(
         review_requests_api.selectors,
         "review_request_api_object",
@@ -47,7 +48,7 @@ def test_an_answer_that_breaks_its_schema_is_a_500_not_sent(api_key, organizatio
 
 
 def test_a_list_page_that_breaks_its_schema_is_a_500(api_key, organization, monkeypatch):
-    make_request(organization)
+    ReviewRequestFactory(organization=organization)
     serialize = review_requests_api.review_requests_to_api_rows
     monkeypatch.setattr(
         review_requests_api,
@@ -58,7 +59,7 @@ def test_a_list_page_that_breaks_its_schema_is_a_500(api_key, organization, monk
 
 
 def test_fields_beyond_the_schema_still_go_out(api_key, organization):
-    rr = make_request(organization, metadata={"k": "v"})
+    rr = ReviewRequestFactory(organization=organization, metadata={"k": "v"})
     got = api_client(api_key).get(f"{URL}/{rr.pk}").json()
     # waiting_for_funds and the others are declared; the serializer's object goes out whole.
     assert got["metadata"] == {"k": "v"}
@@ -124,7 +125,7 @@ def test_list_filters_are_refused_by_the_schema_in_the_envelope(api_key, params,
 
 
 def test_an_empty_status_filter_lists_everything(api_key, organization):
-    make_request(organization)
+    ReviewRequestFactory(organization=organization)
     response = api_client(api_key).get(URL, {"status": ""})
     assert response.status_code == 200
     assert len(response.json()["data"]) == 1

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from review_requests.models import ReviewRequest
 from tests.conftest import login_client
-from tests.review_requests.api_offers_support import api_client, body, make_request, post_json
+from tests.factories import AssignmentFactory, CreditGrantFactory, ReviewRequestFactory
+from tests.review_requests.api_offers_support import api_client, body, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -28,14 +29,16 @@ def _ids(response) -> list[str]:
 def _requests(organization, count: int) -> list[ReviewRequest]:
     base = timezone.now() - timedelta(hours=1)
     made = [
-        make_request(organization, title=f"r{i}", created_at=base + timedelta(seconds=i))
+        ReviewRequestFactory(
+            organization=organization, title=f"r{i}", created_at=base + timedelta(seconds=i)
+        )
         for i in range(count)
     ]
     return made
 
 
 def test_get_one_returns_the_object(api_key, organization):
-    rr = make_request(organization, metadata={"k": "v"})
+    rr = ReviewRequestFactory(organization=organization, metadata={"k": "v"})
     response = api_client(api_key).get(f"{URL}/{rr.pk}")
     assert response.status_code == 200
     assert response.json()["id"] == str(rr.pk)
@@ -73,7 +76,10 @@ def test_list_is_newest_first_with_a_cursor_that_walks_every_page(api_key, organ
 
 def test_cursor_breaks_ties_on_equal_created_at_by_id(api_key, organization):
     moment = timezone.now() - timedelta(minutes=5)
-    made = [make_request(organization, title=f"same{i}", created_at=moment) for i in range(5)]
+    made = [
+        ReviewRequestFactory(organization=organization, title=f"same{i}", created_at=moment)
+        for i in range(5)
+    ]
     client = api_client(api_key)
     first = client.get(URL, {"limit": 2})
     rest = client.get(URL, {"limit": 10, "cursor": first.json()["next_cursor"]})
@@ -83,8 +89,8 @@ def test_cursor_breaks_ties_on_equal_created_at_by_id(api_key, organization):
 
 
 def test_list_filters_by_status(api_key, organization):
-    queued = make_request(organization)
-    make_request(organization, status="cancelled")
+    queued = ReviewRequestFactory(organization=organization)
+    ReviewRequestFactory(organization=organization, status="cancelled")
     response = api_client(api_key).get(URL, {"status": "queued"})
     assert _ids(response) == [str(queued.pk)]
 
@@ -113,14 +119,11 @@ def test_default_limit_is_20(api_key, organization):
 
 def test_list_page_of_100_takes_a_constant_number_of_queries(api_key, organization):
     from experts.models import Specialization
-    from review_requests.models import Assignment
     from tests.review_requests.api_offers_support import radiologist
 
     made = _requests(organization, 30)
     for rr in made[:5]:
-        Assignment.objects.create(
-            review_request=rr, expert=radiologist(), rate_cents=10_000, max_seconds=3600
-        )
+        AssignmentFactory(review_request=rr, expert=radiologist(), held=False)
     assert Specialization.objects.exists()
     client = api_client(api_key)
     client.get(URL, {"limit": 1})  # warm the key's rate-limit bucket
@@ -136,7 +139,6 @@ def test_list_page_of_100_takes_a_constant_number_of_queries(api_key, organizati
 
 
 def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, organization):
-    from review_requests.models import Assignment
     from review_requests.serializers import review_request_to_api
     from tests.review_requests.api_offers_support import radiologist
 
@@ -146,11 +148,10 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
     made[0].result = {"verdict": "approved", "scores": {"accuracy": 4}}
     made[0].save(update_fields=["metadata", "deadline", "result"])
     for offset in (2, 1):
-        Assignment.objects.create(
+        AssignmentFactory(
             review_request=made[0],
             expert=radiologist(),
-            rate_cents=10_000,
-            max_seconds=3600,
+            held=False,
             billed_seconds=60 * offset,
             accepted_at=timezone.now() - timedelta(minutes=offset),
         )
@@ -171,16 +172,14 @@ def test_list_rows_are_the_same_objects_as_the_contract_serializer(api_key, orga
 
 
 def test_get_one_reads_the_request_and_its_assignments_in_two_queries(api_key, organization):
-    from review_requests.models import Assignment
     from tests.review_requests.api_offers_support import radiologist
 
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     for offset in (1, 2):
-        Assignment.objects.create(
+        AssignmentFactory(
             review_request=rr,
             expert=radiologist(),
-            rate_cents=10_000,
-            max_seconds=3600,
+            held=False,
             accepted_at=timezone.now() - timedelta(minutes=offset),
         )
     client = api_client(api_key)
@@ -196,14 +195,14 @@ def test_get_one_reads_the_request_and_its_assignments_in_two_queries(api_key, o
 def test_list_never_shows_another_organizations_requests(
     api_key, other_api_key, organization, other_organization
 ):
-    mine = make_request(organization)
-    theirs = make_request(other_organization)
+    mine = ReviewRequestFactory(organization=organization)
+    theirs = ReviewRequestFactory(organization=other_organization)
     assert _ids(api_client(api_key).get(URL)) == [str(mine.pk)]
     assert _ids(api_client(other_api_key).get(URL)) == [str(theirs.pk)]
 
 
 def test_another_organizations_request_is_404_for_get_and_cancel(api_key, other_organization):
-    theirs = make_request(other_organization)
+    theirs = ReviewRequestFactory(organization=other_organization)
     client = api_client(api_key)
     assert client.get(f"{URL}/{theirs.pk}").status_code == 404
     assert client.post(f"{URL}/{theirs.pk}/cancel").status_code == 404
@@ -212,7 +211,7 @@ def test_another_organizations_request_is_404_for_get_and_cancel(api_key, other_
 
 
 def test_session_of_another_company_is_404(other_company_member, organization):
-    mine = make_request(organization)
+    mine = ReviewRequestFactory(organization=organization)
     client = login_client(other_company_member)
     assert client.get(f"{URL}/{mine.pk}").status_code == 404
     assert client.post(f"{URL}/{mine.pk}/cancel").status_code == 404
@@ -220,26 +219,26 @@ def test_session_of_another_company_is_404(other_company_member, organization):
 
 
 def test_company_member_session_reads_own_requests(plain_member, organization):
-    mine = make_request(organization)
+    mine = ReviewRequestFactory(organization=organization)
     client = login_client(plain_member)
     assert client.get(f"{URL}/{mine.pk}").json()["id"] == str(mine.pk)
 
 
 def test_expert_session_on_company_endpoints_is_refused(expert, organization):
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     client = login_client(expert)
     assert client.get(f"{URL}/{rr.pk}").status_code in (401, 403)
     assert client.post(f"{URL}/{rr.pk}/cancel").status_code in (401, 403)
 
 
 def test_anonymous_reads_are_401(client, organization):
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     assert client.get(URL).status_code == 401
     assert client.get(f"{URL}/{rr.pk}").status_code == 401
 
 
 def test_cancel_a_queued_request(api_key, organization):
-    rr = make_request(organization, callback_url="https://93.184.215.14/hook")
+    rr = ReviewRequestFactory(organization=organization, callback_url="https://93.184.215.14/hook")
     response = api_client(api_key).post(f"{URL}/{rr.pk}/cancel")
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
@@ -249,7 +248,7 @@ def test_cancel_a_queued_request(api_key, organization):
 
 
 def test_cancel_twice_is_409(api_key, organization):
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     client = api_client(api_key)
     client.post(f"{URL}/{rr.pk}/cancel")
     response = client.post(f"{URL}/{rr.pk}/cancel")
@@ -258,14 +257,13 @@ def test_cancel_twice_is_409(api_key, organization):
 
 
 def test_cancel_wrong_method_is_405(api_key, organization):
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     assert api_client(api_key).get(f"{URL}/{rr.pk}/cancel").status_code == 405
 
 
 def test_balance_is_scoped_to_the_caller(api_key, other_api_key, organization):
-    from tests.review_requests.api_offers_support import fund
 
-    fund(organization, 5_000)
+    CreditGrantFactory(organization=organization, amount_cents=5_000)
     assert api_client(api_key).get("/api/v1/balance").json()["available_cents"] == 5_000
     assert api_client(other_api_key).get("/api/v1/balance").json()["available_cents"] == 0
 

@@ -10,14 +10,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing import services as billing_services
-from review_requests.models import Offer, ReviewRequest, WebhookEvent
+from review_requests.models import ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
-from tests.review_requests.company_helpers import (
-    make_assignment,
-    make_expert_profile,
-    make_review,
-    make_review_request,
+from tests.factories import (
+    AssignmentFactory,
+    CreditGrantFactory,
+    OfferFactory,
+    ReviewFactory,
+    ReviewRequestFactory,
+    WebhookEventFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -25,18 +26,18 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def review_request(organization):
-    return make_review_request(
-        organization, metadata={"batch": "june-run", "city": "Zürich"}, callback_url=""
+    return ReviewRequestFactory(
+        organization=organization,
+        metadata={"batch": "june-run", "city": "Zürich"},
+        callback_url="",
     )
 
 
 @pytest.fixture
 def event(organization, review_request):
-    return WebhookEvent.objects.create(
+    return WebhookEventFactory(
         id="evt_page_test",
-        organization=organization,
         review_request=review_request,
-        type="review_request.completed",
         url="https://93.184.216.34/hook",
         body='{"id":"evt_page_test"}',
         next_attempt_at=timezone.now(),
@@ -164,20 +165,30 @@ def test_an_empty_dashboard_shows_the_first_steps(company_member):
 
 
 def test_dashboard_counts_spend_balance_and_waiting_for_funds(company_member, organization):
-    billing_services.credit_grant(organization=organization, amount_cents=12_345, reason="test")
-    make_review_request(organization, title="Waiting one", waiting_for_funds=True)
-    done = make_review_request(
-        organization,
+    CreditGrantFactory(organization=organization, amount_cents=12_345)
+    ReviewRequestFactory(organization=organization, title="Waiting one", waiting_for_funds=True)
+    done = ReviewRequestFactory(
+        organization=organization,
         title="Done one",
         status="completed",
         completed_at=timezone.now(),
         cost_cents=4_200,
         result={"verdict": "approved"},
     )
-    make_assignment(done, status="submitted", submitted_at=timezone.now(), cost_cents=4_200)
-    old = make_review_request(organization, title="Last year", status="completed")
-    make_assignment(
-        old, status="submitted", submitted_at=timezone.now() - timedelta(days=400), cost_cents=999
+    AssignmentFactory(
+        review_request=done,
+        held=False,
+        status="submitted",
+        submitted_at=timezone.now(),
+        cost_cents=4_200,
+    )
+    old = ReviewRequestFactory(organization=organization, title="Last year", status="completed")
+    AssignmentFactory(
+        review_request=old,
+        held=False,
+        status="submitted",
+        submitted_at=timezone.now() - timedelta(days=400),
+        cost_cents=999,
     )
     page = login_client(company_member).get("/company/").content.decode()
     assert "$123.45" in page  # available balance
@@ -193,8 +204,8 @@ def test_dashboard_counts_spend_balance_and_waiting_for_funds(company_member, or
 
 
 def test_list_filters_by_status_and_keeps_the_filter_in_links(company_member, organization):
-    make_review_request(organization, title="Queued thing")
-    make_review_request(organization, title="Cancelled thing", status="cancelled")
+    ReviewRequestFactory(organization=organization, title="Queued thing")
+    ReviewRequestFactory(organization=organization, title="Cancelled thing", status="cancelled")
     client = login_client(company_member)
     page = client.get("/company/requests/?status=cancelled").content.decode()
     assert "Cancelled thing" in page and "Queued thing" not in page
@@ -204,14 +215,16 @@ def test_list_filters_by_status_and_keeps_the_filter_in_links(company_member, or
 
 @pytest.mark.parametrize("q", ["june-run", "JUNE", "Zürich", "zürich"])
 def test_search_finds_a_metadata_value(company_member, review_request, organization, q):
-    make_review_request(organization, title="Unrelated", metadata={"batch": "may-run"})
+    ReviewRequestFactory(
+        organization=organization, title="Unrelated", metadata={"batch": "may-run"}
+    )
     page = login_client(company_member).get("/company/requests/", {"q": q}).content.decode()
     assert review_request.title in page
     assert "Unrelated" not in page
 
 
 def test_search_finds_a_title_and_says_when_nothing_matches(company_member, organization):
-    make_review_request(organization, title="Tax memo for Q3")
+    ReviewRequestFactory(organization=organization, title="Tax memo for Q3")
     client = login_client(company_member)
     assert "Tax memo for Q3" in client.get("/company/requests/?q=memo").content.decode()
     page = client.get("/company/requests/?q=nothing-like-this").content.decode()
@@ -233,8 +246,8 @@ def test_list_paginates_with_a_count_and_a_pinned_query_count(
     company_member, organization, django_assert_max_num_queries
 ):
     for index in range(30):
-        rr = make_review_request(organization, title=f"Request {index:02d}")
-        make_assignment(rr)
+        rr = ReviewRequestFactory(organization=organization, title=f"Request {index:02d}")
+        AssignmentFactory(review_request=rr, held=False)
     client = login_client(company_member)
     # session, user, membership (decorator), membership + unread count (navigation),
     # count, page, assignments+experts prefetch.
@@ -250,13 +263,10 @@ def test_webhook_log_query_count_is_pinned(
     company_member, organization, review_request, django_assert_max_num_queries
 ):
     for index in range(40):
-        WebhookEvent.objects.create(
+        WebhookEventFactory(
             id=f"evt_{index:03d}",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
             url="https://93.184.216.34/h",
-            body="{}",
         )
     client = login_client(company_member)
     # session, user, membership (decorator), count, page, membership + unread (navigation).
@@ -269,8 +279,14 @@ def test_dashboard_query_count_is_pinned(
     company_member, organization, django_assert_max_num_queries
 ):
     for index in range(10):
-        rr = make_review_request(organization, title=f"R{index}", status="completed")
-        make_assignment(rr, status="submitted", submitted_at=timezone.now(), cost_cents=100)
+        rr = ReviewRequestFactory(organization=organization, title=f"R{index}", status="completed")
+        AssignmentFactory(
+            review_request=rr,
+            held=False,
+            status="submitted",
+            submitted_at=timezone.now(),
+            cost_cents=100,
+        )
     client = login_client(company_member)
     with django_assert_max_num_queries(14):
         assert client.get("/company/").status_code == 200
@@ -280,8 +296,10 @@ def test_dashboard_query_count_is_pinned(
 
 
 def test_detail_shows_reviewers_with_links_and_billed_time(company_member, organization):
-    rr = make_review_request(organization, status="in_review")
-    assignment = make_assignment(rr, status="in_progress", billed_seconds=725)
+    rr = ReviewRequestFactory(organization=organization, status="in_review")
+    assignment = AssignmentFactory(
+        review_request=rr, held=False, status="in_progress", billed_seconds=725
+    )
     page = login_client(company_member).get(f"/company/requests/{rr.pk}/").content.decode()
     assert f'href="/workspace/{assignment.pk}/"' in page
     assert "12 min 05 s" in page
@@ -291,17 +309,12 @@ def test_detail_shows_reviewers_with_links_and_billed_time(company_member, organ
 
 
 def test_a_queued_request_says_whether_offers_are_out(company_member, organization):
-    rr = make_review_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     client = login_client(company_member)
     page = client.get(f"/company/requests/{rr.pk}/").content.decode()
     assert "No matching expert is free right now" in page
     for _ in range(2):
-        Offer.objects.create(
-            review_request=rr,
-            expert=make_expert_profile(),
-            rate_cents=9000,
-            expires_at=timezone.now() + timedelta(minutes=15),
-        )
+        OfferFactory(review_request=rr, rate_cents=9000)
     page = client.get(f"/company/requests/{rr.pk}/").content.decode()
     assert "Waiting for an expert to accept: 2 offers out." in page
     ReviewRequest.objects.filter(pk=rr.pk).update(waiting_for_funds=True)
@@ -310,8 +323,8 @@ def test_a_queued_request_says_whether_offers_are_out(company_member, organizati
 
 
 def test_cancel_is_offered_only_while_nothing_is_billed(company_member, organization):
-    rr = make_review_request(organization, status="in_review")
-    make_assignment(rr, status="in_progress", billed_seconds=60)
+    rr = ReviewRequestFactory(organization=organization, status="in_review")
+    AssignmentFactory(review_request=rr, held=False, status="in_progress", billed_seconds=60)
     client = login_client(company_member)
     assert "Cancel request" not in client.get(f"/company/requests/{rr.pk}/").content.decode()
     response = client.post(f"/company/requests/{rr.pk}/cancel/", follow=True)
@@ -332,14 +345,16 @@ def test_cancel_of_a_queued_request(company_member, review_request):
 
 
 def test_a_completed_result_reads_with_diff_annotations_and_scores(company_member, organization):
-    rr = make_review_request(
-        organization,
+    rr = ReviewRequestFactory(
+        organization=organization,
         status="completed",
         rubric=[{"key": "accuracy", "label": "Accuracy", "scale": 5}],
         content={"type": "text", "body": "The scan shows no fracture."},
     )
-    assignment = make_assignment(rr, status="submitted", billed_seconds=1800)
-    make_review(assignment)
+    assignment = AssignmentFactory(
+        review_request=rr, held=False, status="submitted", billed_seconds=1800
+    )
+    ReviewFactory(assignment=assignment)
     rr.result = {
         "verdict": "corrected",
         "corrected_output": "The scan shows a hairline fracture.",

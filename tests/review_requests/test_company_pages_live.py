@@ -13,7 +13,7 @@ from inloop_site.asgi import application
 from marketplace.models import Membership
 from review_requests.services import request_transition
 from tests.conftest import give_operator_mfa
-from tests.review_requests.company_helpers import make_review_request
+from tests.factories import ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,7 @@ async def _connect(review_request_id, user=None) -> tuple[WebsocketCommunicator,
 @sync_to_async
 def _request_for(user):
     organization = Membership.objects.get(user=user).organization
-    return make_review_request(organization)
+    return ReviewRequestFactory(organization=organization)
 
 
 @sync_to_async

@@ -9,7 +9,7 @@ import pytest
 
 from review_requests.models import ReviewRequest
 from tests.conftest import login_client
-from tests.review_requests.company_helpers import make_review_request
+from tests.factories import ReviewRequestFactory, WebhookEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -171,8 +171,8 @@ def test_preview_is_for_company_members_only(expert):
     ],
 )
 def test_xss_in_every_untrusted_field_is_escaped(company_member, organization, content):
-    rr = make_review_request(
-        organization,
+    rr = ReviewRequestFactory(
+        organization=organization,
         title=XSS,
         content_type=content["type"],
         content=content,
@@ -207,14 +207,12 @@ def test_xss_in_every_untrusted_field_is_escaped(company_member, organization, c
 
 
 def test_xss_in_a_webhook_response_excerpt_is_escaped(company_member, organization):
-    from review_requests.models import WebhookAttempt, WebhookEvent
+    from review_requests.models import WebhookAttempt
 
-    rr = make_review_request(organization)
-    event = WebhookEvent.objects.create(
+    rr = ReviewRequestFactory(organization=organization)
+    event = WebhookEventFactory(
         id="evt_xss",
-        organization=organization,
         review_request=rr,
-        type="review_request.completed",
         url="https://93.184.216.34/h",
         body=json.dumps({"title": XSS}),
     )

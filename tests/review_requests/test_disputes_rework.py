@@ -18,7 +18,7 @@ from marketplace.models import AuditLog, Notification
 from review_requests import disputes
 from review_requests import services as rr_services
 from review_requests import workspace as ws
-from review_requests.models import Assignment, Offer, ReviewRequest, WorkInterval
+from review_requests.models import Assignment, Offer, ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
 from tests.console.dispute_support import (
     CAPTURED_CENTS,
@@ -26,7 +26,7 @@ from tests.console.dispute_support import (
     ready_dispute,
     submitted_assignment,
 )
-from tests.factories import ExpertProfileFactory
+from tests.factories import CreditGrantFactory, ExpertProfileFactory, WorkIntervalFactory
 
 pytestmark = pytest.mark.django_db
 Kind = LedgerAccount.Kind
@@ -91,11 +91,8 @@ def accept_rework(dispute, profile, capture) -> Assignment:
 
 def submit(assignment: Assignment, user, *, minutes: int = 30) -> None:
     now = timezone.now()
-    WorkInterval.objects.create(
-        assignment=assignment,
-        started_at=now - timedelta(minutes=minutes),
-        last_heartbeat_at=now,
-        closed=False,
+    WorkIntervalFactory(
+        assignment=assignment, started_at=now - timedelta(minutes=minutes), last_heartbeat_at=now
     )
     ws.draft_update(
         assignment_id=assignment.pk,
@@ -240,7 +237,7 @@ def test_a_double_accept_places_one_platform_hold(
 
 
 def test_one_grant_pays_one_hold_the_next_one_is_the_companys(organization):
-    services.credit_grant(organization=organization, amount_cents=FUNDS, reason="test funds")
+    CreditGrantFactory(organization=organization, amount_cents=FUNDS)
     scope = "review_request:test-scope"
     with transaction.atomic():
         services.platform_hold_grant_create(

@@ -11,15 +11,15 @@ from django.http import StreamingHttpResponse
 
 from review_requests.exports import CSV_COLUMNS
 from tests.conftest import login_client
-from tests.review_requests.company_helpers import make_assignment, make_review_request
+from tests.factories import AssignmentFactory, ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def requests_made(organization):
-    done = make_review_request(
-        organization,
+    done = ReviewRequestFactory(
+        organization=organization,
         title="Done",
         status="completed",
         metadata={"batch": "june"},
@@ -34,8 +34,12 @@ def requests_made(organization):
             "agreement": None,
         },
     )
-    make_assignment(done, status="submitted", billed_seconds=900, cost_cents=2_500)
-    queued = make_review_request(organization, title="Still queued", metadata={"batch": "july"})
+    AssignmentFactory(
+        review_request=done, held=False, status="submitted", billed_seconds=900, cost_cents=2_500
+    )
+    queued = ReviewRequestFactory(
+        organization=organization, title="Still queued", metadata={"batch": "july"}
+    )
     return done, queued
 
 
@@ -89,8 +93,8 @@ def test_export_query_count_does_not_grow_with_rows(
     company_member, organization, django_assert_max_num_queries
 ):
     for index in range(60):
-        rr = make_review_request(organization, title=f"R{index}")
-        make_assignment(rr)
+        rr = ReviewRequestFactory(organization=organization, title=f"R{index}")
+        AssignmentFactory(review_request=rr, held=False)
     client = login_client(company_member)
     # session, user, membership; then per chunk of 500: requests, assignments+experts.
     with django_assert_max_num_queries(6):

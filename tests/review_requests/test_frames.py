@@ -9,13 +9,8 @@ from channels.db import database_sync_to_async
 
 from review_requests import frames
 from review_requests.frames import WorkspaceError, frame_parse
-from tests.review_requests.workspace_support import (
-    fund,
-    join,
-    make_assignment,
-    make_request,
-    receive_until,
-)
+from tests.factories import AssignmentFactory, CreditGrantFactory, ReviewRequestFactory
+from tests.review_requests.workspace_support import join, receive_until
 
 
 def _create(**fields) -> dict:
@@ -264,8 +259,11 @@ async def test_a_watcher_sending_an_experts_frame_with_bad_fields_is_forbidden_n
     organization, expert, company_member
 ):
     def setup():
-        fund(organization)
-        return make_assignment(make_request(organization), expert)
+        CreditGrantFactory(organization=organization)
+        return AssignmentFactory(
+            review_request=ReviewRequestFactory(organization=organization, in_review=True),
+            expert__user=expert,
+        )
 
     assignment = await database_sync_to_async(setup)()
     comm, _ = await join(assignment.pk, company_member)

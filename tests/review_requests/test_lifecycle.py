@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
-from experts.models import Specialization
 from review_requests.models import RequestStatusChange, ReviewRequest, WebhookEvent
 from review_requests.services import IllegalTransition, request_transition
+from tests.factories import ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def review_request(organization):
-    return ReviewRequest.objects.create(
-        organization=organization,
-        title="Check this",
-        specialization=Specialization.objects.get(slug="medicine.radiology"),
-        content_type="text",
-        content={"type": "text", "body": "The scan shows no fracture."},
-        max_hours=Decimal("1.00"),
-        callback_url="https://example.com/hook",
-    )
+    return ReviewRequestFactory(organization=organization, callback_url="https://example.com/hook")
 
 
 def test_queued_to_in_review_leaves_history_and_an_event(review_request):

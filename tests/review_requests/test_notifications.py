@@ -9,7 +9,8 @@ from django.core import mail
 from marketplace.models import Notification, NotificationPreference
 from review_requests.services import offer_accept
 from tests.console.dispute_support import open_dispute, submitted_assignment
-from tests.review_requests.api_offers_support import fund, make_offer, make_request, radiologist
+from tests.factories import CreditGrantFactory, OfferFactory, ReviewRequestFactory
+from tests.review_requests.api_offers_support import radiologist
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +22,10 @@ def emails_to(user, *, containing: str) -> list:
 def test_an_accept_tells_the_company_in_app_and_by_email(
     organization, company_member, django_capture_on_commit_callbacks
 ):
-    fund(organization, 1_000_000)
+    CreditGrantFactory(organization=organization, amount_cents=1_000_000)
     profile = radiologist(display_name="Dr. Ada")
-    rr = make_request(organization, title="Chest X-ray summary")
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=organization, title="Chest X-ray summary")
+    offer = OfferFactory(review_request=rr, expert=profile)
     with django_capture_on_commit_callbacks(execute=True):
         offer_accept(offer_id=offer.pk, expert=profile)
         offer_accept(offer_id=offer.pk, expert=profile)  # a double click tells them once

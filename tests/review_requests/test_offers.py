@@ -17,7 +17,8 @@ from review_requests import services
 from review_requests.matching import matching_for_expert, matching_run, matching_sweep
 from review_requests.models import Assignment, Offer, ReviewRequest
 from review_requests.services import Refused, offer_accept, offer_decline
-from tests.review_requests.api_offers_support import fund, make_offer, make_request, radiologist
+from tests.factories import CreditGrantFactory, FundingFactory, OfferFactory, ReviewRequestFactory
+from tests.review_requests.api_offers_support import radiologist
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ HOLD_1H_100 = hold_amount_for(max_hours=Decimal("1"), rate_cents=10_000, fee_per
 
 @pytest.fixture
 def funded(organization):
-    fund(organization, 1_000_000)
+    CreditGrantFactory(organization=organization, amount_cents=1_000_000)
     return organization
 
 
@@ -41,7 +42,7 @@ def _refresh(*objs):
 def test_matching_offers_each_open_slot_to_the_top_k(funded, settings):
     settings.OFFER_FANOUT = 2
     experts = [radiologist(rating_avg=5.0 - i * 0.5, rating_count=10) for i in range(4)]
-    rr = make_request(funded, reviewers=1)
+    rr = ReviewRequestFactory(organization=funded, reviewers=1)
     assert matching_run(review_request=rr) == 2
     offered = set(Offer.objects.filter(review_request=rr).values_list("expert_id", flat=True))
     assert offered == {experts[0].pk, experts[1].pk}
@@ -58,7 +59,7 @@ def test_matching_fans_out_per_reviewer_slot_and_never_offers_twice(funded, sett
     settings.OFFER_FANOUT = 2
     for _ in range(6):
         radiologist()
-    rr = make_request(funded, reviewers=2)
+    rr = ReviewRequestFactory(organization=funded, reviewers=2)
     assert matching_run(review_request=rr) == 4
     Offer.objects.filter(review_request=rr).update(status="declined")
     assert matching_run(review_request=rr) == 2
@@ -67,13 +68,13 @@ def test_matching_fans_out_per_reviewer_slot_and_never_offers_twice(funded, sett
 
 def test_no_offers_while_the_balance_cannot_cover_the_hold(organization):
     radiologist()
-    rr = make_request(organization)
-    fund(organization, HOLD_1H_100 - 1)
+    rr = ReviewRequestFactory(organization=organization)
+    CreditGrantFactory(organization=organization, amount_cents=HOLD_1H_100 - 1)
     assert matching_run(review_request=rr) == 0
     _refresh(rr)
     assert rr.waiting_for_funds is True
     assert Notification.objects.filter(kind="status", title__startswith="Add funds").exists()
-    fund(organization, 1)
+    CreditGrantFactory(organization=organization, amount_cents=1)
     assert matching_sweep() == 1
     _refresh(rr)
     assert rr.waiting_for_funds is False
@@ -84,17 +85,16 @@ def test_a_request_waiting_for_funds_is_matched_as_soon_as_a_top_up_is_credited(
 ):
     """No waiting for the periodic sweep: the verified payment_intent.succeeded webhook sends
     billing's funds_added, and matching runs on commit."""
-    from billing.models import Funding
     from billing.webhooks import stripe_event_process
     from tests.billing.support import WEBHOOK_SECRET, event_payload, post_event
 
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     expert = radiologist()
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     assert matching_run(review_request=rr) == 0
     _refresh(rr)
     assert rr.waiting_for_funds is True
-    funding = Funding.objects.create(organization=organization, amount_cents=HOLD_1H_100)
+    funding = FundingFactory(organization=organization, amount_cents=HOLD_1H_100)
     intent = {
         "id": "pi_waiting_for_funds",
         "object": "payment_intent",
@@ -119,7 +119,7 @@ def test_credit_from_an_operator_also_matches_waiting_requests(
     from billing.services import credit_grant
 
     expert = radiologist()
-    rr = make_request(organization)
+    rr = ReviewRequestFactory(organization=organization)
     matching_run(review_request=rr)
     with django_capture_on_commit_callbacks(execute=True):
         credit_grant(organization=organization, amount_cents=HOLD_1H_100, reason="pilot")
@@ -128,7 +128,7 @@ def test_credit_from_an_operator_also_matches_waiting_requests(
 
 def test_no_offers_for_a_closed_request(funded):
     radiologist()
-    rr = make_request(funded, status="cancelled")
+    rr = ReviewRequestFactory(organization=funded, status="cancelled")
     assert matching_run(review_request=rr) == 0
 
 
@@ -148,8 +148,8 @@ def test_creating_by_api_matches_on_commit(api_key, funded, django_capture_on_co
 
 def test_accept_creates_the_assignment_places_the_hold_and_starts_review(funded):
     profile = radiologist()
-    rr = make_request(funded, callback_url="https://93.184.215.14/hook")
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=funded, callback_url="https://93.184.215.14/hook")
+    offer = OfferFactory(review_request=rr, expert=profile)
     before = company_balance(organization=funded)
     assignment = offer_accept(offer_id=offer.pk, expert=profile.user)
     _refresh(rr, offer, profile)
@@ -169,8 +169,11 @@ def test_accept_creates_the_assignment_places_the_hold_and_starts_review(funded)
 
 def test_second_accept_gets_offer_taken(funded):
     first, second = radiologist(), radiologist()
-    rr = make_request(funded, reviewers=1)
-    offer_a, offer_b = make_offer(rr, first), make_offer(rr, second)
+    rr = ReviewRequestFactory(organization=funded, reviewers=1)
+    offer_a, offer_b = (
+        OfferFactory(review_request=rr, expert=first),
+        OfferFactory(review_request=rr, expert=second),
+    )
     offer_accept(offer_id=offer_a.pk, expert=first.user)
     _refresh(offer_b)
     assert offer_b.status == "taken"  # the last slot filled closes the other offers
@@ -182,8 +185,8 @@ def test_second_accept_gets_offer_taken(funded):
 
 def test_accepting_twice_returns_the_same_assignment(funded):
     profile = radiologist()
-    rr = make_request(funded)
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=funded)
+    offer = OfferFactory(review_request=rr, expert=profile)
     first = offer_accept(offer_id=offer.pk, expert=profile.user)
     again = offer_accept(offer_id=offer.pk, expert=profile)
     assert first.pk == again.pk
@@ -192,8 +195,8 @@ def test_accepting_twice_returns_the_same_assignment(funded):
 
 def test_expired_offer_is_410_and_marked(funded):
     profile = radiologist()
-    rr = make_request(funded)
-    offer = make_offer(rr, profile, minutes=-1)
+    rr = ReviewRequestFactory(organization=funded)
+    offer = OfferFactory(review_request=rr, expert=profile, minutes=-1)
     with pytest.raises(Refused) as exc:
         offer_accept(offer_id=offer.pk, expert=profile.user)
     assert (exc.value.status, exc.value.code) == (410, "offer_expired")
@@ -204,10 +207,10 @@ def test_expired_offer_is_410_and_marked(funded):
 
 def test_expert_at_their_cap_is_refused(funded):
     profile = radiologist(max_concurrent=1)
-    busy = make_request(funded)
-    offer_accept(offer_id=make_offer(busy, profile).pk, expert=profile.user)
-    rr = make_request(funded)
-    offer = make_offer(rr, profile)
+    busy = ReviewRequestFactory(organization=funded)
+    offer_accept(offer_id=OfferFactory(review_request=busy, expert=profile).pk, expert=profile.user)
+    rr = ReviewRequestFactory(organization=funded)
+    offer = OfferFactory(review_request=rr, expert=profile)
     with pytest.raises(Refused) as exc:
         offer_accept(offer_id=offer.pk, expert=profile.user)
     assert exc.value.code == "at_capacity"
@@ -217,10 +220,10 @@ def test_expert_at_their_cap_is_refused(funded):
 
 
 def test_insufficient_funds_refuses_and_changes_nothing_but_the_flag(organization):
-    fund(organization, HOLD_1H_100 - 1)
+    CreditGrantFactory(organization=organization, amount_cents=HOLD_1H_100 - 1)
     profile = radiologist()
-    rr = make_request(organization)
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=organization)
+    offer = OfferFactory(review_request=rr, expert=profile)
     with pytest.raises(Refused) as exc:
         offer_accept(offer_id=offer.pk, expert=profile.user)
     assert (exc.value.status, exc.value.code) == (409, "insufficient_funds")
@@ -235,7 +238,7 @@ def test_insufficient_funds_refuses_and_changes_nothing_but_the_flag(organizatio
 
 def test_someone_elses_offer_is_not_found(funded):
     owner, intruder = radiologist(), radiologist()
-    offer = make_offer(make_request(funded), owner)
+    offer = OfferFactory(review_request=ReviewRequestFactory(organization=funded), expert=owner)
     with pytest.raises(Refused) as exc:
         offer_accept(offer_id=offer.pk, expert=intruder.user)
     assert exc.value.status == 404
@@ -243,8 +246,8 @@ def test_someone_elses_offer_is_not_found(funded):
 
 def test_offer_on_a_cancelled_request_is_refused(funded):
     profile = radiologist()
-    rr = make_request(funded)
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=funded)
+    offer = OfferFactory(review_request=rr, expert=profile)
     services.request_cancel(review_request=rr)
     with pytest.raises(Refused) as exc:
         offer_accept(offer_id=offer.pk, expert=profile.user)
@@ -253,8 +256,8 @@ def test_offer_on_a_cancelled_request_is_refused(funded):
 
 def test_two_reviewers_need_two_accepts(funded):
     a, b, c = radiologist(), radiologist(), radiologist()
-    rr = make_request(funded, reviewers=2)
-    offers = [make_offer(rr, p) for p in (a, b, c)]
+    rr = ReviewRequestFactory(organization=funded, reviewers=2)
+    offers = [OfferFactory(review_request=rr, expert=p) for p in (a, b, c)]
     offer_accept(offer_id=offers[0].pk, expert=a.user)
     offer_accept(offer_id=offers[1].pk, expert=b.user)
     _refresh(offers[2], rr)
@@ -269,7 +272,7 @@ def test_two_reviewers_need_two_accepts(funded):
 def test_decline_sends_a_replacement_offer(funded, settings, django_capture_on_commit_callbacks):
     settings.OFFER_FANOUT = 1
     first, second = radiologist(rating_avg=5, rating_count=3), radiologist()
-    rr = make_request(funded)
+    rr = ReviewRequestFactory(organization=funded)
     matching_run(review_request=rr)
     offer = Offer.objects.get(review_request=rr)
     assert offer.expert == first
@@ -283,13 +286,13 @@ def test_decline_sends_a_replacement_offer(funded, settings, django_capture_on_c
 
 def test_declining_twice_is_harmless_and_declining_an_accepted_offer_is_refused(funded):
     profile = radiologist()
-    rr = make_request(funded)
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=funded)
+    offer = OfferFactory(review_request=rr, expert=profile)
     offer_decline(offer_id=offer.pk, expert=profile.user)
     offer_decline(offer_id=offer.pk, expert=profile.user)
     _refresh(offer)
     assert offer.status == "declined"
-    other = make_offer(make_request(funded), profile)
+    other = OfferFactory(review_request=ReviewRequestFactory(organization=funded), expert=profile)
     offer_accept(offer_id=other.pk, expert=profile.user)
     with pytest.raises(Refused) as exc:
         offer_decline(offer_id=other.pk, expert=profile.user)
@@ -299,7 +302,7 @@ def test_declining_twice_is_harmless_and_declining_an_accepted_offer_is_refused(
 def test_due_offers_expire_and_are_replaced(funded, settings):
     settings.OFFER_FANOUT = 1
     first, second = radiologist(rating_avg=5, rating_count=3), radiologist()
-    rr = make_request(funded)
+    rr = ReviewRequestFactory(organization=funded)
     matching_run(review_request=rr)
     Offer.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert services.offers_expire_due() == 1
@@ -309,10 +312,10 @@ def test_due_offers_expire_and_are_replaced(funded, settings):
 
 def test_requests_past_their_deadline_expire_and_release_holds(funded):
     profile = radiologist()
-    rr = make_request(funded, deadline=timezone.now() + timedelta(hours=1))
-    offer = make_offer(rr, profile)
+    rr = ReviewRequestFactory(organization=funded, deadline=timezone.now() + timedelta(hours=1))
+    offer = OfferFactory(review_request=rr, expert=profile)
     assignment = offer_accept(offer_id=offer.pk, expert=profile.user)
-    open_offer = make_offer(rr, radiologist())
+    open_offer = OfferFactory(review_request=rr, expert=radiologist())
     ReviewRequest.objects.filter(pk=rr.pk).update(deadline=timezone.now() - timedelta(seconds=1))
     assert services.requests_expire_due() == 1
     _refresh(rr, assignment, profile, open_offer)
@@ -330,9 +333,11 @@ def test_requests_past_their_deadline_expire_and_release_holds(funded):
 
 def test_cancel_releases_holds_assignments_and_offers(funded):
     profile = radiologist()
-    rr = make_request(funded, reviewers=2)
-    assignment = offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
-    waiting = make_offer(rr, radiologist())
+    rr = ReviewRequestFactory(organization=funded, reviewers=2)
+    assignment = offer_accept(
+        offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user
+    )
+    waiting = OfferFactory(review_request=rr, expert=radiologist())
     services.request_cancel(review_request=rr)
     _refresh(rr, assignment, waiting, profile)
     assert rr.status == "cancelled"
@@ -344,8 +349,10 @@ def test_cancel_releases_holds_assignments_and_offers(funded):
 
 def test_cancel_is_refused_once_time_was_billed(funded):
     profile = radiologist()
-    rr = make_request(funded)
-    assignment = offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
+    rr = ReviewRequestFactory(organization=funded)
+    assignment = offer_accept(
+        offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user
+    )
     Assignment.objects.filter(pk=assignment.pk).update(billed_seconds=60)
     with pytest.raises(Refused) as exc:
         services.request_cancel(review_request=rr)
@@ -364,8 +371,10 @@ def test_release_gives_the_hold_back_requeues_and_closes_the_workspace(
     from marketplace.realtime import workspace_group
 
     profile = radiologist()
-    rr = make_request(funded)
-    assignment = offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
+    rr = ReviewRequestFactory(organization=funded)
+    assignment = offer_accept(
+        offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user
+    )
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(workspace_group(assignment.pk), channel)
@@ -390,9 +399,13 @@ def test_suspending_an_expert_withdraws_offers_and_releases_unstarted_work(funde
     from marketplace.services import user_suspend
 
     profile = radiologist()
-    rr = make_request(funded)
-    assignment = offer_accept(offer_id=make_offer(rr, profile).pk, expert=profile.user)
-    other_offer = make_offer(make_request(funded), profile)
+    rr = ReviewRequestFactory(organization=funded)
+    assignment = offer_accept(
+        offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user
+    )
+    other_offer = OfferFactory(
+        review_request=ReviewRequestFactory(organization=funded), expert=profile
+    )
     user_suspend(user=profile.user, actor=operator, reason="fraud")
     _refresh(assignment, other_offer, rr)
     assert other_offer.status == "withdrawn"
@@ -406,16 +419,16 @@ def test_supply_change_rematches_queued_requests_of_that_field(
 ):
     from experts.signals import expert_supply_changed
 
-    rr = make_request(funded)
+    rr = ReviewRequestFactory(organization=funded)
     assert matching_run(review_request=rr) == 0  # nobody yet
     profile = radiologist()
     with django_capture_on_commit_callbacks(execute=True):
         expert_supply_changed.send(sender=None, expert_id=profile.pk)
     assert Offer.objects.get(review_request=rr).expert == profile
     # A request for the parent field matches the radiologist too; others do not.
-    parent = make_request(funded, specialization=rr.specialization.parent)
-    law = make_request(
-        funded,
+    parent = ReviewRequestFactory(organization=funded, specialization=rr.specialization.parent)
+    law = ReviewRequestFactory(
+        organization=funded,
         specialization=type(rr.specialization).objects.get(slug="law"),
     )
     assert matching_for_expert(expert_id=profile.pk) == 1

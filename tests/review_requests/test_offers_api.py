@@ -8,7 +8,8 @@ from django.test import Client
 
 from review_requests.models import Assignment, Offer
 from tests.conftest import login_client
-from tests.review_requests.api_offers_support import fund, make_offer, make_request, radiologist
+from tests.factories import CreditGrantFactory, OfferFactory, ReviewRequestFactory
+from tests.review_requests.api_offers_support import radiologist
 
 pytestmark = pytest.mark.django_db
 
@@ -25,18 +26,23 @@ def other_profile(other_expert):
 
 @pytest.fixture
 def offer(organization, profile):
-    fund(organization)
-    return make_offer(make_request(organization, title="Chest X-ray <b>check</b>"), profile)
+    CreditGrantFactory(organization=organization)
+    return OfferFactory(
+        review_request=ReviewRequestFactory(
+            organization=organization, title="Chest X-ray <b>check</b>"
+        ),
+        expert=profile,
+    )
 
 
 # API ----------------------------------------------------------------------------------------
 
 
 def test_my_offers_lists_open_offers_without_the_result(expert, offer, other_profile):
-    make_offer(offer.review_request, other_profile)  # not mine
-    make_offer(
-        make_request(offer.review_request.organization),
-        Offer.objects.get(pk=offer.pk).expert,
+    OfferFactory(review_request=offer.review_request, expert=other_profile)  # not mine
+    OfferFactory(
+        review_request=ReviewRequestFactory(organization=offer.review_request.organization),
+        expert=Offer.objects.get(pk=offer.pk).expert,
         minutes=-5,
     )
     response = login_client(expert).get("/api/v1/me/offers")
@@ -60,7 +66,7 @@ def test_accept_by_api_returns_the_assignment_id(expert, offer):
 
 
 def test_accept_after_someone_else_is_409_offer_taken(expert, other_expert, offer, other_profile):
-    rival = make_offer(offer.review_request, other_profile)
+    rival = OfferFactory(review_request=offer.review_request, expert=other_profile)
     assert login_client(other_expert).post(f"/api/v1/offers/{rival.pk}/accept").status_code == 200
     response = login_client(expert).post(f"/api/v1/offers/{offer.pk}/accept")
     assert response.status_code == 409

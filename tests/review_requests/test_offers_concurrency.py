@@ -16,7 +16,8 @@ from billing.services import hold_amount_for
 from experts.models import ExpertProfile
 from review_requests.models import Assignment, Offer
 from review_requests.services import Refused, offer_accept
-from tests.review_requests.api_offers_support import fund, make_offer, make_request, radiologist
+from tests.factories import CreditGrantFactory, OfferFactory, ReviewRequestFactory
+from tests.review_requests.api_offers_support import radiologist
 
 pytestmark = [
     pytest.mark.postgres,
@@ -55,10 +56,15 @@ def _fire(offers: list[Offer]) -> tuple[list[str], list[str]]:
 
 
 def _setup(organization, *, funds_cents: int):
-    fund(organization, funds_cents)
+    CreditGrantFactory(organization=organization, amount_cents=funds_cents)
     experts = [radiologist(max_concurrent=2) for _ in range(10)]
-    requests = [make_request(organization, reviewers=2, title=f"r{i}") for i in range(5)]
-    offers = [make_offer(rr, expert) for rr in requests for expert in experts]
+    requests = [
+        ReviewRequestFactory(organization=organization, reviewers=2, title=f"r{i}")
+        for i in range(5)
+    ]
+    offers = [
+        OfferFactory(review_request=rr, expert=expert) for rr in requests for expert in experts
+    ]
     assert len(offers) == 50
     return experts, requests, offers
 

@@ -25,7 +25,8 @@ from review_requests.webhooks import (
     standard_webhooks_secret,
     webhook_event_resend,
 )
-from tests.review_requests.company_helpers import make_review_request, webhook_receiver
+from tests.factories import ReviewRequestFactory, WebhookEventFactory
+from tests.review_requests.company_helpers import webhook_receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def debug(settings):
 
 
 def _request_to(organization, url) -> ReviewRequest:
-    return make_review_request(organization, callback_url=url)
+    return ReviewRequestFactory(organization=organization, callback_url=url)
 
 
 def _due_now(event: WebhookEvent) -> None:
@@ -183,7 +184,7 @@ def test_retries_keep_the_standard_webhook_id_and_sign_a_fresh_timestamp(
 
 
 def test_no_callback_url_means_no_event(organization, django_capture_on_commit_callbacks):
-    review_request = make_review_request(organization)
+    review_request = ReviewRequestFactory(organization=organization)
     with django_capture_on_commit_callbacks(execute=True):
         request_transition(review_request=review_request, to="cancelled")
     assert not WebhookEvent.objects.exists()
@@ -304,11 +305,9 @@ def test_a_successful_resend_of_a_given_up_event_marks_it_delivered(
 ):
     with webhook_receiver() as receiver:
         review_request = _request_to(organization, receiver.url)
-        event = WebhookEvent.objects.create(
+        event = WebhookEventFactory(
             id="evt_given_up_before",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
             url=receiver.url,
             body='{"id":"evt_given_up_before"}',
             attempts=MAX_ATTEMPTS,
@@ -325,28 +324,24 @@ def test_a_successful_resend_of_a_given_up_event_marks_it_delivered(
 def test_a_plain_member_cannot_resend(organization, plain_member):
     from django.core.exceptions import PermissionDenied
 
-    review_request = make_review_request(organization, callback_url="https://93.184.216.34/h")
-    event = WebhookEvent.objects.create(
+    review_request = ReviewRequestFactory(
+        organization=organization, callback_url="https://93.184.216.34/h"
+    )
+    event = WebhookEventFactory(
         id="evt_member",
-        organization=organization,
         review_request=review_request,
-        type="review_request.completed",
-        url=review_request.callback_url,
-        body="{}",
     )
     with pytest.raises(PermissionDenied):
         webhook_event_resend(event=event, actor=plain_member)
 
 
 def test_a_claimed_attempt_cannot_be_claimed_again(debug, organization):
-    review_request = make_review_request(organization, callback_url="http://127.0.0.1:9/h")
-    event = WebhookEvent.objects.create(
+    review_request = ReviewRequestFactory(
+        organization=organization, callback_url="http://127.0.0.1:9/h"
+    )
+    event = WebhookEventFactory(
         id="evt_claim",
-        organization=organization,
         review_request=review_request,
-        type="review_request.completed",
-        url=review_request.callback_url,
-        body="{}",
         next_attempt_at=timezone.now(),
     )
     first = webhook_delivery.attempt_claim(event_id=event.pk)
@@ -364,14 +359,11 @@ def test_two_workers_racing_send_one_attempt(settings, company_member):
 
     organization = Membership.objects.get(user=company_member).organization
     with webhook_receiver(delay=0.3) as receiver:
-        review_request = make_review_request(organization, callback_url=receiver.url)
-        event = WebhookEvent.objects.create(
+        review_request = ReviewRequestFactory(organization=organization, callback_url=receiver.url)
+        event = WebhookEventFactory(
             id="evt_race",
-            organization=organization,
             review_request=review_request,
-            type="review_request.completed",
             url=receiver.url,
-            body="{}",
             next_attempt_at=timezone.now(),
         )
         results: list[str] = []
@@ -432,16 +424,13 @@ def test_dns_rebinding_to_loopback_is_refused_at_delivery(
 def test_delivery_connects_to_the_address_it_checked(debug, organization, monkeypatch):
     """One lookup per attempt: a second, different answer cannot redirect the connection."""
     with webhook_receiver() as receiver:
-        review_request = make_review_request(
-            organization, callback_url=f"http://localhost:{receiver.port}/hooks/inloop"
-        )
-        event = WebhookEvent.objects.create(
-            id="evt_pinned",
+        review_request = ReviewRequestFactory(
             organization=organization,
+            callback_url=f"http://localhost:{receiver.port}/hooks/inloop",
+        )
+        event = WebhookEventFactory(
+            id="evt_pinned",
             review_request=review_request,
-            type="review_request.completed",
-            url=review_request.callback_url,
-            body="{}",
             next_attempt_at=timezone.now(),
         )
         real_getaddrinfo = socket.getaddrinfo

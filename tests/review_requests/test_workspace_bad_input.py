@@ -14,21 +14,12 @@ from review_requests import workspace as workspace_services
 from review_requests.models import Annotation, WorkspaceEvent
 from tests.review_requests.workspace_support import (
     drain,
-    fund,
     join,
-    make_assignment,
-    make_request,
     next_event,
     receive_until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
 
 
 def _annotation(**fields) -> dict:

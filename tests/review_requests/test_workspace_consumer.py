@@ -20,26 +20,17 @@ from review_requests.consumers import WorkspaceConsumer
 from review_requests.models import Annotation, Assignment, WorkspaceEvent
 from review_requests.services import assignment_transition
 from tests.conftest import give_operator_mfa
+from tests.factories import TEXT
 from tests.review_requests.workspace_support import (
-    TEXT,
     communicator,
     drain,
-    fund,
     join,
-    make_assignment,
-    make_request,
     next_event,
     receive_until,
     session_cookie,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
 
 
 async def refused_code(assignment_id, **kwargs) -> int | None:

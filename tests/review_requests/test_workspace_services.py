@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -29,25 +30,20 @@ from review_requests.workspace_selectors import (
     workspace_snapshot,
 )
 from tests.conftest import give_operator_mfa
-from tests.review_requests.workspace_support import (
-    TEXT,
-    fund,
-    make_assignment,
-    make_request,
-)
+from tests.factories import TEXT, AssignmentFactory, CreditGrantFactory, ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def review_request(organization):
-    fund(organization)
-    return make_request(organization)
+    CreditGrantFactory(organization=organization)
+    return ReviewRequestFactory(organization=organization, in_review=True)
 
 
 @pytest.fixture
 def assignment(review_request, expert):
-    return make_assignment(review_request, expert)
+    return AssignmentFactory(review_request=review_request, expert__user=expert)
 
 
 T0 = timezone.now().replace(microsecond=0) - timedelta(hours=3)
@@ -474,8 +470,12 @@ def test_only_the_assigned_expert_makes_time(assignment, company_member, other_e
 
 
 def test_time_stops_at_the_cap_with_warnings_at_80_percent_and_at_the_cap(organization, expert):
-    fund(organization)
-    assignment = make_assignment(make_request(organization, max_hours="0.25"), expert)  # 900 s
+    CreditGrantFactory(organization=organization)
+    assignment = AssignmentFactory(
+        review_request__organization=organization,
+        review_request__max_hours=Decimal("0.25"),
+        expert__user=expert,
+    )  # 900 s
     for second in range(0, 1000, 60):
         outcome = beat(assignment, expert, second)
     assert outcome.billed_seconds == 900
@@ -491,8 +491,12 @@ def test_time_stops_at_the_cap_with_warnings_at_80_percent_and_at_the_cap(organi
 
 
 def test_cap_crossed_inside_one_heartbeat_stops_exactly_at_the_cap(organization, expert):
-    fund(organization)
-    assignment = make_assignment(make_request(organization, max_hours="0.25"), expert)
+    CreditGrantFactory(organization=organization)
+    assignment = AssignmentFactory(
+        review_request__organization=organization,
+        review_request__max_hours=Decimal("0.25"),
+        expert__user=expert,
+    )
     beat(assignment, expert, 0)
     for second in range(100, 1001, 100):  # 1000 s crosses the 900 s cap
         outcome = beat(assignment, expert, second)
@@ -521,9 +525,13 @@ def test_submit_needs_a_verdict(assignment, expert):
 def test_submit_captures_billed_time_and_completes_a_single_review(
     organization, expert, django_capture_on_commit_callbacks
 ):
-    fund(organization, 100_000)
-    review_request = make_request(organization, callback_url="https://example.com/hook")
-    assignment = make_assignment(review_request, expert, rate_cents=6_000)  # $60/h, hold $72
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    review_request = ReviewRequestFactory(
+        organization=organization, in_review=True, callback_url="https://example.com/hook"
+    )
+    assignment = AssignmentFactory(
+        review_request=review_request, expert__user=expert, rate_cents=6_000
+    )  # $60/h, hold $72
     before = company_balance(organization=organization)
     assert before.held_cents == 7_200
     beat(assignment, expert, 0)
@@ -587,10 +595,10 @@ def test_submit_captures_billed_time_and_completes_a_single_review(
 def test_two_reviewers_complete_with_consensus_only_when_both_are_in(
     organization, expert, other_expert
 ):
-    fund(organization)
-    review_request = make_request(organization, reviewers=2)
-    first = make_assignment(review_request, expert)
-    second = make_assignment(review_request, other_expert)
+    CreditGrantFactory(organization=organization)
+    review_request = ReviewRequestFactory(organization=organization, in_review=True, reviewers=2)
+    first = AssignmentFactory(review_request=review_request, expert__user=expert)
+    second = AssignmentFactory(review_request=review_request, expert__user=other_expert)
     ws.draft_update(
         assignment_id=first.pk,
         user=expert,

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from review_requests.models import Offer
 from review_requests.services import assignment_transition
 from tests.conftest import give_operator_mfa, login_client
-from tests.review_requests.workspace_support import (
-    expert_profile,
-    fund,
-    make_assignment,
-    make_request,
+from tests.factories import (
+    AssignmentFactory,
+    CreditGrantFactory,
+    ExpertProfileFactory,
+    OfferFactory,
+    ReviewRequestFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
 XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
 
 
 def url(assignment) -> str:
@@ -93,12 +84,14 @@ def test_released_expert_no_longer_sees_the_workspace(assignment, expert, compan
     ],
 )
 def test_untrusted_output_is_never_markup(organization, expert, content):
-    fund(organization)
-    review_request = make_request(organization, content=content)
+    CreditGrantFactory(organization=organization)
+    review_request = ReviewRequestFactory(
+        organization=organization, in_review=True, content=content
+    )
     review_request.prompt = XSS
     review_request.guidelines = XSS
     review_request.save()
-    assignment = make_assignment(review_request, expert)
+    assignment = AssignmentFactory(review_request=review_request, expert__user=expert)
     body = login_client(expert).get(url(assignment)).content.decode()
     assert "<script>window.__xss" not in body
     assert "<img" not in body
@@ -106,10 +99,14 @@ def test_untrusted_output_is_never_markup(organization, expert, content):
 
 
 def test_markdown_is_rendered_and_code_has_line_numbers(organization, expert):
-    fund(organization)
-    md = make_assignment(
-        make_request(organization, content={"type": "markdown", "body": "# Findings\n\n**bold**"}),
-        expert,
+    CreditGrantFactory(organization=organization)
+    md = AssignmentFactory(
+        review_request=ReviewRequestFactory(
+            organization=organization,
+            in_review=True,
+            content={"type": "markdown", "body": "# Findings\n\n**bold**"},
+        ),
+        expert__user=expert,
     )
     body = login_client(expert).get(url(md)).content.decode()
     assert "<h1>Findings</h1>" in body and "<strong>bold</strong>" in body
@@ -119,14 +116,14 @@ def test_markdown_is_rendered_and_code_has_line_numbers(organization, expert):
 
 
 def test_dashboard_counts_offers_active_work_and_the_week(organization, expert):
-    fund(organization)
-    assignment = make_assignment(make_request(organization), expert)
+    CreditGrantFactory(organization=organization)
+    assignment = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     profile = assignment.expert
-    Offer.objects.create(
-        review_request=make_request(organization, status="queued"),
+    OfferFactory(
+        review_request=ReviewRequestFactory(organization=organization),
         expert=profile,
         rate_cents=6000,
-        expires_at=timezone.now() + timedelta(minutes=10),
+        minutes=10,
     )
     response = login_client(expert).get("/expert/")
     assert response.status_code == 200
@@ -156,9 +153,12 @@ def test_dashboard_is_for_experts(client, company_member):
 def test_assignments_list_filters_and_paginates(
     organization, expert, django_assert_max_num_queries
 ):
-    fund(organization)
-    expert_profile(expert)
-    made = [make_assignment(make_request(organization), expert) for _ in range(22)]
+    CreditGrantFactory(organization=organization)
+    ExpertProfileFactory(user=expert)
+    made = [
+        AssignmentFactory(review_request__organization=organization, expert__user=expert)
+        for _ in range(22)
+    ]
     assignment_transition(assignment=made[0], to="released")
     client = login_client(expert)
     with django_assert_max_num_queries(8):
@@ -182,8 +182,8 @@ def test_assignments_list_filters_and_paginates(
 
 
 def test_assignments_list_shows_only_mine(organization, expert, other_expert):
-    fund(organization)
-    make_assignment(make_request(organization), other_expert)
+    CreditGrantFactory(organization=organization)
+    AssignmentFactory(review_request__organization=organization, expert__user=other_expert)
     response = login_client(expert).get("/expert/assignments/")
     assert response.status_code == 200
     assert response.context["page_obj"].paginator.count == 0

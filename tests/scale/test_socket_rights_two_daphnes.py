@@ -16,8 +16,8 @@ from django.db import connection
 from marketplace import services
 from marketplace.models import Membership, User
 from review_requests.services import assignment_release
-from tests.conftest import PASSWORD, give_operator_mfa
-from tests.review_requests.workspace_support import fund, make_assignment, make_request
+from tests.conftest import give_operator_mfa
+from tests.factories import PASSWORD
 from tests.scale.test_two_daphnes import (
     _cookie,
     _database_url,
@@ -58,12 +58,6 @@ def daphnes(django_db_setup, tmp_path_factory):
             process.terminate()
         for process in processes:
             process.wait(timeout=10)
-
-
-@pytest.fixture
-def assignment(organization, expert):
-    fund(organization)
-    return make_assignment(make_request(organization), expert)
 
 
 def _url(port: int, path: str = "") -> str:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from tests.review_requests.workspace_support import fund, make_assignment, make_request
+from tests.factories import AssignmentFactory, CreditGrantFactory
 
 pytestmark = [
     pytest.mark.postgres,
@@ -122,8 +122,8 @@ async def _scenario(assignment_id, ports, expert_cookie, company_cookie) -> dict
 def test_a_client_on_one_daphne_sees_the_others_events_in_order(
     organization, expert, company_member, tmp_path
 ):
-    fund(organization)
-    assignment = make_assignment(make_request(organization), expert)
+    CreditGrantFactory(organization=organization)
+    assignment = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "inloop_site.settings_test",
