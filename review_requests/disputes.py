@@ -31,6 +31,7 @@ from marketplace.selectors import (
     organization_admins,
 )
 from marketplace.services import audit_record, notify
+from marketplace.transitions import transition, transition_many
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
 from review_requests.timekeeping import stretch_end
@@ -41,24 +42,13 @@ FLAG_AFTER_DAYS = 14
 Status = Dispute.Status
 Outcome = Dispute.Outcome
 
-# The dispute's own transition table (its history is the audit trail, see dispute_timeline).
-TRANSITIONS = {
-    Status.OPEN: {Status.READY},
-    Status.READY: {Status.AWAITING_APPROVAL, Status.RESOLVED},
-    Status.AWAITING_APPROVAL: {Status.RESOLVED, Status.READY},
-    Status.RESOLVED: set(),
-}
 DECIDABLE = (Status.READY,)
 
 
-def _move(dispute: Dispute, to: str) -> str:
-    current = dispute.status
-    if to not in TRANSITIONS[current]:
-        raise ValidationError(
-            f"A dispute that is {dispute.get_status_display().lower()} cannot move to {to}."
-        )
-    dispute.status = to
-    return current
+def _move(dispute: Dispute, to: str, *, actor, reason: str = "", fields=()) -> str:
+    """Dispute.TRANSITIONS through the one helper, saving `fields` (already set) in its update."""
+    values = {name: getattr(dispute, name) for name in fields}
+    return transition(dispute, to, actor=actor, reason=reason, **values)
 
 
 def _lock(dispute: Dispute) -> Dispute:
@@ -271,8 +261,13 @@ def dispute_expert_answer(*, dispute: Dispute, user: User, statement: str, now=N
             raise ValidationError("The time to answer this dispute is over.")
         dispute.expert_statement = statement[:20000]
         dispute.expert_answered_at = now
-        _move(dispute, Status.READY)
-        dispute.save(update_fields=["expert_statement", "expert_answered_at", "status"])
+        _move(
+            dispute,
+            Status.READY,
+            actor=user,
+            reason="expert answered",
+            fields=["expert_statement", "expert_answered_at"],
+        )
         audit_record(
             actor=user,
             action="dispute.expert_answered",
@@ -400,16 +395,18 @@ def dispute_decide(
         )
         threshold = dispute_approval_threshold_cents()
         if at_stake > threshold:
-            before = _move(dispute, Status.AWAITING_APPROVAL)
-            dispute.save(
-                update_fields=[
+            before = _move(
+                dispute,
+                Status.AWAITING_APPROVAL,
+                actor=operator,
+                reason="decision proposed",
+                fields=[
                     "outcome",
                     "outcome_amount_cents",
                     "rework_funded_by",
                     "decision_note",
                     "decided_by",
-                    "status",
-                ]
+                ],
             )
             audit_record(
                 actor=operator,
@@ -461,19 +458,16 @@ def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> D
             "amount_cents": dispute.outcome_amount_cents,
             "proposed_by": dispute.decided_by.email if dispute.decided_by else "",
         }
-        before = _move(dispute, Status.READY)
         dispute.outcome = ""
         dispute.outcome_amount_cents = None
         dispute.rework_funded_by = ""
         dispute.decided_by = None
-        dispute.save(
-            update_fields=[
-                "status",
-                "outcome",
-                "outcome_amount_cents",
-                "rework_funded_by",
-                "decided_by",
-            ]
+        before = _move(
+            dispute,
+            Status.READY,
+            actor=operator,
+            reason="proposal rejected",
+            fields=["outcome", "outcome_amount_cents", "rework_funded_by", "decided_by"],
         )
         audit_record(
             actor=operator,
@@ -571,12 +565,14 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
                 actor=operator,
             )
 
-    before = _move(dispute, Status.RESOLVED)
     dispute.approved_by = approver
     dispute.resolved_at = timezone.now()
-    dispute.save(
-        update_fields=[
-            "status",
+    before = _move(
+        dispute,
+        Status.RESOLVED,
+        actor=approver or operator,
+        reason=f"decided: {dispute.outcome}",
+        fields=[
             "approved_by",
             "resolved_at",
             "outcome",
@@ -584,7 +580,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
             "rework_funded_by",
             "decision_note",
             "decided_by",
-        ]
+        ],
     )
     audit_record(
         actor=approver or operator,
@@ -648,11 +644,10 @@ def dispute_timers_run(*, now: datetime | None = None) -> TimerResult:
     ready = 0
     for pk in ready_ids:
         with transaction.atomic():
-            if (
-                Dispute.objects.filter(
-                    pk=pk, status=Status.OPEN, expert_answer_due_at__lte=now
-                ).update(status=Status.READY)
-                == 1
+            if transition_many(
+                Dispute.objects.filter(pk=pk, status=Status.OPEN, expert_answer_due_at__lte=now),
+                Status.READY,
+                reason="expert answer missed",
             ):
                 ready += 1
                 dispute = Dispute.objects.select_related("organization").get(pk=pk)
