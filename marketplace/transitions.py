@@ -9,6 +9,7 @@ change in the same transaction. Nothing else writes a status field (tests/test_t
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
@@ -31,6 +32,14 @@ def history_model(model: type[models.Model]) -> tuple[type[models.Model], str]:
     """The concrete StatusHistory model of `model` and the name of its foreign key to it."""
     field = model.history.field  # the reverse descriptor of related_name="history"
     return field.model, field.name
+
+
+def history_subject(history: type[models.Model]) -> str:
+    """The name of a StatusHistory model's foreign key to the row whose history it holds."""
+    for model in apps.get_models():
+        if hasattr(model, "TRANSITIONS") and model.history.field.model is history:
+            return model.history.field.name
+    raise LookupError(f"{history.__name__} is the history of no model with TRANSITIONS")
 
 
 def check_transition(model: type[models.Model], from_status: str, to: str) -> None:

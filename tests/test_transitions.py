@@ -73,6 +73,20 @@ def test_every_model_with_a_status_has_a_table_and_a_history():
         assert issubclass(history, StatusHistory), model.__name__
 
 
+def test_every_history_is_in_the_admin_read_only(rf):
+    from django.contrib import admin
+
+    from marketplace.admin_readonly import StatusHistoryAdmin
+
+    request = rf.get("/admin/")
+    for model in _stateful_models():
+        history = model.history.field.model
+        model_admin = admin.site.get_model_admin(history)
+        assert isinstance(model_admin, StatusHistoryAdmin), history.__name__
+        assert not model_admin.has_change_permission(request), history.__name__
+        assert model_admin.get_list_display(request)[0] == model.history.field.name
+
+
 class StatusWrites(ast.NodeVisitor):
     """Finds writes of a status field: `x.status = ...`, `.update(status=...)`, `save(
     update_fields=[..."status"...])`, `bulk_update(..., ["status"])`, `setattr(x, "status",
