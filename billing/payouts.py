@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -123,14 +123,27 @@ def _paid_out_accounts(user_ids: list[int]) -> dict[int, LedgerAccount]:
 
 
 def _earnings_link(*, payouts: list[Payout]) -> None:
-    """Mark each expert's available earnings paid by their new payout (one history row each).
-    Per payout, because each row gets its own payout: an indexed update by (user, status)."""
-    for payout in payouts:
-        transition_many(
-            Earning.objects.filter(user_id=payout.user_id, status=Earning.Status.AVAILABLE),
-            Earning.Status.PAID,
-            reason=f"payout {payout.pk}",
-            payout=payout,
+    """Mark the batch's experts' available earnings paid (through the transition helper: one
+    locked read, one update, one bulk insert of history rows), then point each at its expert's
+    new payout in one statement. (The ORM's correlated-subquery UPDATE took seconds per 10k
+    earnings on PostgreSQL; a join driven by the batch's payout ids is one pass. UPDATE ... FROM
+    works on PostgreSQL and on SQLite 3.33+.)"""
+    ids = [payout.pk for payout in payouts]
+    transition_many(
+        Earning.objects.filter(
+            user_id__in=[payout.user_id for payout in payouts], status=Earning.Status.AVAILABLE
+        ),
+        Earning.Status.PAID,
+        reason="payout",
+    )
+    earning, payout = Earning._meta.db_table, Payout._meta.db_table
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {earning} SET payout_id = {payout}.id FROM {payout} "  # noqa: S608 - table names from models
+            f"WHERE {payout}.id IN ({placeholders}) AND {earning}.user_id = {payout}.user_id "
+            f"AND {earning}.status = %s AND {earning}.payout_id IS NULL",
+            [*ids, Earning.Status.PAID],
         )
 
 

@@ -367,7 +367,7 @@ def _set_waiting_for_funds(review_request: ReviewRequest, waiting: bool, needed_
 
 def hold_scope(*, review_request_id) -> str:
     """What billing knows a request by for holds the platform pays (a rework after a dispute:
-    review_requests.disputes grants them, offer_accept spends them)."""
+    review_requests.dispute_services grants them, offer_accept spends them)."""
     return f"review_request:{review_request_id}"
 
 

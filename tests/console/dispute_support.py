@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from billing.services import credit_grant
-from review_requests import disputes
+from review_requests import dispute_services
 from review_requests import workspace as ws
 from review_requests.models import Assignment, WorkInterval
 from tests.review_requests.workspace_support import make_assignment, make_request
@@ -61,11 +61,11 @@ def open_dispute(assignment, user, **overrides):
         "requested_remedy": "full_refund",
     }
     values.update(overrides)
-    return disputes.dispute_open(assignment=assignment, user=user, **values)
+    return dispute_services.dispute_open(assignment=assignment, user=user, **values)
 
 
 def ready_dispute(assignment, company_user, expert_user, **overrides):
     dispute = open_dispute(assignment, company_user, **overrides)
-    return disputes.dispute_expert_answer(
+    return dispute_services.dispute_expert_answer(
         dispute=dispute, user=expert_user, statement="I checked every finding."
     )
