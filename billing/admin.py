@@ -9,22 +9,28 @@ from billing.models import (
     ConnectedAccount,
     CreditGrant,
     Earning,
+    EarningStatusChange,
     Funding,
+    FundingStatusChange,
     Hold,
+    HoldStatusChange,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
     MoneyAction,
+    MoneyActionStatusChange,
     Payout,
     PayoutRun,
     PayoutStatusChange,
     PlatformHoldGrant,
+    PlatformHoldGrantStatusChange,
     Refund,
     StripeEvent,
     StripeInstallation,
     TransferReversal,
+    TransferReversalStatusChange,
 )
-from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
+from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline, StatusHistoryAdmin
 
 
 class EntryInline(ReadOnlyInline):
@@ -112,13 +118,6 @@ class PayoutRunAdmin(ReadOnlyAdmin):
     search_fields = ["pk"]
 
 
-@admin.register(PayoutStatusChange)
-class PayoutStatusChangeAdmin(ReadOnlyAdmin):
-    list_display = ["payout", "from_status", "to_status", "reason", "created_at"]
-    list_filter = ["to_status"]
-    search_fields = ["payout__stripe_transfer_id", "reason"]
-
-
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
     list_display = ["earning", "amount_cents", "expert_cents", "fee_cents", "actor", "created_at"]
@@ -160,3 +159,15 @@ class MoneyActionAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["kind", "status"]
     search_fields = ["summary", "reason", "proposed_by__email"]
+
+
+for history in (
+    HoldStatusChange,
+    PlatformHoldGrantStatusChange,
+    EarningStatusChange,
+    FundingStatusChange,
+    PayoutStatusChange,
+    TransferReversalStatusChange,
+    MoneyActionStatusChange,
+):
+    admin.site.register(history, StatusHistoryAdmin)

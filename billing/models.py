@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from marketplace.models import StatusHistory
+
 
 class AppendOnlyError(Exception):
     """A posted ledger row was about to be changed or deleted: post a reversal instead."""
@@ -136,6 +138,12 @@ class Hold(models.Model):
         CAPTURED = "captured", "Captured"
         RELEASED = "released", "Released"
 
+    TRANSITIONS = {
+        "held": {"captured", "released"},
+        "captured": set(),
+        "released": set(),
+    }
+
     class Payer(models.TextChoices):
         COMPANY = "company", "The company"
         PLATFORM = "platform", "The platform (rework)"
@@ -201,6 +209,14 @@ class Earning(models.Model):
         PAID = "paid", "Paid out"
         REFUNDED = "refunded", "Refunded"
 
+    TRANSITIONS = {
+        "pending": {"available", "frozen", "refunded"},
+        "frozen": {"pending", "refunded"},
+        "available": {"paid", "refunded"},
+        "paid": {"available"},  # the payout failed or its transfer was reversed
+        "refunded": set(),
+    }
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings"
     )
@@ -242,6 +258,14 @@ class Funding(models.Model):
         PROCESSING = "processing", "Processing"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+
+    TRANSITIONS = {
+        "created": {"processing", "succeeded", "failed"},
+        "processing": {"succeeded", "failed"},
+        # A card declined first and accepted on a retry of the same PaymentIntent.
+        "failed": {"succeeded"},
+        "succeeded": set(),
+    }
 
     organization = models.ForeignKey(
         "marketplace.Organization", on_delete=models.PROTECT, related_name="fundings"
@@ -371,14 +395,8 @@ class Payout(models.Model):
         return f"payout-{self.pk}"
 
 
-class PayoutStatusChange(models.Model):
-    """History of a payout's status: one row per transition."""
-
+class PayoutStatusChange(StatusHistory):
     payout = models.ForeignKey(Payout, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=16)
-    to_status = models.CharField(max_length=16)
-    reason = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
 
 class Refund(models.Model):
@@ -400,6 +418,12 @@ class TransferReversal(models.Model):
         PENDING = "pending", "Pending"
         SUCCEEDED = "succeeded", "Succeeded"
         REFUSED = "refused", "Refused by Stripe (booked to the platform)"
+
+    TRANSITIONS = {
+        "pending": {"succeeded", "refused"},
+        "succeeded": set(),
+        "refused": set(),
+    }
 
     class Purpose(models.TextChoices):
         # A refund after payout: the platform fronted the expert's part and gets it back.
@@ -495,3 +519,30 @@ class MoneyAction(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+# The status history of each stateful model above (written by marketplace.transitions only).
+
+
+class HoldStatusChange(StatusHistory):
+    hold = models.ForeignKey(Hold, on_delete=models.CASCADE, related_name="history")
+
+
+class PlatformHoldGrantStatusChange(StatusHistory):
+    grant = models.ForeignKey(PlatformHoldGrant, on_delete=models.CASCADE, related_name="history")
+
+
+class EarningStatusChange(StatusHistory):
+    earning = models.ForeignKey(Earning, on_delete=models.CASCADE, related_name="history")
+
+
+class FundingStatusChange(StatusHistory):
+    funding = models.ForeignKey(Funding, on_delete=models.CASCADE, related_name="history")
+
+
+class TransferReversalStatusChange(StatusHistory):
+    reversal = models.ForeignKey(TransferReversal, on_delete=models.CASCADE, related_name="history")
+
+
+class MoneyActionStatusChange(StatusHistory):
+    action = models.ForeignKey(MoneyAction, on_delete=models.CASCADE, related_name="history")

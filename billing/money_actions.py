@@ -31,6 +31,7 @@ from billing import ledger, payouts, services
 from billing.models import LedgerAccount, MoneyAction, Payout, TransferReversal
 from marketplace.selectors import dispute_approval_threshold_cents
 from marketplace.services import audit_record
+from marketplace.transitions import InvalidTransition, transition
 
 Kind = MoneyAction.Kind
 Status = MoneyAction.Status
@@ -214,7 +215,7 @@ def _execute_retry(action: MoneyAction, checked) -> str:
         return "sent to Stripe again under its own key"
     try:
         payouts.payout_retry(payout=payout, actor=action.proposed_by)
-    except payouts.IllegalTransition as exc:
+    except InvalidTransition as exc:
         raise ValidationError(f"This payout cannot be retried: {exc}.") from exc
     except ledger.InsufficientFunds as exc:
         raise ValidationError(
@@ -244,13 +245,16 @@ EXECUTORS: dict[str, Callable[[MoneyAction, datetime | None], str]] = {
 
 
 def _finish(action: MoneyAction, *, to: str, decided_by, outcome: str) -> None:
-    if to not in MoneyAction.TRANSITIONS[action.status]:
-        raise ValidationError(f"A money action that is {action.status} cannot become {to}.")
-    changed = MoneyAction.objects.filter(pk=action.pk, status=action.status).update(
-        status=to, decided_by=decided_by, decided_at=timezone.now(), outcome=outcome[:500]
+    """InvalidTransition (a ValidationError) if another operator decided it meanwhile."""
+    transition(
+        action,
+        to,
+        actor=decided_by,
+        reason=outcome,
+        decided_by=decided_by,
+        decided_at=timezone.now(),
+        outcome=outcome[:500],
     )
-    if changed != 1:
-        raise ValidationError("This money action was decided by someone else meanwhile.")
     action.refresh_from_db()
 
 

@@ -48,6 +48,7 @@ from billing.models import (
     TransferReversal,
 )
 from marketplace.services import audit_record
+from marketplace.transitions import InvalidTransition, check_transition, transition, transition_many
 
 Kind = LedgerAccount.Kind
 Status = Payout.Status
@@ -62,10 +63,6 @@ PAYOUT_HOUR_UTC = 9
 IDEMPOTENCY_SAFE_AGE = timedelta(hours=20)
 
 
-class IllegalTransition(Exception):
-    pass
-
-
 def next_payout_at(now: datetime | None = None) -> datetime:
     now = now or timezone.now()
     now_utc = now.astimezone(UTC)
@@ -74,11 +71,6 @@ def next_payout_at(now: datetime | None = None) -> datetime:
     if candidate <= now_utc:
         candidate += timedelta(days=7)
     return candidate
-
-
-def _check(from_status: str, to_status: str) -> None:
-    if to_status not in Payout.TRANSITIONS.get(from_status, set()):
-        raise IllegalTransition(f"payout {from_status} -> {to_status} is not allowed")
 
 
 def _move(
@@ -93,19 +85,14 @@ def _move(
     """Conditional status change plus its history row; False if the payout had moved on (another
     status, or another attempt than the one whose outcome this is)."""
     for from_status in from_statuses:
-        _check(from_status, to)
-    now = timezone.now()
+        check_transition(Payout, from_status, to)
     with transaction.atomic():
         payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
         if payout is None or payout.status not in from_statuses:
             return False
         if attempt is not None and payout.attempt != attempt:
             return False
-        previous = payout.status
-        Payout.objects.filter(pk=payout_id).update(status=to, updated_at=now, **fields)
-        PayoutStatusChange.objects.create(
-            payout_id=payout_id, from_status=previous, to_status=to, reason=reason[:500]
-        )
+        transition(payout, to, reason=reason, updated_at=timezone.now(), **fields)
     return True
 
 
@@ -136,19 +123,27 @@ def _paid_out_accounts(user_ids: list[int]) -> dict[int, LedgerAccount]:
 
 
 def _earnings_link(*, payouts: list[Payout]) -> None:
-    """Mark the batch's experts' available earnings paid by their new payout in one statement.
-    (The ORM's correlated-subquery UPDATE took seconds per 10k earnings on PostgreSQL; a join
-    driven by the batch's payout ids is one pass. UPDATE ... FROM works on PostgreSQL and on
-    SQLite 3.33+.)"""
+    """Mark the batch's experts' available earnings paid (through the transition helper: one
+    locked read, one update, one bulk insert of history rows), then point each at its expert's
+    new payout in one statement. (The ORM's correlated-subquery UPDATE took seconds per 10k
+    earnings on PostgreSQL; a join driven by the batch's payout ids is one pass. UPDATE ... FROM
+    works on PostgreSQL and on SQLite 3.33+.)"""
     ids = [payout.pk for payout in payouts]
+    transition_many(
+        Earning.objects.filter(
+            user_id__in=[payout.user_id for payout in payouts], status=Earning.Status.AVAILABLE
+        ),
+        Earning.Status.PAID,
+        reason="payout",
+    )
     earning, payout = Earning._meta.db_table, Payout._meta.db_table
     placeholders = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {earning} SET status = %s, payout_id = {payout}.id FROM {payout} "  # noqa: S608 - table names from models
-            f"WHERE {payout}.id IN ({placeholders}) "
-            f"AND {earning}.user_id = {payout}.user_id AND {earning}.status = %s",
-            [Earning.Status.PAID, *ids, Earning.Status.AVAILABLE],
+            f"UPDATE {earning} SET payout_id = {payout}.id FROM {payout} "  # noqa: S608 - table names from models
+            f"WHERE {payout}.id IN ({placeholders}) AND {earning}.user_id = {payout}.user_id "
+            f"AND {earning}.status = %s AND {earning}.payout_id IS NULL",
+            [*ids, Earning.Status.PAID],
         )
 
 
@@ -281,16 +276,20 @@ def payout_fail(*, payout_id: int, reason: str, attempt: int | None = None) -> b
             return False
         if attempt is not None and payout.attempt != attempt:
             return False
-        _check(payout.status, Status.FAILED)
+        check_transition(Payout, payout.status, Status.FAILED)
         waiting = list(
             payout.reversals.select_for_update().filter(status=TransferReversal.Status.PENDING)
         )
         pending_reversals = [r for r in waiting if r.purpose == TransferReversal.Purpose.REFUND]
         for reversal in waiting:
             if reversal.purpose == TransferReversal.Purpose.OPERATOR:
-                reversal.status = TransferReversal.Status.REFUSED
-                reversal.failure_reason = "the payout failed: nothing was left to reverse"
-                reversal.save(update_fields=["status", "failure_reason"])
+                refused = "the payout failed: nothing was left to reverse"
+                transition(
+                    reversal,
+                    TransferReversal.Status.REFUSED,
+                    reason=refused,
+                    failure_reason=refused,
+                )
         owed = sum(reversal.amount_cents for reversal in pending_reversals)
         back = payout.amount_cents - payout.reversed_cents - owed
         paid_out = ledger.account(Kind.EXPERT_PAID_OUT, user=payout.user)
@@ -307,18 +306,22 @@ def payout_fail(*, payout_id: int, reason: str, attempt: int | None = None) -> b
                 memo=reason,
             )
         for reversal in pending_reversals:
-            reversal.status = TransferReversal.Status.SUCCEEDED
-            reversal.failure_reason = "settled from the failed payout's returned money"
-            reversal.save(update_fields=["status", "failure_reason"])
-        Earning.objects.filter(payout=payout, status=Earning.Status.PAID).update(
-            status=Earning.Status.AVAILABLE, payout=None
+            settled = "settled from the failed payout's returned money"
+            transition(
+                reversal, TransferReversal.Status.SUCCEEDED, reason=settled, failure_reason=settled
+            )
+        transition_many(
+            Earning.objects.filter(payout=payout, status=Earning.Status.PAID),
+            Earning.Status.AVAILABLE,
+            reason=f"payout {payout.pk} failed",
+            payout=None,
         )
-        previous = payout.status
-        payout.status = Status.FAILED
-        payout.failure_reason = reason[:500]
-        payout.save(update_fields=["status", "failure_reason", "updated_at"])
-        PayoutStatusChange.objects.create(
-            payout=payout, from_status=previous, to_status=Status.FAILED, reason=reason[:500]
+        transition(
+            payout,
+            Status.FAILED,
+            reason=reason,
+            failure_reason=reason[:500],
+            updated_at=timezone.now(),
         )
         audit_record(
             actor=None,
@@ -351,8 +354,11 @@ def payout_reversed_in_full(*, payout_id: int, reason: str) -> bool:
         reason=reason,
         failure_reason="The transfer was reversed.",
     )
-    Earning.objects.filter(payout=payout, status=Earning.Status.PAID).update(
-        status=Earning.Status.AVAILABLE, payout=None
+    transition_many(
+        Earning.objects.filter(payout=payout, status=Earning.Status.PAID),
+        Earning.Status.AVAILABLE,
+        reason=f"payout {payout.pk} reversed",
+        payout=None,
     )
     return True
 
@@ -431,11 +437,19 @@ def payout_retry(*, payout: Payout, actor) -> Payout:
     with transaction.atomic():
         payout = Payout.objects.select_for_update().select_related("user").get(pk=payout.pk)
         if payout.status != Status.FAILED:
-            raise IllegalTransition(f"only a failed payout gets a new attempt, not {payout.status}")
+            raise InvalidTransition(
+                f"only a failed payout gets a new attempt, not {payout.status}",
+                from_status=payout.status,
+                to_status=Status.PENDING,
+            )
         if payout.stripe_transfer_id:
             # Its transfer came back: the money is in the expert's available balance, and the
             # next run pays it in a new payout.
-            raise IllegalTransition("a reversed payout is paid again by the next run, not retried")
+            raise InvalidTransition(
+                "a reversed payout is paid again by the next run, not retried",
+                from_status=payout.status,
+                to_status=Status.PENDING,
+            )
         payout.attempt += 1
         ledger.transfer(
             ref=f"payout:{payout.pk}:retry:{payout.attempt}",
@@ -446,21 +460,15 @@ def payout_retry(*, payout: Payout, actor) -> Payout:
             guard_source=True,
             actor=actor,
         )
-        previous = payout.status
-        payout.status = Status.PENDING
-        payout.failure_reason = ""
-        payout.transfer_requested_at = None  # a new key: nothing was asked under it yet
-        payout.save(
-            update_fields=[
-                "status",
-                "attempt",
-                "failure_reason",
-                "transfer_requested_at",
-                "updated_at",
-            ]
-        )
-        PayoutStatusChange.objects.create(
-            payout=payout, from_status=previous, to_status=Status.PENDING, reason="operator retry"
+        transition(
+            payout,
+            Status.PENDING,
+            actor=actor,
+            reason="operator retry",
+            attempt=payout.attempt,
+            failure_reason="",
+            transfer_requested_at=None,  # a new key: nothing was asked under it yet
+            updated_at=timezone.now(),
         )
         audit_record(
             actor=actor,

@@ -548,3 +548,22 @@ def funding_get_for_org(*, organization, pk: int) -> Funding:
     if funding is None:
         raise Http404("No such top-up")
     return funding
+
+
+def earning_for_ref(*, ref: str) -> Earning | None:
+    """The earning captured from hold `ref` (an assignment's hold_ref), or None."""
+    return Earning.objects.filter(ref=ref).first() if ref else None
+
+
+def earning_refunds(*, earning: Earning) -> list[Refund]:
+    """The earning's refunds, oldest first, each with its transfer reversal (or None)."""
+    return list(
+        Refund.objects.filter(earning=earning)
+        .select_related("reversal")
+        .order_by("created_at", "id")
+    )
+
+
+def platform_hold_grant_for_source(*, source_ref: str) -> PlatformHoldGrant | None:
+    """The grant one decision left (e.g. a rework the platform pays for), with its holds."""
+    return PlatformHoldGrant.objects.filter(source_ref=source_ref).prefetch_related("holds").first()

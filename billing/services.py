@@ -20,6 +20,7 @@ from billing.models import CreditGrant, Earning, Hold, LedgerAccount, PlatformHo
 from billing.signals import funds_added
 from marketplace.selectors import dispute_window_hours, platform_fee_percent
 from marketplace.services import audit_record
+from marketplace.transitions import transition
 
 Kind = LedgerAccount.Kind
 
@@ -214,14 +215,9 @@ def platform_hold_grant_create(
     return grant
 
 
-def _grant_move(grant: PlatformHoldGrant, to: str, **fields) -> None:
+def _grant_move(grant: PlatformHoldGrant, to: str, *, reason: str, **fields) -> None:
     """Move a (locked) grant along its transition table; refuse anything else."""
-    if to not in PlatformHoldGrant.TRANSITIONS[grant.status]:
-        raise ValidationError(f"A platform hold grant that is {grant.status} cannot become {to}.")
-    grant.status = to
-    for name, value in fields.items():
-        setattr(grant, name, value)
-    grant.save(update_fields=["status", *fields])
+    transition(grant, to, reason=reason, **fields)
 
 
 def hold_place(
@@ -273,7 +269,7 @@ def hold_place(
         platform_grant=grant,
     )
     if grant is not None:
-        _grant_move(grant, PlatformHoldGrant.Status.HELD)
+        _grant_move(grant, PlatformHoldGrant.Status.HELD, reason=f"hold {ref}")
         audit_record(
             actor=actor,
             action="billing.platform_hold_placed",
@@ -319,14 +315,19 @@ def hold_capture(
         ledger.Line(source, hold.amount_cents - split.total_cents),
     ]
     ledger.post(ref=f"{ref}:capture", reason="capture", lines=lines, organization=organization)
-    hold.status = Hold.Status.CAPTURED
-    hold.captured_cents = split.total_cents
-    hold.fee_cents = split.fee_cents
-    hold.closed_at = timezone.now()
-    hold.save(update_fields=["status", "captured_cents", "fee_cents", "closed_at"])
+    transition(
+        hold,
+        Hold.Status.CAPTURED,
+        reason="capture",
+        captured_cents=split.total_cents,
+        fee_cents=split.fee_cents,
+        closed_at=timezone.now(),
+    )
     if hold.platform_grant_id is not None:
         grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
-        _grant_move(grant, PlatformHoldGrant.Status.USED, used_at=hold.closed_at)
+        _grant_move(
+            grant, PlatformHoldGrant.Status.USED, reason=f"captured {ref}", used_at=hold.closed_at
+        )
     return Earning.objects.create(
         user=expert_user,
         organization=organization,
@@ -356,13 +357,11 @@ def hold_release(*, ref: str) -> Hold | None:
         amount_cents=hold.amount_cents,
         organization=organization,
     )
-    hold.status = Hold.Status.RELEASED
-    hold.closed_at = timezone.now()
-    hold.save(update_fields=["status", "closed_at"])
+    transition(hold, Hold.Status.RELEASED, reason="release", closed_at=timezone.now())
     if hold.platform_grant_id is not None:
         # The expert gave the rework back: the platform still pays for whoever takes it next.
         grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
-        _grant_move(grant, PlatformHoldGrant.Status.OPEN)
+        _grant_move(grant, PlatformHoldGrant.Status.OPEN, reason=f"released {ref}")
     return hold
 
 
@@ -391,8 +390,7 @@ def _earning_mature_locked(earning: Earning, *, now) -> bool:
             amount_cents=remaining,
             organization=earning.organization,
         )
-    earning.status = Earning.Status.AVAILABLE
-    earning.save(update_fields=["status"])
+    transition(earning, Earning.Status.AVAILABLE, reason="dispute window over")
     return True
 
 
@@ -431,8 +429,7 @@ def earning_freeze(*, ref: str) -> Earning:
                 f"This earning is already {earning.get_status_display().lower()}; "
                 "it can be refunded but no longer frozen."
             )
-        earning.status = Earning.Status.FROZEN
-        earning.save(update_fields=["status"])
+        transition(earning, Earning.Status.FROZEN, reason="disputed")
         return earning
 
 
@@ -444,11 +441,9 @@ def earning_unfreeze(*, ref: str, now=None) -> Earning:
         if earning.status != Earning.Status.FROZEN:
             return earning
         if earning.refunded_cents >= earning.amount_cents + earning.fee_cents:
-            earning.status = Earning.Status.REFUNDED
-            earning.save(update_fields=["status"])
+            transition(earning, Earning.Status.REFUNDED, reason="dispute over, all refunded")
             return earning
-        earning.status = Earning.Status.PENDING
-        earning.save(update_fields=["status"])
+        transition(earning, Earning.Status.PENDING, reason="dispute over")
         _earning_mature_locked(earning, now=now)
         return earning
 
@@ -615,15 +610,20 @@ def _earning_refund_post(*, ref: str, amount_cents: int, actor, reason: str):
     if payer != Hold.Payer.PLATFORM:
         funds_added.send(sender=Refund, organization_id=earning.organization_id)
     earning.refunded_cents += amount_cents
-    fields = ["refunded_cents"]
     if earning.refunded_cents == captured and earning.status in (
         Earning.Status.PENDING,
         Earning.Status.FROZEN,
         Earning.Status.AVAILABLE,
     ):
-        earning.status = Earning.Status.REFUNDED
-        fields.append("status")
-    earning.save(update_fields=fields)
+        transition(
+            earning,
+            Earning.Status.REFUNDED,
+            actor=refund.actor,
+            reason=reason,
+            refunded_cents=earning.refunded_cents,
+        )
+    else:
+        earning.save(update_fields=["refunded_cents"])
     audit_record(
         actor=refund.actor,
         action="billing.refund",
@@ -704,9 +704,12 @@ def transfer_reversal_succeeded(*, reversal_id: int, stripe_reversal_id: str):
             amount_cents=reversal.amount_cents,
             memo=f"Reversal of payout #{payout.pk}",
         )
-        reversal.status = TransferReversal.Status.SUCCEEDED
-        reversal.stripe_reversal_id = stripe_reversal_id
-        reversal.save(update_fields=["status", "stripe_reversal_id"])
+        transition(
+            reversal,
+            TransferReversal.Status.SUCCEEDED,
+            reason="reversed",
+            stripe_reversal_id=stripe_reversal_id,
+        )
         Payout.objects.filter(pk=payout.pk).update(
             reversed_cents=F("reversed_cents") + reversal.amount_cents
         )
@@ -748,9 +751,9 @@ def transfer_reversal_refused(*, reversal_id: int, reason: str):
         reversal = TransferReversal.objects.select_for_update().get(pk=reversal_id)
         if reversal.status != TransferReversal.Status.PENDING:
             return reversal
-        reversal.status = TransferReversal.Status.REFUSED
-        reversal.failure_reason = reason[:500]
-        reversal.save(update_fields=["status", "failure_reason"])
+        transition(
+            reversal, TransferReversal.Status.REFUSED, reason=reason, failure_reason=reason[:500]
+        )
         audit_record(
             actor=None,
             action="billing.transfer_reversal_refused",
@@ -827,11 +830,16 @@ def funding_record_intent(*, funding_id: int, payment_intent_id: str, client_sec
         if not funding.stripe_payment_intent_id:
             funding.stripe_payment_intent_id = payment_intent_id
             funding.client_secret = client_secret
-            fields = ["stripe_payment_intent_id", "client_secret"]
             if funding.status == Funding.Status.CREATED:
-                funding.status = Funding.Status.PROCESSING
-                fields.append("status")
-            funding.save(update_fields=fields)
+                transition(
+                    funding,
+                    Funding.Status.PROCESSING,
+                    reason="payment intent created",
+                    stripe_payment_intent_id=payment_intent_id,
+                    client_secret=client_secret,
+                )
+            else:
+                funding.save(update_fields=["stripe_payment_intent_id", "client_secret"])
         return funding
 
 

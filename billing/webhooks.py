@@ -46,6 +46,7 @@ from billing.models import (
     TransferReversal,
 )
 from billing.signals import funds_added
+from marketplace.transitions import transition
 
 Kind = LedgerAccount.Kind
 logger = logging.getLogger("inloop.billing.webhooks")
@@ -195,9 +196,17 @@ def _payment_intent_succeeded(payload: dict[str, Any]) -> str:
         funds_added.send(sender=Funding, organization_id=funding.organization_id)
         outcome = f"credited {amount}"
     funding.stripe_payment_intent_id = intent_id
-    funding.status = Funding.Status.SUCCEEDED
     funding.succeeded_at = funding.succeeded_at or _created(payload)
-    funding.save(update_fields=["stripe_payment_intent_id", "status", "succeeded_at"])
+    if funding.status == Funding.Status.SUCCEEDED:  # the event delivered again
+        funding.save(update_fields=["stripe_payment_intent_id", "succeeded_at"])
+    else:
+        transition(
+            funding,
+            Funding.Status.SUCCEEDED,
+            reason=f"stripe event {payload.get('id', '')}"[:500],
+            stripe_payment_intent_id=intent_id,
+            succeeded_at=funding.succeeded_at,
+        )
     return outcome
 
 
@@ -210,9 +219,17 @@ def _payment_intent_failed(payload: dict[str, Any]) -> str:
         return "ignored: already succeeded"
     error = intent.get("last_payment_error") or {}
     funding.stripe_payment_intent_id = intent.get("id")
-    funding.status = Funding.Status.FAILED
     funding.failure_reason = str(error.get("message") or "The payment failed.")[:500]
-    funding.save(update_fields=["stripe_payment_intent_id", "status", "failure_reason"])
+    if funding.status == Funding.Status.FAILED:  # the event delivered again, or a second decline
+        funding.save(update_fields=["stripe_payment_intent_id", "failure_reason"])
+    else:
+        transition(
+            funding,
+            Funding.Status.FAILED,
+            reason=funding.failure_reason,
+            stripe_payment_intent_id=funding.stripe_payment_intent_id,
+            failure_reason=funding.failure_reason,
+        )
     return "funding failed"
 
 

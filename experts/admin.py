@@ -6,6 +6,7 @@ from experts.models import (
     AvailabilityWindow,
     CompanyBlock,
     Credential,
+    CredentialStatusChange,
     ExpertProfile,
     ExpertSpecialization,
     MatchRow,
@@ -13,7 +14,7 @@ from experts.models import (
     Specialization,
     TimeOff,
 )
-from marketplace.admin_readonly import ReadOnlyAdmin
+from marketplace.admin_readonly import ReadOnlyAdmin, StatusHistoryAdmin
 
 
 class SpecializationInline(admin.TabularInline):
@@ -54,6 +55,8 @@ class CredentialAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["expert__display_name", "expert__user__email", "issuer", "number"]
     raw_id_fields = ["expert", "reviewed_by"]
+    # Verified or rejected only from the console's credential queue (history row, notification).
+    readonly_fields = ["status", "reviewed_by", "reviewed_at", "rejection_reason"]
 
 
 @admin.register(ExpertSpecialization)
@@ -103,3 +106,6 @@ class MatchRowAdmin(ReadOnlyAdmin):
     list_display = ["expert", "node", "exact", "rate_cents", "current_load"]
     list_filter = ["exact", "always_available"]
     search_fields = ["expert__display_name", "node__slug"]
+
+
+admin.site.register(CredentialStatusChange, StatusHistoryAdmin)

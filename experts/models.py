@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone as tz
 
+from marketplace.models import StatusHistory
+
 MIN_RATE_CENTS = 1_000
 MAX_RATE_CENTS = 100_000
 
@@ -162,6 +164,13 @@ class Credential(models.Model):
         VERIFIED = "verified", "Verified"
         REJECTED = "rejected", "Rejected"
 
+    TRANSITIONS = {
+        "pending": {"verified", "rejected"},
+        # A verified credential can still be withdrawn when it turns out to be wrong.
+        "verified": {"rejected"},
+        "rejected": set(),
+    }
+
     expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="credentials")
     # The top-level field this credential proves (medicine, law, ...).
     field = models.ForeignKey(Specialization, on_delete=models.PROTECT, related_name="+")
@@ -194,6 +203,10 @@ class Credential(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_on is not None and self.expires_on < tz.localdate()
+
+
+class CredentialStatusChange(StatusHistory):
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="history")
 
 
 class CompanyBlock(models.Model):

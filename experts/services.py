@@ -34,6 +34,7 @@ from experts.models import (
 from experts.signals import expert_supply_changed
 from marketplace.models import Membership, Organization, User
 from marketplace.services import audit_record, notify
+from marketplace.transitions import transition
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAX_WINDOWS_PER_DAY = 6
@@ -47,13 +48,6 @@ DOCUMENT_SIGNATURES: list[tuple[bytes, str, str]] = [
     (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
     (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
 ]
-
-CREDENTIAL_TRANSITIONS: dict[str, set[str]] = {
-    Credential.Status.PENDING: {Credential.Status.VERIFIED, Credential.Status.REJECTED},
-    # A verified credential can still be withdrawn when it turns out to be wrong.
-    Credential.Status.VERIFIED: {Credential.Status.REJECTED},
-    Credential.Status.REJECTED: set(),
-}
 
 
 def _supply_changed(expert_id) -> None:
@@ -356,16 +350,15 @@ def _credential_move(
         raise PermissionDenied("Only operators review credentials.")
     with transaction.atomic(), refresh_deferred():
         current = Credential.objects.select_for_update().get(pk=credential.pk)
-        if to not in CREDENTIAL_TRANSITIONS[current.status]:
-            raise ValidationError(
-                f"A {current.get_status_display().lower()} credential cannot become {to}."
-            )
-        before = current.status
-        current.status = to
-        current.reviewed_by = operator
-        current.reviewed_at = timezone.now()
-        current.rejection_reason = reason[:500]
-        current.save(update_fields=["status", "reviewed_by", "reviewed_at", "rejection_reason"])
+        before = transition(
+            current,
+            to,
+            actor=operator,
+            reason=reason,
+            reviewed_by=operator,
+            reviewed_at=timezone.now(),
+            rejection_reason=reason[:500],
+        )
         audit_record(
             actor=operator,
             action=f"credential.{to}",

@@ -26,3 +26,23 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class StatusHistoryAdmin(ReadOnlyAdmin):
+    """The one admin of every marketplace.models.StatusHistory model (register each with it):
+    who moved which row from what to what, and why. Written by marketplace.transitions only."""
+
+    list_filter = ["to_status", "from_status", "created_at"]
+    search_fields = ["reason", "actor__email", "to_status"]
+    date_hierarchy = "created_at"
+
+    def subject(self) -> str:
+        from marketplace.transitions import history_subject
+
+        return history_subject(self.model)
+
+    def get_list_display(self, request):
+        return [self.subject(), "from_status", "to_status", "actor", "reason", "created_at"]
+
+    def get_list_select_related(self, request):
+        return ["actor", self.subject()]

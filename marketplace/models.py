@@ -273,3 +273,22 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.worker_id} (last beat {self.beat_at:%H:%M:%S})"
+
+
+class StatusHistory(models.Model):
+    """One row per status change of a stateful model, written by marketplace.transitions only.
+
+    Each stateful model has one concrete subclass whose foreign key to it is named as the model
+    and has `related_name="history"`: the helper finds the history model through that name."""
+
+    from_status = models.CharField(max_length=32, blank=True)  # empty on a row's first state
+    to_status = models.CharField(max_length=32)
+    reason = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        "marketplace.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]

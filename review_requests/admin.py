@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
+from marketplace.admin_readonly import ReadOnlyAdmin, ReadOnlyInline, StatusHistoryAdmin
 from review_requests.models import (
     Annotation,
     Assignment,
     AssignmentStatusChange,
     Dispute,
+    DisputeStatusChange,
     IdempotencyRecord,
     Offer,
+    OfferStatusChange,
     RequestStatusChange,
     Review,
     ReviewRequest,
@@ -33,13 +35,6 @@ class ReviewRequestAdmin(ReadOnlyAdmin):
     list_select_related = ["organization", "specialization"]
 
 
-@admin.register(RequestStatusChange)
-class RequestStatusChangeAdmin(ReadOnlyAdmin):
-    list_display = ["review_request", "from_status", "to_status", "reason", "created_at"]
-    list_filter = ["to_status"]
-    search_fields = ["review_request__id", "review_request__title", "reason"]
-
-
 @admin.register(Offer)
 class OfferAdmin(ReadOnlyAdmin):
     list_display = ["review_request", "expert", "rate_cents", "status", "expires_at"]
@@ -54,13 +49,6 @@ class AssignmentAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["id", "review_request__title", "expert__user__email", "hold_ref"]
     list_select_related = ["review_request", "expert"]
-
-
-@admin.register(AssignmentStatusChange)
-class AssignmentStatusChangeAdmin(ReadOnlyAdmin):
-    list_display = ["assignment", "from_status", "to_status", "reason", "created_at"]
-    list_filter = ["to_status"]
-    search_fields = ["assignment__id", "reason"]
 
 
 @admin.register(WorkspaceEvent)
@@ -131,3 +119,12 @@ class DisputeAdmin(ReadOnlyAdmin):
     list_display = ["id", "organization", "category", "status", "outcome", "created_at"]
     list_filter = ["status", "category", "outcome"]
     search_fields = ["id", "organization__name", "assignment__id", "description"]
+
+
+for history in (
+    RequestStatusChange,
+    OfferStatusChange,
+    AssignmentStatusChange,
+    DisputeStatusChange,
+):
+    admin.site.register(history, StatusHistoryAdmin)

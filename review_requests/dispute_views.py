@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from marketplace.formfields import TextField
 from marketplace.permissions import company_required, expert_required
-from review_requests import disputes
+from review_requests import dispute_selectors, dispute_services
 from review_requests.models import Dispute
 
 
@@ -91,7 +91,7 @@ def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
 @require_GET
 def company_disputes(request):
     status = request.GET.get("status", "")
-    qs = disputes.disputes_for_company(organization=request.organization, status=status)
+    qs = dispute_selectors.disputes_for_company(organization=request.organization, status=status)
     page_obj = Paginator(qs, 25).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -110,14 +110,14 @@ def company_disputes(request):
 @company_required
 @require_http_methods(["GET", "POST"])
 def company_dispute_new(request, assignment_pk):
-    assignment = disputes.assignment_get_for_dispute(user=request.user, pk=assignment_pk)
+    assignment = dispute_selectors.assignment_get_for_dispute(user=request.user, pk=assignment_pk)
     existing = Dispute.objects.filter(assignment=assignment).first()
     if existing is not None:
         return redirect("company_dispute", pk=existing.pk)
     form = DisputeOpenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            dispute = disputes.dispute_open(
+            dispute = dispute_services.dispute_open(
                 assignment=assignment,
                 user=request.user,
                 category=form.cleaned_data["category"],
@@ -139,9 +139,9 @@ def company_dispute_new(request, assignment_pk):
             "form": form,
             "assignment": assignment,
             "rr": assignment.review_request,
-            "can_open": disputes.can_open_dispute(assignment=assignment),
-            "window_closes_at": disputes.dispute_window_closes_at(assignment=assignment),
-            "captured_cents": disputes.captured_cents(assignment=assignment),
+            "can_open": dispute_selectors.can_open_dispute(assignment=assignment),
+            "window_closes_at": dispute_selectors.dispute_window_closes_at(assignment=assignment),
+            "captured_cents": dispute_selectors.captured_cents(assignment=assignment),
         },
     )
 
@@ -149,11 +149,11 @@ def company_dispute_new(request, assignment_pk):
 @company_required
 @require_http_methods(["GET", "POST"])
 def company_dispute(request, pk):
-    dispute = disputes.dispute_get_for_company(user=request.user, pk=pk)
+    dispute = dispute_selectors.dispute_get_for_company(user=request.user, pk=pk)
     form = AddendumForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            disputes.dispute_company_addendum(
+            dispute_services.dispute_company_addendum(
                 dispute=dispute, user=request.user, text=form.cleaned_data["text"]
             )
         except ValidationError as exc:
@@ -167,8 +167,8 @@ def company_dispute(request, pk):
         {
             "dispute": dispute,
             "rr": dispute.assignment.review_request,
-            "split": disputes.assignment_earning_split(assignment=dispute.assignment),
-            "timeline": disputes.dispute_timeline(dispute=dispute),
+            "split": dispute_selectors.assignment_earning_split(assignment=dispute.assignment),
+            "timeline": dispute_selectors.dispute_timeline(dispute=dispute),
             "form": form,
             "can_add": dispute.company_addendum_at is None
             and dispute.status in (Dispute.Status.OPEN, Dispute.Status.READY),
@@ -182,11 +182,11 @@ def company_dispute(request, pk):
 @expert_required
 @require_http_methods(["GET", "POST"])
 def expert_dispute(request, pk):
-    dispute = disputes.dispute_get_for_expert(user=request.user, pk=pk)
+    dispute = dispute_selectors.dispute_get_for_expert(user=request.user, pk=pk)
     form = StatementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            disputes.dispute_expert_answer(
+            dispute_services.dispute_expert_answer(
                 dispute=dispute, user=request.user, statement=form.cleaned_data["statement"]
             )
         except ValidationError as exc:
@@ -200,8 +200,8 @@ def expert_dispute(request, pk):
         {
             "dispute": dispute,
             "rr": dispute.assignment.review_request,
-            "split": disputes.assignment_earning_split(assignment=dispute.assignment),
-            "timeline": disputes.dispute_timeline(dispute=dispute),
+            "split": dispute_selectors.assignment_earning_split(assignment=dispute.assignment),
+            "timeline": dispute_selectors.dispute_timeline(dispute=dispute),
             "form": form,
             "can_answer": dispute.status == Dispute.Status.OPEN
             and dispute.expert_answered_at is None,

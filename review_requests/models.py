@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.models import StatusHistory
+
 
 def _person_or_none():
     """A user key that rows made by the API or the system leave empty: not indexed as a whole
@@ -110,19 +112,10 @@ class ReviewRequest(models.Model):
         return self.title
 
 
-class RequestStatusChange(models.Model):
+class RequestStatusChange(StatusHistory):
     review_request = models.ForeignKey(
         ReviewRequest, on_delete=models.CASCADE, related_name="history"
     )
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
-    reason = models.CharField(max_length=200, blank=True)
-    actor = _person_or_none()
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [_where_set("actor", "rsc_actor")]
 
 
 class Offer(models.Model):
@@ -133,6 +126,15 @@ class Offer(models.Model):
         EXPIRED = "expired", "Expired"
         TAKEN = "taken", "Taken by another expert"
         WITHDRAWN = "withdrawn", "Withdrawn"
+
+    TRANSITIONS = {
+        "open": {"accepted", "declined", "expired", "taken", "withdrawn"},
+        "accepted": set(),
+        "declined": set(),
+        "expired": set(),
+        "taken": set(),
+        "withdrawn": set(),
+    }
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     review_request = models.ForeignKey(
@@ -221,17 +223,12 @@ class Assignment(models.Model):
         indexes = [models.Index(fields=["expert", "status"], name="assignment_expert_status")]
 
 
-class AssignmentStatusChange(models.Model):
+class AssignmentStatusChange(StatusHistory):
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16)
-    reason = models.CharField(max_length=200, blank=True)
-    actor = _person_or_none()
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [_where_set("actor", "asc_actor")]
+
+class OfferStatusChange(StatusHistory):
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="history")
 
 
 class WorkspaceEvent(models.Model):
@@ -386,6 +383,14 @@ class Dispute(models.Model):
         AWAITING_APPROVAL = "awaiting_approval", "Awaiting a second operator"
         RESOLVED = "resolved", "Resolved"
 
+    # Its history rows and the audit log are the trail that dispute_timeline shows.
+    TRANSITIONS = {
+        "open": {"ready"},
+        "ready": {"awaiting_approval", "resolved"},
+        "awaiting_approval": {"resolved", "ready"},
+        "resolved": set(),
+    }
+
     class Outcome(models.TextChoices):
         RELEASE = "release", "Released to the expert"
         PARTIAL_REFUND = "partial_refund", "Partial refund"
@@ -428,3 +433,7 @@ class Dispute(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class DisputeStatusChange(StatusHistory):
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="history")

@@ -10,20 +10,13 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from marketplace.realtime import broadcast_on_commit, request_group
+from marketplace.transitions import record_initial, transition, transition_many
 from review_requests.models import (
     Assignment,
-    AssignmentStatusChange,
     RequestStatusChange,
     ReviewRequest,
 )
 from review_requests.webhooks import EVENT_TYPES, webhook_event_enqueue
-
-
-class IllegalTransition(Exception):
-    def __init__(self, kind: str, from_status: str, to_status: str):
-        super().__init__(f"A {kind} cannot go from {from_status} to {to_status}.")
-        self.from_status = from_status
-        self.to_status = to_status
 
 
 def request_transition(
@@ -32,31 +25,16 @@ def request_transition(
     """Move a request to `to` (must be allowed by ReviewRequest.TRANSITIONS). Runs inside the
     caller's transaction; the webhook event and the live update go out on commit."""
     with transaction.atomic():
-        current = (
-            ReviewRequest.objects.select_for_update()
-            .only("status")
-            .get(pk=review_request.pk)
-            .status
+        review_request.refresh_from_db(
+            fields=["status"], from_queryset=ReviewRequest.objects.select_for_update()
         )
-        if to not in ReviewRequest.TRANSITIONS[current]:
-            raise IllegalTransition("review request", current, to)
         now = timezone.now()
-        review_request.status = to
-        fields = ["status", "updated_at"]
+        fields = {"updated_at": now}
         if to == ReviewRequest.Status.COMPLETED:
-            review_request.completed_at = now
-            fields.append("completed_at")
+            fields["completed_at"] = now
         if to == ReviewRequest.Status.IN_REVIEW and review_request.first_accepted_at is None:
-            review_request.first_accepted_at = now
-            fields.append("first_accepted_at")
-        review_request.save(update_fields=fields)
-        RequestStatusChange.objects.create(
-            review_request=review_request,
-            from_status=current,
-            to_status=to,
-            reason=reason[:200],
-            actor=actor,
-        )
+            fields["first_accepted_at"] = now
+        current = transition(review_request, to, actor=actor, reason=reason, **fields)
         event_type = EVENT_TYPES.get(to)
         if event_type is not None:
             webhook_event_enqueue(review_request=review_request, event_type=event_type)
@@ -79,29 +57,18 @@ def assignment_transition(
     *, assignment: Assignment, to: str, reason: str = "", actor=None
 ) -> Assignment:
     with transaction.atomic():
-        current = Assignment.objects.select_for_update().only("status").get(pk=assignment.pk).status
-        if to not in Assignment.TRANSITIONS[current]:
-            raise IllegalTransition("assignment", current, to)
-        now = timezone.now()
-        assignment.status = to
-        fields = ["status"]
-        if to == Assignment.Status.IN_PROGRESS and assignment.started_at is None:
-            assignment.started_at = now
-            fields.append("started_at")
-        elif to == Assignment.Status.SUBMITTED:
-            assignment.submitted_at = now
-            fields.append("submitted_at")
-        elif to == Assignment.Status.RELEASED:
-            assignment.released_at = now
-            fields.append("released_at")
-        assignment.save(update_fields=fields)
-        AssignmentStatusChange.objects.create(
-            assignment=assignment,
-            from_status=current,
-            to_status=to,
-            reason=reason[:200],
-            actor=actor,
+        assignment.refresh_from_db(
+            fields=["status"], from_queryset=Assignment.objects.select_for_update()
         )
+        now = timezone.now()
+        fields = {}
+        if to == Assignment.Status.IN_PROGRESS and assignment.started_at is None:
+            fields["started_at"] = now
+        elif to == Assignment.Status.SUBMITTED:
+            fields["submitted_at"] = now
+        elif to == Assignment.Status.RELEASED:
+            fields["released_at"] = now
+        transition(assignment, to, actor=actor, reason=reason, **fields)
         broadcast_on_commit(
             request_group(assignment.review_request_id),
             {
@@ -372,7 +339,7 @@ def _set_waiting_for_funds(review_request: ReviewRequest, waiting: bool, needed_
 
 def hold_scope(*, review_request_id) -> str:
     """What billing knows a request by for holds the platform pays (a rework after a dispute:
-    review_requests.disputes grants them, offer_accept spends them)."""
+    review_requests.dispute_services grants them, offer_accept spends them)."""
     return f"review_request:{review_request_id}"
 
 
@@ -409,17 +376,15 @@ def offer_accept(*, offer_id, expert) -> Assignment:
             refusal = Refused(409, "offer_declined", "You declined this offer.")
         elif offer.status == Offer.Status.EXPIRED or offer.expires_at <= now:
             if offer.status == Offer.Status.OPEN:
-                Offer.objects.filter(pk=offer.pk).update(
-                    status=Offer.Status.EXPIRED, responded_at=now
-                )
+                transition(offer, Offer.Status.EXPIRED, reason="expired", responded_at=now)
                 expired_after = (offer.expires_at - offer.created_at).total_seconds()
                 _responses_record_on_commit([(profile.pk, expired_after)])
             refusal = Refused(410, "offer_expired", "This offer has expired.")
         elif rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
-            Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.WITHDRAWN)
+            transition(offer, Offer.Status.WITHDRAWN, reason="request no longer open")
             refusal = Refused(409, "offer_taken", "This request is no longer open.")
         elif filled >= rr.reviewers:
-            Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.TAKEN)
+            transition(offer, Offer.Status.TAKEN, reason="every slot filled")
             refusal = Refused(409, "offer_taken", "Another expert took this slot first.")
         elif profile.current_load >= profile.max_concurrent:
             refusal = Refused(
@@ -465,14 +430,14 @@ def offer_accept(*, offer_id, expert) -> Assignment:
             if refusal.code == "insufficient_funds":
                 _set_waiting_for_funds(rr, True, needed_cents)
         else:
-            AssignmentStatusChange.objects.create(
-                assignment=assignment,
-                from_status="",
-                to_status=Assignment.Status.ACCEPTED,
-                reason="offer accepted",
+            record_initial(assignment, actor=profile.user, reason="offer accepted")
+            transition(
+                offer,
+                Offer.Status.ACCEPTED,
                 actor=profile.user,
+                reason="accepted",
+                responded_at=now,
             )
-            Offer.objects.filter(pk=offer.pk).update(status=Offer.Status.ACCEPTED, responded_at=now)
             _responses_record_on_commit([(profile.pk, (now - offer.created_at).total_seconds())])
             _expert_load_refresh(expert_id=profile.pk)
             if rr.waiting_for_funds:
@@ -494,8 +459,11 @@ def offer_accept(*, offer_id, expert) -> Assignment:
                     },
                 )
             if filled + 1 >= rr.reviewers:
-                rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk).update(
-                    status=Offer.Status.TAKEN, responded_at=now
+                transition_many(
+                    rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk),
+                    Offer.Status.TAKEN,
+                    reason="every slot filled",
+                    responded_at=now,
                 )
             _notify_company_admins(
                 rr,
@@ -524,9 +492,13 @@ def offer_decline(*, offer_id, expert) -> None:
             )
         if offer.status != Offer.Status.OPEN:
             return
-        offer.status = Offer.Status.DECLINED
-        offer.responded_at = timezone.now()
-        offer.save(update_fields=["status", "responded_at"])
+        transition(
+            offer,
+            Offer.Status.DECLINED,
+            actor=profile.user,
+            reason="declined",
+            responded_at=timezone.now(),
+        )
         _responses_record_on_commit(
             [(profile.pk, (offer.responded_at - offer.created_at).total_seconds())]
         )
@@ -607,8 +579,12 @@ def _wind_down(*, rr: ReviewRequest, actor, reason: str, dropped: bool) -> None:
 
     for assignment in rr.assignments.filter(status__in=Assignment.ACTIVE).select_related("expert"):
         _release_locked(rr=rr, assignment=assignment, actor=actor, reason=reason, dropped=dropped)
-    rr.offers.filter(status=Offer.Status.OPEN).update(
-        status=Offer.Status.WITHDRAWN, responded_at=timezone.now()
+    transition_many(
+        rr.offers.filter(status=Offer.Status.OPEN),
+        Offer.Status.WITHDRAWN,
+        actor=actor,
+        reason=reason,
+        responded_at=timezone.now(),
     )
 
 
@@ -682,8 +658,13 @@ def offers_expire_due(*, limit: int = 500) -> int:
         )
         if not due:
             return 0
-        expired = Offer.objects.filter(pk__in=[row[0] for row in due]).update(
-            status=Offer.Status.EXPIRED, responded_at=now
+        expired = len(
+            transition_many(
+                Offer.objects.filter(pk__in=[row[0] for row in due]),
+                Offer.Status.EXPIRED,
+                reason="expired",
+                responded_at=now,
+            )
         )
         _responses_record_on_commit(
             [
@@ -713,8 +694,12 @@ def expert_suspended_wind_down(*, user, actor=None) -> int:
                 "review_request_id", flat=True
             )
         )
-        Offer.objects.filter(expert=profile, status=Offer.Status.OPEN).update(
-            status=Offer.Status.WITHDRAWN, responded_at=timezone.now()
+        transition_many(
+            Offer.objects.filter(expert=profile, status=Offer.Status.OPEN),
+            Offer.Status.WITHDRAWN,
+            actor=actor,
+            reason="expert suspended",
+            responded_at=timezone.now(),
         )
         released = 0
         for assignment in Assignment.objects.filter(

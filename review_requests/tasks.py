@@ -92,7 +92,7 @@ def idempotency_prune() -> int:
 def dispute_timers() -> dict:
     """Periodic: disputes without an expert answer after 3 days become ready for a decision;
     disputes open over 14 days are flagged."""
-    from review_requests.disputes import dispute_timers_run
+    from review_requests.dispute_services import dispute_timers_run
 
     result = dispute_timers_run()
     return {"ready": result.ready, "flagged": result.flagged}

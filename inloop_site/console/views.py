@@ -717,12 +717,12 @@ def disputes(request):
 
 
 def _case_context(request, dispute, decision_form=None, reject_form=None) -> dict:
-    from review_requests import disputes as dispute_services
+    from review_requests import dispute_selectors
 
     return {
         "dispute": dispute,
-        "evidence": dispute_services.dispute_evidence(dispute=dispute),
-        "timeline": dispute_services.dispute_timeline(dispute=dispute, for_operator=True),
+        "evidence": dispute_selectors.dispute_evidence(dispute=dispute),
+        "timeline": dispute_selectors.dispute_timeline(dispute=dispute, for_operator=True),
         "decision_form": decision_form or forms.DecisionForm(),
         "reject_form": reject_form or forms.ReasonForm(),
         "threshold_cents": core_selectors.dispute_approval_threshold_cents(),
@@ -734,9 +734,9 @@ def _case_context(request, dispute, decision_form=None, reject_form=None) -> dic
 @operator_required
 @require_http_methods(["GET", "POST"])
 def dispute_case(request, pk):
-    from review_requests import disputes as dispute_services
+    from review_requests import dispute_selectors, dispute_services
 
-    dispute = dispute_services.dispute_get_for_operator(pk=pk)
+    dispute = dispute_selectors.dispute_get_for_operator(pk=pk)
     form = forms.DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -772,9 +772,9 @@ def dispute_case(request, pk):
 def dispute_approve(request, pk):
     from django.core.exceptions import PermissionDenied
 
-    from review_requests import disputes as dispute_services
+    from review_requests import dispute_selectors, dispute_services
 
-    dispute = dispute_services.dispute_get_for_operator(pk=pk)
+    dispute = dispute_selectors.dispute_get_for_operator(pk=pk)
     try:
         dispute_services.dispute_approve(dispute=dispute, operator=request.user)
     except PermissionDenied as exc:
@@ -791,9 +791,9 @@ def dispute_approve(request, pk):
 def dispute_reject(request, pk):
     from django.core.exceptions import PermissionDenied
 
-    from review_requests import disputes as dispute_services
+    from review_requests import dispute_selectors, dispute_services
 
-    dispute = dispute_services.dispute_get_for_operator(pk=pk)
+    dispute = dispute_selectors.dispute_get_for_operator(pk=pk)
     form = forms.ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Say why the proposal is sent back.")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing import ledger, payouts, services, stripe_gateway
 from billing.models import ConnectedAccount, Earning, LedgerAccount, Payout, TransferReversal
+from marketplace.transitions import InvalidTransition
 from tests.billing.support import transfers_made
 from tests.factories import (
     ConnectedAccountFactory,
@@ -146,7 +147,7 @@ def test_a_double_clicked_retry_or_mark_failed_moves_the_money_once(settings, or
     assert payouts.payout_fail(payout_id=payout.pk, reason="refused again") is False
     assert ledger.balance(Kind.EXPERT_AVAILABLE, user=expert) == 6000
     payouts.payout_retry(payout=payout, actor=None)
-    with pytest.raises(payouts.IllegalTransition):
+    with pytest.raises(InvalidTransition):
         payouts.payout_retry(payout=payout, actor=None)
     payout.refresh_from_db()
     assert payout.attempt == 1

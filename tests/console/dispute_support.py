@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from review_requests import disputes
+from review_requests import dispute_services
 from review_requests import workspace as ws
 from review_requests.models import Assignment
 from tests.factories import (
@@ -62,11 +62,11 @@ def open_dispute(assignment, user, **overrides):
         "requested_remedy": "full_refund",
     }
     values.update(overrides)
-    return disputes.dispute_open(assignment=assignment, user=user, **values)
+    return dispute_services.dispute_open(assignment=assignment, user=user, **values)
 
 
 def ready_dispute(assignment, company_user, expert_user, **overrides):
     dispute = open_dispute(assignment, company_user, **overrides)
-    return disputes.dispute_expert_answer(
+    return dispute_services.dispute_expert_answer(
         dispute=dispute, user=expert_user, statement="I checked every finding."
     )

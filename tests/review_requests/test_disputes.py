@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing.models import Earning
 from marketplace.models import AuditLog, Notification
-from review_requests import disputes
+from review_requests import dispute_services
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
 from tests.console.dispute_support import CAPTURED_CENTS, open_dispute, submitted_assignment
@@ -211,22 +211,22 @@ def test_other_tenant_cannot_see_the_company_case(assignment, company_member, ot
 
 def test_three_day_timer_makes_unanswered_disputes_ready(assignment, company_member):
     dispute = open_dispute(assignment, company_member)
-    assert disputes.dispute_timers_run() == disputes.TimerResult(ready=0, flagged=0)
+    assert dispute_services.dispute_timers_run() == dispute_services.TimerResult(ready=0, flagged=0)
     Dispute.objects.filter(pk=dispute.pk).update(
         expert_answer_due_at=timezone.now() - timedelta(seconds=1)
     )
-    assert disputes.dispute_timers_run() == disputes.TimerResult(ready=1, flagged=0)
+    assert dispute_services.dispute_timers_run() == dispute_services.TimerResult(ready=1, flagged=0)
     dispute.refresh_from_db()
     assert dispute.status == "ready"
     assert AuditLog.objects.filter(action="dispute.expert_answer_missed").count() == 1
     # A second run changes nothing.
-    assert disputes.dispute_timers_run() == disputes.TimerResult(ready=0, flagged=0)
+    assert dispute_services.dispute_timers_run() == dispute_services.TimerResult(ready=0, flagged=0)
 
 
 def test_fourteen_day_timer_flags_and_the_console_shows_it(assignment, company_member, operator):
     dispute = open_dispute(assignment, company_member)
     Dispute.objects.filter(pk=dispute.pk).update(created_at=timezone.now() - timedelta(days=13))
-    assert disputes.dispute_timers_run().flagged == 0
+    assert dispute_services.dispute_timers_run().flagged == 0
     Dispute.objects.filter(pk=dispute.pk).update(
         created_at=timezone.now() - timedelta(days=14, minutes=1)
     )

@@ -13,7 +13,7 @@ from billing import ledger
 from billing.models import Earning, LedgerAccount, Payout, TransferReversal
 from billing.selectors import company_balance
 from marketplace.models import AuditLog, Notification
-from review_requests import disputes
+from review_requests import dispute_services
 from review_requests.models import Assignment, Offer, ReviewRequest
 from tests.billing.support import use_localstripe
 from tests.conftest import give_operator_mfa, login_client
@@ -55,7 +55,7 @@ def balances(organization, expert) -> dict:
 def decide(dispute, operator, capture, **kwargs):
     kwargs.setdefault("note", "Decided on the evidence.")
     with capture(execute=True):
-        return disputes.dispute_decide(dispute=dispute, operator=operator, **kwargs)
+        return dispute_services.dispute_decide(dispute=dispute, operator=operator, **kwargs)
 
 
 def test_starting_point_is_what_the_submit_captured(organization, expert, dispute):
@@ -200,7 +200,9 @@ def test_rework_by_the_platform_keeps_the_expert_paid_and_leaves_the_company_unt
 
 def test_rework_needs_a_payer_and_decisions_need_a_note(operator, dispute):
     with pytest.raises(ValidationError) as exc:
-        disputes.dispute_decide(dispute=dispute, operator=operator, outcome="rework", note="")
+        dispute_services.dispute_decide(
+            dispute=dispute, operator=operator, outcome="rework", note=""
+        )
     assert set(exc.value.error_dict) == {"rework_funded_by", "note"}
 
 
@@ -211,7 +213,9 @@ def test_open_dispute_cannot_be_decided_before_the_expert_answers(
 
     dispute = open_dispute(assignment, company_member)
     with pytest.raises(ValidationError):
-        disputes.dispute_decide(dispute=dispute, operator=operator, outcome="release", note="x")
+        dispute_services.dispute_decide(
+            dispute=dispute, operator=operator, outcome="release", note="x"
+        )
 
 
 def test_over_the_threshold_a_second_operator_must_approve(
@@ -229,10 +233,10 @@ def test_over_the_threshold_a_second_operator_must_approve(
     assert dispute.status == "awaiting_approval"
     assert balances(organization, expert) == before  # nothing moved yet
     with pytest.raises(PermissionDenied):
-        disputes.dispute_approve(dispute=dispute, operator=operator)
+        dispute_services.dispute_approve(dispute=dispute, operator=operator)
     assert Dispute_status(dispute) == "awaiting_approval"
     with django_capture_on_commit_callbacks(execute=True):
-        dispute = disputes.dispute_approve(dispute=dispute, operator=other_operator)
+        dispute = dispute_services.dispute_approve(dispute=dispute, operator=other_operator)
     assert dispute.status == "resolved"
     assert (dispute.decided_by, dispute.approved_by) == (operator, other_operator)
     assert balances(organization, expert)["company"] == FUNDS
@@ -291,7 +295,7 @@ def test_a_replayed_decision_moves_money_once(
         with pytest.raises(ValidationError):
             decide(dispute, who, django_capture_on_commit_callbacks, outcome=outcome, **extra)
     with pytest.raises(ValidationError):
-        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+        dispute_services.dispute_approve(dispute=dispute, operator=other_operator)
     assert balances(organization, expert) == after_first
     assert ledger.LedgerEntry.objects.count() == entries
     assert AuditLog.objects.filter(action="dispute.resolved").count() == 1
@@ -305,10 +309,10 @@ def test_an_approval_replayed_moves_money_once(
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 0
     decide(dispute, operator, django_capture_on_commit_callbacks, outcome="full_refund")
     with django_capture_on_commit_callbacks(execute=True):
-        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+        dispute_services.dispute_approve(dispute=dispute, operator=other_operator)
     after = balances(organization, expert)
     with pytest.raises(ValidationError):
-        disputes.dispute_approve(dispute=dispute, operator=other_operator)
+        dispute_services.dispute_approve(dispute=dispute, operator=other_operator)
     assert balances(organization, expert) == after
     assert after["company"] == FUNDS
     assert Earning.objects.get(ref=dispute.assignment.hold_ref).refunded_cents == CAPTURED_CENTS
@@ -319,7 +323,7 @@ def test_second_operator_can_send_a_proposal_back(
 ):
     settings.DISPUTE_APPROVAL_THRESHOLD_CENTS = 0
     dispute = decide(dispute, operator, django_capture_on_commit_callbacks, outcome="release")
-    dispute = disputes.dispute_proposal_reject(
+    dispute = dispute_services.dispute_proposal_reject(
         dispute=dispute, operator=other_operator, note="Refund instead"
     )
     assert (dispute.status, dispute.outcome, dispute.decided_by) == ("ready", "", None)

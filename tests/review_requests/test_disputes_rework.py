@@ -15,7 +15,7 @@ from billing import ledger, services
 from billing.models import Earning, Hold, LedgerAccount, LedgerTransaction, PlatformHoldGrant
 from billing.selectors import company_balance
 from marketplace.models import AuditLog, Notification
-from review_requests import disputes
+from review_requests import dispute_services
 from review_requests import services as rr_services
 from review_requests import workspace as ws
 from review_requests.models import Assignment, Offer, ReviewRequest
@@ -60,7 +60,7 @@ def empty_company_balance(organization) -> None:
 
 def decide_rework_by_platform(dispute, operator, capture):
     with capture(execute=True):
-        return disputes.dispute_decide(
+        return dispute_services.dispute_decide(
             dispute=dispute,
             operator=operator,
             outcome="rework",

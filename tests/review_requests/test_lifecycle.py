@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from marketplace.transitions import InvalidTransition
 from review_requests.models import RequestStatusChange, ReviewRequest, WebhookEvent
-from review_requests.services import IllegalTransition, request_transition
+from review_requests.services import request_transition
 from tests.factories import ReviewRequestFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def test_queued_to_in_review_leaves_history_and_an_event(review_request):
 
 
 def test_illegal_transition_is_refused_and_changes_nothing(review_request):
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(InvalidTransition):
         request_transition(review_request=review_request, to="completed")
     review_request.refresh_from_db()
     assert review_request.status == "queued"

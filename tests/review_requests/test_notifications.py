@@ -58,14 +58,16 @@ def test_the_email_preference_keeps_the_in_app_notification(
 def test_disputes_and_decisions_reach_both_parties_by_both_channels(
     organization, company_member, expert, operator, django_capture_on_commit_callbacks
 ):
-    from review_requests import disputes
+    from review_requests import dispute_services
 
     assignment = submitted_assignment(organization, expert)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         dispute = open_dispute(assignment, company_member)
-        disputes.dispute_expert_answer(dispute=dispute, user=expert, statement="It was right.")
-        disputes.dispute_decide(
+        dispute_services.dispute_expert_answer(
+            dispute=dispute, user=expert, statement="It was right."
+        )
+        dispute_services.dispute_decide(
             dispute=dispute, operator=operator, outcome="release", note="The review stands."
         )
     assert Notification.objects.filter(user=expert, kind="dispute").exists()

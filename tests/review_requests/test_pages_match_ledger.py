@@ -17,7 +17,7 @@ from billing.payouts import payout_run
 from billing.selectors import company_balance
 from billing.services import earnings_mature_due
 from marketplace.templatetags.inloop import format_cents
-from review_requests import disputes
+from review_requests import dispute_services
 from tests.conftest import give_operator_mfa, login_client
 from tests.console.dispute_support import (
     CAPTURED_CENTS,
@@ -139,7 +139,7 @@ def test_every_page_shows_the_ledgers_figures_after_capture_refund_and_payout(
 
     # After a partial refund of $12.35: the expert gives $10.29, the fee $2.06.
     with django_capture_on_commit_callbacks(execute=True):
-        disputes.dispute_decide(
+        dispute_services.dispute_decide(
             dispute=dispute,
             operator=operator,
             outcome="partial_refund",

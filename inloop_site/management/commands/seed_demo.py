@@ -21,6 +21,7 @@ from django.db import transaction
 
 from billing import services as billing_services
 from billing.selectors import company_balance
+from experts.match_index import match_rows_refresh
 from experts.models import (
     AvailabilityWindow,
     Credential,
@@ -30,6 +31,7 @@ from experts.models import (
 )
 from marketplace import services
 from marketplace.models import Membership, Organization, User
+from marketplace.transitions import transition
 
 OPERATOR = ("operator@inloop.test", "inloop-operator-demo")
 COMPANY_NAME = "Acme AI"
@@ -308,7 +310,7 @@ class Command(BaseCommand):
                             end_minute=min(1440, start + 9 * 60),
                         )
                     if field.requires_credentials:
-                        Credential.objects.create(
+                        credential = Credential.objects.create(
                             expert=profile,
                             field=field,
                             kind=CREDENTIAL_KIND.get(field.slug, Credential.Kind.CERTIFICATION),
@@ -316,8 +318,9 @@ class Command(BaseCommand):
                             number=f"D-{index:05d}",
                             jurisdiction="CA",
                             expires_on=date.today() + timedelta(days=3 * 365),
-                            status=Credential.Status.VERIFIED,
                         )
+                        transition(credential, Credential.Status.VERIFIED, reason="demo data")
+                        match_rows_refresh(expert_ids=[profile.pk])  # update() sends no signal
                 made.append(
                     {
                         "id": str(profile.pk),

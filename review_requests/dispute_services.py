@@ -1,6 +1,6 @@
 """Disputes: a company contests a submitted review; the expert answers; an operator decides.
 
-Writes (services) and the reads they share. Each outcome is ONE service call that moves the money
+The writes (reads are in review_requests.dispute_selectors). Each outcome is ONE service call that moves the money
 through billing services, changes the assignment and request through the transition helpers,
 records the audit trail (the case's timeline is built from it) and notifies both parties.
 
@@ -20,20 +20,25 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
-from marketplace.models import AuditLog, Membership, User
+from marketplace.models import Membership, User
 from marketplace.selectors import (
     dispute_approval_threshold_cents,
     dispute_window_hours,
     organization_admins,
 )
 from marketplace.services import audit_record, notify
+from marketplace.transitions import transition, transition_many
+from review_requests.dispute_selectors import (
+    assignment_earning,
+    captured_cents,
+    decision_amount_cents,
+    dispute_window_closes_at,
+    rework_grant_ref,
+)
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
-from review_requests.timekeeping import stretch_end
 
 EXPERT_ANSWER_DAYS = 3
 FLAG_AFTER_DAYS = 14
@@ -41,24 +46,13 @@ FLAG_AFTER_DAYS = 14
 Status = Dispute.Status
 Outcome = Dispute.Outcome
 
-# The dispute's own transition table (its history is the audit trail, see dispute_timeline).
-TRANSITIONS = {
-    Status.OPEN: {Status.READY},
-    Status.READY: {Status.AWAITING_APPROVAL, Status.RESOLVED},
-    Status.AWAITING_APPROVAL: {Status.RESOLVED, Status.READY},
-    Status.RESOLVED: set(),
-}
 DECIDABLE = (Status.READY,)
 
 
-def _move(dispute: Dispute, to: str) -> str:
-    current = dispute.status
-    if to not in TRANSITIONS[current]:
-        raise ValidationError(
-            f"A dispute that is {dispute.get_status_display().lower()} cannot move to {to}."
-        )
-    dispute.status = to
-    return current
+def _move(dispute: Dispute, to: str, *, actor, reason: str = "", fields=()) -> str:
+    """Dispute.TRANSITIONS through the one helper, saving `fields` (already set) in its update."""
+    values = {name: getattr(dispute, name) for name in fields}
+    return transition(dispute, to, actor=actor, reason=reason, **values)
 
 
 def _lock(dispute: Dispute) -> Dispute:
@@ -68,43 +62,6 @@ def _lock(dispute: Dispute) -> Dispute:
             "organization", "assignment__expert__user", "assignment__review_request", "opened_by"
         )
         .get(pk=dispute.pk)
-    )
-
-
-def _earning(assignment: Assignment):
-    from billing.models import Earning
-
-    return Earning.objects.filter(ref=assignment.hold_ref).first() if assignment.hold_ref else None
-
-
-def assignment_earning_split(*, assignment: Assignment):
-    """The assignment's earning after its refunds (billing.selectors.earning_split), or None."""
-    from billing.selectors import earning_split
-
-    earning = _earning(assignment)
-    return earning_split(earning=earning) if earning is not None else None
-
-
-def captured_cents(*, assignment: Assignment) -> int:
-    """What the company paid for this assignment (expert pay + fee) and has not had back yet."""
-    split = assignment_earning_split(assignment=assignment)
-    return split.paid_cents if split is not None else 0
-
-
-def dispute_window_closes_at(*, assignment: Assignment) -> datetime | None:
-    if assignment.submitted_at is None:
-        return None
-    return assignment.submitted_at + timedelta(hours=dispute_window_hours())
-
-
-def can_open_dispute(*, assignment: Assignment, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    closes = dispute_window_closes_at(assignment=assignment)
-    return (
-        assignment.status == Assignment.Status.SUBMITTED
-        and closes is not None
-        and now < closes
-        and not Dispute.objects.filter(assignment=assignment).exists()
     )
 
 
@@ -129,11 +86,6 @@ def _notify_expert(dispute: Dispute, *, kind: str, title: str, body: str) -> Non
         body=body,
         url=f"/expert/disputes/{dispute.pk}/",
     )
-
-
-def _rework_grant_ref(dispute: Dispute) -> str:
-    """The billing grant of a rework the platform pays for: one per dispute."""
-    return f"dispute:{dispute.pk}:rework"
 
 
 def _money(cents: int | None) -> str:
@@ -224,7 +176,7 @@ def dispute_open(
                 reason="dispute opened",
                 actor=user,
             )
-        earning = _earning(assignment)
+        earning = assignment_earning(assignment=assignment)
         if earning is not None and earning.status == "pending":
             # Already available or paid out (the window was widened after the capture): nothing
             # to freeze; a refund then claws the money back (a transfer reversal once paid).
@@ -271,8 +223,13 @@ def dispute_expert_answer(*, dispute: Dispute, user: User, statement: str, now=N
             raise ValidationError("The time to answer this dispute is over.")
         dispute.expert_statement = statement[:20000]
         dispute.expert_answered_at = now
-        _move(dispute, Status.READY)
-        dispute.save(update_fields=["expert_statement", "expert_answered_at", "status"])
+        _move(
+            dispute,
+            Status.READY,
+            actor=user,
+            reason="expert answered",
+            fields=["expert_statement", "expert_answered_at"],
+        )
         audit_record(
             actor=user,
             action="dispute.expert_answered",
@@ -327,13 +284,6 @@ def dispute_company_addendum(*, dispute: Dispute, user: User, text: str, now=Non
 
 
 # Decisions -------------------------------------------------------------------------------------
-
-
-def decision_amount_cents(*, dispute: Dispute, outcome: str, amount_cents: int | None) -> int:
-    """The money a decision moves: what the approval threshold is compared with."""
-    if outcome == Outcome.PARTIAL_REFUND:
-        return amount_cents or 0
-    return captured_cents(assignment=dispute.assignment)
 
 
 def _validate_decision(
@@ -400,16 +350,18 @@ def dispute_decide(
         )
         threshold = dispute_approval_threshold_cents()
         if at_stake > threshold:
-            before = _move(dispute, Status.AWAITING_APPROVAL)
-            dispute.save(
-                update_fields=[
+            before = _move(
+                dispute,
+                Status.AWAITING_APPROVAL,
+                actor=operator,
+                reason="decision proposed",
+                fields=[
                     "outcome",
                     "outcome_amount_cents",
                     "rework_funded_by",
                     "decision_note",
                     "decided_by",
-                    "status",
-                ]
+                ],
             )
             audit_record(
                 actor=operator,
@@ -461,19 +413,16 @@ def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> D
             "amount_cents": dispute.outcome_amount_cents,
             "proposed_by": dispute.decided_by.email if dispute.decided_by else "",
         }
-        before = _move(dispute, Status.READY)
         dispute.outcome = ""
         dispute.outcome_amount_cents = None
         dispute.rework_funded_by = ""
         dispute.decided_by = None
-        dispute.save(
-            update_fields=[
-                "status",
-                "outcome",
-                "outcome_amount_cents",
-                "rework_funded_by",
-                "decided_by",
-            ]
+        before = _move(
+            dispute,
+            Status.READY,
+            actor=operator,
+            reason="proposal rejected",
+            fields=["outcome", "outcome_amount_cents", "rework_funded_by", "decided_by"],
         )
         audit_record(
             actor=operator,
@@ -498,7 +447,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
     assignment = (
         Assignment.objects.select_for_update().select_related("expert__user").get(pk=assignment.pk)
     )
-    earning_before = _earning(assignment)
+    earning_before = assignment_earning(assignment=assignment)
     captured = captured_cents(assignment=assignment)
     outcome = dispute.outcome
     reason = f"dispute {dispute.pk}: {dispute.get_outcome_display().lower()}"
@@ -525,7 +474,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
         platform_hold_grant_create(
             organization=rr.organization,
             scope=hold_scope(review_request_id=rr.pk),
-            source_ref=_rework_grant_ref(dispute),
+            source_ref=rework_grant_ref(dispute),
             reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
             actor=operator,
         )
@@ -571,12 +520,14 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
                 actor=operator,
             )
 
-    before = _move(dispute, Status.RESOLVED)
     dispute.approved_by = approver
     dispute.resolved_at = timezone.now()
-    dispute.save(
-        update_fields=[
-            "status",
+    before = _move(
+        dispute,
+        Status.RESOLVED,
+        actor=approver or operator,
+        reason=f"decided: {dispute.outcome}",
+        fields=[
             "approved_by",
             "resolved_at",
             "outcome",
@@ -584,7 +535,7 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
             "rework_funded_by",
             "decision_note",
             "decided_by",
-        ]
+        ],
     )
     audit_record(
         actor=approver or operator,
@@ -648,11 +599,10 @@ def dispute_timers_run(*, now: datetime | None = None) -> TimerResult:
     ready = 0
     for pk in ready_ids:
         with transaction.atomic():
-            if (
-                Dispute.objects.filter(
-                    pk=pk, status=Status.OPEN, expert_answer_due_at__lte=now
-                ).update(status=Status.READY)
-                == 1
+            if transition_many(
+                Dispute.objects.filter(pk=pk, status=Status.OPEN, expert_answer_due_at__lte=now),
+                Status.READY,
+                reason="expert answer missed",
             ):
                 ready += 1
                 dispute = Dispute.objects.select_related("organization").get(pk=pk)
@@ -685,221 +635,3 @@ def dispute_timers_run(*, now: datetime | None = None) -> TimerResult:
                     after={"flagged_at": now.isoformat(), "open_days": FLAG_AFTER_DAYS},
                 )
     return TimerResult(ready=ready, flagged=flagged)
-
-
-# Reads -------------------------------------------------------------------------------------------
-
-
-def _dispute_qs() -> QuerySet[Dispute]:
-    return Dispute.objects.select_related(
-        "organization",
-        "opened_by",
-        "decided_by",
-        "approved_by",
-        "assignment__expert__user",
-        "assignment__review_request__specialization",
-    )
-
-
-def dispute_get_for_company(*, user: User, pk) -> Dispute:
-    dispute = _dispute_qs().filter(pk=pk, organization__memberships__user=user).first()
-    if dispute is None:
-        raise Http404("No such dispute")
-    return dispute
-
-
-def dispute_get_for_expert(*, user: User, pk) -> Dispute:
-    dispute = _dispute_qs().filter(pk=pk, assignment__expert__user=user).first()
-    if dispute is None:
-        raise Http404("No such dispute")
-    return dispute
-
-
-def dispute_get_for_operator(*, pk) -> Dispute:
-    dispute = _dispute_qs().filter(pk=pk).first()
-    if dispute is None:
-        raise Http404("No such dispute")
-    return dispute
-
-
-def disputes_for_company(*, organization, status: str = "") -> QuerySet[Dispute]:
-    qs = _dispute_qs().filter(organization=organization).order_by("-created_at")
-    if status == "open":
-        qs = qs.exclude(status=Status.RESOLVED)
-    elif status in Status.values:
-        qs = qs.filter(status=status)
-    return qs
-
-
-def assignment_get_for_dispute(*, user: User, pk) -> Assignment:
-    assignment = (
-        Assignment.objects.select_related("review_request", "expert")
-        .filter(pk=pk, review_request__organization__memberships__user=user)
-        .first()
-    )
-    if assignment is None:
-        raise Http404("No such assignment")
-    return assignment
-
-
-TIMELINE_LABELS = {
-    "dispute.opened": "Dispute opened",
-    "dispute.expert_answered": "Expert answered",
-    "dispute.company_added": "Company added to its case",
-    "dispute.expert_answer_missed": "No answer from the expert in 3 days: ready for a decision",
-    "dispute.flagged": "Flagged: open over 14 days",
-    "dispute.decision_proposed": "Decision proposed, waiting for a second operator",
-    "dispute.decision_rejected": "Proposed decision sent back",
-    "dispute.resolved": "Decided",
-}
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    label: str
-    actor: str
-
-
-def dispute_timeline(*, dispute: Dispute, for_operator: bool = False) -> list[TimelineEntry]:
-    """Built from the audit trail. Parties see roles, operators see who."""
-    rows = AuditLog.objects.filter(object_type="dispute", object_id=str(dispute.pk)).order_by(
-        "created_at", "id"
-    )
-    expert_user_id = dispute.assignment.expert.user_id
-    entries = []
-    for row in rows:
-        if for_operator:
-            actor = row.actor_label
-        elif row.actor_id is None:
-            actor = "Inloop"
-        elif row.actor_id == expert_user_id:
-            actor = "Expert"
-        elif row.action in ("dispute.opened", "dispute.company_added"):
-            actor = "Company"
-        else:
-            actor = "Operator"
-        entries.append(
-            TimelineEntry(
-                at=row.created_at, label=TIMELINE_LABELS.get(row.action, row.action), actor=actor
-            )
-        )
-    return entries
-
-
-def dispute_money(*, dispute: Dispute) -> dict:
-    """The earning, its refunds and any transfer reversal (with a refused one's shortfall), and
-    the platform's grant for a rework it pays for (with the hold it funds, once accepted)."""
-    from billing.models import PlatformHoldGrant, Refund
-
-    earning = _earning(dispute.assignment)
-    refunds = []
-    if earning is not None:
-        refunds = list(
-            Refund.objects.filter(earning=earning)
-            .select_related("reversal")
-            .order_by("created_at", "id")
-        )
-    rows = []
-    shortfall = 0
-    for refund in refunds:
-        reversal = getattr(refund, "reversal", None)
-        if reversal is not None and reversal.status == "refused":
-            shortfall += reversal.amount_cents
-        rows.append({"refund": refund, "reversal": reversal})
-    rework_grant = (
-        PlatformHoldGrant.objects.filter(source_ref=_rework_grant_ref(dispute))
-        .prefetch_related("holds")
-        .first()
-    )
-    rework_holds = list(rework_grant.holds.all()) if rework_grant is not None else []
-    from billing.selectors import earning_split
-
-    return {
-        "earning": earning,
-        # The earning after its refunds (the ledger's figures), not the capture's first split.
-        "split": earning_split(earning=earning) if earning is not None else None,
-        "refunds": rows,
-        "shortfall_cents": shortfall,
-        "rework_grant": rework_grant,
-        "rework_holds": rework_holds,
-    }
-
-
-def open_disputes_q() -> Q:
-    return ~Q(status=Status.RESOLVED)
-
-
-# Evidence for the operator's case page -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    op: str  # "same", "added", "removed"
-    text: str
-
-
-@dataclass(frozen=True)
-class TimeLogRow:
-    started_at: datetime
-    ended_at: datetime
-    seconds: int
-    gap_before_seconds: int | None
-
-
-def corrected_diff(*, original: str, corrected: str | None) -> list[DiffLine]:
-    """Line diff of the AI output against the expert's corrected output (plain text; the
-    template escapes it)."""
-    import difflib
-
-    if corrected is None:
-        return []
-    lines = []
-    for line in difflib.ndiff(original.splitlines(), corrected.splitlines()):
-        tag, text = line[:2], line[2:]
-        if tag == "? ":
-            continue
-        lines.append(DiffLine({"+ ": "added", "- ": "removed"}.get(tag, "same"), text))
-    return lines
-
-
-def time_log(*, assignment: Assignment) -> list[TimeLogRow]:
-    rows = []
-    previous_end = None
-    for interval in assignment.intervals.order_by("started_at", "id"):
-        end = stretch_end(interval)  # the rule's end: the socket's close or the last heartbeat
-        seconds = int((end - interval.started_at).total_seconds())
-        gap = (
-            int((interval.started_at - previous_end).total_seconds())
-            if previous_end is not None
-            else None
-        )
-        rows.append(TimeLogRow(interval.started_at, end, max(seconds, 0), gap))
-        previous_end = end
-    return rows
-
-
-def dispute_evidence(*, dispute: Dispute) -> dict:
-    from review_requests.models import Review
-    from review_requests.workspace_selectors import text_of
-
-    assignment = dispute.assignment
-    rr = assignment.review_request
-    review = Review.objects.filter(assignment=assignment).first()
-    events = list(assignment.events.select_related("actor").order_by("seq"))
-    original = text_of(rr.content)
-    log = time_log(assignment=assignment)
-    return {
-        "rr": rr,
-        "output_text": original,
-        "review": review,
-        "diff": corrected_diff(
-            original=original, corrected=review.corrected_output if review else None
-        ),
-        "events": events,
-        "chat": [e for e in events if e.kind == "chat.message"],
-        "time_log": log,
-        "logged_seconds": sum(row.seconds for row in log),
-        "money": dispute_money(dispute=dispute),
-        "captured_cents": captured_cents(assignment=assignment),
-    }
