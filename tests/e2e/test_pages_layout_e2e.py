@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -303,8 +304,19 @@ def test_the_phone_menu_opens_and_long_values_stay_inside(site, browser, shots):
             assert button_box["width"] < 160, button_box  # the word, not the name beside it
             assert button_box["x"] + button_box["width"] <= 390
 
-        page.goto(site.url + f"/company/requests/{site.values['request']}/")
+        # A reviewed request: its Cost and "Open a dispute" are on screen, not off to the right.
+        (done_request,) = site.query(
+            "SELECT review_request_id FROM review_requests_assignment WHERE id = ?",
+            (uuid.UUID(site.values["done_assignment"]).hex,),
+        )[0]
+        page.goto(site.url + f"/company/requests/{uuid.UUID(str(done_request))}/")
         assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+        for visible in (
+            page.locator("#rr-assignments td[data-field=cost]").first,
+            page.locator("#rr-assignments a", has_text="Open a dispute").first,
+        ):
+            box = visible.bounding_box()
+            assert visible.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 390
         page.goto(site.url + f"/company/disputes/new/{site.values['done_assignment']}/")
         assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
 
