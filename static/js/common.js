@@ -16,6 +16,11 @@
  *    WebSocket that reconnects with exponential backoff (max 30 s).
  *  - <body data-notifications-ws="/ws/notifications/"> connects the live
  *    notifications client (#notif-count badge, #notif-live region).
+ *  - The header's button.nav-toggle (aria-expanded, aria-controls) opens and
+ *    closes the main menu, which CSS collapses at phone width; Escape closes.
+ *  - button[data-copy="#selector"] copies that element's value or text.
+ *  - A .table-wrap or <pre> that scrolls sideways (a wide table at phone
+ *    width) gets tabindex="0", so a keyboard can scroll it too.
  *
  * Server data is only ever written with textContent, never innerHTML.
  */
@@ -531,6 +536,96 @@
   Inloop.setUnread = setUnread;
 
   /* ---------------------------------------------------------------- */
+  /* The main menu's toggle, and copy buttons                         */
+  /* ---------------------------------------------------------------- */
+
+  function initNavToggle() {
+    var toggle = document.querySelector(".site-header .nav-toggle");
+    if (!toggle) return;
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    var nav = toggle.closest("nav");
+    if (!menu || !nav) return;
+    nav.classList.add("has-toggle");
+    toggle.hidden = false;
+    function set(open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      menu.classList.toggle("is-open", open);
+    }
+    toggle.addEventListener("click", function () {
+      set(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        set(false);
+        toggle.focus();
+      }
+    });
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    // Plain http (a local run): a selected, off-screen textarea and execCommand.
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "sr-only";
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try {
+        ok = document.execCommand("copy");
+      } catch (e) {
+        ok = false;
+      }
+      area.remove();
+      if (ok) resolve();
+      else reject(new Error("copy refused"));
+    });
+  }
+
+  function initCopyButtons() {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest && event.target.closest("button[data-copy]");
+      if (!button) return;
+      var source = document.querySelector(button.getAttribute("data-copy"));
+      if (!source) return;
+      var text = "value" in source && source.tagName !== "BUTTON" ? source.value : source.textContent;
+      var label = button.getAttribute("data-label") || button.textContent;
+      button.setAttribute("data-label", label);
+      copyText(String(text).trim()).then(
+        function () {
+          button.textContent = "Copied";
+        },
+        function () {
+          button.textContent = "Select and copy";
+        }
+      );
+      window.setTimeout(function () {
+        button.textContent = label;
+      }, 2000);
+    });
+  }
+
+  function markScrollables() {
+    var boxes = document.querySelectorAll(".table-wrap, pre, code.hljs");
+    for (var i = 0; i < boxes.length; i++) {
+      var box = boxes[i];
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("data-scroll-focus", "");
+      } else if (!scrolls && box.hasAttribute("data-scroll-focus")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("data-scroll-focus");
+      }
+    }
+  }
+  Inloop.markScrollables = markScrollables;
+
+  /* ---------------------------------------------------------------- */
   /* Start                                                            */
   /* ---------------------------------------------------------------- */
 
@@ -538,6 +633,11 @@
     refreshRelativeTimes();
     refreshCountdowns();
     initShowWhen();
+    initNavToggle();
+    initCopyButtons();
+    markScrollables();
+    window.addEventListener("resize", markScrollables);
+    window.addEventListener("load", markScrollables);
     initNotifications();
     window.setInterval(refreshRelativeTimes, 30000);
     if (document.querySelector("[data-countdown]")) {

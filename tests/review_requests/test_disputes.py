@@ -246,3 +246,29 @@ def test_timers_task_is_scheduled():
     from inloop_site.schedule import SCHEDULE
 
     assert any(path == "review_requests.tasks.dispute_timers" for path, _, _ in SCHEDULE)
+
+
+def test_the_expert_page_speaks_for_each_state(
+    assignment, company_member, expert, operator, django_capture_on_commit_callbacks
+):
+    """Open: pay on hold and the answer due; answered: nothing more needed; resolved: what was
+    decided, with no hold and no due date left over."""
+    dispute = open_dispute(assignment, company_member)
+    client = login_client(expert)
+    url = f"/expert/disputes/{dispute.pk}/"
+    page = client.get(url).content.decode()
+    assert "Your pay for it is on hold until an operator decides" in page
+    assert "Expert&#x27;s answer due" in page or "Expert's answer due" in page
+    client.post(url, {"statement": "All checked."})
+    page = client.get(url).content.decode()
+    assert "You answered" in page and "nothing more is needed from you" in page
+    assert "answer due" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        disputes.dispute_decide(dispute=dispute, operator=operator, outcome="release", note="Fine.")
+    dispute.refresh_from_db()
+    assert dispute.status == "resolved"
+    page = client.get(url).content.decode()
+    assert "your pay for this review was released to you" in page
+    assert "on hold" not in page
+    assert "answer due" not in page
+    assert "What you were paid for this review" in page

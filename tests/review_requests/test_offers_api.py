@@ -143,6 +143,14 @@ def test_inbox_shows_each_offer_with_its_terms_and_escapes_the_title(expert, off
     assert "js/offers.js" in html
 
 
+def test_an_offer_card_without_a_deadline_says_so_in_words_and_has_no_bullet(expert, offer):
+    assert offer.review_request.deadline is None
+    html = login_client(expert).get("/expert/offers/").content.decode()
+    assert "<dd>No deadline</dd>" in html
+    assert "None" not in html
+    assert 'class="stack card-list"' in html  # the list's bullets are off (static/css/inloop.css)
+
+
 def test_inbox_empty_state(expert, profile):
     response = login_client(expert).get("/expert/offers/")
     assert "No open offers" in response.content.decode()
