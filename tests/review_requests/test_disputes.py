@@ -264,7 +264,9 @@ def test_the_expert_page_speaks_for_each_state(
     assert "You answered" in page and "nothing more is needed from you" in page
     assert "answer due" not in page
     with django_capture_on_commit_callbacks(execute=True):
-        dispute_services.dispute_decide(dispute=dispute, operator=operator, outcome="release", note="Fine.")
+        dispute_services.dispute_decide(
+            dispute=dispute, operator=operator, outcome="release", note="Fine."
+        )
     dispute.refresh_from_db()
     assert dispute.status == "resolved"
     page = client.get(url).content.decode()
