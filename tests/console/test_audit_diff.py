@@ -155,3 +155,17 @@ def test_audit_page_shows_named_fields_in_dollars_not_dicts(operator, organizati
     # The unchanged email is not repeated as a change, and no raw dict or account key shows.
     assert "Email:</span>" not in page
     assert "{&#x27;" not in page and "company_available" not in page
+
+
+@pytest.mark.django_db
+def test_audit_page_says_when_a_recorded_change_changed_nothing(operator):
+    from marketplace.services import audit_record
+
+    give_operator_mfa(operator)
+    audit_record(actor=operator, action="auth.login")
+    client = login_client(operator)
+    assert "No field changed" not in client.get("/console/audit/").content.decode()
+    audit_record(
+        actor=operator, action="test.same", before={"role": "admin"}, after={"role": "admin"}
+    )
+    assert "No field changed" in client.get("/console/audit/").content.decode()
