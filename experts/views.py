@@ -298,24 +298,22 @@ def console_credential_verify(request, pk: int):
 @operator_required
 @require_POST
 def console_credential_reject(request, pk: int):
+    """A refusal goes back to the credential's page with a message (post/redirect/get), so a
+    reload asks for that page, never for this POST-only URL (a blank 405)."""
     credential = selectors.credential_get_for_operator(pk=pk)
     form = CredentialRejectForm(request.POST)
-    if form.is_valid():
-        try:
-            services.credential_reject(
-                credential=credential, operator=request.user, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            messages.success(request, f"Rejected; {credential.expert} was told why.")
-            return redirect("console_credentials")
-    return render(
-        request,
-        "experts/console_credential.html",
-        {"credential": credential, "reject_form": form, "today": timezone.localdate()},
-        status=400,
-    )
+    if not form.is_valid():
+        messages.error(request, "Give the reason the expert will read.")
+        return redirect("console_credential", pk=pk)
+    try:
+        services.credential_reject(
+            credential=credential, operator=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("console_credential", pk=pk)
+    messages.success(request, f"Rejected; {credential.expert} was told why.")
+    return redirect("console_credentials")
 
 
 # Companies: directory and public profiles -------------------------------------------------

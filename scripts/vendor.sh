@@ -12,7 +12,6 @@ set -euo pipefail
 PICO_VERSION="2.1.1"
 DIFF_VERSION="8.0.4"
 HLJS_VERSION="11.12.0"
-HTMX_VERSION="2.0.11"
 AXE_VERSION="4.10.2"  # the accessibility checker tests/e2e/test_pages_layout_e2e.py runs; no page loads it
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,7 +63,7 @@ vendor() {
 mkdir -p "$VENDOR"
 
 # Remove older vendored versions of the same packages so only the pins remain.
-for prefix in pico diff highlight.js htmx axe-core; do
+for prefix in pico diff highlight.js axe-core; do
     find "$VENDOR" -mindepth 1 -maxdepth 1 -type d -name "$prefix-*" -exec rm -rf {} +
 done
 
@@ -74,8 +73,6 @@ vendor "diff" "$DIFF_VERSION" "diff" \
     dist/diff.min.js
 vendor "@highlightjs/cdn-assets" "$HLJS_VERSION" "highlight.js" \
     highlight.min.js styles/github.min.css styles/github-dark.min.css
-vendor "htmx.org" "$HTMX_VERSION" "htmx" \
-    dist/htmx.min.js
 vendor "axe-core" "$AXE_VERSION" "axe-core" \
     axe.min.js LICENSE-3RD-PARTY.txt
 

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inloop_site.console import charts, forms, selectors
+from inloop_site.console import audit_diff, charts, forms, selectors
 from inloop_site.console import services as console_services
 from marketplace import selectors as core_selectors
 from marketplace import services as core_services
@@ -373,15 +373,59 @@ def audit_log(request):
     qs = selectors.audit_search(filters=filters)
     params = request.GET.copy()
     params.pop("page", None)
+    page_obj = _page(request, qs)
     return render(
         request,
         "console/audit.html",
         {
             "form": form,
-            "page_obj": _page(request, qs),
+            "page_obj": page_obj,
+            "entries": _audit_entries(page_obj.object_list),
             "querystring": params.urlencode(),
         },
     )
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _audit_entries(rows) -> list[tuple[AuditLog, list[audit_diff.DiffRow]]]:
+    """Each row with its readable diff; the owners its ledger accounts name, in two queries."""
+    rows = list(rows)
+    keys = set()
+    for row in rows:
+        if row.object_type == "ledger":
+            keys |= audit_diff.owner_keys(before=row.before, after=row.after)
+    org_ids = [_uuid_or_none(key.removeprefix("org:")) for key in keys if key.startswith("org:")]
+    org_ids = [pk for pk in org_ids if pk is not None]
+    user_ids = [
+        int(key.removeprefix("user:"))
+        for key in keys
+        if key.startswith("user:") and key.removeprefix("user:").isdigit()
+    ]
+    names = {}
+    if org_ids:
+        for pk, name in Organization.objects.filter(pk__in=org_ids).values_list("pk", "name"):
+            names[f"org:{pk}"] = name
+    if user_ids:
+        for pk, email in User.objects.filter(pk__in=user_ids).values_list("pk", "email"):
+            names[f"user:{pk}"] = email
+    return [
+        (
+            row,
+            audit_diff.audit_diff(
+                before=row.before,
+                after=row.after,
+                ledger=row.object_type == "ledger",
+                account_names=names,
+            ),
+        )
+        for row in rows
+    ]
 
 
 class _Echo:

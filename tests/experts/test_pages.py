@@ -478,7 +478,8 @@ def test_verify_audits_notifies_and_makes_the_expert_matchable(
 def test_reject_needs_a_reason_which_the_expert_sees(uploaded, mfa_operator, expert):
     client = login_client(mfa_operator)
     refused = client.post(f"/console/credentials/{uploaded.pk}/reject/", {"reason": " "})
-    assert refused.status_code == 400
+    assert refused.status_code == 302
+    assert refused["Location"] == f"/console/credentials/{uploaded.pk}/"
     uploaded.refresh_from_db()
     assert uploaded.status == "pending"
     client.post(
