@@ -186,14 +186,21 @@ def scores_in_rubric_order(scores: dict[str, Any], rubric: list[dict[str, Any]])
                 {
                     "key": key,
                     "label": item.get("label") or key,
-                    "value": scores[key],
+                    "value": _score_shown(scores[key]),
                     "scale": item.get("scale"),
                 }
             )
     named = {row["key"] for row in rows}
     for key in sorted(set(scores) - named):
-        rows.append({"key": key, "label": key, "value": scores[key], "scale": None})
+        rows.append({"key": key, "label": key, "value": _score_shown(scores[key]), "scale": None})
     return rows
+
+
+def _score_shown(value: Any) -> str:
+    """4 -> "4", 4.5 -> "4.5", 3.6667 -> "3.67"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{round(float(value), 2):g}"
+    return str(value)
 
 
 def result_sections(
