@@ -165,3 +165,81 @@ def request_watchable_by(*, user, pk) -> bool:
     if membership is None:
         return False
     return ReviewRequest.objects.filter(pk=pk, organization_id=membership.organization_id).exists()
+
+
+VERDICT_WORDS = {
+    "approved": ("Approved", "The output is right as it is."),
+    "corrected": ("Corrected", "The output needed changes; the corrected output is below."),
+    "rejected": ("Rejected", "The output should not be used."),
+}
+
+
+def scores_in_rubric_order(scores: dict[str, Any], rubric: list[dict[str, Any]]) -> list[dict]:
+    """[{"key", "label", "value", "scale"}] in the rubric's order; keys the rubric does not name
+    come after it, sorted, labelled by their key."""
+    scores = scores or {}
+    rows = []
+    for item in rubric or []:
+        key = str(item.get("key"))
+        if key in scores:
+            rows.append(
+                {
+                    "key": key,
+                    "label": item.get("label") or key,
+                    "value": _score_shown(scores[key]),
+                    "scale": item.get("scale"),
+                }
+            )
+    named = {row["key"] for row in rows}
+    for key in sorted(set(scores) - named):
+        rows.append({"key": key, "label": key, "value": _score_shown(scores[key]), "scale": None})
+    return rows
+
+
+def _score_shown(value: Any) -> str:
+    """4 -> "4", 4.5 -> "4.5", 3.6667 -> "3.67"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{round(float(value), 2):g}"
+    return str(value)
+
+
+def result_sections(
+    result: dict[str, Any], rubric: list[dict[str, Any]], names: dict[str, str]
+) -> list[dict]:
+    """The result as the sections the company reads: the consensus first (the only one with one
+    reviewer), then one per reviewer when there are several, all in one shape. Each section's
+    annotations are the numbers of the marks in the AI output (result["annotations"] order)."""
+    if not result:
+        return []
+    annotations = result.get("annotations") or []
+    reviews = result.get("reviews") or []
+
+    def section(source, heading, assignment_id=None):
+        label, meaning = VERDICT_WORDS.get(
+            str(source.get("verdict")), (str(source.get("verdict") or "").capitalize(), "")
+        )
+        numbers = [
+            index
+            for index, annotation in enumerate(annotations, start=1)
+            if assignment_id is None or str(annotation.get("assignment_id")) == assignment_id
+        ]
+        return {
+            "heading": heading,
+            "slug": f"review-{assignment_id}" if assignment_id else "consensus",
+            "verdict": source.get("verdict"),
+            "verdict_label": label,
+            "verdict_meaning": meaning,
+            "summary": source.get("summary") or "",
+            "scores": scores_in_rubric_order(source.get("scores") or {}, rubric),
+            "corrected_output": source.get("corrected_output") or "",
+            "annotation_numbers": numbers,
+        }
+
+    if len(reviews) <= 1:
+        return [section(result, "Result")]
+    sections = [section(result, "Consensus")]
+    for number, review in enumerate(reviews, start=1):
+        assignment_id = str(review.get("assignment_id"))
+        name = names.get(assignment_id) or f"Reviewer {number}"
+        sections.append(section(review, f"Review by {name}", assignment_id))
+    return sections

@@ -198,6 +198,9 @@ def _request_context(review_request: ReviewRequest) -> dict:
         "open_offers": review_request.offers.filter(status=Offer.Status.OPEN).count()
         if review_request.status == "queued"
         else 0,
+        "result_sections": company_selectors.result_sections(
+            result, review_request.rubric, {str(a.pk): a.expert.display_name for a in assignments}
+        ),
         "rubric_labels": {
             str(item.get("key")): item.get("label") for item in review_request.rubric or []
         },

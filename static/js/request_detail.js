@@ -8,7 +8,8 @@
  *  - While an assignment is in progress its billed-time clock ticks between refreshes (capped at
  *    the maximum), and the page re-reads the server's figure every 20 s: billed time is measured
  *    on the server from the expert's heartbeats, so the server's number always wins.
- *  - The corrected output is shown as a word diff against the original (jsdiff).
+ *  - Each corrected output is shown as a word diff against the AI output (jsdiff), with a
+ *    toggle to its plain text.
  *  - Code and JSON are highlighted by highlight.js, which reads and writes text only.
  *
  * Server data is only ever written with textContent, never innerHTML.
@@ -65,22 +66,14 @@
   /* Diff of the corrected output                                      */
   /* ---------------------------------------------------------------- */
 
-  function readJson(id) {
-    var node = document.getElementById(id);
-    if (!node) return null;
-    try {
-      return JSON.parse(node.textContent);
-    } catch (e) {
-      return null;
-    }
+  // Line ends as the HTML parser gives them, and CRLF / CR normalised anyway: an output sent with
+  // CRLF against a correction typed with LF would otherwise differ at every line end, and the
+  // removed "\r\n" beside the added "\n" drew a blank line under every line.
+  function plainText(node) {
+    return node ? node.textContent.replace(/\r\n?/g, "\n") : null;
   }
 
-  function renderDiff() {
-    var target = document.getElementById("rr-diff");
-    var original = readJson("rr-original-text");
-    var corrected = readJson("rr-corrected-text");
-    if (!target || typeof original !== "string" || typeof corrected !== "string") return;
-    if (!window.Diff || typeof window.Diff.diffWordsWithSpace !== "function") return;
+  function drawDiff(target, original, corrected) {
     var parts = window.Diff.diffWordsWithSpace(original, corrected);
     var fragment = document.createDocumentFragment();
     parts.forEach(function (part) {
@@ -101,6 +94,42 @@
     target.appendChild(fragment);
   }
 
+  function show(section, which) {
+    var diff = section.querySelector("[data-diff-view]");
+    var plain = section.querySelector("[data-corrected]");
+    var legend = section.querySelector("[data-diff-legend]");
+    diff.hidden = which !== "diff";
+    if (legend) legend.hidden = which !== "diff";
+    plain.hidden = which === "diff";
+    var buttons = section.querySelectorAll("[data-diff-toggle] button");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].setAttribute("aria-pressed", String(buttons[i].getAttribute("data-show") === which));
+    }
+  }
+
+  // Each result section's corrected output: its word diff against the AI output (shown once, in
+  // #rr-output-text), with a toggle to the plain text. Without JavaScript the plain text stays.
+  function renderDiffs() {
+    var original = plainText(document.getElementById("rr-output-text"));
+    if (original === null || !window.Diff || typeof window.Diff.diffWordsWithSpace !== "function") return;
+    var sections = document.querySelectorAll("[data-result-section]");
+    for (var i = 0; i < sections.length; i++) {
+      (function (section) {
+        var plain = section.querySelector("[data-corrected]");
+        var diff = section.querySelector("[data-diff-view]");
+        var toggle = section.querySelector("[data-diff-toggle]");
+        if (!plain || !diff || !toggle) return;
+        drawDiff(diff, original, plainText(plain));
+        toggle.hidden = false;
+        toggle.addEventListener("click", function (event) {
+          var button = event.target.closest("button[data-show]");
+          if (button) show(section, button.getAttribute("data-show"));
+        });
+        show(section, "diff");
+      })(sections[i]);
+    }
+  }
+
   function highlight() {
     if (!window.hljs) return;
     var blocks = document.querySelectorAll("code[data-highlight]");
@@ -118,7 +147,7 @@
   /* ---------------------------------------------------------------- */
 
   function start() {
-    renderDiff();
+    renderDiffs();
     highlight();
 
     var root = document.getElementById("request-live");

@@ -375,7 +375,7 @@ def test_a_completed_result_reads_with_diff_annotations_and_scores(company_membe
     rr.save()
     page = login_client(company_member).get(f"/company/requests/{rr.pk}/").content.decode()
     assert "Corrected" in page and "Missed a fracture." in page
-    assert 'id="rr-original-text"' in page and 'id="rr-corrected-text"' in page
+    assert 'id="rr-output-text"' in page and "data-corrected" in page and "data-diff-view" in page
     assert '<mark class="sev-major" title="Wrong" data-annotation="1">no fracture</mark>' in page
     assert "Accuracy" in page and ">2<" in page
     assert f'href="/company/disputes/new/{assignment.pk}/"' in page
