@@ -73,7 +73,7 @@ def pages(client_of, assignment, dispute) -> dict:
         "earnings_latest": cell(earnings, r'Latest earnings.*?<td class="money">([^<]*)'),
         "earnings_week": cell(earnings, r"<td class=\"num\">1</td><td class=\"money\">([^<]*)"),
         "request_cost": cell(request_page, r'id="rr-cost">([^<]*)'),
-        "request_assignment_cost": cell(request_page, r'data-field="cost">([^<]*)'),
+        "request_assignment_cost": cell(request_page, r'data-field="cost"[^>]*>([^<]*)'),
         "expert_dispute_pay": cell(
             expert.get(f"/expert/disputes/{dispute.pk}/").content.decode(),
             r'id="dispute-pay">([^<]*)',
