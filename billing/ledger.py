@@ -141,23 +141,8 @@ def post(
 ) -> LedgerTransaction:
     """Post one balanced transaction. Accounts named in `never_negative` are locked first and
     the posting is refused with InsufficientFunds if it would take any of them below zero."""
-    lines = [line for line in lines if line.amount_cents != 0]
-    if not lines:
-        raise UnbalancedTransaction("A transaction needs at least one non-zero line.")
-    total = sum(line.amount_cents for line in lines)
-    if total != 0:
-        raise UnbalancedTransaction(f"Lines of {ref} sum to {total}, not 0.")
-    if not transaction.get_connection().in_atomic_block:
-        raise LedgerError(
-            "ledger.post must run inside the transaction of the change that causes it"
-        )
-
+    lines, delta_by_account = _post_validate(ref=ref, lines=lines)
     guarded = {acc.pk for acc in never_negative}
-    delta_by_account: dict[int, int] = {}
-    for line in lines:
-        delta_by_account[line.account.pk] = (
-            delta_by_account.get(line.account.pk, 0) + line.amount_cents
-        )
 
     # Lock in primary-key order so two postings never deadlock each other.
     locked = {
@@ -179,23 +164,13 @@ def post(
             txn = LedgerTransaction.objects.create(
                 ref=ref, reason=reason, memo=memo[:500], organization=organization, actor=actor
             )
-            LedgerEntry.objects.bulk_create(
-                [
-                    LedgerEntry(
-                        transaction=txn, account_id=line.account.pk, amount_cents=line.amount_cents
-                    )
-                    for line in lines
-                ]
+            _post_write(
+                txn=txn,
+                lines=lines,
+                delta_by_account=delta_by_account,
+                guarded=guarded,
+                locked=locked,
             )
-            for pk, delta in delta_by_account.items():
-                qs = LedgerAccount.objects.filter(pk=pk)
-                if pk in guarded and delta < 0:
-                    # On SQLite the conditional keeps the no-negative rule without row locks.
-                    qs = qs.filter(balance_cents__gte=-delta)
-                if qs.update(balance_cents=F("balance_cents") + delta) != 1:
-                    raise InsufficientFunds(
-                        available_cents=locked[pk].balance_cents, needed_cents=-delta
-                    )
             _audit_row(
                 ref=ref,
                 reason=reason,
@@ -212,6 +187,51 @@ def post(
             raise DuplicatePosting(ref) from exc
         raise
     return txn
+
+
+def _post_validate(*, ref: str, lines: Iterable[Line]) -> tuple[list[Line], dict[int, int]]:
+    """The non-zero lines of a posting and the net change per account, after checking that they
+    balance and that the caller's transaction is open."""
+    lines = [line for line in lines if line.amount_cents != 0]
+    if not lines:
+        raise UnbalancedTransaction("A transaction needs at least one non-zero line.")
+    total = sum(line.amount_cents for line in lines)
+    if total != 0:
+        raise UnbalancedTransaction(f"Lines of {ref} sum to {total}, not 0.")
+    if not transaction.get_connection().in_atomic_block:
+        raise LedgerError(
+            "ledger.post must run inside the transaction of the change that causes it"
+        )
+    delta_by_account: dict[int, int] = {}
+    for line in lines:
+        delta_by_account[line.account.pk] = (
+            delta_by_account.get(line.account.pk, 0) + line.amount_cents
+        )
+    return lines, delta_by_account
+
+
+def _post_write(
+    *,
+    txn: LedgerTransaction,
+    lines: list[Line],
+    delta_by_account: dict[int, int],
+    guarded: set[int],
+    locked: dict[int, LedgerAccount],
+) -> None:
+    """The entries of `txn` and the new cached balances; runs inside post's savepoint."""
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(transaction=txn, account_id=line.account.pk, amount_cents=line.amount_cents)
+            for line in lines
+        ]
+    )
+    for pk, delta in delta_by_account.items():
+        qs = LedgerAccount.objects.filter(pk=pk)
+        if pk in guarded and delta < 0:
+            # On SQLite the conditional keeps the no-negative rule without row locks.
+            qs = qs.filter(balance_cents__gte=-delta)
+        if qs.update(balance_cents=F("balance_cents") + delta) != 1:
+            raise InsufficientFunds(available_cents=locked[pk].balance_cents, needed_cents=-delta)
 
 
 def transfer(
@@ -261,6 +281,33 @@ def post_many(postings: list[Posting]) -> int:
     cached balances. All or nothing: a duplicate ref fails the whole batch."""
     if not postings:
         return 0
+    delta_by_account = _post_many_validate(postings)
+    accounts = list(
+        LedgerAccount.objects.select_for_update()
+        .filter(pk__in=sorted(delta_by_account))
+        .order_by("pk")
+    )
+    audit_rows = _post_many_audit_rows(postings=postings, accounts=accounts)
+    for account_row in accounts:
+        delta = delta_by_account[account_row.pk]
+        if (
+            account_row.kind in NEVER_NEGATIVE_KINDS
+            and delta < 0
+            and account_row.balance_cents + delta < 0
+        ):
+            raise InsufficientFunds(available_cents=account_row.balance_cents, needed_cents=-delta)
+        account_row.balance_cents += delta
+    try:
+        with transaction.atomic():
+            _post_many_write(postings=postings, accounts=accounts, audit_rows=audit_rows)
+    except IntegrityError as exc:
+        raise DuplicatePosting(", ".join(p.ref for p in postings[:3])) from exc
+    return len(postings)
+
+
+def _post_many_validate(postings: list[Posting]) -> dict[int, int]:
+    """The net change per account of a batch, after checking that every posting balances and
+    that the caller's transaction is open."""
     if not transaction.get_connection().in_atomic_block:
         raise LedgerError("ledger.post_many must run inside the transaction that causes it")
     delta_by_account: dict[int, int] = {}
@@ -273,12 +320,13 @@ def post_many(postings: list[Posting]) -> int:
             delta_by_account[line.account.pk] = (
                 delta_by_account.get(line.account.pk, 0) + line.amount_cents
             )
-    accounts = list(
-        LedgerAccount.objects.select_for_update()
-        .filter(pk__in=sorted(delta_by_account))
-        .order_by("pk")
-    )
-    # Each posting's before and after, as if posted one by one in list order.
+    return delta_by_account
+
+
+def _post_many_audit_rows(
+    *, postings: list[Posting], accounts: list[LedgerAccount]
+) -> list[AuditLog]:
+    """Each posting's before and after, as if posted one by one in list order."""
     by_pk = {account_row.pk: account_row for account_row in accounts}
     running = {account_row.pk: account_row.balance_cents for account_row in accounts}
     audit_rows = []
@@ -297,43 +345,36 @@ def post_many(postings: list[Posting]) -> int:
                 after={_account_label(by_pk[pk]): running[pk] for pk in touched},
             )
         )
-    for account_row in accounts:
-        delta = delta_by_account[account_row.pk]
-        if (
-            account_row.kind in NEVER_NEGATIVE_KINDS
-            and delta < 0
-            and account_row.balance_cents + delta < 0
-        ):
-            raise InsufficientFunds(available_cents=account_row.balance_cents, needed_cents=-delta)
-        account_row.balance_cents += delta
-    try:
-        with transaction.atomic():
-            transactions = LedgerTransaction.objects.bulk_create(
-                [
-                    LedgerTransaction(
-                        ref=posting.ref,
-                        reason=posting.reason,
-                        memo=posting.memo[:500],
-                        organization=posting.organization,
-                    )
-                    for posting in postings
-                ]
+    return audit_rows
+
+
+def _post_many_write(
+    *, postings: list[Posting], accounts: list[LedgerAccount], audit_rows: list[AuditLog]
+) -> None:
+    """The batch's transactions, entries, balances and audit rows; runs inside its savepoint."""
+    transactions = LedgerTransaction.objects.bulk_create(
+        [
+            LedgerTransaction(
+                ref=posting.ref,
+                reason=posting.reason,
+                memo=posting.memo[:500],
+                organization=posting.organization,
             )
-            LedgerEntry.objects.bulk_create(
-                [
-                    LedgerEntry(
-                        transaction_id=txn.pk,
-                        account_id=line.account.pk,
-                        amount_cents=line.amount_cents,
-                    )
-                    for txn, posting in zip(transactions, postings, strict=True)
-                    for line in posting.lines
-                    if line.amount_cents != 0
-                ],
-                batch_size=2000,
+            for posting in postings
+        ]
+    )
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                transaction_id=txn.pk,
+                account_id=line.account.pk,
+                amount_cents=line.amount_cents,
             )
-            LedgerAccount.objects.bulk_update(accounts, ["balance_cents"], batch_size=2000)
-            AuditLog.objects.bulk_create(audit_rows, batch_size=2000)
-    except IntegrityError as exc:
-        raise DuplicatePosting(", ".join(p.ref for p in postings[:3])) from exc
-    return len(postings)
+            for txn, posting in zip(transactions, postings, strict=True)
+            for line in posting.lines
+            if line.amount_cents != 0
+        ],
+        batch_size=2000,
+    )
+    LedgerAccount.objects.bulk_update(accounts, ["balance_cents"], batch_size=2000)
+    AuditLog.objects.bulk_create(audit_rows, batch_size=2000)

@@ -525,26 +525,11 @@ def earning_refund_book(*, ref: str, amount_cents: int, actor, reason: str) -> R
 def _earning_refund_post(*, ref: str, amount_cents: int, actor, reason: str):
     """The refund's rows and ledger transaction, under the earning's lock: (refund, the transfer
     reversal to ask Stripe for or None, the platform's shortfall)."""
-    from billing.models import Payout, Refund, TransferReversal
+    from billing.models import Refund
 
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "A reason is required."})
-    if amount_cents <= 0:
-        raise ValidationError({"amount_cents": "The refund must be a positive amount."})
-
-    reversal: TransferReversal | None = None
-    shortfall = 0
-    earning = Earning.objects.select_for_update().select_related("user").get(ref=ref)
-    captured = earning.amount_cents + earning.fee_cents
-    left = captured - earning.refunded_cents
-    if amount_cents > left:
-        raise ValidationError(
-            {
-                "amount_cents": f"At most {left} cents are left to refund "
-                f"({captured} captured, {earning.refunded_cents} already refunded)."
-            }
-        )
+    reason, earning, captured = _earning_refund_validate(
+        ref=ref, amount_cents=amount_cents, reason=reason
+    )
     expert_before = _expert_refunded_cents(earning)
     expert_after = refund_expert_cents(
         refunded_cents=earning.refunded_cents + amount_cents,
@@ -572,33 +557,10 @@ def _earning_refund_post(*, ref: str, amount_cents: int, actor, reason: str):
         ledger.Line(destination, amount_cents),
         ledger.Line(ledger.account(Kind.PLATFORM_FEES), -fee_part),
     ]
-    if earning.status in (Earning.Status.PENDING, Earning.Status.FROZEN):
-        lines.append(
-            ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=earning.user), -expert_part)
-        )
-    elif earning.status == Earning.Status.AVAILABLE:
-        lines.append(
-            ledger.Line(ledger.account(Kind.EXPERT_AVAILABLE, user=earning.user), -expert_part)
-        )
-    else:
-        # Paid out: the platform fronts the expert's part now and claws it back by reversal.
-        lines.append(ledger.Line(ledger.account(Kind.PLATFORM_REFUNDS), -expert_part))
-        if expert_part > 0:
-            payout = Payout.objects.select_for_update().get(pk=earning.payout_id)
-            reversible = payout.amount_cents - sum(
-                payout.reversals.exclude(status=TransferReversal.Status.REFUSED).values_list(
-                    "amount_cents", flat=True
-                )
-            )
-            to_reverse = min(expert_part, max(reversible, 0))
-            shortfall = expert_part - to_reverse
-            if to_reverse > 0:
-                reversal = TransferReversal.objects.create(
-                    payout=payout,
-                    refund=refund,
-                    ref=f"refund:{refund.pk}:reversal",
-                    amount_cents=to_reverse,
-                )
+    expert_line, reversal, shortfall = _earning_refund_expert_side(
+        earning=earning, refund=refund, expert_part=expert_part
+    )
+    lines.append(expert_line)
     ledger.post(
         ref=f"refund:{refund.pk}",
         reason="refund",
@@ -609,6 +571,78 @@ def _earning_refund_post(*, ref: str, amount_cents: int, actor, reason: str):
     )
     if payer != Hold.Payer.PLATFORM:
         funds_added.send(sender=Refund, organization_id=earning.organization_id)
+    _earning_refund_record(
+        earning=earning,
+        refund=refund,
+        ref=ref,
+        amount_cents=amount_cents,
+        captured=captured,
+        reason=reason,
+    )
+    return refund, reversal, shortfall
+
+
+def _earning_refund_validate(*, ref: str, amount_cents: int, reason: str):
+    """(the stripped reason, the locked earning, its captured cents), after checking that the
+    reason is given and the amount is positive and at most what is left to refund."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "A reason is required."})
+    if amount_cents <= 0:
+        raise ValidationError({"amount_cents": "The refund must be a positive amount."})
+
+    earning = Earning.objects.select_for_update().select_related("user").get(ref=ref)
+    captured = earning.amount_cents + earning.fee_cents
+    left = captured - earning.refunded_cents
+    if amount_cents > left:
+        raise ValidationError(
+            {
+                "amount_cents": f"At most {left} cents are left to refund "
+                f"({captured} captured, {earning.refunded_cents} already refunded)."
+            }
+        )
+    return reason, earning, captured
+
+
+def _earning_refund_expert_side(*, earning: Earning, refund, expert_part: int):
+    """The ledger line taking the expert's part back, by the earning's status: (line, the
+    transfer reversal to ask Stripe for or None, the platform's shortfall)."""
+    from billing.models import Payout, TransferReversal
+
+    if earning.status in (Earning.Status.PENDING, Earning.Status.FROZEN):
+        line = ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=earning.user), -expert_part)
+        return line, None, 0
+    if earning.status == Earning.Status.AVAILABLE:
+        line = ledger.Line(ledger.account(Kind.EXPERT_AVAILABLE, user=earning.user), -expert_part)
+        return line, None, 0
+    # Paid out: the platform fronts the expert's part now and claws it back by reversal.
+    line = ledger.Line(ledger.account(Kind.PLATFORM_REFUNDS), -expert_part)
+    reversal: TransferReversal | None = None
+    shortfall = 0
+    if expert_part > 0:
+        payout = Payout.objects.select_for_update().get(pk=earning.payout_id)
+        reversible = payout.amount_cents - sum(
+            payout.reversals.exclude(status=TransferReversal.Status.REFUSED).values_list(
+                "amount_cents", flat=True
+            )
+        )
+        to_reverse = min(expert_part, max(reversible, 0))
+        shortfall = expert_part - to_reverse
+        if to_reverse > 0:
+            reversal = TransferReversal.objects.create(
+                payout=payout,
+                refund=refund,
+                ref=f"refund:{refund.pk}:reversal",
+                amount_cents=to_reverse,
+            )
+    return line, reversal, shortfall
+
+
+def _earning_refund_record(
+    *, earning: Earning, refund, ref: str, amount_cents: int, captured: int, reason: str
+) -> None:
+    """The earning's refunded total (and its move to refunded once all of it is) and the audit
+    row of the refund."""
     earning.refunded_cents += amount_cents
     if earning.refunded_cents == captured and earning.status in (
         Earning.Status.PENDING,
@@ -632,13 +666,12 @@ def _earning_refund_post(*, ref: str, amount_cents: int, actor, reason: str):
         after={
             "ref": ref,
             "amount_cents": amount_cents,
-            "expert_cents": expert_part,
-            "fee_cents": fee_part,
+            "expert_cents": refund.expert_cents,
+            "fee_cents": refund.fee_cents,
             "reason": reason,
         },
         organization=earning.organization,
     )
-    return refund, reversal, shortfall
 
 
 def transfer_reversal_execute(*, reversal_id: int):

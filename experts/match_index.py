@@ -116,23 +116,7 @@ def _refresh_batch(ids: list, by_slug: dict[str, Specialization]) -> None:
     rows = []
     for profile in profiles:
         masks = availability_masks(windows[profile.pk])
-        # node id -> (exact, years, best held spec, best rank)
-        nodes: dict[int, list] = {}
-        for es in specs[profile.pk]:
-            held = es.specialization
-            for slug, exact in [(held.slug, True)] + [(a, False) for a in _ancestors(held.slug)]:
-                node = by_slug.get(slug)
-                if node is None:
-                    continue
-                rank = (exact, es.years, -held.pk)
-                entry = nodes.get(node.pk)
-                if entry is None:
-                    nodes[node.pk] = [exact, es.years, held.pk, rank]
-                else:
-                    entry[0] = entry[0] or exact
-                    entry[1] = max(entry[1], es.years)
-                    if rank > entry[3]:
-                        entry[2], entry[3] = held.pk, rank
+        nodes = _match_nodes(specs[profile.pk], by_slug)
         for node_id, (exact, years, best_spec_id, _) in nodes.items():
             top = by_slug[by_id[node_id].slug.split(".", 1)[0]]
             rows.append(
@@ -162,6 +146,30 @@ def _refresh_batch(ids: list, by_slug: dict[str, Specialization]) -> None:
                 )
             )
     MatchRow.objects.bulk_create(rows, batch_size=1000)
+
+
+def _match_nodes(
+    held_specs: list[ExpertSpecialization], by_slug: dict[str, Specialization]
+) -> dict[int, list]:
+    """node id -> [exact, years, best held spec, best rank] for every node an expert's held
+    specializations and their ancestors reach."""
+    nodes: dict[int, list] = {}
+    for es in held_specs:
+        held = es.specialization
+        for slug, exact in [(held.slug, True)] + [(a, False) for a in _ancestors(held.slug)]:
+            node = by_slug.get(slug)
+            if node is None:
+                continue
+            rank = (exact, es.years, -held.pk)
+            entry = nodes.get(node.pk)
+            if entry is None:
+                nodes[node.pk] = [exact, es.years, held.pk, rank]
+            else:
+                entry[0] = entry[0] or exact
+                entry[1] = max(entry[1], es.years)
+                if rank > entry[3]:
+                    entry[2], entry[3] = held.pk, rank
+    return nodes
 
 
 def match_rows_rebuild_all() -> int:

@@ -310,6 +310,16 @@ def candidates_rank(
             [*score_params, *clock_params, *params, int(limit)],
         )
         rows = cursor.fetchall()
+    return _candidates_from_rows(
+        rows, names=names, requested=requested, max_rate_cents=max_rate_cents
+    )
+
+
+def _candidates_from_rows(
+    rows: list[tuple], *, names: dict, requested: dict, max_rate_cents: int | None
+) -> list[Candidate]:
+    """The ranking query's rows as candidates, each with the reason it was chosen."""
+    expert_pk = ExpertProfile._meta.pk
 
     candidates = []
     for (

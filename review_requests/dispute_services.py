@@ -111,16 +111,9 @@ def dispute_open(
     from billing.services import earning_freeze
 
     now = now or timezone.now()
-    description = (description or "").strip()
-    errors: dict[str, str] = {}
-    if category not in Dispute.Category.values:
-        errors["category"] = "Choose what the dispute is about."
-    if not description:
-        errors["description"] = "Describe what went wrong."
-    if requested_remedy not in Dispute.Remedy.values:
-        errors["requested_remedy"] = "Choose the remedy you ask for."
-    if errors:
-        raise ValidationError(errors)
+    description = _dispute_open_validate_form(
+        category=category, description=description, requested_remedy=requested_remedy
+    )
     with transaction.atomic():
         rr = ReviewRequest.objects.select_for_update().get(pk=assignment.review_request_id)
         assignment = (
@@ -128,30 +121,14 @@ def dispute_open(
             .select_related("expert__user")
             .get(pk=assignment.pk)
         )
-        if not Membership.objects.filter(organization_id=rr.organization_id, user=user).exists():
-            raise PermissionDenied("Only members of the company that asked can dispute.")
-        if Dispute.objects.filter(assignment=assignment).exists():
-            raise ValidationError("This review is already disputed.")
-        if assignment.status != Assignment.Status.SUBMITTED:
-            raise ValidationError("Only a submitted review can be disputed.")
-        closes = dispute_window_closes_at(assignment=assignment)
-        if closes is None or now >= closes:
-            raise ValidationError(
-                f"The dispute window ({dispute_window_hours()} h after submission) has closed."
-            )
-        captured = captured_cents(assignment=assignment)
-        amount = None
-        if requested_remedy == Dispute.Remedy.PARTIAL_REFUND:
-            if not requested_amount_cents or requested_amount_cents <= 0:
-                raise ValidationError({"requested_amount": "Give the amount you ask back."})
-            if requested_amount_cents > captured:
-                raise ValidationError(
-                    {
-                        "requested_amount": f"At most {_money(captured)} was charged for this "
-                        "review; ask for that much or less."
-                    }
-                )
-            amount = requested_amount_cents
+        captured, amount = _dispute_open_validate_locked(
+            rr=rr,
+            assignment=assignment,
+            user=user,
+            now=now,
+            requested_remedy=requested_remedy,
+            requested_amount_cents=requested_amount_cents,
+        )
         dispute = Dispute.objects.create(
             assignment=assignment,
             organization_id=rr.organization_id,
@@ -181,31 +158,89 @@ def dispute_open(
             # Already available or paid out (the window was widened after the capture): nothing
             # to freeze; a refund then claws the money back (a transfer reversal once paid).
             earning_freeze(ref=assignment.hold_ref)
-        audit_record(
-            actor=user,
-            action="dispute.opened",
-            object_type="dispute",
-            object_id=dispute.pk,
-            organization=rr.organization,
-            after={
-                "assignment": str(assignment.pk),
-                "category": category,
-                "requested_remedy": requested_remedy,
-                "requested_amount_cents": amount,
-                "captured_cents": captured,
-            },
-        )
-        _notify_expert(
-            dispute,
-            kind="dispute",
-            title=f"Your review of “{rr.title[:100]}” is disputed",
-            body=(
-                f"{rr.organization.name} opened a dispute ({dispute.get_category_display()}). "
-                f"Your pay for it is on hold. Answer with your statement within "
-                f"{EXPERT_ANSWER_DAYS} days."
-            ),
-        )
+        _dispute_open_record(dispute=dispute, rr=rr, user=user, captured=captured)
     return dispute
+
+
+def _dispute_open_record(*, dispute: Dispute, rr: ReviewRequest, user: User, captured: int) -> None:
+    """The audit row of an opened dispute and the expert's notice, inside its transaction."""
+    audit_record(
+        actor=user,
+        action="dispute.opened",
+        object_type="dispute",
+        object_id=dispute.pk,
+        organization=rr.organization,
+        after={
+            "assignment": str(dispute.assignment.pk),
+            "category": dispute.category,
+            "requested_remedy": dispute.requested_remedy,
+            "requested_amount_cents": dispute.requested_amount_cents,
+            "captured_cents": captured,
+        },
+    )
+    _notify_expert(
+        dispute,
+        kind="dispute",
+        title=f"Your review of “{rr.title[:100]}” is disputed",
+        body=(
+            f"{rr.organization.name} opened a dispute ({dispute.get_category_display()}). "
+            f"Your pay for it is on hold. Answer with your statement within "
+            f"{EXPERT_ANSWER_DAYS} days."
+        ),
+    )
+
+
+def _dispute_open_validate_form(*, category: str, description: str, requested_remedy: str) -> str:
+    """The stripped description, after checking the form's choices and text."""
+    description = (description or "").strip()
+    errors: dict[str, str] = {}
+    if category not in Dispute.Category.values:
+        errors["category"] = "Choose what the dispute is about."
+    if not description:
+        errors["description"] = "Describe what went wrong."
+    if requested_remedy not in Dispute.Remedy.values:
+        errors["requested_remedy"] = "Choose the remedy you ask for."
+    if errors:
+        raise ValidationError(errors)
+    return description
+
+
+def _dispute_open_validate_locked(
+    *,
+    rr: ReviewRequest,
+    assignment: Assignment,
+    user: User,
+    now: datetime,
+    requested_remedy: str,
+    requested_amount_cents: int | None,
+) -> tuple[int, int | None]:
+    """(captured cents, the amount asked back or None), after checking, with the request and
+    assignment locked, that this user may dispute this assignment now."""
+    if not Membership.objects.filter(organization_id=rr.organization_id, user=user).exists():
+        raise PermissionDenied("Only members of the company that asked can dispute.")
+    if Dispute.objects.filter(assignment=assignment).exists():
+        raise ValidationError("This review is already disputed.")
+    if assignment.status != Assignment.Status.SUBMITTED:
+        raise ValidationError("Only a submitted review can be disputed.")
+    closes = dispute_window_closes_at(assignment=assignment)
+    if closes is None or now >= closes:
+        raise ValidationError(
+            f"The dispute window ({dispute_window_hours()} h after submission) has closed."
+        )
+    captured = captured_cents(assignment=assignment)
+    amount = None
+    if requested_remedy == Dispute.Remedy.PARTIAL_REFUND:
+        if not requested_amount_cents or requested_amount_cents <= 0:
+            raise ValidationError({"requested_amount": "Give the amount you ask back."})
+        if requested_amount_cents > captured:
+            raise ValidationError(
+                {
+                    "requested_amount": f"At most {_money(captured)} was charged for this "
+                    "review; ask for that much or less."
+                }
+            )
+        amount = requested_amount_cents
+    return captured, amount
 
 
 def dispute_expert_answer(*, dispute: Dispute, user: User, statement: str, now=None) -> Dispute:
@@ -439,9 +474,6 @@ def dispute_proposal_reject(*, dispute: Dispute, operator: User, note: str) -> D
 def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Dispute:
     """Runs inside the caller's transaction, with the dispute locked. The Stripe transfer
     reversal of a refund after payout runs on commit (billing.earning_refund_book schedules it)."""
-    from billing.services import earning_refund_book, earning_unfreeze, platform_hold_grant_create
-    from review_requests.services import hold_scope
-
     assignment = dispute.assignment
     rr = ReviewRequest.objects.select_for_update().get(pk=assignment.review_request_id)
     assignment = (
@@ -451,74 +483,18 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
     captured = captured_cents(assignment=assignment)
     outcome = dispute.outcome
     reason = f"dispute {dispute.pk}: {dispute.get_outcome_display().lower()}"
-    refunded = 0
-    refund = None
-    has_earning = bool(assignment.hold_ref) and earning_before is not None
-
-    if outcome == Outcome.PARTIAL_REFUND:
-        refunded = min(dispute.outcome_amount_cents or 0, captured)
-    elif outcome == Outcome.FULL_REFUND or (
-        outcome == Outcome.REWORK and dispute.rework_funded_by == "refund"
-    ):
-        refunded = captured
-    if has_earning and refunded > 0:
-        refund = earning_refund_book(
-            ref=assignment.hold_ref, amount_cents=refunded, actor=operator, reason=reason
-        )
-    if has_earning:
-        # Whatever was not refunded goes back to the expert's normal schedule (pending until
-        # the window ends, or available at once if it already has).
-        earning_unfreeze(ref=assignment.hold_ref)
-    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform":
-        # No money moves now: the hold of whoever accepts the rework is placed on the platform.
-        platform_hold_grant_create(
-            organization=rr.organization,
-            scope=hold_scope(review_request_id=rr.pk),
-            source_ref=rework_grant_ref(dispute),
-            reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
-            actor=operator,
-        )
-    if refunded:
-        Assignment.objects.filter(pk=assignment.pk).update(
-            cost_cents=max(assignment.cost_cents - refunded, 0)
-        )
-        ReviewRequest.objects.filter(pk=rr.pk).update(cost_cents=max(rr.cost_cents - refunded, 0))
-        rr.refresh_from_db(fields=["cost_cents"])
-
-    if outcome == Outcome.REWORK:
-        assignment_transition(
-            assignment=assignment,
-            to=Assignment.Status.RELEASED,
-            reason="dispute: rework",
-            actor=operator,
-        )
-        if rr.status == ReviewRequest.Status.DISPUTED:
-            rr.result = None
-            rr.save(update_fields=["result", "updated_at"])
-            request_transition(
-                review_request=rr,
-                to=ReviewRequest.Status.QUEUED,
-                reason="dispute: rework",
-                actor=operator,
-            )
-        from review_requests.services import matching_enqueue_on_commit
-
-        matching_enqueue_on_commit([rr.pk])
-    else:
-        assignment_transition(
-            assignment=assignment,
-            to=Assignment.Status.RESOLVED,
-            reason=reason[:200],
-            actor=operator,
-        )
-        still_disputed = rr.assignments.filter(status=Assignment.Status.DISPUTED).exists()
-        if rr.status == ReviewRequest.Status.DISPUTED and not still_disputed:
-            request_transition(
-                review_request=rr,
-                to=ReviewRequest.Status.COMPLETED,
-                reason="dispute resolved",
-                actor=operator,
-            )
+    refunded, refund = _execute_money(
+        dispute=dispute,
+        assignment=assignment,
+        rr=rr,
+        operator=operator,
+        captured=captured,
+        has_earning=bool(assignment.hold_ref) and earning_before is not None,
+        reason=reason,
+    )
+    _execute_transitions(
+        outcome=outcome, assignment=assignment, rr=rr, operator=operator, reason=reason
+    )
 
     dispute.approved_by = approver
     dispute.resolved_at = timezone.now()
@@ -560,6 +536,104 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
             "reversal_status": refund.reversal_status if refund else "none",
         },
     )
+    _execute_notify(dispute=dispute, refunded=refunded)
+    return dispute
+
+
+def _execute_money(
+    *,
+    dispute: Dispute,
+    assignment: Assignment,
+    rr: ReviewRequest,
+    operator: User,
+    captured: int,
+    has_earning: bool,
+    reason: str,
+):
+    """The decision's money, inside _execute's transaction: the refund (its outcome or None),
+    the earning back on its schedule, the platform's grant for a rework it pays, and the costs
+    lowered by what was refunded. Returns (refunded cents, refund outcome or None)."""
+    from billing.services import earning_refund_book, earning_unfreeze, platform_hold_grant_create
+    from review_requests.services import hold_scope
+
+    outcome = dispute.outcome
+    refunded = 0
+    refund = None
+    if outcome == Outcome.PARTIAL_REFUND:
+        refunded = min(dispute.outcome_amount_cents or 0, captured)
+    elif outcome == Outcome.FULL_REFUND or (
+        outcome == Outcome.REWORK and dispute.rework_funded_by == "refund"
+    ):
+        refunded = captured
+    if has_earning and refunded > 0:
+        refund = earning_refund_book(
+            ref=assignment.hold_ref, amount_cents=refunded, actor=operator, reason=reason
+        )
+    if has_earning:
+        # Whatever was not refunded goes back to the expert's normal schedule (pending until
+        # the window ends, or available at once if it already has).
+        earning_unfreeze(ref=assignment.hold_ref)
+    if outcome == Outcome.REWORK and dispute.rework_funded_by == "platform":
+        # No money moves now: the hold of whoever accepts the rework is placed on the platform.
+        platform_hold_grant_create(
+            organization=rr.organization,
+            scope=hold_scope(review_request_id=rr.pk),
+            source_ref=rework_grant_ref(dispute),
+            reason=f"Rework of “{rr.title[:80]}” paid by the platform (dispute {dispute.pk})",
+            actor=operator,
+        )
+    if refunded:
+        Assignment.objects.filter(pk=assignment.pk).update(
+            cost_cents=max(assignment.cost_cents - refunded, 0)
+        )
+        ReviewRequest.objects.filter(pk=rr.pk).update(cost_cents=max(rr.cost_cents - refunded, 0))
+        rr.refresh_from_db(fields=["cost_cents"])
+    return refunded, refund
+
+
+def _execute_transitions(
+    *, outcome: str, assignment: Assignment, rr: ReviewRequest, operator: User, reason: str
+) -> None:
+    """The assignment and request after the decision, inside _execute's transaction: a rework
+    releases the assignment and queues the request again; any other outcome resolves it."""
+    if outcome == Outcome.REWORK:
+        assignment_transition(
+            assignment=assignment,
+            to=Assignment.Status.RELEASED,
+            reason="dispute: rework",
+            actor=operator,
+        )
+        if rr.status == ReviewRequest.Status.DISPUTED:
+            rr.result = None
+            rr.save(update_fields=["result", "updated_at"])
+            request_transition(
+                review_request=rr,
+                to=ReviewRequest.Status.QUEUED,
+                reason="dispute: rework",
+                actor=operator,
+            )
+        from review_requests.services import matching_enqueue_on_commit
+
+        matching_enqueue_on_commit([rr.pk])
+    else:
+        assignment_transition(
+            assignment=assignment,
+            to=Assignment.Status.RESOLVED,
+            reason=reason[:200],
+            actor=operator,
+        )
+        still_disputed = rr.assignments.filter(status=Assignment.Status.DISPUTED).exists()
+        if rr.status == ReviewRequest.Status.DISPUTED and not still_disputed:
+            request_transition(
+                review_request=rr,
+                to=ReviewRequest.Status.COMPLETED,
+                reason="dispute resolved",
+                actor=operator,
+            )
+
+
+def _execute_notify(*, dispute: Dispute, refunded: int) -> None:
+    """Both parties hear the decision and the operator's note."""
     summary = {
         Outcome.RELEASE: "The review stands: the expert is paid as billed.",
         Outcome.PARTIAL_REFUND: f"{_money(refunded)} is refunded to the company.",
@@ -570,12 +644,11 @@ def _execute(*, dispute: Dispute, operator: User, approver: User | None) -> Disp
             if dispute.rework_funded_by == "refund"
             else "; Inloop pays for it, your balance is not charged."
         ),
-    }[outcome]
+    }[dispute.outcome]
     title = f"Dispute decided: {dispute.get_outcome_display()}"
     body = f"{summary}\n\nOperator's note: {dispute.decision_note}"
     _notify_company(dispute, title=title, body=body)
     _notify_expert(dispute, kind="decision", title=title, body=body)
-    return dispute
 
 
 # Timers ------------------------------------------------------------------------------------------

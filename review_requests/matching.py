@@ -31,30 +31,17 @@ def matching_run(*, review_request: ReviewRequest) -> int:
     """Offer each open reviewer slot to the top K candidates (settings.OFFER_FANOUT) not yet
     offered or assigned, while the company's balance covers the hold. Returns offers created."""
 
-    from billing.selectors import company_available_cents, platform_hold_grants_open
-    from billing.services import hold_amount_for
     from experts.selectors import candidates_rank
-    from marketplace.models import User
-    from marketplace.selectors import platform_fee_percent
-    from marketplace.services import notify
     from review_requests.models import Offer
 
     fanout = settings.OFFER_FANOUT
     with transaction.atomic():
         rr = _lock_request(review_request.pk)
         now = timezone.now()
-        if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+        wanted_slots = _matching_wanted(rr=rr, now=now, fanout=fanout)
+        if wanted_slots is None:
             return 0
-        if rr.deadline is not None and rr.deadline <= now:
-            return 0
-        filled = rr.assignments.filter(status__in=FILLED_STATUSES).count()
-        open_slots = rr.reviewers - filled
-        if open_slots <= 0:
-            return 0
-        open_offers = rr.offers.filter(status=Offer.Status.OPEN, expires_at__gt=now).count()
-        wanted = open_slots * fanout - open_offers
-        if wanted <= 0:
-            return 0
+        open_slots, open_offers, wanted = wanted_slots
         excluded = set(rr.offers.values_list("expert_id", flat=True)) | set(
             rr.assignments.values_list("expert_id", flat=True)
         )
@@ -68,59 +55,100 @@ def matching_run(*, review_request: ReviewRequest) -> int:
             deadline=rr.deadline,
             limit=wanted + fanout,
         )
-        fee_percent = platform_fee_percent()
-        available = company_available_cents(organization=rr.organization)
-        # A rework the platform pays for (a dispute's outcome) is offered whatever the
-        # company's balance: the accept places the hold on the platform.
-        platform_pays = (
-            platform_hold_grants_open(scope=hold_scope(review_request_id=rr.pk)) >= open_slots
+        offers, short_for_funds = _matching_offers_build(
+            rr=rr, candidates=candidates, wanted=wanted, open_slots=open_slots, now=now
         )
-        expires_at = now + timedelta(minutes=settings.OFFER_EXPIRY_MINUTES)
-        offers: list[Offer] = []
-        short_for_funds = 0
-        for candidate in candidates:
-            if len(offers) >= wanted:
-                break
-            hold = hold_amount_for(
-                max_hours=rr.max_hours, rate_cents=candidate.rate_cents, fee_percent=fee_percent
-            )
-            if hold > available and not platform_pays:
-                short_for_funds = short_for_funds or hold
-                continue
-            offers.append(
-                Offer(
-                    review_request=rr,
-                    expert_id=candidate.expert_id,
-                    rate_cents=candidate.rate_cents,
-                    score=candidate.score,
-                    reason=candidate.reason[:300],
-                    created_at=now,
-                    expires_at=expires_at,
-                )
-            )
         if offers:
             Offer.objects.bulk_create(offers)
-            users = User.objects.in_bulk([c.user_id for c in candidates])
-            by_expert = {c.expert_id: c for c in candidates}
-            hours = f"{float(rr.max_hours):g} h"
-            for offer in offers:
-                candidate = by_expert[offer.expert_id]
-                user = users.get(candidate.user_id)
-                if user is None:
-                    continue
-                notify(
-                    user=user,
-                    kind="offer",
-                    title=f"New offer: {rr.title[:120]}",
-                    body=(
-                        f"{rr.specialization.name}, up to {hours} at "
-                        f"${offer.rate_cents / 100:,.2f}/h. {offer.reason}"
-                    ),
-                    url="/expert/offers/",
-                )
+            _matching_offers_notify(rr=rr, offers=offers, candidates=candidates)
         still_open = open_offers + len(offers)
         _set_waiting_for_funds(rr, bool(short_for_funds) and still_open == 0, short_for_funds)
     return len(offers)
+
+
+def _matching_wanted(*, rr: ReviewRequest, now, fanout: int) -> tuple[int, int, int] | None:
+    """(open slots, open offers, offers wanted) of a locked request, or None when it wants no
+    offer now (not matchable, past its deadline, every slot filled or offered)."""
+    if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+        return None
+    if rr.deadline is not None and rr.deadline <= now:
+        return None
+    filled = rr.assignments.filter(status__in=FILLED_STATUSES).count()
+    open_slots = rr.reviewers - filled
+    if open_slots <= 0:
+        return None
+    open_offers = rr.offers.filter(status=Offer.Status.OPEN, expires_at__gt=now).count()
+    wanted = open_slots * fanout - open_offers
+    if wanted <= 0:
+        return None
+    return open_slots, open_offers, wanted
+
+
+def _matching_offers_build(
+    *, rr: ReviewRequest, candidates: list, wanted: int, open_slots: int, now
+) -> tuple[list[Offer], int]:
+    """(the unsaved offers to the best candidates whose hold the balance covers, the first hold
+    that it did not cover or 0)."""
+    from billing.selectors import company_available_cents, platform_hold_grants_open
+    from billing.services import hold_amount_for
+    from marketplace.selectors import platform_fee_percent
+
+    fee_percent = platform_fee_percent()
+    available = company_available_cents(organization=rr.organization)
+    # A rework the platform pays for (a dispute's outcome) is offered whatever the
+    # company's balance: the accept places the hold on the platform.
+    platform_pays = (
+        platform_hold_grants_open(scope=hold_scope(review_request_id=rr.pk)) >= open_slots
+    )
+    expires_at = now + timedelta(minutes=settings.OFFER_EXPIRY_MINUTES)
+    offers: list[Offer] = []
+    short_for_funds = 0
+    for candidate in candidates:
+        if len(offers) >= wanted:
+            break
+        hold = hold_amount_for(
+            max_hours=rr.max_hours, rate_cents=candidate.rate_cents, fee_percent=fee_percent
+        )
+        if hold > available and not platform_pays:
+            short_for_funds = short_for_funds or hold
+            continue
+        offers.append(
+            Offer(
+                review_request=rr,
+                expert_id=candidate.expert_id,
+                rate_cents=candidate.rate_cents,
+                score=candidate.score,
+                reason=candidate.reason[:300],
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+    return offers, short_for_funds
+
+
+def _matching_offers_notify(*, rr: ReviewRequest, offers: list[Offer], candidates: list) -> None:
+    """Each offered expert hears of the offer (inside the matching transaction)."""
+    from marketplace.models import User
+    from marketplace.services import notify
+
+    users = User.objects.in_bulk([c.user_id for c in candidates])
+    by_expert = {c.expert_id: c for c in candidates}
+    hours = f"{float(rr.max_hours):g} h"
+    for offer in offers:
+        candidate = by_expert[offer.expert_id]
+        user = users.get(candidate.user_id)
+        if user is None:
+            continue
+        notify(
+            user=user,
+            kind="offer",
+            title=f"New offer: {rr.title[:120]}",
+            body=(
+                f"{rr.specialization.name}, up to {hours} at "
+                f"${offer.rate_cents / 100:,.2f}/h. {offer.reason}"
+            ),
+            url="/expert/offers/",
+        )
 
 
 def matching_run_many(*, review_request_ids) -> int:

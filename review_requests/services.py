@@ -347,10 +347,7 @@ def offer_accept(*, offer_id, expert) -> Assignment:
     """First accept wins the slot. One transaction: row locks (request, then expert profile),
     the billing hold, the assignment, the expert's load and the request's status move together.
     Refusals that change state (an offer found taken or expired) are committed, then raised."""
-    from billing.ledger import InsufficientFunds
-    from billing.services import hold_amount_for, hold_place
     from experts.models import ExpertProfile
-    from marketplace.selectors import platform_fee_percent
     from review_requests.models import Offer
 
     profile = _expert_profile_of(expert)
@@ -370,110 +367,146 @@ def offer_accept(*, offer_id, expert) -> Assignment:
             # A double click: the first accept already made the assignment.
             return Assignment.objects.get(offer=offer)
         filled = rr.assignments.filter(status__in=FILLED_STATUSES).count()
-        if offer.status in (Offer.Status.TAKEN, Offer.Status.WITHDRAWN):
-            refusal = Refused(409, "offer_taken", "Another expert took this slot first.")
-        elif offer.status == Offer.Status.DECLINED:
-            refusal = Refused(409, "offer_declined", "You declined this offer.")
-        elif offer.status == Offer.Status.EXPIRED or offer.expires_at <= now:
-            if offer.status == Offer.Status.OPEN:
-                transition(offer, Offer.Status.EXPIRED, reason="expired", responded_at=now)
-                expired_after = (offer.expires_at - offer.created_at).total_seconds()
-                _responses_record_on_commit([(profile.pk, expired_after)])
-            refusal = Refused(410, "offer_expired", "This offer has expired.")
-        elif rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
-            transition(offer, Offer.Status.WITHDRAWN, reason="request no longer open")
-            refusal = Refused(409, "offer_taken", "This request is no longer open.")
-        elif filled >= rr.reviewers:
-            transition(offer, Offer.Status.TAKEN, reason="every slot filled")
-            refusal = Refused(409, "offer_taken", "Another expert took this slot first.")
-        elif profile.current_load >= profile.max_concurrent:
-            refusal = Refused(
-                409,
-                "at_capacity",
-                f"You already have {profile.current_load} active assignments, your limit. "
-                "Submit or give one back first.",
-            )
+        refusal = _offer_accept_refusal(offer=offer, rr=rr, profile=profile, filled=filled, now=now)
         if refusal is None:
-            amount = hold_amount_for(
-                max_hours=rr.max_hours,
-                rate_cents=offer.rate_cents,
-                fee_percent=platform_fee_percent(),
+            assignment, refusal, needed_cents = _offer_accept_hold(
+                offer=offer, rr=rr, profile=profile, now=now
             )
-            assignment = Assignment(
-                review_request=rr,
-                expert=profile,
-                offer=offer,
-                rate_cents=offer.rate_cents,
-                max_seconds=_max_seconds(rr.max_hours),
-                accepted_at=now,
-            )
-            assignment.hold_ref = f"assignment:{assignment.pk}"
-            try:
-                with transaction.atomic():
-                    assignment.save(force_insert=True)
-                    hold_place(
-                        organization=rr.organization,
-                        ref=assignment.hold_ref,
-                        amount_cents=amount,
-                        actor=profile.user,
-                        scope=hold_scope(review_request_id=rr.pk),
-                    )
-            except InsufficientFunds:
-                needed_cents = amount
-                refusal = Refused(
-                    409,
-                    "insufficient_funds",
-                    "The company's balance does not cover this review right now; the offer "
-                    "stays open and the company has been asked to add funds.",
-                )
         if refusal is not None:
             if refusal.code == "insufficient_funds":
                 _set_waiting_for_funds(rr, True, needed_cents)
         else:
-            record_initial(assignment, actor=profile.user, reason="offer accepted")
-            transition(
-                offer,
-                Offer.Status.ACCEPTED,
-                actor=profile.user,
-                reason="accepted",
-                responded_at=now,
-            )
-            _responses_record_on_commit([(profile.pk, (now - offer.created_at).total_seconds())])
-            _expert_load_refresh(expert_id=profile.pk)
-            if rr.waiting_for_funds:
-                _set_waiting_for_funds(rr, False)
-            if rr.status == ReviewRequest.Status.QUEUED:
-                request_transition(
-                    review_request=rr,
-                    to=ReviewRequest.Status.IN_REVIEW,
-                    reason="offer accepted",
-                    actor=profile.user,
-                )
-            else:
-                broadcast_on_commit(
-                    request_group(rr.pk),
-                    {
-                        "type": "request.status",
-                        "review_request_id": str(rr.pk),
-                        "status": rr.status,
-                    },
-                )
-            if filled + 1 >= rr.reviewers:
-                transition_many(
-                    rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk),
-                    Offer.Status.TAKEN,
-                    reason="every slot filled",
-                    responded_at=now,
-                )
-            _notify_company_admins(
-                rr,
-                kind="accepted",
-                title=f"Offer accepted: “{rr.title[:120]}”",
-                body=f"{profile} accepted and can start reviewing now.",
+            _offer_accept_record(
+                offer=offer, rr=rr, profile=profile, assignment=assignment, filled=filled, now=now
             )
     if refusal is not None:
         raise refusal
     return assignment
+
+
+def _offer_accept_refusal(*, offer, rr: ReviewRequest, profile, filled: int, now) -> Refused | None:
+    """Why this locked offer cannot be accepted now, or None. An offer found expired, or whose
+    request is closed or full, is moved to that status here (committed with the refusal)."""
+    from review_requests.models import Offer
+
+    if offer.status in (Offer.Status.TAKEN, Offer.Status.WITHDRAWN):
+        return Refused(409, "offer_taken", "Another expert took this slot first.")
+    if offer.status == Offer.Status.DECLINED:
+        return Refused(409, "offer_declined", "You declined this offer.")
+    if offer.status == Offer.Status.EXPIRED or offer.expires_at <= now:
+        if offer.status == Offer.Status.OPEN:
+            transition(offer, Offer.Status.EXPIRED, reason="expired", responded_at=now)
+            expired_after = (offer.expires_at - offer.created_at).total_seconds()
+            _responses_record_on_commit([(profile.pk, expired_after)])
+        return Refused(410, "offer_expired", "This offer has expired.")
+    if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+        transition(offer, Offer.Status.WITHDRAWN, reason="request no longer open")
+        return Refused(409, "offer_taken", "This request is no longer open.")
+    if filled >= rr.reviewers:
+        transition(offer, Offer.Status.TAKEN, reason="every slot filled")
+        return Refused(409, "offer_taken", "Another expert took this slot first.")
+    if profile.current_load >= profile.max_concurrent:
+        return Refused(
+            409,
+            "at_capacity",
+            f"You already have {profile.current_load} active assignments, your limit. "
+            "Submit or give one back first.",
+        )
+    return None
+
+
+def _offer_accept_hold(*, offer, rr: ReviewRequest, profile, now):
+    """The assignment and its billing hold, in a savepoint of offer_accept's transaction:
+    (assignment, None, 0), or (unsaved assignment, the insufficient-funds refusal, the hold that
+    the balance did not cover)."""
+    from billing.ledger import InsufficientFunds
+    from billing.services import hold_amount_for, hold_place
+    from marketplace.selectors import platform_fee_percent
+
+    amount = hold_amount_for(
+        max_hours=rr.max_hours,
+        rate_cents=offer.rate_cents,
+        fee_percent=platform_fee_percent(),
+    )
+    assignment = Assignment(
+        review_request=rr,
+        expert=profile,
+        offer=offer,
+        rate_cents=offer.rate_cents,
+        max_seconds=_max_seconds(rr.max_hours),
+        accepted_at=now,
+    )
+    assignment.hold_ref = f"assignment:{assignment.pk}"
+    try:
+        with transaction.atomic():
+            assignment.save(force_insert=True)
+            hold_place(
+                organization=rr.organization,
+                ref=assignment.hold_ref,
+                amount_cents=amount,
+                actor=profile.user,
+                scope=hold_scope(review_request_id=rr.pk),
+            )
+    except InsufficientFunds:
+        refusal = Refused(
+            409,
+            "insufficient_funds",
+            "The company's balance does not cover this review right now; the offer "
+            "stays open and the company has been asked to add funds.",
+        )
+        return assignment, refusal, amount
+    return assignment, None, 0
+
+
+def _offer_accept_record(
+    *, offer, rr: ReviewRequest, profile, assignment: Assignment, filled: int, now
+) -> None:
+    """What an accepted offer changes besides its hold, inside offer_accept's transaction: the
+    assignment's and offer's history, the expert's load, the request's status, the other offers
+    once every slot is filled, and the company's notice."""
+    from review_requests.models import Offer
+
+    record_initial(assignment, actor=profile.user, reason="offer accepted")
+    transition(
+        offer,
+        Offer.Status.ACCEPTED,
+        actor=profile.user,
+        reason="accepted",
+        responded_at=now,
+    )
+    _responses_record_on_commit([(profile.pk, (now - offer.created_at).total_seconds())])
+    _expert_load_refresh(expert_id=profile.pk)
+    if rr.waiting_for_funds:
+        _set_waiting_for_funds(rr, False)
+    if rr.status == ReviewRequest.Status.QUEUED:
+        request_transition(
+            review_request=rr,
+            to=ReviewRequest.Status.IN_REVIEW,
+            reason="offer accepted",
+            actor=profile.user,
+        )
+    else:
+        broadcast_on_commit(
+            request_group(rr.pk),
+            {
+                "type": "request.status",
+                "review_request_id": str(rr.pk),
+                "status": rr.status,
+            },
+        )
+    if filled + 1 >= rr.reviewers:
+        transition_many(
+            rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk),
+            Offer.Status.TAKEN,
+            reason="every slot filled",
+            responded_at=now,
+        )
+    _notify_company_admins(
+        rr,
+        kind="accepted",
+        title=f"Offer accepted: “{rr.title[:120]}”",
+        body=f"{profile} accepted and can start reviewing now.",
+    )
 
 
 def offer_decline(*, offer_id, expert) -> None:

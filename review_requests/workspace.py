@@ -489,18 +489,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
     now = now or timezone.now()
     assignment_id = getattr(assignment, "pk", assignment)
     with transaction.atomic(durable=True):
-        review_request_id = (
-            Assignment.objects.filter(pk=assignment_id)
-            .values_list("review_request_id", flat=True)
-            .first()
-        )
-        if review_request_id is None:
-            raise WorkspaceError("not_found", "This workspace does not exist.")
-        # Request, expert profile, then assignment: the lock order of accept and release.
-        review_request = ReviewRequest.objects.select_for_update().get(pk=review_request_id)
-        expert_id = Assignment.objects.values_list("expert_id", flat=True).get(pk=assignment_id)
-        ExpertProfile.objects.select_for_update().only("pk").get(pk=expert_id)
-        assignment = _locked(assignment_id, bulky=True)
+        review_request, assignment = _submit_lock(assignment_id)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
         validate_draft_for_submit(draft)
@@ -513,47 +502,12 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         assignment_transition(
             assignment=assignment, to=Assignment.Status.SUBMITTED, actor=user, reason="submitted"
         )
-
-        annotations = [
-            {
-                "start": a.start,
-                "end": a.end,
-                "quote": a.quote,
-                "comment": a.comment,
-                "severity": a.severity,
-            }
-            for a in Annotation.objects.filter(assignment=assignment, deleted_at__isnull=True)
-        ]
-        verdict = draft["verdict"]
-        review = Review.objects.create(
-            assignment=assignment,
-            verdict=verdict,
-            corrected_output=draft.get("corrected_output")
-            if verdict == Review.Verdict.CORRECTED
-            else None,
-            summary=draft.get("summary") or "",
-            scores=scores,
-            annotations=annotations,
-            submitted_at=now,
+        review, annotations = _submit_review_create(
+            assignment=assignment, draft=draft, scores=scores, now=now
         )
-
-        cost_cents = 0
-        if assignment.hold_ref:
-            earning = billing_services.hold_capture(
-                ref=assignment.hold_ref,
-                expert_user=assignment.expert.user,
-                assignment_id=assignment.pk,
-                billed_seconds=billed,
-                rate_cents=assignment.rate_cents,
-            )
-            cost_cents = earning.company_cost_cents
-        else:
-            logger.warning("assignment %s submitted without a hold", assignment.pk)
-        assignment.cost_cents = cost_cents
-        assignment.save(update_fields=["cost_cents"])
-        review_request.cost_cents = F("cost_cents") + cost_cents
-        review_request.save(update_fields=["cost_cents", "updated_at"])
-        review_request.refresh_from_db()
+        cost_cents = _submit_capture(
+            assignment=assignment, review_request=review_request, billed=billed
+        )
 
         expert_load_set(
             expert_id=assignment.expert_id,
@@ -581,26 +535,98 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
             },
             actor=user,
         )
-
-        submitted = list(
-            Review.objects.filter(
-                assignment__review_request=review_request,
-                assignment__status=Assignment.Status.SUBMITTED,
-            ).order_by("submitted_at", "id")
-        )
-        if (
-            len(submitted) >= review_request.reviewers
-            and review_request.status == ReviewRequest.Status.IN_REVIEW
-        ):
-            review_request.result = consensus([_review_dict(r) for r in submitted])
-            review_request.save(update_fields=["result", "updated_at"])
-            request_transition(
-                review_request=review_request,
-                to=ReviewRequest.Status.COMPLETED,
-                reason="all reviews submitted",
-                actor=user,
-            )
+        _submit_complete_request(review_request=review_request, user=user)
     return frame
+
+
+def _submit_lock(assignment_id) -> tuple[ReviewRequest, Assignment]:
+    """The request and the assignment, locked for a submit (inside its transaction)."""
+    review_request_id = (
+        Assignment.objects.filter(pk=assignment_id)
+        .values_list("review_request_id", flat=True)
+        .first()
+    )
+    if review_request_id is None:
+        raise WorkspaceError("not_found", "This workspace does not exist.")
+    # Request, expert profile, then assignment: the lock order of accept and release.
+    review_request = ReviewRequest.objects.select_for_update().get(pk=review_request_id)
+    expert_id = Assignment.objects.values_list("expert_id", flat=True).get(pk=assignment_id)
+    ExpertProfile.objects.select_for_update().only("pk").get(pk=expert_id)
+    return review_request, _locked(assignment_id, bulky=True)
+
+
+def _submit_review_create(
+    *, assignment: Assignment, draft: dict[str, Any], scores, now
+) -> tuple[Review, list[dict[str, Any]]]:
+    """The submitted review, with the live annotations copied into it: (review, annotations)."""
+    annotations = [
+        {
+            "start": a.start,
+            "end": a.end,
+            "quote": a.quote,
+            "comment": a.comment,
+            "severity": a.severity,
+        }
+        for a in Annotation.objects.filter(assignment=assignment, deleted_at__isnull=True)
+    ]
+    verdict = draft["verdict"]
+    review = Review.objects.create(
+        assignment=assignment,
+        verdict=verdict,
+        corrected_output=draft.get("corrected_output")
+        if verdict == Review.Verdict.CORRECTED
+        else None,
+        summary=draft.get("summary") or "",
+        scores=scores,
+        annotations=annotations,
+        submitted_at=now,
+    )
+    return review, annotations
+
+
+def _submit_capture(*, assignment: Assignment, review_request: ReviewRequest, billed: int) -> int:
+    """The billed time captured from the hold and added to the assignment's and request's
+    cost, inside the submit's transaction. Returns the company's cost in cents."""
+    cost_cents = 0
+    if assignment.hold_ref:
+        earning = billing_services.hold_capture(
+            ref=assignment.hold_ref,
+            expert_user=assignment.expert.user,
+            assignment_id=assignment.pk,
+            billed_seconds=billed,
+            rate_cents=assignment.rate_cents,
+        )
+        cost_cents = earning.company_cost_cents
+    else:
+        logger.warning("assignment %s submitted without a hold", assignment.pk)
+    assignment.cost_cents = cost_cents
+    assignment.save(update_fields=["cost_cents"])
+    review_request.cost_cents = F("cost_cents") + cost_cents
+    review_request.save(update_fields=["cost_cents", "updated_at"])
+    review_request.refresh_from_db()
+    return cost_cents
+
+
+def _submit_complete_request(*, review_request: ReviewRequest, user) -> None:
+    """Once every wanted review is in, the request gets its consensus result and completes."""
+    submitted = list(
+        Review.objects.filter(
+            assignment__review_request=review_request,
+            assignment__status=Assignment.Status.SUBMITTED,
+        ).order_by("submitted_at", "id")
+    )
+    if (
+        len(submitted) >= review_request.reviewers
+        and review_request.status == ReviewRequest.Status.IN_REVIEW
+    ):
+        review_request.result = consensus([_review_dict(r) for r in submitted])
+        review_request.save(update_fields=["result", "updated_at"])
+        request_transition(
+            review_request=review_request,
+            to=ReviewRequest.Status.COMPLETED,
+            reason="all reviews submitted",
+            actor=user,
+        )
 
 
 def _review_dict(review: Review) -> dict[str, Any]:

@@ -291,36 +291,9 @@ class Command(BaseCommand):
                     },
                 )
                 if created:
-                    for leaf in leaves:
-                        ExpertSpecialization.objects.create(
-                            expert=profile, specialization=leaf, years=rng.randint(2, 25)
-                        )
-                    for weekday in range(5 if not always else 7):
-                        start = rng.choice([7, 8, 9, 13]) * 60
-                        AvailabilityWindow.objects.create(
-                            expert=profile,
-                            weekday=weekday,
-                            start_minute=start,
-                            end_minute=start + 4 * 60,
-                        )
-                        AvailabilityWindow.objects.create(
-                            expert=profile,
-                            weekday=weekday,
-                            start_minute=start + 5 * 60,
-                            end_minute=min(1440, start + 9 * 60),
-                        )
-                    if field.requires_credentials:
-                        credential = Credential.objects.create(
-                            expert=profile,
-                            field=field,
-                            kind=CREDENTIAL_KIND.get(field.slug, Credential.Kind.CERTIFICATION),
-                            issuer="State Board" if field.slug == "medicine" else "State Bar",
-                            number=f"D-{index:05d}",
-                            jurisdiction="CA",
-                            expires_on=date.today() + timedelta(days=3 * 365),
-                        )
-                        transition(credential, Credential.Status.VERIFIED, reason="demo data")
-                        match_rows_refresh(expert_ids=[profile.pk])  # update() sends no signal
+                    self._expert_details(
+                        rng, profile=profile, field=field, leaves=leaves, index=index, always=always
+                    )
                 made.append(
                     {
                         "id": str(profile.pk),
@@ -337,3 +310,46 @@ class Command(BaseCommand):
                     }
                 )
         return made
+
+    def _expert_details(
+        self,
+        rng: random.Random,
+        *,
+        profile: ExpertProfile,
+        field: Specialization,
+        leaves: list[Specialization],
+        index: int,
+        always: bool,
+    ) -> None:
+        """A new demo expert's specializations, weekly hours and, where the field asks for
+        one, a verified credential."""
+        for leaf in leaves:
+            ExpertSpecialization.objects.create(
+                expert=profile, specialization=leaf, years=rng.randint(2, 25)
+            )
+        for weekday in range(5 if not always else 7):
+            start = rng.choice([7, 8, 9, 13]) * 60
+            AvailabilityWindow.objects.create(
+                expert=profile,
+                weekday=weekday,
+                start_minute=start,
+                end_minute=start + 4 * 60,
+            )
+            AvailabilityWindow.objects.create(
+                expert=profile,
+                weekday=weekday,
+                start_minute=start + 5 * 60,
+                end_minute=min(1440, start + 9 * 60),
+            )
+        if field.requires_credentials:
+            credential = Credential.objects.create(
+                expert=profile,
+                field=field,
+                kind=CREDENTIAL_KIND.get(field.slug, Credential.Kind.CERTIFICATION),
+                issuer="State Board" if field.slug == "medicine" else "State Bar",
+                number=f"D-{index:05d}",
+                jurisdiction="CA",
+                expires_on=date.today() + timedelta(days=3 * 365),
+            )
+            transition(credential, Credential.Status.VERIFIED, reason="demo data")
+            match_rows_refresh(expert_ids=[profile.pk])  # update() sends no signal
