@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import struct
 import time
 
@@ -58,6 +59,9 @@ def test_an_operator_reaches_totp_setup_right_after_logging_in_without_confirmin
     html = _assert_product_look(response, MFA_SETUP)
     assert 'name="code"' in html
     assert "Confirm access" not in html
+    # The login's and the console's messages: a real list inside the status region.
+    assert re.search(r'<div role="status">[^<]*<ul class="messages">\s*<li class="success">', html)
+    assert "Operators must turn on two-factor authentication first." in html
 
 
 def test_totp_setup_leads_an_operator_on_to_the_console(operator):
