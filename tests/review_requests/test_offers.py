@@ -365,7 +365,9 @@ def test_cancel_is_refused_once_time_was_billed(funded):
 def test_release_gives_the_hold_back_requeues_and_closes_the_workspace(
     funded, django_capture_on_commit_callbacks
 ):
-    from asgiref.sync import async_to_sync
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
     from channels.layers import get_channel_layer
 
     from marketplace.realtime import workspace_group
@@ -376,16 +378,27 @@ def test_release_gives_the_hold_back_requeues_and_closes_the_workspace(
         offer_id=OfferFactory(review_request=rr, expert=profile).pk, expert=profile.user
     )
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(workspace_group(assignment.pk), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.assignment_release(assignment=assignment, actor=None, reason="operator reassigned")
+
+    def release():
+        with django_capture_on_commit_callbacks(execute=True):
+            services.assignment_release(
+                assignment=assignment, actor=None, reason="operator reassigned"
+            )
+
+    async def listen_while_released():
+        # One event loop for the listening channel: a pub/sub layer's channel lives in the loop
+        # that made it, and hears only what is published while it is subscribed.
+        channel = await layer.new_channel()
+        await layer.group_add(workspace_group(assignment.pk), channel)
+        await sync_to_async(release)()
+        return await asyncio.wait_for(layer.receive(channel), timeout=10)
+
+    message = async_to_sync(listen_while_released)()
     _refresh(rr, assignment, profile)
     assert assignment.status == "released"
     assert rr.status == "queued"
     assert profile.current_load == 0
     assert company_balance(organization=funded).held_cents == 0
-    message = async_to_sync(layer.receive)(channel)
     assert message == {"type": "force.close", "code": 4403, "reason": "released"}
     assert Notification.objects.filter(user=profile.user, title__startswith="Assignment released")
     with pytest.raises(Refused):

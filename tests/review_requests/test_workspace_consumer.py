@@ -429,7 +429,9 @@ async def test_sockets_give_their_database_connections_back_to_the_pool(
         if lent() == before:
             break
         await asyncio.sleep(0.05)
-    assert lent() == before
+    # None kept: as many lent as before, or fewer (one the pool was still opening when `before`
+    # was read may have come back meanwhile).
+    assert lent() <= before
 
 
 # Presence -------------------------------------------------------------------------------
