@@ -87,11 +87,6 @@ def console_home(request):
             )
         ],
     )
-    supply_chart = charts.bar_chart(
-        title="Experts available now by field",
-        labels=[name for name, _ in supply.available_by_field],
-        series=[charts.Series("Available", [n for _, n in supply.available_by_field])],
-    )
     disputes_chart = charts.bar_chart(
         title="Open disputes by age",
         labels=[label for label, _ in disputes_by_age],
@@ -109,7 +104,6 @@ def console_home(request):
             "money_chart": money_chart,
             "queue_chart": queue_chart,
             "supply": supply,
-            "supply_chart": supply_chart,
             "disputes_by_age": disputes_by_age,
             "disputes_open": sum(n for _, n in disputes_by_age),
             "disputes_chart": disputes_chart,
