@@ -210,7 +210,7 @@ def company_statement(*, organization, month: str) -> Statement:
     for row in by_txn.values():
         txn = row["txn"]
         memo = txn.memo or REASON_LABELS.get(txn.reason, txn.reason)
-        described = describer.describe(ref=txn.ref, reason=txn.reason, memo=txn.memo, fallback=memo)
+        described = describer.describe(ref=txn.ref, reason=txn.reason, fallback=memo)
         statement.lines.append(
             StatementLine(
                 at=txn.created_at,

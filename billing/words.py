@@ -36,8 +36,8 @@ def subject_lookup_register(lookup: SubjectLookup) -> None:
 def subjects_for(hold_refs: Iterable[str]) -> dict[str, Subject]:
     refs = sorted(set(hold_refs))
     found: dict[str, Subject] = {}
-    for lookup in subject_lookups:
-        if refs:
+    if refs:
+        for lookup in subject_lookups:
             found.update(lookup(refs))
     return found
 
@@ -46,6 +46,12 @@ def hold_ref_of(txn_ref: str) -> str:
     """`assignment:<id>:capture` -> `assignment:<id>` (the ledger's refs of a hold's steps)."""
     head, _, step = txn_ref.rpartition(":")
     return head if step in ("hold", "capture", "release") else ""
+
+
+def refund_id_of(txn_ref: str) -> int | None:
+    """`refund:<pk>` -> pk (the ledger's ref of a refund); None for any other ref."""
+    kind, _, pk = txn_ref.partition(":")
+    return int(pk) if kind == "refund" and pk.isdigit() else None
 
 
 def refund_words(reason: str) -> str:
@@ -79,11 +85,7 @@ class LineDescriber:
 
     def __init__(self, *, organization, txn_refs: Iterable[str]):
         txn_refs = list(txn_refs)
-        refund_ids = [
-            int(ref.split(":")[1])
-            for ref in txn_refs
-            if ref.startswith("refund:") and ref.count(":") == 1 and ref.split(":")[1].isdigit()
-        ]
+        refund_ids = [pk for pk in map(refund_id_of, txn_refs) if pk is not None]
         self.refunds = {
             refund.pk: refund
             for refund in Refund.objects.filter(
@@ -101,7 +103,8 @@ class LineDescriber:
     def subject(self, hold_ref: str) -> Subject:
         return self.subjects.get(hold_ref) or Subject(text="A review")
 
-    def describe(self, *, ref: str, reason: str, memo: str, fallback: str) -> Described:
+    def describe(self, *, ref: str, reason: str, fallback: str) -> Described:
+        """The line in words; `fallback` (its memo or label) when it is about no known hold."""
         hold_ref = hold_ref_of(ref)
         if reason == "hold" and hold_ref:
             subject = self.subject(hold_ref)
@@ -118,9 +121,9 @@ class LineDescriber:
         if reason == "release" and hold_ref:
             subject = self.subject(hold_ref)
             return Described(f"Hold for {subject.text} released: nothing charged", subject.url)
-        if reason == "refund" and ref.startswith("refund:"):
-            refund = self.refunds.get(int(ref.split(":")[1])) if ref.count(":") == 1 else None
+        if reason == "refund":
+            refund = self.refunds.get(refund_id_of(ref))
             if refund is not None:
                 subject = self.subject(refund.earning.ref)
                 return Described(f"{refund_words(refund.reason)}: {subject.text}", subject.url)
-        return Described(memo or fallback)
+        return Described(fallback)

@@ -177,12 +177,10 @@ def test_a_statement_line_without_a_known_request_falls_back_to_its_label(
 
     describer = LineDescriber(organization=organization, txn_refs=["credit:1", "pi_123"])
     assert (
-        describer.describe(
-            ref="pi_123", reason="funding", memo="Card top-up #4", fallback="Card top-up"
-        ).text
+        describer.describe(ref="pi_123", reason="funding", fallback="Card top-up #4").text
         == "Card top-up #4"
     )
     assert (
-        describer.describe(ref="assignment:nope:hold", reason="hold", memo="", fallback="Hold").text
+        describer.describe(ref="assignment:nope:hold", reason="hold", fallback="Hold").text
         == "Held for A review until the review is submitted"
     )
