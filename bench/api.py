@@ -459,8 +459,8 @@ def bench_inloop(args) -> list[Result]:
 def _start_daphne(port: int, env: dict, tree: Path) -> subprocess.Popen:
     # `python -m daphne` from `tree`: its packages come first on sys.path.
     return subprocess.Popen(
-        daphne_command(port),
-        env=env,
+        daphne_command(port, tree),
+        env={**env, "DJANGO_SETTINGS_MODULE": settings_module(tree)},
         cwd=tree,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
