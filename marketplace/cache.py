@@ -19,6 +19,8 @@ from redis.commands.core import Script
 
 _pools: dict[tuple, redis.ConnectionPool] = {}
 _pools_lock = threading.Lock()
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
 
 
 class SharedConnectionPool(redis.ConnectionPool):
@@ -45,8 +47,17 @@ class RedisCache(DjangoRedisCache):
         self.server_url = server.split(",")[0] if isinstance(server, str) else server[0]
 
     def redis_client(self) -> redis.Redis:
-        """A redis-py client on the process's pool for the (first, writable) server."""
-        return redis.Redis(connection_pool=SharedConnectionPool.from_url(self.server_url))
+        """A redis-py client on the process's pool for the (first, writable) server, kept for the
+        process (clients are thread-safe): building one per call cost a quarter of a rate-limit
+        check (redis-py fills its table of response callbacks in each new client)."""
+        client = _clients.get(self.server_url)
+        if client is None:
+            with _clients_lock:
+                client = _clients.get(self.server_url)
+                if client is None:
+                    pool = SharedConnectionPool.from_url(self.server_url)
+                    client = _clients[self.server_url] = redis.Redis(connection_pool=pool)
+        return client
 
     def incr_window(self, key: str, timeout: int) -> int:
         """Add one to a counter that expires `timeout` seconds after its first hit: one round

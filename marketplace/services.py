@@ -388,9 +388,12 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     api_key = (
         ApiKey.objects.select_related("organization")
         # A LEFT JOIN on the creator: a deleted creator (NULL) passes, a suspended one does not.
-        .filter(key_hash=digest, revoked_at__isnull=True, created_by__suspended_at__isnull=True)
-        .first()
+        .filter(key_hash=digest, revoked_at__isnull=True, created_by__suspended_at__isnull=True)[
+            # key_hash is unique: no ORDER BY (which `.first()` adds) for at most one row.
+            :1
+        ]
     )
+    api_key = next(iter(api_key), None)
     if api_key is None:
         return None
     api_key_touch(api_key)
