@@ -534,6 +534,9 @@ def bench_compare(args) -> list[Result]:
 
 
 LABEL_STUDIO = "label-studio==1.23.2"
+# Label Studio 1.23.2 asks for sentry-sdk>=2.16 and passes it options that sentry-sdk 3.0 (December
+# 2026) no longer takes: `label-studio start` exits with "Unknown option 'send_default_pii'".
+LABEL_STUDIO_PINS = ("sentry-sdk<3",)
 
 
 def install_label_studio(venv: Path) -> str:
@@ -542,7 +545,7 @@ def install_label_studio(venv: Path) -> str:
     print(f"installing {LABEL_STUDIO} into {venv} (once; a few minutes) ...", flush=True)
     for step in (
         ["python3", "-m", "venv", str(venv)],
-        [str(venv / "bin" / "pip"), "install", "--quiet", LABEL_STUDIO],
+        [str(venv / "bin" / "pip"), "install", "--quiet", LABEL_STUDIO, *LABEL_STUDIO_PINS],
     ):
         done = subprocess.run(step, capture_output=True, text=True)
         if done.returncode != 0:
