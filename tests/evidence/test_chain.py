@@ -72,10 +72,10 @@ def test_chains_are_per_organization(
 
 def _tamper(entry, body) -> None:
     if connection.vendor == "postgresql":
-        sql("ALTER TABLE evidence_evidenceentry DISABLE TRIGGER evidence_entry_no_update", [])
+        sql("SET LOCAL session_replication_role = replica", [])  # the trigger sleeps
     sql("UPDATE evidence_evidenceentry SET body = %s WHERE id = %s", [json.dumps(body), entry.pk])
     if connection.vendor == "postgresql":
-        sql("ALTER TABLE evidence_evidenceentry ENABLE TRIGGER evidence_entry_no_update", [])
+        sql("SET LOCAL session_replication_role = DEFAULT", [])
 
 
 def test_a_row_edited_through_sql_is_named_and_exits_1(organization, two_records):
@@ -129,13 +129,13 @@ def test_an_anchor_covers_every_head_and_catches_a_rewritten_chain(organization,
     second.body = forged
     new_hash = link_hash(second.previous_hash, second.hashed_fields())
     if connection.vendor == "postgresql":
-        sql("ALTER TABLE evidence_evidenceentry DISABLE TRIGGER evidence_entry_no_update", [])
+        sql("SET LOCAL session_replication_role = replica", [])  # the trigger sleeps
     sql(
         "UPDATE evidence_evidenceentry SET body = %s, entry_hash = %s WHERE id = %s",
         [json.dumps(forged), new_hash, second.pk],
     )
     if connection.vendor == "postgresql":
-        sql("ALTER TABLE evidence_evidenceentry ENABLE TRIGGER evidence_entry_no_update", [])
+        sql("SET LOCAL session_replication_role = DEFAULT", [])
     ChainHead.objects.filter(organization=organization).update(head_hash=new_hash)
     assert chain_verify(organization_id=organization.pk).ok
     with pytest.raises(CommandError, match="differs from the one anchored"):

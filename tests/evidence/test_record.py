@@ -130,6 +130,7 @@ def test_a_decided_dispute_is_a_later_entry_of_the_chain(
     assert services.evidence_for_completion(review_request_id=assignment.review_request_id) == []
 
 
+@pytest.mark.django_db(transaction=True)
 def test_watch_signal_from_the_consumer_records_a_session(organization, company_member, assignment):
     async_to_sync(_send)(assignment, company_member)
     assert WatchSession.objects.get().role == "company"
