@@ -262,3 +262,36 @@ def credential_get_for_user(*, user: User, pk: int) -> Credential:
     if user.is_authenticated and (user.is_operator or credential.expert.user_id == user.pk):
         return credential
     raise Http404("No such credential")
+
+
+def credentials_snapshot(*, expert_ids: list, today=None) -> dict:
+    """expert id -> their verified credentials as plain data (the oversight record keeps this
+    copy: a credential can later expire or be withdrawn), oldest first."""
+    today = today or timezone.localdate()
+    snapshot: dict = {expert_id: [] for expert_id in expert_ids}
+    credentials = (
+        Credential.objects.filter(expert_id__in=expert_ids, status=Credential.Status.VERIFIED)
+        .select_related("field", "reviewed_by")
+        .order_by("created_at", "id")
+    )
+    for credential in credentials:
+        reviewer = credential.reviewed_by
+        snapshot[credential.expert_id].append(
+            {
+                "credential_id": credential.pk,
+                "type": credential.kind,
+                "field": credential.field.slug,
+                "issuer": credential.issuer,
+                "number": credential.number,
+                "jurisdiction": credential.jurisdiction,
+                "expires_on": credential.expires_on.isoformat() if credential.expires_on else None,
+                "expired": credential.expires_on is not None and credential.expires_on < today,
+                "verified_by": None
+                if reviewer is None
+                else {"user_id": reviewer.pk, "name": reviewer.get_full_name() or reviewer.email},
+                "verified_at": credential.reviewed_at.isoformat()
+                if credential.reviewed_at
+                else None,
+            }
+        )
+    return snapshot

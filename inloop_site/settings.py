@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "experts",
     "billing",
     "review_requests",
+    "evidence",
     "inloop_site",  # composition: the console, demo data, the scheduler (may import every app)
 ]
 
@@ -298,6 +299,8 @@ STRIPE_API_VERSION = env_str("STRIPE_API_VERSION", "2025-09-30.clover")
 PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "20")
 DISPUTE_WINDOW_HOURS = env_int("DISPUTE_WINDOW_HOURS", 72, minimum=0)
 PAYOUT_MINIMUM_CENTS = env_int("PAYOUT_MINIMUM_CENTS", 2000, minimum=0)
+# Oversight evidence is kept this long (at least 183 days: evidence.checks refuses less).
+EVIDENCE_RETENTION_DAYS = env_int("EVIDENCE_RETENTION_DAYS", 183)
 OFFER_FANOUT = env_int("OFFER_FANOUT", 3, minimum=1)
 OFFER_EXPIRY_MINUTES = env_int("OFFER_EXPIRY_MINUTES", 15, minimum=1)
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)

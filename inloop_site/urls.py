@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("experts.urls")),
     path("", include("review_requests.urls")),
     path("", include("billing.urls")),
+    path("", include("evidence.urls")),
     path("", include("inloop_site.console.urls")),
 ]
 

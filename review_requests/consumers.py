@@ -3,7 +3,8 @@
 Joins are decided once by a selector before accepting; every frame that changes something goes
 through a service (which re-checks rights on fresh rows and stores a WorkspaceEvent); events come
 back to every participant, the sender included, through workspace_group(id) after commit. This
-consumer only reads the database (snapshot, gap filling) and never writes it.
+consumer only reads the database (snapshot, gap filling) and never writes it; a watcher's join
+is announced by the workspace_watched signal, whose receiver (evidence) keeps the log.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from marketplace.realtime import holding_broadcasts, workspace_group
 from marketplace.textnorm import TextRefused, text_clean
 from review_requests import frames
 from review_requests import workspace as services
+from review_requests.signals import workspace_watched
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
     actor_of,
@@ -166,6 +168,15 @@ class WorkspaceConsumer(UserSocketConsumer):
             self.group_name,
             {"type": "presence.join", "channel": self.channel_name, "participant": self.me},
         )
+        if self.role != ROLE_EXPERT:
+            # Who watched goes into the oversight record (evidence keeps the log).
+            await _db(workspace_watched.send)(
+                sender=type(self),
+                review_request_id=self.assignment.review_request_id,
+                assignment_id=self.assignment.pk,
+                user=user,
+                role=self.role,
+            )
 
     def _after_seq(self) -> tuple[int | None, bool]:
         """The resume point and whether one was given but refused."""

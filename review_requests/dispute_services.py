@@ -39,6 +39,7 @@ from review_requests.dispute_selectors import (
 )
 from review_requests.models import Assignment, Dispute, ReviewRequest
 from review_requests.services import assignment_transition, request_transition
+from review_requests.signals import dispute_decided
 
 EXPERT_ANSWER_DAYS = 3
 FLAG_AFTER_DAYS = 14
@@ -596,6 +597,10 @@ def _execute_transitions(
 ) -> None:
     """The assignment and request after the decision, inside _execute's transaction: a rework
     releases the assignment and queues the request again; any other outcome resolves it."""
+    rr_pk = rr.pk
+    transaction.on_commit(
+        lambda: dispute_decided.send(sender=Dispute, review_request_id=rr_pk), robust=True
+    )
     if outcome == Outcome.REWORK:
         assignment_transition(
             assignment=assignment,

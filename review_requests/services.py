@@ -16,6 +16,7 @@ from review_requests.models import (
     RequestStatusChange,
     ReviewRequest,
 )
+from review_requests.signals import review_request_completed
 from review_requests.webhooks import EVENT_TYPES, webhook_event_enqueue
 
 
@@ -38,6 +39,8 @@ def request_transition(
         event_type = EVENT_TYPES.get(to)
         if event_type is not None:
             webhook_event_enqueue(review_request=review_request, event_type=event_type)
+        if to == ReviewRequest.Status.COMPLETED:
+            _completed_signal_on_commit(review_request, after_dispute=current == "disputed")
         if to == ReviewRequest.Status.COMPLETED and current != ReviewRequest.Status.DISPUTED:
             # (After a dispute, the decision's own notification says it.)
             _notify_company_admins(
@@ -51,6 +54,18 @@ def request_transition(
             {"type": "request.status", "review_request_id": str(review_request.pk), "status": to},
         )
     return review_request
+
+
+def _completed_signal_on_commit(review_request: ReviewRequest, *, after_dispute: bool) -> None:
+    """The apps above (evidence) learn of a completion once it is committed."""
+    pk = review_request.pk
+    # robust: a receiver's failure is logged and must not turn a committed submit into an error.
+    transaction.on_commit(
+        lambda: review_request_completed.send(
+            sender=ReviewRequest, review_request_id=pk, after_dispute=after_dispute
+        ),
+        robust=True,
+    )
 
 
 def assignment_transition(

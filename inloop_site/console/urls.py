@@ -54,3 +54,15 @@ urlpatterns = [
     ),
     path("console/disputes/<uuid:pk>/reject/", views.dispute_reject, name="console_dispute_reject"),
 ]
+
+# Oversight evidence: the daily anchors (evidence app).
+from inloop_site.console import evidence_views  # noqa: E402
+
+urlpatterns += [
+    path("console/evidence/", evidence_views.evidence_anchors, name="console_evidence"),
+    path(
+        "console/evidence/anchors.json",
+        evidence_views.evidence_anchors_export,
+        name="console_evidence_export",
+    ),
+]

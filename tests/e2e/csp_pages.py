@@ -72,6 +72,8 @@ PAGES: dict[str, list[str]] = {
         "/company/webhooks/",
         "/company/webhooks/{webhook_event}/",
         "/company/team/",
+        "/company/requests/{done_request}/evidence/",
+        "/company/evidence/",
         "/workspace/{assignment}/",
         "/notifications/",
     ],
@@ -96,6 +98,7 @@ PAGES: dict[str, list[str]] = {
         "/console/disputes/{dispute}/",
         "/console/credentials/",
         "/console/credentials/{credential}/",
+        "/console/evidence/",
         "/workspace/{assignment}/",
         "/admin/",
     ],
@@ -128,6 +131,8 @@ NOT_PAGES: dict[str, str] = {
     "billing_company_statement_csv": "CSV",
     "billing_expert_statement_csv": "CSV",
     "console_audit_export": "CSV",
+    "company_request_evidence_download": "JSON / PDF download",
+    "console_evidence_export": "JSON download",
     "billing_funding": "the card payment page: test_csp_e2e.py loads it with Stripe.js on",
 }
 POST_ONLY = {
@@ -174,6 +179,7 @@ SAMPLES = {
     "done_assignment": str(uuid.UUID(int=2)),
     "dispute": str(uuid.UUID(int=3)),
     "request": str(uuid.UUID(int=4)),
+    "done_request": str(uuid.UUID(int=7)),
     "expert_profile": str(uuid.UUID(int=5)),
     "organization": str(uuid.UUID(int=6)),
     "hold_ref": "assignment:1",
@@ -191,6 +197,7 @@ def setup(expert_email: str) -> None:
     from django.urls import NoReverseMatch, reverse
     from django.utils import timezone
 
+    from evidence.services import evidence_anchor_daily, evidence_for_completion
     from experts.models import Credential
     from marketplace import services
     from marketplace.models import Membership, User
@@ -202,6 +209,8 @@ def setup(expert_email: str) -> None:
     organization = owner.memberships.get().organization
     active = AssignmentFactory(review_request__organization=organization, expert__user=expert)
     done = submitted_assignment(organization, expert)
+    evidence_for_completion(review_request_id=done.review_request_id)
+    evidence_anchor_daily()
     disputed = submitted_assignment(organization, expert)
     dispute = open_dispute(disputed, owner)
     _, token = services.invitation_create(
@@ -220,6 +229,7 @@ def setup(expert_email: str) -> None:
         "month": timezone.now().strftime("%Y-%m"),
         "assignment": str(active.pk),
         "done_assignment": str(done.pk),
+        "done_request": str(done.review_request_id),
         "dispute": str(dispute.pk),
         "request": str(active.review_request_id),
         "expert_profile": str(expert.expert_profile.pk),

@@ -23,6 +23,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from billing.models import MoneyAction, Payout
+from evidence.services import evidence_for_completion
 from inloop_site.asgi import application
 from inloop_site.routing import websocket_urlpatterns
 from marketplace import services
@@ -216,6 +217,13 @@ DOORS: dict[str, Door] = {
     "api:offer_accept": Door("expert_api", post_only=True),
     "api:offer_decline": Door("expert_api", post_only=True),
     "api:get_balance": COMPANY_API,
+    "api:review_request_evidence": Door("company_api", owned_by="company"),
+    # oversight evidence (evidence app)
+    "company_request_evidence": company(owned_by="company"),
+    "company_request_evidence_download": company(owned_by="company"),
+    "company_evidence": company(),
+    "console_evidence": operator(),
+    "console_evidence_export": operator(),
 }
 # allauth's account pages and the Django admin: one rule each, by namespace or prefix.
 ACCOUNT_PREFIXES = ("account_", "mfa_", "socialaccount_", "accounts/")
@@ -362,6 +370,7 @@ def world(db):
     )
     ExpertProfileFactory(user=cast["other_expert"])
     assignment = submitted_assignment(organization, cast["expert"])
+    evidence_for_completion(review_request_id=assignment.review_request_id)
     dispute = ready_dispute(assignment, cast["company_admin"], cast["expert"])
     undisputed = submitted_assignment(organization, cast["expert"])
     profile = ExpertProfileFactory(user=cast["expert"])
@@ -448,6 +457,9 @@ def world(db):
         "console_dispute_approve": {"pk": dispute.pk},
         "console_dispute_reject": {"pk": dispute.pk},
         "api:review_request_get": {"review_request_id": assignment.review_request_id},
+        "api:review_request_evidence": {"review_request_id": assignment.review_request_id},
+        "company_request_evidence": {"pk": assignment.review_request_id},
+        "company_request_evidence_download": {"pk": assignment.review_request_id, "fmt": "json"},
         "api:review_request_cancel": {"review_request_id": assignment.review_request_id},
         "api:offer_accept": {"offer_id": offer.pk},
         "api:offer_decline": {"offer_id": offer.pk},
