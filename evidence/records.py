@@ -9,7 +9,7 @@ from typing import Any
 from evidence.canonical import canonical_json, sha256_hex
 from evidence.models import WatchSession
 from experts.selectors import credentials_snapshot
-from review_requests.oversight_selectors import (
+from review_requests.evidence_selectors import (
     oversight_assignment_facts,
     oversight_dispute_facts,
     oversight_request_facts,

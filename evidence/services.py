@@ -16,7 +16,7 @@ from django.utils import timezone
 from evidence import records
 from evidence.canonical import GENESIS_HASH, canonical_json, link_hash
 from evidence.models import ChainHead, EvidenceAnchor, EvidenceEntry, WatchSession
-from review_requests.oversight_selectors import (
+from review_requests.evidence_selectors import (
     oversight_dispute_facts,
     review_request_for_oversight,
 )
