@@ -22,6 +22,7 @@ from experts.models import (
     ExpertProfile,
     ExpertSpecialization,
     Specialization,
+    SpecializationStanding,
 )
 from marketplace.models import User
 
@@ -36,6 +37,7 @@ __all__ = [
     "expert_get_public",
     "expert_profile_completeness",
     "expert_profile_for_user",
+    "expert_standing",
     "experts_available_by_top_level",
     "specialization_list",
 ]
@@ -262,3 +264,29 @@ def credential_get_for_user(*, user: User, pk: int) -> Credential:
     if user.is_authenticated and (user.is_operator or credential.expert.user_id == user.pk):
         return credential
     raise Http404("No such credential")
+
+
+# Proven experts (issue #20) -------------------------------------------------------------------
+
+
+def _pk(value):
+    return getattr(value, "pk", value)
+
+
+def expert_standing(*, expert, specialization) -> dict:
+    """What an expert has proven in one specialization, for the evidence record and the pages:
+    `qualified` (passed its qualification test and not suspended for accuracy since),
+    `qualified_at`, `accuracy` (share of golden items right in live work since qualifying, None
+    before the first) and `accuracy_n` (how many golden items that share is over). `expert` and
+    `specialization` are instances or primary keys. One query."""
+    standing = SpecializationStanding.objects.filter(
+        expert_id=_pk(expert), specialization_id=_pk(specialization)
+    ).first()
+    if standing is None:
+        return {"qualified": False, "qualified_at": None, "accuracy": None, "accuracy_n": 0}
+    return {
+        "qualified": standing.qualified_at is not None and standing.suspended_at is None,
+        "qualified_at": standing.qualified_at,
+        "accuracy": standing.accuracy,
+        "accuracy_n": standing.golden_total,
+    }
