@@ -69,6 +69,8 @@ def matching_run(*, review_request: ReviewRequest) -> int:
 def _matching_wanted(*, rr: ReviewRequest, now, fanout: int) -> tuple[int, int, int] | None:
     """(open slots, open offers, offers wanted) of a locked request, or None when it wants no
     offer now (not matchable, past its deadline, every slot filled or offered)."""
+    if rr.is_golden:
+        return None  # put to one expert only (review_requests.golden), never matched
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         return None
     if rr.deadline is not None and rr.deadline <= now:
