@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from experts.models import (
     QualificationTest,
     SpecializationStanding,
 )
+from marketplace.services import audit_record, notify
 from marketplace.transitions import record_initial, transition
 
 
@@ -167,8 +169,6 @@ def _attempt_result(*, attempt_id, correct: bool) -> str:
 
 
 def _tell(expert_id, title: str, body: str) -> None:
-    from marketplace.services import notify
-
     user = ExpertProfile.objects.select_related("user").get(pk=expert_id).user
     notify(user=user, kind="status", title=title[:200], body=body, url="/expert/qualifications/")
 
@@ -180,3 +180,50 @@ def golden_item_create(*, actor, organization=None, **fields) -> GoldenItem:
         item.full_clean()
         item.save()
     return item
+
+
+def qualification_test_set(
+    *,
+    specialization,
+    pass_threshold: float,
+    live_rate: float,
+    item_ids,
+    actor,
+) -> QualificationTest:
+    """Configure a specialization's test (operators): its items, the pass threshold (share
+    right) and the rate of golden items in live work. Only the platform's active items of that
+    specialization can be in it; no items means no qualification is asked for."""
+    if not 0 < pass_threshold <= 1 or not 0 <= live_rate <= 1:
+        raise ValidationError("The threshold and the live rate are shares between 0 and 1.")
+    ids = {int(pk) for pk in item_ids}
+    items = list(
+        GoldenItem.objects.filter(
+            pk__in=ids, specialization=specialization, organization__isnull=True, active=True
+        )
+    )
+    if len(items) != len(ids):
+        raise ValidationError(
+            {"items": "Choose active platform items of this specialization only."}
+        )
+    with transaction.atomic(durable=True):
+        test, _ = QualificationTest.objects.select_for_update().get_or_create(
+            specialization=specialization
+        )
+        test.pass_threshold = pass_threshold
+        test.live_rate = live_rate
+        test.updated_by = actor
+        test.save()
+        test.items.set(items)
+        audit_record(
+            actor=actor,
+            action="golden.qualification_test_set",
+            object_type="qualification_test",
+            object_id=test.pk,
+            after={
+                "specialization": specialization.slug,
+                "pass_threshold": pass_threshold,
+                "live_rate": live_rate,
+                "items": sorted(ids),
+            },
+        )
+    return test

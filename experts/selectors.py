@@ -38,6 +38,7 @@ __all__ = [
     "expert_profile_completeness",
     "expert_profile_for_user",
     "expert_standing",
+    "expert_standings",
     "experts_available_by_top_level",
     "specialization_list",
 ]
@@ -290,3 +291,62 @@ def expert_standing(*, expert, specialization) -> dict:
         "accuracy": standing.accuracy,
         "accuracy_n": standing.golden_total,
     }
+
+
+def expert_standings(*, expert) -> list[SpecializationStanding]:
+    """The expert's standings, specialization by specialization (for their dashboard, the
+    operators' console and the companies' accuracy badges)."""
+    return list(
+        SpecializationStanding.objects.filter(expert_id=_pk(expert))
+        .select_related("specialization")
+        .order_by("specialization__slug")
+    )
+
+
+def golden_console_overview() -> dict:
+    """The operators' page: every golden item (the platform's and the companies'), every test,
+    and the standings with a qualification, a measured accuracy or a suspension."""
+    from experts.models import GoldenItem, QualificationTest
+
+    return {
+        "items": list(
+            GoldenItem.objects.select_related("specialization", "organization").order_by(
+                "specialization__slug", "-created_at"
+            )[:500]
+        ),
+        "tests": list(
+            QualificationTest.objects.select_related("specialization")
+            .prefetch_related("items")
+            .order_by("specialization__slug")
+        ),
+        "standings": list(
+            SpecializationStanding.objects.select_related("expert__user", "specialization")
+            .filter(
+                Q(qualified_at__isnull=False)
+                | Q(golden_total__gt=0)
+                | Q(suspended_at__isnull=False)
+            )
+            .order_by("specialization__slug", "-updated_at")[:500]
+        ),
+    }
+
+
+def golden_items_for_organization(*, organization) -> list:
+    from experts.models import GoldenItem
+
+    return list(
+        GoldenItem.objects.filter(organization=organization)
+        .select_related("specialization")
+        .order_by("-created_at")[:200]
+    )
+
+
+def golden_platform_item_choices() -> list[tuple[str, str]]:
+    from experts.models import GoldenItem
+
+    return [
+        (str(i.pk), f"{i.specialization.slug} · {i.title}")
+        for i in GoldenItem.objects.filter(organization__isnull=True, active=True)
+        .select_related("specialization")
+        .order_by("specialization__slug", "title")
+    ]

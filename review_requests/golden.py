@@ -305,8 +305,8 @@ def golden_item_from_request(
     verdict = result.get("verdict") or ""
     if verdict not in GoldenItem.Verdict.values:
         raise ValidationError("This review has no single verdict to expect.")
-    if tolerance < 0:
-        raise ValidationError({"tolerance": "The tolerance cannot be negative."})
+    if not 0 <= tolerance <= 10:  # also refuses NaN
+        raise ValidationError({"tolerance": "The tolerance is between 0 and 10 points."})
     scores = {
         k: v
         for k, v in (result.get("scores") or {}).items()
