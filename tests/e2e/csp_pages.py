@@ -40,6 +40,7 @@ PAGES: dict[str, list[str]] = {
         "/expert/assignments/",
         "/expert/profile/",
         "/expert/earnings/",
+        "/expert/qualifications/",
         "/expert/earnings/statements/{month}/",
         "/expert/payouts/return/",
         "/expert/payouts/refresh/",
@@ -72,6 +73,7 @@ PAGES: dict[str, list[str]] = {
         "/company/webhooks/",
         "/company/webhooks/{webhook_event}/",
         "/company/team/",
+        "/company/golden/",
         "/workspace/{assignment}/",
         "/notifications/",
     ],
@@ -96,6 +98,7 @@ PAGES: dict[str, list[str]] = {
         "/console/disputes/{dispute}/",
         "/console/credentials/",
         "/console/credentials/{credential}/",
+        "/console/golden/",
         "/workspace/{assignment}/",
         "/admin/",
     ],
@@ -163,6 +166,11 @@ POST_ONLY = {
     "console_money_action_reject",
     "console_dispute_approve",
     "console_dispute_reject",
+    "console_golden_item_create",
+    "console_qualification_test_set",
+    "company_golden_create",
+    "company_request_mark_golden",
+    "expert_qualification_start",
 }
 NOT_PAGES.update(dict.fromkeys(POST_ONLY, "POST-only action (its form is on a listed page)"))
 

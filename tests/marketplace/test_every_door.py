@@ -23,6 +23,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from billing.models import MoneyAction, Payout
+from experts.models import QualificationTest
 from inloop_site.asgi import application
 from inloop_site.routing import websocket_urlpatterns
 from marketplace import services
@@ -39,6 +40,7 @@ from tests.factories import (
     TimeOffFactory,
     UserFactory,
     WebhookEventFactory,
+    specialization,
 )
 
 ROLES = [
@@ -216,6 +218,17 @@ DOORS: dict[str, Door] = {
     "api:offer_accept": Door("expert_api", post_only=True),
     "api:offer_decline": Door("expert_api", post_only=True),
     "api:get_balance": COMPANY_API,
+    # proven experts (issue #20)
+    "console_golden": operator(),
+    "console_golden_item_create": operator(post_only=True),
+    "console_qualification_test_set": operator(post_only=True),
+    "company_golden": company(),
+    "company_golden_create": company(post_only=True, company_admin_only=True),
+    "company_request_mark_golden": company(
+        post_only=True, owned_by="company", company_admin_only=True
+    ),
+    "expert_qualifications": expert(),
+    "expert_qualification_start": expert(post_only=True),
 }
 # allauth's account pages and the Django admin: one rule each, by namespace or prefix.
 ACCOUNT_PREFIXES = ("account_", "mfa_", "socialaccount_", "accounts/")
@@ -451,6 +464,10 @@ def world(db):
         "api:review_request_cancel": {"review_request_id": assignment.review_request_id},
         "api:offer_accept": {"offer_id": offer.pk},
         "api:offer_decline": {"offer_id": offer.pk},
+        "company_request_mark_golden": {"pk": assignment.review_request_id},
+        "expert_qualification_start": {
+            "pk": QualificationTest.objects.create(specialization=specialization()).pk
+        },
     }
     return {
         "cast": cast,
