@@ -163,8 +163,10 @@ def matching_run_many(*, review_request_ids) -> int:
 
 def _needs_offers() -> QuerySet[ReviewRequest]:
     now = timezone.now()
+    # Golden requests are put to one expert and never matched: left out, so the sweep's bounded
+    # batch is spent on requests that can use it.
     return ReviewRequest.objects.filter(
-        status__in=(ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW)
+        status__in=(ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW), is_golden=False
     ).exclude(deadline__lte=now)
 
 

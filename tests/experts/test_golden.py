@@ -34,8 +34,22 @@ pytestmark = pytest.mark.django_db
         ("approved", {"accuracy": 4}, 1, "approved", {"accuracy": True}, False),
         ("approved", {"accuracy": 4}, 1, "approved", {"accuracy": "4"}, False),
         ("approved", {"accuracy": 4}, 0, "approved", {"accuracy": 4, "clarity": 1}, True),
-        ("rejected", {"accuracy": 2, "clarity": 3}, 1, "rejected", {"accuracy": 3, "clarity": 2}, True),
-        ("rejected", {"accuracy": 2, "clarity": 3}, 1, "approved", {"accuracy": 2, "clarity": 3}, False),
+        (
+            "rejected",
+            {"accuracy": 2, "clarity": 3},
+            1,
+            "rejected",
+            {"accuracy": 3, "clarity": 2},
+            True,
+        ),
+        (
+            "rejected",
+            {"accuracy": 2, "clarity": 3},
+            1,
+            "approved",
+            {"accuracy": 2, "clarity": 3},
+            False,
+        ),
     ],
 )
 def test_a_golden_review_is_scored_against_expected_values_with_tolerance(
