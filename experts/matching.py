@@ -240,6 +240,25 @@ def _reason(
     return ", ".join(parts)
 
 
+def _requested_specs(specialization_slug: str, top_slug: str) -> dict[str, dict]:
+    """Query 1: the requested node, its descendants and its top-level field by slug (names for
+    the reasons come along), and whether a qualification test with items is configured."""
+    return {
+        s["slug"]: s
+        for s in Specialization.objects.filter(
+            Q(slug=specialization_slug)
+            | Q(slug__startswith=f"{specialization_slug}.")
+            | Q(slug=top_slug)
+        )
+        .annotate(
+            has_test=Exists(
+                QualificationTest.objects.filter(specialization=OuterRef("pk"), items__active=True)
+            )
+        )
+        .values("id", "slug", "name", "requires_credentials", "has_test")
+    }
+
+
 def candidates_rank(
     *,
     specialization_slug: str,
@@ -255,22 +274,7 @@ def candidates_rank(
         return []
     now = now.astimezone(UTC)
     top_slug = specialization_slug.split(".", 1)[0]
-    # Query 1: the requested node and its top-level field (names for the reasons come along),
-    # and whether a qualification test with items is configured for each.
-    specs = {
-        s["slug"]: s
-        for s in Specialization.objects.filter(
-            Q(slug=specialization_slug)
-            | Q(slug__startswith=f"{specialization_slug}.")
-            | Q(slug=top_slug)
-        )
-        .annotate(
-            has_test=Exists(
-                QualificationTest.objects.filter(specialization=OuterRef("pk"), items__active=True)
-            )
-        )
-        .values("id", "slug", "name", "requires_credentials", "has_test")
-    }
+    specs = _requested_specs(specialization_slug, top_slug)
     requested = specs.get(specialization_slug)
     if requested is None:
         return []
