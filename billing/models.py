@@ -59,6 +59,9 @@ class LedgerAccount(models.Model):
         # Holds the platform pays for itself (rework after a dispute), kept apart from any
         # company's held balance.
         PLATFORM_HELD = "platform_held", "Platform-funded holds"
+        # What the platform spends measuring experts (golden items, qualification tests): kept
+        # apart from the cost of refunds.
+        PLATFORM_QUALITY = "platform_quality", "Golden items and qualification"
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     organization = models.ForeignKey(
@@ -185,8 +188,13 @@ class PlatformHoldGrant(models.Model):
         "used": set(),
     }
 
+    class Purpose(models.TextChoices):
+        REWORK = "rework", "Rework after a dispute (booked as a cost of refunds)"
+        QUALITY = "quality", "Golden item or qualification (booked as a cost of quality)"
+
     source_ref = models.CharField(max_length=200, unique=True)
     scope = models.CharField(max_length=200, db_index=True)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.REWORK)
     organization = models.ForeignKey(
         "marketplace.Organization", on_delete=models.PROTECT, related_name="+"
     )

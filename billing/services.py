@@ -172,10 +172,15 @@ def _credit_grant(
 # Holds, captures, releases -----------------------------------------------------------------
 
 
-def _hold_accounts(*, organization, payer: str) -> tuple[LedgerAccount, LedgerAccount]:
+def _hold_accounts(
+    *, organization, payer: str, grant: PlatformHoldGrant | None = None
+) -> tuple[LedgerAccount, LedgerAccount]:
     """(where the hold's money comes from and goes back to, where it is held)."""
     if payer == Hold.Payer.PLATFORM:
-        # Rework after a dispute: the platform pays, booked as a cost of refunds.
+        # Rework after a dispute: the platform pays, booked as a cost of refunds; golden items
+        # and qualification tests as a cost of quality.
+        if grant is not None and grant.purpose == PlatformHoldGrant.Purpose.QUALITY:
+            return ledger.account(Kind.PLATFORM_QUALITY), ledger.account(Kind.PLATFORM_HELD)
         return ledger.account(Kind.PLATFORM_REFUNDS), ledger.account(Kind.PLATFORM_HELD)
     return (
         ledger.account(Kind.COMPANY_AVAILABLE, organization=organization),
@@ -184,7 +189,13 @@ def _hold_accounts(*, organization, payer: str) -> tuple[LedgerAccount, LedgerAc
 
 
 def platform_hold_grant_create(
-    *, organization, scope: str, source_ref: str, reason: str, actor=None
+    *,
+    organization,
+    scope: str,
+    source_ref: str,
+    reason: str,
+    actor=None,
+    purpose: str = PlatformHoldGrant.Purpose.REWORK,
 ) -> PlatformHoldGrant:
     """Promise that the platform pays the next hold placed for `scope` (see PlatformHoldGrant).
     Runs inside the caller's transaction (a dispute decision). No money moves yet: the hold is
@@ -199,6 +210,7 @@ def platform_hold_grant_create(
                 organization=organization,
                 scope=scope,
                 source_ref=source_ref,
+                purpose=purpose,
                 reason=reason[:500],
                 created_by=actor if actor is not None and getattr(actor, "pk", None) else None,
             )
@@ -249,7 +261,7 @@ def hold_place(
         )
         if grant is not None:
             payer = Hold.Payer.PLATFORM
-    source, held = _hold_accounts(organization=organization, payer=payer)
+    source, held = _hold_accounts(organization=organization, payer=payer, grant=grant)
     ledger.transfer(
         ref=f"{ref}:hold",
         reason="hold" if payer == Hold.Payer.COMPANY else "hold_platform",
@@ -307,7 +319,10 @@ def hold_capture(
         # Time is capped at max_hours upstream; this only guards against a rate change.
         expert_cents = min(split.expert_cents, hold.amount_cents)
         split = CaptureSplit(expert_cents, hold.amount_cents - expert_cents)
-    source, held = _hold_accounts(organization=organization, payer=hold.payer)
+    grant = None
+    if hold.platform_grant_id is not None:
+        grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
+    source, held = _hold_accounts(organization=organization, payer=hold.payer, grant=grant)
     lines = [
         ledger.Line(held, -hold.amount_cents),
         ledger.Line(ledger.account(Kind.EXPERT_PENDING, user=expert_user), split.expert_cents),
@@ -323,8 +338,7 @@ def hold_capture(
         fee_cents=split.fee_cents,
         closed_at=timezone.now(),
     )
-    if hold.platform_grant_id is not None:
-        grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
+    if grant is not None:
         _grant_move(
             grant, PlatformHoldGrant.Status.USED, reason=f"captured {ref}", used_at=hold.closed_at
         )
@@ -348,7 +362,10 @@ def hold_release(*, ref: str) -> Hold | None:
     if hold is None or hold.status != Hold.Status.HELD:
         return hold
     organization = hold.organization
-    source, held = _hold_accounts(organization=organization, payer=hold.payer)
+    grant = None
+    if hold.platform_grant_id is not None:
+        grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
+    source, held = _hold_accounts(organization=organization, payer=hold.payer, grant=grant)
     ledger.transfer(
         ref=f"{ref}:release",
         reason="release",
@@ -358,9 +375,8 @@ def hold_release(*, ref: str) -> Hold | None:
         organization=organization,
     )
     transition(hold, Hold.Status.RELEASED, reason="release", closed_at=timezone.now())
-    if hold.platform_grant_id is not None:
+    if grant is not None:
         # The expert gave the rework back: the platform still pays for whoever takes it next.
-        grant = PlatformHoldGrant.objects.select_for_update().get(pk=hold.platform_grant_id)
         _grant_move(grant, PlatformHoldGrant.Status.OPEN, reason=f"released {ref}")
     return hold
 

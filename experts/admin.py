@@ -10,6 +10,7 @@ from experts.models import (
     ExpertProfile,
     ExpertSpecialization,
     MatchRow,
+    QualificationAttemptStatusChange,
     Rating,
     Specialization,
     TimeOff,
@@ -109,3 +110,4 @@ class MatchRowAdmin(ReadOnlyAdmin):
 
 
 admin.site.register(CredentialStatusChange, StatusHistoryAdmin)
+admin.site.register(QualificationAttemptStatusChange, StatusHistoryAdmin)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django import forms
 
 from experts.matching import timezone_names
-from experts.models import Credential, Specialization
+from experts.models import Credential, GoldenItem, Specialization
 from marketplace.formfields import TextField
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -191,3 +191,121 @@ class CredentialQueueFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["field"].choices = [("", "Any"), *specialization_choices(top_level_only=True)]
+
+
+# Proven experts (issue #20): golden items and qualification tests --------------------------
+
+_RUBRIC_LINE = re.compile(r"^\s*([A-Za-z0-9_.-]{1,50})\s*:\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
+
+
+def parse_rubric_lines(text: str) -> tuple[list[dict], dict[str, int]]:
+    """Lines `criterion: expected/scale` (e.g. `accuracy: 4/5`) -> (rubric, expected scores)."""
+    rubric: list[dict] = []
+    expected: dict[str, int] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _RUBRIC_LINE.match(line)
+        if match is None:
+            raise forms.ValidationError(f"Line {number}: write it as “criterion: 4/5”.")
+        key, value, scale = match.group(1), int(match.group(2)), int(match.group(3))
+        if not 2 <= scale <= 10 or not 1 <= value <= scale:
+            raise forms.ValidationError(
+                f"Line {number}: the scale runs from 2 to 10 and the expected score from 1 to it."
+            )
+        if key in expected:
+            raise forms.ValidationError(f"Line {number}: {key} is listed twice.")
+        rubric.append({"key": key, "label": key.replace("_", " ").capitalize(), "scale": scale})
+        expected[key] = value
+    return rubric, expected
+
+
+class GoldenItemForm(forms.Form):
+    specialization = forms.ChoiceField(label="Specialization")
+    title = TextField(label="Title", max_length=200)
+    content_type = forms.ChoiceField(
+        label="Content type",
+        choices=[("text", "Text"), ("markdown", "Markdown"), ("code", "Code"), ("json", "JSON")],
+    )
+    body = TextField(
+        label="AI output to review", max_length=100_000, widget=forms.Textarea(attrs={"rows": 8})
+    )
+    prompt = TextField(
+        label="Prompt", required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    guidelines = TextField(
+        label="Guidelines",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    expected_verdict = forms.ChoiceField(
+        label="Expected verdict",
+        required=False,
+        choices=[("", "Any verdict"), *GoldenItem.Verdict.choices],
+    )
+    rubric_lines = TextField(
+        label="Rubric and expected scores",
+        required=False,
+        max_length=2_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One criterion a line: “accuracy: 4/5” (expected 4 on a scale of 5).",
+    )
+    tolerance = forms.DecimalField(
+        label="Tolerance (points)", min_value=Decimal(0), max_value=Decimal(9), initial=0
+    )
+    max_hours = forms.DecimalField(
+        label="Time cap (hours)",
+        min_value=Decimal("0.1"),
+        max_value=Decimal(8),
+        decimal_places=2,
+        initial=Decimal("0.5"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialization"].choices = specialization_choices()
+
+    def clean_rubric_lines(self):
+        return parse_rubric_lines(self.cleaned_data.get("rubric_lines") or "")
+
+    def item_fields(self) -> dict:
+        data = self.cleaned_data
+        rubric, expected = data["rubric_lines"]
+        return {
+            "specialization": Specialization.objects.get(slug=data["specialization"]),
+            "title": data["title"],
+            "content_type": data["content_type"],
+            "content": {"type": data["content_type"], "body": data["body"]},
+            "prompt": data["prompt"] or "",
+            "guidelines": data["guidelines"] or "",
+            "rubric": rubric,
+            "expected_scores": expected,
+            "expected_verdict": data["expected_verdict"] or "",
+            "tolerance": float(data["tolerance"]),
+            "max_hours": data["max_hours"],
+        }
+
+
+class QualificationTestForm(forms.Form):
+    specialization = forms.ChoiceField(label="Specialization")
+    pass_threshold_percent = forms.IntegerField(
+        label="Pass threshold (% right)", min_value=1, max_value=100, initial=80
+    )
+    live_rate_percent = forms.IntegerField(
+        label="Golden items in live work (% of submitted reviews)",
+        min_value=0,
+        max_value=100,
+        initial=10,
+    )
+    items = forms.MultipleChoiceField(
+        label="Golden items in the test",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only the platform's active items of the chosen specialization count.",
+    )
+
+    def __init__(self, *args, item_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["specialization"].choices = specialization_choices()
+        self.fields["items"].choices = list(item_choices)

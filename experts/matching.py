@@ -25,13 +25,14 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from experts import sql
 from experts.models import (
     MAX_RATE_CENTS,
     CompanyBlock,
     ExpertProfile,
+    QualificationTest,
     Specialization,
 )
 
@@ -47,9 +48,11 @@ WEIGHTS: dict[str, float] = {
     "on_time": 1.0,  # share of completed assignments submitted before the deadline
     "headroom": 1.0,  # (cap - rate) / cap, the cap being the request's max rate or MAX_RATE_CENTS
     "load": 1.0,  # free share of the expert's concurrency cap
+    "accuracy": 2.0,  # share of golden items right in the requested specialization (issue #20)
 }
 YEARS_CAP = 30
 RATING_PRIOR = 0.8  # an unrated expert counts as 4 stars: new experts still get offers
+ACCURACY_PRIOR = 0.8  # unmeasured on golden items: counted as 80% right, like RATING_PRIOR
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,25 @@ def _reason(
     return ", ".join(parts)
 
 
+def _requested_specs(specialization_slug: str, top_slug: str) -> dict[str, dict]:
+    """Query 1: the requested node, its descendants and its top-level field by slug (names for
+    the reasons come along), and whether a qualification test with items is configured."""
+    return {
+        s["slug"]: s
+        for s in Specialization.objects.filter(
+            Q(slug=specialization_slug)
+            | Q(slug__startswith=f"{specialization_slug}.")
+            | Q(slug=top_slug)
+        )
+        .annotate(
+            has_test=Exists(
+                QualificationTest.objects.filter(specialization=OuterRef("pk"), items__active=True)
+            )
+        )
+        .values("id", "slug", "name", "requires_credentials", "has_test")
+    }
+
+
 def candidates_rank(
     *,
     specialization_slug: str,
@@ -252,15 +274,7 @@ def candidates_rank(
         return []
     now = now.astimezone(UTC)
     top_slug = specialization_slug.split(".", 1)[0]
-    # Query 1: the requested node and its top-level field (names for the reasons come along).
-    specs = {
-        s["slug"]: s
-        for s in Specialization.objects.filter(
-            Q(slug=specialization_slug)
-            | Q(slug__startswith=f"{specialization_slug}.")
-            | Q(slug=top_slug)
-        ).values("id", "slug", "name", "requires_credentials")
-    }
+    specs = _requested_specs(specialization_slug, top_slug)
     requested = specs.get(specialization_slug)
     if requested is None:
         return []
@@ -282,6 +296,7 @@ def candidates_rank(
             if organization_id is None
             else org_pk.get_db_prep_value(organization_id, connection)
         ),
+        qualification_required=bool(requested["has_test"]),
     )
     supply_where, supply_params = sql.free_and_available(today=today)
     where.extend(supply_where)
@@ -302,6 +317,8 @@ def candidates_rank(
         cap,
         cap,
         w["load"],
+        w["accuracy"],
+        ACCURACY_PRIOR,
     ]
     # Query 2: the ranking itself.
     with connection.cursor() as cursor:

@@ -285,3 +285,161 @@ class MatchRow(models.Model):
         # a covering index (INCLUDE every column ranking reads) for index-only scans; SQLite
         # has no INCLUDE, so the model declares only the plain index.
         indexes = [models.Index(fields=["node", "rate_cents"], name="matchrow_node_rate")]
+
+
+# Proven experts (issue #20): golden items, qualification tests, standing per specialization -----
+
+
+class GoldenItem(models.Model):
+    """A review whose right answer is known: content like a review request's, the expected verdict
+    and rubric scores, and how far a score may be off (`tolerance`, in rubric points).
+
+    Operators define platform items (`organization` empty); a company defines items for its own
+    pool (`organization` set: only mixed into work for that company's requests), by hand or by
+    marking one of its completed reviews (`source_review_request_id`, an id only: experts never
+    import review_requests)."""
+
+    class Verdict(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CORRECTED = "corrected", "Corrected"
+
+    specialization = models.ForeignKey(
+        Specialization, on_delete=models.PROTECT, related_name="golden_items"
+    )
+    organization = models.ForeignKey(
+        "marketplace.Organization",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    title = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=16, default="text")
+    # The content object as a review request holds it: {"type", "body", "language"?}.
+    content = models.JSONField()
+    prompt = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True)
+    rubric = models.JSONField(default=list, blank=True)
+    max_hours = models.DecimalField(max_digits=5, decimal_places=2, default=0.5)
+    # Blank: any verdict counts (only the scores are checked).
+    expected_verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True)
+    expected_scores = models.JSONField(default=dict, blank=True)  # {criterion: points}
+    tolerance = models.FloatField(default=0.0, validators=[MinValueValidator(0.0)])
+    source_review_request_id = models.UUIDField(null=True, blank=True, unique=True)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=tz.now)
+
+    class Meta:
+        ordering = ["specialization__slug", "-created_at"]
+        indexes = [
+            models.Index(fields=["specialization", "active"], name="golden_spec_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QualificationTest(models.Model):
+    """One per specialization: the golden items an expert must pass (share correct >= the
+    threshold) before getting offers in it, and how often golden items are mixed into live work.
+    A test without items is not configured: matching then asks for no qualification."""
+
+    specialization = models.OneToOneField(
+        Specialization, on_delete=models.PROTECT, related_name="qualification_test"
+    )
+    items = models.ManyToManyField(GoldenItem, blank=True, related_name="tests")
+    pass_threshold = models.FloatField(
+        default=0.8, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    # Chance that a submitted live review in this specialization brings one golden offer.
+    live_rate = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Qualification · {self.specialization}"
+
+
+class QualificationAttempt(models.Model):
+    """An expert taking a specialization's test: one golden review per item, paid by the
+    platform at `rate_cents`, capped at `cap_seconds` in all (shown before starting)."""
+
+    class Status(models.TextChoices):
+        STARTED = "started", "In progress"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Not passed"
+        ABANDONED = "abandoned", "Abandoned"
+
+    TRANSITIONS = {
+        "started": {"passed", "failed", "abandoned"},
+        "passed": set(),
+        "failed": set(),
+        "abandoned": set(),
+    }
+
+    expert = models.ForeignKey(
+        ExpertProfile, on_delete=models.CASCADE, related_name="qualification_attempts"
+    )
+    test = models.ForeignKey(QualificationTest, on_delete=models.PROTECT, related_name="attempts")
+    specialization = models.ForeignKey(Specialization, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
+    items_total = models.PositiveSmallIntegerField()
+    items_scored = models.PositiveSmallIntegerField(default=0)
+    items_correct = models.PositiveSmallIntegerField(default=0)
+    pass_threshold = models.FloatField()
+    rate_cents = models.PositiveIntegerField()
+    cap_seconds = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=tz.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["expert", "status"], name="qual_attempt_expert")]
+
+
+class QualificationAttemptStatusChange(StatusHistory):
+    qualification_attempt = models.ForeignKey(
+        QualificationAttempt, on_delete=models.CASCADE, related_name="history"
+    )
+
+
+class SpecializationStanding(models.Model):
+    """An expert's proof in one specialization: when they passed its test, their golden results
+    in live work since then, and a suspension when that accuracy fell below the floor
+    (settings.GOLDEN_ACCURACY_FLOOR). Written by experts.services; read by matching through SQL
+    and by everyone else through experts.selectors.expert_standing."""
+
+    expert = models.ForeignKey(ExpertProfile, on_delete=models.CASCADE, related_name="standings")
+    specialization = models.ForeignKey(Specialization, on_delete=models.PROTECT, related_name="+")
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    golden_correct = models.PositiveIntegerField(default=0)
+    golden_total = models.PositiveIntegerField(default=0)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["expert", "specialization"], name="standing_expert_specialization"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(golden_correct__lte=models.F("golden_total")),
+                name="standing_correct_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.expert} · {self.specialization}"
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.golden_correct / self.golden_total if self.golden_total else None

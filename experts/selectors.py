@@ -22,6 +22,7 @@ from experts.models import (
     ExpertProfile,
     ExpertSpecialization,
     Specialization,
+    SpecializationStanding,
 )
 from marketplace.models import User
 
@@ -36,6 +37,8 @@ __all__ = [
     "expert_get_public",
     "expert_profile_completeness",
     "expert_profile_for_user",
+    "expert_standing",
+    "expert_standings",
     "experts_available_by_top_level",
     "specialization_list",
 ]
@@ -295,3 +298,86 @@ def credentials_snapshot(*, expert_ids: list, today=None) -> dict:
             }
         )
     return snapshot
+# Proven experts (issue #20) -------------------------------------------------------------------
+
+
+def _pk(value):
+    return getattr(value, "pk", value)
+
+
+def expert_standing(*, expert, specialization) -> dict:
+    """What an expert has proven in one specialization, for the evidence record and the pages:
+    `qualified` (passed its qualification test and not suspended for accuracy since),
+    `qualified_at`, `accuracy` (share of golden items right in live work since qualifying, None
+    before the first) and `accuracy_n` (how many golden items that share is over). `expert` and
+    `specialization` are instances or primary keys. One query."""
+    standing = SpecializationStanding.objects.filter(
+        expert_id=_pk(expert), specialization_id=_pk(specialization)
+    ).first()
+    if standing is None:
+        return {"qualified": False, "qualified_at": None, "accuracy": None, "accuracy_n": 0}
+    return {
+        "qualified": standing.qualified_at is not None and standing.suspended_at is None,
+        "qualified_at": standing.qualified_at,
+        "accuracy": standing.accuracy,
+        "accuracy_n": standing.golden_total,
+    }
+
+
+def expert_standings(*, expert) -> list[SpecializationStanding]:
+    """The expert's standings, specialization by specialization (for their dashboard, the
+    operators' console and the companies' accuracy badges)."""
+    return list(
+        SpecializationStanding.objects.filter(expert_id=_pk(expert))
+        .select_related("specialization")
+        .order_by("specialization__slug")
+    )
+
+
+def golden_console_overview() -> dict:
+    """The operators' page: every golden item (the platform's and the companies'), every test,
+    and the standings with a qualification, a measured accuracy or a suspension."""
+    from experts.models import GoldenItem, QualificationTest
+
+    return {
+        "items": list(
+            GoldenItem.objects.select_related("specialization", "organization").order_by(
+                "specialization__slug", "-created_at"
+            )[:500]
+        ),
+        "tests": list(
+            QualificationTest.objects.select_related("specialization")
+            .prefetch_related("items")
+            .order_by("specialization__slug")
+        ),
+        "standings": list(
+            SpecializationStanding.objects.select_related("expert__user", "specialization")
+            .filter(
+                Q(qualified_at__isnull=False)
+                | Q(golden_total__gt=0)
+                | Q(suspended_at__isnull=False)
+            )
+            .order_by("specialization__slug", "-updated_at")[:500]
+        ),
+    }
+
+
+def golden_items_for_organization(*, organization) -> list:
+    from experts.models import GoldenItem
+
+    return list(
+        GoldenItem.objects.filter(organization=organization)
+        .select_related("specialization")
+        .order_by("-created_at")[:200]
+    )
+
+
+def golden_platform_item_choices() -> list[tuple[str, str]]:
+    from experts.models import GoldenItem
+
+    return [
+        (str(i.pk), f"{i.specialization.slug} · {i.title}")
+        for i in GoldenItem.objects.filter(organization__isnull=True, active=True)
+        .select_related("specialization")
+        .order_by("specialization__slug", "title")
+    ]

@@ -25,6 +25,7 @@ from experts.models import (
     ExpertProfile,
     MatchRow,
     Specialization,
+    SpecializationStanding,
     TimeOff,
 )
 from marketplace.models import User
@@ -115,10 +116,16 @@ def request_filters(
     credential_on,
     excluded: list,
     organization_id,
+    qualification_required: bool = False,
 ) -> tuple[list[str], list]:
-    """The hard filters of one request over a match row `x`. The NOT IN subqueries are small
-    sets PostgreSQL hashes once per query."""
-    where = ["x.node_id = %s"]
+    """The hard filters of one request over a match row `x` and the expert's standing `s` in
+    the requested node (LEFT JOINed: NULL columns when the expert has none). The NOT IN
+    subqueries are small sets PostgreSQL hashes once per query."""
+    # Never an expert suspended in this specialization for golden-item accuracy; and where the
+    # node has a qualification test, only experts who passed it.
+    where = ["x.node_id = %s", "s.suspended_at IS NULL"]
+    if qualification_required:
+        where.append("s.qualified_at IS NOT NULL")
     params: list = [node_id]
     if max_rate_cents is not None:
         where.append("x.rate_cents <= %s")
@@ -176,7 +183,8 @@ def free_and_available(*, today: date) -> tuple[list[str], list]:
 
 # The score, written once; the Python reference in the tests mirrors this expression. Its
 # parameters, in order: the weights of exact, years (with YEARS_CAP three times), rating (with
-# RATING_PRIOR), completion, on_time, headroom (with the cap twice) and load. Floating point
+# RATING_PRIOR), completion, on_time, headroom (with the cap twice), load, and accuracy on
+# golden items in the requested node (with ACCURACY_PRIOR while unmeasured). Floating point
 # throughout (CAST): PostgreSQL's NUMERIC arithmetic was a third of the time.
 SCORE = (
     "(%s * (CASE WHEN x.exact THEN 1.0 ELSE 0.0 END)"
@@ -185,7 +193,9 @@ SCORE = (
     " + %s * x.completion_rate"
     " + %s * x.on_time_rate"
     " + %s * CAST(%s - x.rate_cents AS DOUBLE PRECISION) / %s"
-    " + %s * CAST(x.max_concurrent - x.current_load AS DOUBLE PRECISION) / x.max_concurrent)"
+    " + %s * CAST(x.max_concurrent - x.current_load AS DOUBLE PRECISION) / x.max_concurrent"
+    " + %s * (CASE WHEN s.golden_total > 0"
+    "         THEN CAST(s.golden_correct AS DOUBLE PRECISION) / s.golden_total ELSE %s END))"
 )
 
 
@@ -201,6 +211,8 @@ def ranking(*, clock_sql: str, where: list[str]) -> str:
                x.best_spec_id AS best_spec_id, z.wm_start AS wm_start, {SCORE} AS score
         FROM {table(MatchRow)} x
         JOIN ({clock_sql}) z ON z.tz = x.timezone
+        LEFT JOIN {table(SpecializationStanding)} s
+            ON s.expert_id = x.expert_id AND s.specialization_id = x.node_id
         WHERE {" AND ".join(where)}
         ORDER BY score DESC, x.expert_id
         LIMIT %s"""

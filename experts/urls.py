@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from experts import views
+from experts import golden_views, views
 
 urlpatterns = [
     path("expert/profile/", views.profile, name="expert_profile"),
@@ -53,4 +53,17 @@ urlpatterns = [
         views.public_profile_block,
         name="company_expert_block",
     ),
+    path("console/golden/", golden_views.console_golden, name="console_golden"),
+    path(
+        "console/golden/items/",
+        golden_views.console_golden_item_create,
+        name="console_golden_item_create",
+    ),
+    path(
+        "console/golden/tests/",
+        golden_views.console_qualification_test_set,
+        name="console_qualification_test_set",
+    ),
+    path("company/golden/", golden_views.company_golden, name="company_golden"),
+    path("company/golden/items/", golden_views.company_golden_create, name="company_golden_create"),
 ]

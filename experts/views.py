@@ -359,6 +359,7 @@ def public_profile(request, pk):
                 organization_id=request.organization.pk, expert_id=expert.pk
             ),
             "is_admin": request.membership.is_admin,
+            "standings": selectors.expert_standings(expert=expert),
         },
     )
 

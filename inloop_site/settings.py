@@ -304,6 +304,11 @@ PAYOUT_MINIMUM_CENTS = env_int("PAYOUT_MINIMUM_CENTS", 2000, minimum=0)
 EVIDENCE_RETENTION_DAYS = env_int("EVIDENCE_RETENTION_DAYS", 183)
 OFFER_FANOUT = env_int("OFFER_FANOUT", 3, minimum=1)
 OFFER_EXPIRY_MINUTES = env_int("OFFER_EXPIRY_MINUTES", 15, minimum=1)
+# Proven experts (issue #20): below this share of golden items right (in percent), over at least
+# GOLDEN_MIN_SAMPLE of them, an expert stops getting offers in that specialization until they
+# pass its qualification test again.
+GOLDEN_ACCURACY_FLOOR_PERCENT = env_int("GOLDEN_ACCURACY_FLOOR_PERCENT", 70, minimum=0)
+GOLDEN_MIN_SAMPLE = env_int("GOLDEN_MIN_SAMPLE", 5, minimum=1)
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 DISPUTE_APPROVAL_THRESHOLD_CENTS = env_int("DISPUTE_APPROVAL_THRESHOLD_CENTS", 100_000, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

@@ -82,6 +82,19 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+PLATFORM_ORGANIZATION_SLUG = "inloop-platform"
+
+
+def platform_organization() -> Organization:
+    """The organization that owns the platform's own review requests (golden items and
+    qualification tests, paid by the platform): made on first use, has no members."""
+    organization, _ = Organization.objects.get_or_create(
+        slug=PLATFORM_ORGANIZATION_SLUG,
+        defaults={"name": "Inloop (platform reviews)", "webhook_secret": _new_webhook_secret()},
+    )
+    return organization
+
+
 def organization_create(*, owner: User, name: str) -> Organization:
     name = name.strip()
     if not name:

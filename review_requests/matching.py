@@ -69,6 +69,8 @@ def matching_run(*, review_request: ReviewRequest) -> int:
 def _matching_wanted(*, rr: ReviewRequest, now, fanout: int) -> tuple[int, int, int] | None:
     """(open slots, open offers, offers wanted) of a locked request, or None when it wants no
     offer now (not matchable, past its deadline, every slot filled or offered)."""
+    if rr.is_golden:
+        return None  # put to one expert only (review_requests.golden), never matched
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         return None
     if rr.deadline is not None and rr.deadline <= now:
@@ -161,8 +163,10 @@ def matching_run_many(*, review_request_ids) -> int:
 
 def _needs_offers() -> QuerySet[ReviewRequest]:
     now = timezone.now()
+    # Golden requests are put to one expert and never matched: left out, so the sweep's bounded
+    # batch is spent on requests that can use it.
     return ReviewRequest.objects.filter(
-        status__in=(ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW)
+        status__in=(ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW), is_golden=False
     ).exclude(deadline__lte=now)
 
 

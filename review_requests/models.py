@@ -98,6 +98,9 @@ class ReviewRequest(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # True while no offer can go out because the balance does not cover the hold.
     waiting_for_funds = models.BooleanField(default=False)
+    # A golden item sent to one expert (GoldenRun says which and why): never matched, paid by the
+    # platform, owned by the platform's organization.
+    is_golden = models.BooleanField(default=False)
     result = models.JSONField(null=True, blank=True)
     cost_cents = models.PositiveBigIntegerField(default=0)
     currency = models.CharField(max_length=3, default="usd")
@@ -469,3 +472,38 @@ class Dispute(models.Model):
 
 class DisputeStatusChange(StatusHistory):
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="history")
+
+
+class GoldenRun(models.Model):
+    """A golden item (experts.GoldenItem) put to one expert as a review request: in a
+    qualification attempt, or mixed into live work (`attempt` empty). Scored once, when the
+    expert submits (`correct`, `scored_at`)."""
+
+    review_request = models.OneToOneField(
+        ReviewRequest, on_delete=models.CASCADE, related_name="golden_run"
+    )
+    item = models.ForeignKey("experts.GoldenItem", on_delete=models.PROTECT, related_name="+")
+    expert = models.ForeignKey(
+        "experts.ExpertProfile", on_delete=models.CASCADE, related_name="golden_runs"
+    )
+    attempt = models.ForeignKey(
+        "experts.QualificationAttempt",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="runs",
+    )
+    # The company whose live request brought this item (None in a qualification attempt).
+    for_organization = models.ForeignKey(
+        "marketplace.Organization",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    correct = models.BooleanField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["expert", "item"], name="golden_run_expert_item")]

@@ -84,3 +84,24 @@ urlpatterns += [
     path("expert/", workspace_views.expert_dashboard, name="expert_dashboard"),
     path("expert/assignments/", workspace_views.expert_assignment_list, name="expert_assignments"),
 ]
+
+# Proven experts (issue #20): qualification tests and golden items.
+from review_requests import golden_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "expert/qualifications/",
+        golden_views.expert_qualifications,
+        name="expert_qualifications",
+    ),
+    path(
+        "expert/qualifications/<int:pk>/start/",
+        golden_views.expert_qualification_start,
+        name="expert_qualification_start",
+    ),
+    path(
+        "company/requests/<uuid:pk>/golden/",
+        golden_views.company_request_mark_golden,
+        name="company_request_mark_golden",
+    ),
+]

@@ -535,8 +535,20 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
             },
             actor=user,
         )
+        _submit_golden(review_request=review_request, assignment=assignment, review=review)
         _submit_complete_request(review_request=review_request, user=user)
     return frame
+
+
+def _submit_golden(*, review_request: ReviewRequest, assignment: Assignment, review: Review):
+    """A golden review is scored into the expert's standing; a live one may bring a golden
+    offer at the specialization's rate (review_requests.golden)."""
+    from review_requests.golden import golden_live_maybe, golden_submit_record
+
+    if review_request.is_golden:
+        golden_submit_record(review_request=review_request, review=review)
+    else:
+        golden_live_maybe(review_request=review_request, assignment=assignment)
 
 
 def _submit_lock(assignment_id) -> tuple[ReviewRequest, Assignment]:

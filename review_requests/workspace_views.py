@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from billing.selectors import earning_splits_by_assignment, expert_earnings_by_week
 from experts.models import ExpertProfile
-from experts.selectors import expert_profile_completeness
+from experts.selectors import expert_profile_completeness, expert_standings
 from marketplace.permissions import expert_required
 from marketplace.rendering import json_pretty, markdown_to_safe_html
 from review_requests.models import Assignment
@@ -91,6 +91,7 @@ def expert_dashboard(request: HttpRequest) -> HttpResponse:
             -1
         ].earned_cents
         context["completeness"] = expert_profile_completeness(expert=profile)
+        context["standings"] = expert_standings(expert=profile)
     return render(request, "review_requests/expert_dashboard.html", context)
 
 

@@ -24,6 +24,8 @@ from experts.models import (
     Credential,
     ExpertProfile,
     ExpertSpecialization,
+    GoldenItem,
+    QualificationTest,
     Specialization,
     TimeOff,
 )
@@ -456,3 +458,37 @@ class PayoutFactory(DjangoModelFactory):
     def _create(cls, model_class, *, user):
         payouts.payouts_create(run=PayoutRun.objects.create())
         return Payout.objects.get(user=user, status=Payout.Status.PENDING)
+
+
+class GoldenItemFactory(DjangoModelFactory):
+    """A platform golden item in radiology: expected `approved`, accuracy 4 (of 5) within 1."""
+
+    class Meta:
+        model = GoldenItem
+
+    specialization = factory.LazyFunction(specialization)
+    title = factory.Sequence(lambda n: f"Golden radiology report {n}")
+    content_type = "text"
+    content = factory.LazyFunction(lambda: {"type": "text", "body": TEXT})
+    rubric = factory.LazyFunction(lambda: [dict(item) for item in RUBRIC])
+    max_hours = Decimal("0.50")
+    expected_verdict = "approved"
+    expected_scores = factory.LazyFunction(lambda: {"accuracy": 4})
+    tolerance = 1.0
+
+
+class QualificationTestFactory(DjangoModelFactory):
+    """A specialization's test. QualificationTestFactory(items=[...]) puts those items in it."""
+
+    class Meta:
+        model = QualificationTest
+        skip_postgeneration_save = True
+
+    specialization = factory.LazyFunction(specialization)
+    pass_threshold = 0.5
+    live_rate = 0.0
+
+    @factory.post_generation
+    def items(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.items.set(extracted)

@@ -40,6 +40,7 @@ PAGES: dict[str, list[str]] = {
         "/expert/assignments/",
         "/expert/profile/",
         "/expert/earnings/",
+        "/expert/qualifications/",
         "/expert/earnings/statements/{month}/",
         "/expert/payouts/return/",
         "/expert/payouts/refresh/",
@@ -74,6 +75,7 @@ PAGES: dict[str, list[str]] = {
         "/company/team/",
         "/company/requests/{done_request}/evidence/",
         "/company/evidence/",
+        "/company/golden/",
         "/workspace/{assignment}/",
         "/notifications/",
     ],
@@ -99,6 +101,7 @@ PAGES: dict[str, list[str]] = {
         "/console/credentials/",
         "/console/credentials/{credential}/",
         "/console/evidence/",
+        "/console/golden/",
         "/workspace/{assignment}/",
         "/admin/",
     ],
@@ -168,6 +171,11 @@ POST_ONLY = {
     "console_money_action_reject",
     "console_dispute_approve",
     "console_dispute_reject",
+    "console_golden_item_create",
+    "console_qualification_test_set",
+    "company_golden_create",
+    "company_request_mark_golden",
+    "expert_qualification_start",
 }
 NOT_PAGES.update(dict.fromkeys(POST_ONLY, "POST-only action (its form is on a listed page)"))
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from experts import services
-from experts.matching import MAX_RATE_CENTS, RATING_PRIOR, WEIGHTS, YEARS_CAP
+from experts.matching import ACCURACY_PRIOR, MAX_RATE_CENTS, RATING_PRIOR, WEIGHTS, YEARS_CAP
 from experts.models import CompanyBlock, Credential, ExpertProfile, Specialization
 from experts.selectors import candidates_rank
 from tests.factories import CredentialFactory, ExpertProfileFactory, TimeOffFactory
@@ -113,6 +113,8 @@ def ref_rank(*, slug, max_rate_cents, organization_id, exclude, now, deadline, l
             + WEIGHTS["on_time"] * e.on_time_rate
             + WEIGHTS["headroom"] * (cap - e.hourly_rate_cents) / cap
             + WEIGHTS["load"] * (e.max_concurrent - e.current_load) / e.max_concurrent
+            # No golden items measured here: the prior (tests/experts/test_golden.py measures).
+            + WEIGHTS["accuracy"] * ACCURACY_PRIOR
         )
         passing.append((score, e))
     passing.sort(key=lambda pair: -pair[0])

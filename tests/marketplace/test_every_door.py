@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from billing.models import MoneyAction, Payout
 from evidence.services import evidence_for_completion
+from experts.models import QualificationTest
 from inloop_site.asgi import application
 from inloop_site.routing import websocket_urlpatterns
 from marketplace import services
@@ -40,6 +41,7 @@ from tests.factories import (
     TimeOffFactory,
     UserFactory,
     WebhookEventFactory,
+    specialization,
 )
 
 ROLES = [
@@ -224,6 +226,17 @@ DOORS: dict[str, Door] = {
     "company_evidence": company(),
     "console_evidence": operator(),
     "console_evidence_export": operator(),
+    # proven experts (issue #20)
+    "console_golden": operator(),
+    "console_golden_item_create": operator(post_only=True),
+    "console_qualification_test_set": operator(post_only=True),
+    "company_golden": company(),
+    "company_golden_create": company(post_only=True, company_admin_only=True),
+    "company_request_mark_golden": company(
+        post_only=True, owned_by="company", company_admin_only=True
+    ),
+    "expert_qualifications": expert(),
+    "expert_qualification_start": expert(post_only=True),
 }
 # allauth's account pages and the Django admin: one rule each, by namespace or prefix.
 ACCOUNT_PREFIXES = ("account_", "mfa_", "socialaccount_", "accounts/")
@@ -463,6 +476,10 @@ def world(db):
         "api:review_request_cancel": {"review_request_id": assignment.review_request_id},
         "api:offer_accept": {"offer_id": offer.pk},
         "api:offer_decline": {"offer_id": offer.pk},
+        "company_request_mark_golden": {"pk": assignment.review_request_id},
+        "expert_qualification_start": {
+            "pk": QualificationTest.objects.create(specialization=specialization()).pk
+        },
     }
     return {
         "cast": cast,
