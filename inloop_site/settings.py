@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "marketplace",
     "experts",
     "billing",
+    "oversight",
     "review_requests",
     "inloop_site",  # composition: the console, demo data, the scheduler (may import every app)
 ]

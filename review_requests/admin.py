@@ -29,7 +29,7 @@ from review_requests.models import (
 @admin.register(ReviewRequest)
 class ReviewRequestAdmin(ReadOnlyAdmin):
     list_display = ["title", "organization", "specialization", "status", "created_at"]
-    list_filter = ["status", "content_type", "waiting_for_funds"]
+    list_filter = ["status", "content_type", "waiting_for_funds", "oversight_outcome", "audit"]
     search_fields = ["id", "title", "organization__name", "model_name"]
     date_hierarchy = "created_at"
     list_select_related = ["organization", "specialization"]

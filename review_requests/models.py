@@ -40,6 +40,8 @@ class ReviewRequest(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
         DISPUTED = "disputed", "Disputed"
+        # Decided by an oversight policy: answered at once, never charged, matched or offered.
+        AUTO_APPROVED = "auto_approved", "Auto-approved"
 
     TRANSITIONS = {
         "queued": {"in_review", "cancelled", "expired"},
@@ -48,7 +50,14 @@ class ReviewRequest(models.Model):
         "disputed": {"completed", "in_review", "queued"},
         "cancelled": set(),
         "expired": set(),
+        "auto_approved": set(),
     }
+
+    class OversightOutcome(models.TextChoices):
+        NONE = "", "No policy"
+        REVIEW = "review", "Review"
+        SAMPLE = "sample", "Sample"
+        AUTO_APPROVE = "auto_approve", "Auto-approve"
 
     class ContentType(models.TextChoices):
         TEXT = "text", "Text"
@@ -96,6 +105,24 @@ class ReviewRequest(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     first_accepted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Oversight (issue #17): the model's confidence as sent, and what the policy decided.
+    confidence = models.FloatField(null=True, blank=True)
+    # Indexed by rr_policy_version_created, over the rows where it is set.
+    policy_version = models.ForeignKey(
+        "oversight.PolicyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    policy_rule = models.PositiveSmallIntegerField(null=True, blank=True)  # the rule's index
+    policy_rule_name = models.CharField(max_length=80, blank=True)
+    oversight_outcome = models.CharField(
+        max_length=16, choices=OversightOutcome.choices, blank=True, default=""
+    )
+    # A sampled item sent to review as an audit of the policy.
+    audit = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -106,6 +133,11 @@ class ReviewRequest(models.Model):
             ),
             models.Index(fields=["status", "deadline"], name="rr_status_deadline"),
             _where_set("created_by_user", "rr_created_by_user"),
+            models.Index(
+                fields=["policy_version", "created_at"],
+                name="rr_policy_version_created",
+                condition=Q(policy_version__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,9 +2,10 @@
 imports inside functions, relative imports and literal dynamic imports).
 
     inloop_site       the composition package: may import every app; no app imports it
-    review_requests   -> experts, billing, marketplace
+    review_requests   -> experts, billing, oversight, marketplace
     experts           -> marketplace
     billing           -> marketplace
+    oversight         -> marketplace
     marketplace       the platform core: imports no app
 
 Between our own apps an import is plain: no `try: import ... except ImportError` and no
@@ -25,8 +26,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "marketplace": frozenset(),
     "experts": frozenset({"marketplace"}),
     "billing": frozenset({"marketplace"}),
-    "review_requests": frozenset({"marketplace", "experts", "billing"}),
-    "inloop_site": frozenset({"marketplace", "experts", "billing", "review_requests"}),
+    "oversight": frozenset({"marketplace"}),
+    "review_requests": frozenset({"marketplace", "experts", "billing", "oversight"}),
+    "inloop_site": frozenset({"marketplace", "experts", "billing", "oversight", "review_requests"}),
 }
 DYNAMIC_IMPORTERS = {"import_module", "__import__", "import_string"}
 

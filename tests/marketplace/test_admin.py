@@ -12,7 +12,7 @@ from marketplace.models import User
 from tests.conftest import give_operator_mfa
 from tests.factories import UserFactory
 
-PROJECT_APPS = {"marketplace", "experts", "review_requests", "billing"}
+PROJECT_APPS = {"marketplace", "experts", "review_requests", "billing", "oversight"}
 MODELS = [m for m in apps.get_models() if m._meta.app_label in PROJECT_APPS]
 
 
