@@ -5,10 +5,12 @@ from __future__ import annotations
 from billing.api import router as billing_router
 from experts.api import router as experts_router
 from marketplace.api import api
+from oversight.api import router as oversight_router
 from review_requests.api import router as review_requests_router
 
 api.add_router("", experts_router)
 api.add_router("", review_requests_router)
 api.add_router("", billing_router)
+api.add_router("", oversight_router)
 
 __all__ = ["api"]

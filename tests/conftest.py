@@ -50,6 +50,16 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_oversight_notes():
+    """The create path's per-process notes of policies (oversight.selectors) start empty."""
+    from oversight.selectors import policy_cache_clear
+
+    policy_cache_clear()
+    yield
+    policy_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _taxonomy_after_flush(request):
     """A transactional test flushes the database when it ends, taxonomy rows included; load the
     taxonomy again the way its data migration does, so the next one starts from a migrated

@@ -30,6 +30,8 @@ from experts.models import (
 from marketplace import services as marketplace_services
 from marketplace.models import Membership, Organization, User
 from marketplace.selectors import platform_fee_percent
+from oversight import services as oversight_services
+from oversight.models import Policy
 from review_requests.models import (
     Assignment,
     Offer,
@@ -251,6 +253,28 @@ class ReviewRequestFactory(DjangoModelFactory):
     guidelines = "Check **every** finding."
     rubric = factory.LazyFunction(lambda: [dict(item) for item in RUBRIC])
     max_hours = Decimal("1.00")
+
+
+class PolicyFactory(DjangoModelFactory):
+    """An oversight policy with its version 1, made by oversight's service (audit row).
+    PolicyFactory(organization=org, rules=[...], is_default=True)."""
+
+    class Meta:
+        model = Policy
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"policy-{n}")
+    rules = factory.LazyFunction(
+        lambda: [
+            {"name": "doubtful", "when": {"confidence_lt": 0.8}, "outcome": "review"},
+            {"name": "confident", "outcome": "auto_approve"},
+        ]
+    )
+    is_default = False
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return oversight_services.policy_create(**kwargs)
 
 
 class OfferFactory(DjangoModelFactory):
