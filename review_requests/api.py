@@ -97,6 +97,8 @@ def _create(
                 items=items,
                 api_key=getattr(request, "api_key", None),
                 user=_actor(request),
+                idempotency_key=key,
+                batch=batch,
             )
         except DjangoValidationError as exc:
             field, messages = next(iter(exc.message_dict.items()))

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from marketplace.formfields import TextField
 from review_requests.models import ReviewRequest
-from review_requests.webhooks import DELIVERY_STATUSES, EVENT_TYPES
+from review_requests.webhooks import ALL_EVENT_TYPES, DELIVERY_STATUSES
 
 PREVIEW_MAX_CHARS = 200_000
 _CHAT_LINE = re.compile(r"^(user|assistant|system|tool|human|ai|model)\s*:\s?(.*)$", re.IGNORECASE)
@@ -46,7 +46,7 @@ class WebhookLogFilterForm(forms.Form):
     type = forms.ChoiceField(
         required=False,
         label="Event type",
-        choices=[("", "Any type")] + [(t, t) for t in sorted(EVENT_TYPES.values())],
+        choices=[("", "Any type")] + [(t, t) for t in ALL_EVENT_TYPES],
     )
     request = forms.UUIDField(required=False, label="Request id")
 

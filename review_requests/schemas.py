@@ -26,7 +26,15 @@ from marketplace.textnorm import TextRefused, json_clean, text_clean
 METADATA_MAX_BYTES = 16 * 1024
 BATCH_MAX = 100
 CONTENT_TYPES = ("text", "markdown", "code", "json", "chat")
-REQUEST_STATUSES = ("queued", "in_review", "completed", "cancelled", "expired", "disputed")
+REQUEST_STATUSES = (
+    "queued",
+    "in_review",
+    "completed",
+    "cancelled",
+    "expired",
+    "disputed",
+    "auto_approved",
+)
 
 
 def compact_json(value: Any) -> str:
@@ -146,6 +154,20 @@ class ReviewRequestIn(_Strict):
     deadline: AwareDatetime | None = None
     callback_url: Line | None = Field(default=None, max_length=2000)
     metadata: JsonObject | None = None
+    policy: Line | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="An oversight policy's name (GET /api/v1/oversight-policies); "
+        "default: the organization's default policy, if it has one.",
+    )
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="The model's confidence in this output, 0-1, for the policy's rules.",
+    )
 
     # The model's own `model_` namespace warning does not apply: `model` is the contract's name.
     model_config = ConfigDict(
@@ -246,9 +268,18 @@ class AssignmentOut(_Open):
     submitted_at: str | None
 
 
+class OversightOut(_Open):
+    policy: str
+    policy_version: int
+    rule: str | None
+    outcome: Literal["review", "sample", "auto_approve"]
+
+
 class ReviewRequestOut(_Open):
     id: str
-    status: Literal["queued", "in_review", "completed", "cancelled", "expired", "disputed"]
+    status: Literal[
+        "queued", "in_review", "completed", "cancelled", "expired", "disputed", "auto_approved"
+    ]
     title: str
     specialization: str
     created_at: str
@@ -264,6 +295,9 @@ class ReviewRequestOut(_Open):
     result: dict[str, Any] | None = None
     cost_cents: int
     currency: str
+    confidence: float | None = None
+    audit: bool = False
+    oversight: OversightOut | None = None
 
 
 class ReviewRequestListOut(BaseModel):

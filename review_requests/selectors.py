@@ -14,7 +14,7 @@ from review_requests.serializers import review_requests_to_api_rows
 def review_requests_for_org(*, organization) -> QuerySet[ReviewRequest]:
     return (
         ReviewRequest.objects.filter(organization=organization)
-        .select_related("specialization")
+        .select_related("specialization", "policy_version__policy")
         .prefetch_related(
             Prefetch("assignments", queryset=Assignment.objects.select_related("expert"))
         )

@@ -30,6 +30,20 @@ def _assignment_payload(get: Callable[[str], Any]) -> dict[str, Any]:
     }
 
 
+def _oversight_payload(get: Callable[[str], Any]) -> dict[str, Any] | None:
+    """What an oversight policy decided, or None when no policy applied (the policy's name and
+    version number are read only then: a request without one follows no relation)."""
+    outcome = get("oversight_outcome")
+    if not outcome:
+        return None
+    return {
+        "policy": get("policy_version__policy__name"),
+        "policy_version": get("policy_version__number"),
+        "rule": get("policy_rule_name") or None,
+        "outcome": outcome,
+    }
+
+
 def _request_payload(
     get: Callable[[str], Any], assignments: list[dict[str, Any]], *, include_result: bool
 ) -> dict[str, Any]:
@@ -51,6 +65,9 @@ def _request_payload(
         "assignments": assignments,
         "cost_cents": get("cost_cents"),
         "currency": get("currency"),
+        "confidence": get("confidence"),
+        "audit": get("audit"),
+        "oversight": _oversight_payload(get),
     }
     if include_result:
         data["result"] = get("result")
@@ -110,6 +127,12 @@ REQUEST_ROW_FIELDS = (
     "cost_cents",
     "currency",
     "result",
+    "confidence",
+    "audit",
+    "oversight_outcome",
+    "policy_rule_name",
+    "policy_version__number",
+    "policy_version__policy__name",
 )
 ASSIGNMENT_ROW_FIELDS = (
     "review_request_id",

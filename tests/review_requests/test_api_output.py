@@ -109,7 +109,8 @@ def test_no_endpoint_builds_its_own_response(module):
     [
         (
             {"status": "done"},
-            "status: must be one of queued, in_review, completed, cancelled, expired, disputed.",
+            "status: must be one of queued, in_review, completed, cancelled, expired, disputed, "
+            "auto_approved.",
         ),
         ({"cursor": "garbage!!"}, "cursor: not a cursor this API returned."),
         ({"cursor": "W10"}, "cursor: not a cursor this API returned."),  # base64 of []

@@ -39,6 +39,18 @@ MODELS: dict[str, type] = {
     "RubricItemIn": models.RubricItem,
     "SpecializationList": models.SpecializationList,
     "SpecializationOut": models.Specialization,
+    "OversightOut": models.Oversight,
+    "MetaCondition": models.MetaCondition,
+    "When": models.When,
+    "ReviewParams": models.ReviewParams,
+    "Rule": models.Rule,
+    "PolicyIn": models.PolicyCreate,
+    "PolicyVersionIn": models.PolicyVersionCreate,
+    "PolicyVersionOut": models.PolicyVersion,
+    "PolicyOut": models.Policy,
+    "PolicyListOut": models.PolicyList,
+    "OversightSettingsIn": models.OversightSettingsUpdate,
+    "OversightSettingsOut": models.OversightSettings,
 }
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
@@ -48,6 +60,7 @@ ITEM = {
     "content": {"type": "text", "body": "x"},
     "max_hours": 1,
 }
+RULE = {"name": "all", "outcome": "review"}
 # Every operation a company's API key can call -> how the client calls it.
 OPERATIONS = {
     ("get", "/api/v1/specializations"): lambda c: c.specializations(),
@@ -58,6 +71,19 @@ OPERATIONS = {
     ("get", "/api/v1/review-requests/{review_request_id}"): lambda c: c.review_requests.get("x"),
     ("post", "/api/v1/review-requests/{review_request_id}/cancel"): lambda c: (
         c.review_requests.cancel("x")
+    ),
+    ("get", "/api/v1/oversight-policies"): lambda c: c.oversight_policies.list(),
+    ("post", "/api/v1/oversight-policies"): lambda c: c.oversight_policies.create("p", [RULE]),
+    ("get", "/api/v1/oversight-policies/{name}"): lambda c: c.oversight_policies.get("p"),
+    ("put", "/api/v1/oversight-policies/{name}"): lambda c: c.oversight_policies.update(
+        "p", [RULE]
+    ),
+    ("post", "/api/v1/oversight-policies/{name}/default"): lambda c: (
+        c.oversight_policies.set_default("p")
+    ),
+    ("get", "/api/v1/oversight-settings"): lambda c: c.oversight_settings(),
+    ("put", "/api/v1/oversight-settings"): lambda c: c.oversight_settings_update(
+        auto_approved_webhook=True
     ),
 }
 # Experts use these from their browser session; an API key cannot call them.
@@ -82,6 +108,9 @@ def _shape(schema: dict, *, client: bool):
         if client:
             return ("ref", SCHEMA_OF_MODEL[name]) if name in SCHEMA_OF_MODEL else "object"
         return ("ref", name)
+    if len(schema.get("allOf", ())) == 1:
+        # ninja wraps a reference that has a default in a one-item allOf.
+        return _shape(schema["allOf"][0], client=client)
     if "anyOf" in schema:
         return ("anyOf", frozenset(_shape(s, client=client) for s in schema["anyOf"]))
     if "enum" in schema:

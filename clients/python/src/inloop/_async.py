@@ -18,8 +18,10 @@ from inloop._base import (
     client_headers,
     list_params,
     new_idempotency_key,
+    policy_path,
     request_body,
     resolve_config,
+    rules_body,
     total_of,
 )
 from inloop._client import Progress, _connection_error
@@ -28,10 +30,14 @@ from inloop._retry import RetryPolicy
 from inloop.errors import InloopAPIError, InloopConflict, InloopWaitTimeout, error_from_response
 from inloop.models import (
     Balance,
+    OversightSettings,
+    Policy,
+    PolicyList,
     ReviewRequest,
     ReviewRequestBatch,
     ReviewRequestCreate,
     ReviewRequestPage,
+    Rule,
     Specialization,
     SpecializationList,
 )
@@ -59,6 +65,7 @@ class AsyncInloop:
             base_url=url, headers=client_headers(key), timeout=timeout, transport=transport
         )
         self.review_requests = AsyncReviewRequests(self)
+        self.oversight_policies = AsyncOversightPolicies(self)
 
     async def __aenter__(self) -> AsyncInloop:
         return self
@@ -75,6 +82,17 @@ class AsyncInloop:
     async def specializations(self) -> list[Specialization]:
         data = await self.request("GET", "/specializations")
         return SpecializationList.model_validate(data).data
+
+    async def oversight_settings(self) -> OversightSettings:
+        return OversightSettings.model_validate(await self.request("GET", "/oversight-settings"))
+
+    async def oversight_settings_update(self, *, auto_approved_webhook: bool) -> OversightSettings:
+        data = await self.request(
+            "PUT",
+            "/oversight-settings",
+            json={"auto_approved_webhook": auto_approved_webhook},
+        )
+        return OversightSettings.model_validate(data)
 
     async def request(
         self,
@@ -252,3 +270,41 @@ class AsyncReviewRequests:
                 )
             await self._client._sleep(min(interval, left))
             interval = min(interval * 1.5, max_poll_interval)
+
+
+class AsyncOversightPolicies:
+    """`client.oversight_policies` of an AsyncInloop."""
+
+    def __init__(self, client: AsyncInloop):
+        self._client = client
+
+    async def list(self) -> list[Policy]:
+        return PolicyList.model_validate(
+            await self._client.request("GET", "/oversight-policies")
+        ).data
+
+    async def create(
+        self,
+        name: str,
+        rules: Iterable[Rule | Mapping[str, Any]],
+        *,
+        note: str = "",
+        is_default: bool = False,
+    ) -> Policy:
+        body = {"name": name, "rules": rules_body(rules), "note": note, "is_default": is_default}
+        data = await self._client.request("POST", "/oversight-policies", json=body)
+        return Policy.model_validate(data)
+
+    async def get(self, name: str) -> Policy:
+        return Policy.model_validate(await self._client.request("GET", policy_path(name)))
+
+    async def update(
+        self, name: str, rules: Iterable[Rule | Mapping[str, Any]], *, note: str = ""
+    ) -> Policy:
+        body = {"rules": rules_body(rules), "note": note}
+        data = await self._client.request("PUT", policy_path(name), json=body)
+        return Policy.model_validate(data)
+
+    async def set_default(self, name: str) -> Policy:
+        data = await self._client.request("POST", policy_path(name) + "/default")
+        return Policy.model_validate(data)

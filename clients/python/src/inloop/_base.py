@@ -6,12 +6,13 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from inloop._version import __version__
 from inloop.errors import InloopAuthenticationError, error_from_response
-from inloop.models import ReviewRequestCreate
+from inloop.models import ReviewRequestCreate, Rule
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 API_PREFIX = "/api/v1"
@@ -93,3 +94,14 @@ def total_of(items: Iterable[Any]) -> int | None:
         return len(items)  # type: ignore[arg-type]
     except TypeError:
         return None
+
+
+def rules_body(rules: Iterable[Rule | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """An oversight policy's rules as JSON, each checked against the Rule model first."""
+    return [
+        (rule if isinstance(rule, Rule) else Rule(**rule)).model_dump(mode="json") for rule in rules
+    ]
+
+
+def policy_path(name: str) -> str:
+    return "/oversight-policies/" + quote(name, safe="")

@@ -17,8 +17,10 @@ from inloop._base import (
     client_headers,
     list_params,
     new_idempotency_key,
+    policy_path,
     request_body,
     resolve_config,
+    rules_body,
     total_of,
 )
 from inloop._progress import ProgressBar
@@ -33,10 +35,14 @@ from inloop.errors import (
 )
 from inloop.models import (
     Balance,
+    OversightSettings,
+    Policy,
+    PolicyList,
     ReviewRequest,
     ReviewRequestBatch,
     ReviewRequestCreate,
     ReviewRequestPage,
+    Rule,
     Specialization,
     SpecializationList,
 )
@@ -74,6 +80,7 @@ class Inloop:
             base_url=url, headers=client_headers(key), timeout=timeout, transport=transport
         )
         self.review_requests = ReviewRequests(self)
+        self.oversight_policies = OversightPolicies(self)
 
     def __enter__(self) -> Inloop:
         return self
@@ -89,6 +96,18 @@ class Inloop:
 
     def specializations(self) -> list[Specialization]:
         return SpecializationList.model_validate(self.request("GET", "/specializations")).data
+
+    def oversight_settings(self) -> OversightSettings:
+        return OversightSettings.model_validate(self.request("GET", "/oversight-settings"))
+
+    def oversight_settings_update(self, *, auto_approved_webhook: bool) -> OversightSettings:
+        """Turn the batched `review_request.auto_approved` webhook on or off."""
+        data = self.request(
+            "PUT",
+            "/oversight-settings",
+            json={"auto_approved_webhook": auto_approved_webhook},
+        )
+        return OversightSettings.model_validate(data)
 
     def request(
         self,
@@ -265,3 +284,37 @@ class ReviewRequests:
                 )
             self._client._sleep(min(interval, left))
             interval = min(interval * 1.5, max_poll_interval)
+
+
+class OversightPolicies:
+    """`client.oversight_policies`: the organization's oversight policies (rules as Rule models
+    or dicts). A change never edits a version: `update` adds the next one."""
+
+    def __init__(self, client: Inloop):
+        self._client = client
+
+    def list(self) -> list[Policy]:
+        return PolicyList.model_validate(self._client.request("GET", "/oversight-policies")).data
+
+    def create(
+        self,
+        name: str,
+        rules: Iterable[Rule | Mapping[str, Any]],
+        *,
+        note: str = "",
+        is_default: bool = False,
+    ) -> Policy:
+        body = {"name": name, "rules": rules_body(rules), "note": note, "is_default": is_default}
+        return Policy.model_validate(self._client.request("POST", "/oversight-policies", json=body))
+
+    def get(self, name: str) -> Policy:
+        return Policy.model_validate(self._client.request("GET", policy_path(name)))
+
+    def update(
+        self, name: str, rules: Iterable[Rule | Mapping[str, Any]], *, note: str = ""
+    ) -> Policy:
+        body = {"rules": rules_body(rules), "note": note}
+        return Policy.model_validate(self._client.request("PUT", policy_path(name), json=body))
+
+    def set_default(self, name: str) -> Policy:
+        return Policy.model_validate(self._client.request("POST", policy_path(name) + "/default"))

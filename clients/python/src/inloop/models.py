@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RequestStatus = Literal["queued", "in_review", "completed", "cancelled", "expired", "disputed"]
+RequestStatus = Literal[
+    "queued", "in_review", "completed", "cancelled", "expired", "disputed", "auto_approved"
+]
 AssignmentStatus = Literal[
     "accepted", "in_progress", "submitted", "released", "disputed", "resolved"
 ]
@@ -22,7 +24,8 @@ Verdict = Literal["approved", "rejected", "corrected"]
 Severity = Literal["info", "minor", "major", "critical"]
 
 # A request in one of these statuses will not change by itself any more (`wait` stops there).
-FINAL_STATUSES: tuple[RequestStatus, ...] = ("completed", "cancelled", "expired")
+FINAL_STATUSES: tuple[RequestStatus, ...] = ("completed", "cancelled", "expired", "auto_approved")
+OversightOutcome = Literal["review", "sample", "auto_approve"]
 
 
 class _Response(BaseModel):
@@ -72,6 +75,10 @@ class ReviewRequestCreate(_Request):
     deadline: datetime | None = None
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
+    # Oversight: the policy to apply (default: the organization's default policy) and the
+    # model's confidence, 0-1, for its rules.
+    policy: str | None = None
+    confidence: float | None = None
 
 
 class BatchCreate(_Request):
@@ -132,6 +139,15 @@ class Result(_Response):
     agreement: float | None = None
 
 
+class Oversight(_Response):
+    """What an oversight policy decided for a request: `rule` is None when no rule matched."""
+
+    policy: str
+    policy_version: int
+    rule: str | None
+    outcome: OversightOutcome
+
+
 class ReviewRequest(_Response):
     id: str
     status: RequestStatus
@@ -150,6 +166,9 @@ class ReviewRequest(_Response):
     result: Result | None = None
     cost_cents: int
     currency: str
+    confidence: float | None = None
+    audit: bool = False
+    oversight: Oversight | None = None
 
     @property
     def is_final(self) -> bool:
@@ -180,6 +199,84 @@ class Specialization(_Response):
 
 class SpecializationList(_Response):
     data: list[Specialization]
+
+
+# Oversight policies (docs/contract/oversight.md) ----------------------------------------
+
+
+class MetaCondition(_Request):
+    field: str
+    op: Literal["eq", "in", "exists", "lt", "gt"]
+    value: Any = None
+
+
+class When(_Request):
+    confidence_lt: float | None = None
+    confidence_gte: float | None = None
+    specialization: str | None = None
+    model: str | None = None
+    metadata: list[MetaCondition] = Field(default_factory=list)
+    sample: float | None = None
+
+
+class ReviewParams(_Request):
+    reviewers: int | None = None
+    max_hours: float | None = None
+    max_hourly_rate_cents: int | None = None
+    deadline_hours: float | None = None
+
+
+class Rule(_Request):
+    """One rule of a policy; the first that matches decides."""
+
+    name: str
+    when: When = Field(default_factory=When)
+    outcome: OversightOutcome
+    audit_rate: float = 0
+    review: ReviewParams | None = None
+
+
+class PolicyCreate(_Request):
+    name: str
+    rules: list[Rule]
+    note: str = ""
+    is_default: bool = False
+
+
+class PolicyVersionCreate(_Request):
+    rules: list[Rule]
+    note: str = ""
+
+
+class PolicyVersion(_Response):
+    number: int
+    rules: list[Rule]
+    note: str
+    created_at: datetime
+    created_by: str | None
+
+
+class Policy(_Response):
+    """A policy; `rules` and `versions` (newest first) are set when it is read by name."""
+
+    name: str
+    is_default: bool
+    created_at: datetime
+    version: int
+    rules: list[Rule] | None = None
+    versions: list[PolicyVersion] | None = None
+
+
+class PolicyList(_Response):
+    data: list[Policy]
+
+
+class OversightSettings(_Response):
+    auto_approved_webhook: bool
+
+
+class OversightSettingsUpdate(_Request):
+    auto_approved_webhook: bool
 
 
 # Expert endpoints (browser session, not API keys: no client methods, typed for completeness).
@@ -245,3 +342,20 @@ class WebhookEvent(_Response):
     type: str
     created: int
     data: ReviewRequest
+
+
+AUTO_APPROVED_EVENT = "review_request.auto_approved"
+
+
+class AutoApprovedRequests(_Response):
+    review_requests: list[ReviewRequest]
+
+
+class AutoApprovedEvent(_Response):
+    """`review_request.auto_approved` (when the organization turned it on): up to 100 requests
+    that an oversight policy approved without review, created by one call."""
+
+    id: str
+    type: Literal["review_request.auto_approved"]
+    created: int
+    data: AutoApprovedRequests

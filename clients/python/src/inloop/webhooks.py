@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from inloop.errors import InloopSignatureError
-from inloop.models import WebhookEvent
+from inloop.models import AUTO_APPROVED_EVENT, AutoApprovedEvent, WebhookEvent
 
 SIGNATURE_HEADER = "Inloop-Signature"
 STANDARD_PREFIX = "whsec_"
@@ -69,9 +69,10 @@ def verify(
     tolerance: int = DEFAULT_TOLERANCE,
     *,
     now: float | None = None,
-) -> WebhookEvent:
+) -> WebhookEvent | AutoApprovedEvent:
     """Check `header` (the Inloop-Signature value) against the raw request body `payload` and
-    return the parsed event. Raises InloopSignatureError if the header is missing or malformed,
+    return the parsed event (an AutoApprovedEvent for `review_request.auto_approved`, which
+    carries a list of requests). Raises InloopSignatureError if the header is missing or malformed,
     no v1 signature matches (compared in constant time), or the timestamp is more than
     `tolerance` seconds old or ahead (a replayed or forged delivery).
 
@@ -92,7 +93,10 @@ def verify(
     if not matched:
         raise InloopSignatureError("Inloop-Signature does not match the body")
     try:
-        return WebhookEvent.model_validate(json.loads(_raw(payload)))
+        event = json.loads(_raw(payload))
+        if isinstance(event, dict) and event.get("type") == AUTO_APPROVED_EVENT:
+            return AutoApprovedEvent.model_validate(event)
+        return WebhookEvent.model_validate(event)
     except ValueError as exc:
         raise InloopSignatureError("The signed body is not an Inloop event") from exc
 
