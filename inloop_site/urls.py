@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("evidence.urls")),
     path("", include("inloop_site.console.urls")),
+    path("", include("inloop_site.company_oversight.urls")),
 ]
 
 # bench/api.py measures the API against a bare JSON view on the same server (the ceiling).

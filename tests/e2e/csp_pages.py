@@ -76,6 +76,9 @@ PAGES: dict[str, list[str]] = {
         "/company/requests/{done_request}/evidence/",
         "/company/evidence/",
         "/company/golden/",
+        "/company/oversight/",
+        "/company/oversight/{policy}/",
+        "/company/oversight/{policy}/simulate/",
         "/workspace/{assignment}/",
         "/notifications/",
     ],
@@ -117,6 +120,7 @@ WORKING: dict[str, str] = {
     "/company/webhooks/": "#verify-snippet.hljs",
     "/api/v1/docs": "#swagger-ui .info",
     "/company/requests/{request}/": "time[data-relative][title]",
+    "/company/oversight/{policy}/": "figure.chart svg",
 }
 
 # Routes that are not HTML pages a person opens, and why.
@@ -176,6 +180,7 @@ POST_ONLY = {
     "company_golden_create",
     "company_request_mark_golden",
     "expert_qualification_start",
+    "oversight_policy_default",
 }
 NOT_PAGES.update(dict.fromkeys(POST_ONLY, "POST-only action (its form is on a listed page)"))
 
@@ -194,6 +199,7 @@ SAMPLES = {
     "webhook_event": "evt_1",
     "expert_user": "1",
     "credential": "1",
+    "policy": "support",
 }
 
 
@@ -207,8 +213,10 @@ def setup(expert_email: str) -> None:
 
     from evidence.services import evidence_anchor_daily, evidence_for_completion
     from experts.models import Credential
+    from inloop_site.company_oversight.starters import starter_rules
     from marketplace import services
     from marketplace.models import Membership, User
+    from oversight import services as policy_services
     from tests.console.dispute_support import open_dispute, submitted_assignment
     from tests.factories import AssignmentFactory, WebhookEventFactory
 
@@ -232,6 +240,14 @@ def setup(expert_email: str) -> None:
         attempts=1,
         gave_up_at=timezone.now(),
     )
+    policy_services.policy_create(
+        organization=organization,
+        name="support",
+        rules=starter_rules("in_command"),
+        note="for the page tests",
+        is_default=True,
+        actor=owner,
+    )
     values = {
         "invitation_token": token,
         "month": timezone.now().strftime("%Y-%m"),
@@ -246,6 +262,7 @@ def setup(expert_email: str) -> None:
         "webhook_event": event.pk,
         "expert_user": str(expert.pk),
         "credential": str(Credential.objects.order_by("pk").first().pk),
+        "policy": "support",
     }
     admin_pages = []
     for model in apps.get_models():

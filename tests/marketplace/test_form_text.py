@@ -22,9 +22,13 @@ FORM_MODULES = [
     "billing.forms",
     "review_requests.forms",
     "review_requests.dispute_views",
+    "inloop_site.company_oversight.forms",
 ]
 # Constructor arguments of the forms that need some.
-ARGS = {"InvitationSignupForm": {"email": "new@acme.test"}}
+ARGS = {
+    "InvitationSignupForm": {"email": "new@acme.test"},
+    "NewPolicyForm": {"starters": [("in_the_loop", "In the loop")]},
+}
 
 
 def _forms() -> list[type[forms.BaseForm]]:
