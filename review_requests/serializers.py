@@ -30,10 +30,18 @@ def _assignment_payload(get: Callable[[str], Any]) -> dict[str, Any]:
     }
 
 
+COMPARISON = ReviewRequest.ContentType.COMPARISON
+
+
 def _request_payload(
-    get: Callable[[str], Any], assignments: list[dict[str, Any]], *, include_result: bool
+    get: Callable[[str], Any],
+    assignments: list[dict[str, Any]],
+    *,
+    include_result: bool,
+    content: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The contract's review request object, fields read as in _assignment_payload."""
+    """The contract's review request object, fields read as in _assignment_payload. A comparison
+    echoes its `content` (candidates with their models: this object is the company's)."""
     data: dict[str, Any] = {
         "id": str(get("id")),
         "status": get("status"),
@@ -52,9 +60,15 @@ def _request_payload(
         "cost_cents": get("cost_cents"),
         "currency": get("currency"),
     }
+    if content is not None:
+        data["content"] = content
     if include_result:
         data["result"] = get("result")
     return data
+
+
+def _comparison_content(review_request: ReviewRequest) -> dict[str, Any] | None:
+    return review_request.content if review_request.content_type == COMPARISON else None
 
 
 def _fields_of(instance) -> Callable[[str], Any]:
@@ -80,13 +94,19 @@ def review_request_to_api(
         _fields_of(review_request),
         [assignment_to_api(a) for a in assignments],
         include_result=include_result,
+        content=_comparison_content(review_request),
     )
 
 
 def created_review_request_to_api(review_request: ReviewRequest) -> dict[str, Any]:
     """`review_request_to_api` of a request just created, which has no assignments yet: no
     query."""
-    return _request_payload(_fields_of(review_request), [], include_result=True)
+    return _request_payload(
+        _fields_of(review_request),
+        [],
+        include_result=True,
+        content=_comparison_content(review_request),
+    )
 
 
 # The list endpoint serializes up to 100 requests per page. Building model instances for them
@@ -110,6 +130,7 @@ REQUEST_ROW_FIELDS = (
     "cost_cents",
     "currency",
     "result",
+    "content_type",
 )
 ASSIGNMENT_ROW_FIELDS = (
     "review_request_id",
@@ -139,6 +160,14 @@ def review_requests_to_api_rows(queryset) -> list[dict[str, Any]]:
         assignments = Assignment.objects.filter(review_request__in=list(by_request))
         for row in assignments.values(*ASSIGNMENT_ROW_FIELDS):
             by_request[row["review_request_id"]].append(row)
+    # A comparison echoes its content: read only for the comparisons of the page (one query
+    # when there is one, none otherwise; the other outputs are not part of the object).
+    compared = [row["id"] for row in rows if row["content_type"] == COMPARISON]
+    contents = dict(
+        ReviewRequest.objects.filter(pk__in=compared).values_list("id", "content")
+        if compared
+        else []
+    )
     return [
         _request_payload(
             _row_fields(row),
@@ -147,6 +176,7 @@ def review_requests_to_api_rows(queryset) -> list[dict[str, Any]]:
                 for a in _in_contract_order(by_request[row["id"]], _row_fields)
             ],
             include_result=True,
+            content=contents.get(row["id"]),
         )
         for row in rows
     ]

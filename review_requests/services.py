@@ -144,9 +144,7 @@ def _specializations_by_slug(slugs) -> dict:
 
 
 def _build_request(*, organization, data: dict, specialization, api_key=None, user=None):
-    content = dict(data["content"])
-    if content.get("language") is None:
-        content.pop("language", None)
+    content = content_stored(data["content"])
     return ReviewRequest(
         organization=organization,
         created_by_key=api_key,
@@ -166,6 +164,25 @@ def _build_request(*, organization, data: dict, specialization, api_key=None, us
         callback_url=data.get("callback_url") or "",
         metadata=data.get("metadata") or {},
     )
+
+
+def _without_nulls(item: dict, names: tuple[str, ...]) -> dict:
+    return {k: v for k, v in item.items() if not (k in names and v is None)}
+
+
+def content_stored(content: dict) -> dict:
+    """The content object as stored (and echoed): optional fields left out when not given; a
+    comparison keeps its mode, candidates and blind_models (default true), and has no body."""
+    optional = ("language", "mode", "candidates", "blind_models")
+    if content.get("type") != "comparison":
+        return _without_nulls(content, optional)
+    stored = _without_nulls(content, (*optional, "body"))
+    stored.pop("body", None)
+    stored["blind_models"] = content.get("blind_models") is not False
+    stored["candidates"] = [
+        _without_nulls(c, ("language", "model")) for c in content.get("candidates") or []
+    ]
+    return stored
 
 
 def review_requests_create(
