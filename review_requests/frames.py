@@ -160,7 +160,7 @@ class DraftUpdate(_Frame):
         if self.model_fields_set == {"type"}:
             raise PydanticCustomError(
                 "nothing_to_change",
-                "Send at least one of verdict, corrected_output, summary, scores, comparison.",
+                "Send at least one of verdict, corrected_output, summary, scores.",
             )
         return self
 
