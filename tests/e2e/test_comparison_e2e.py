@@ -55,7 +55,12 @@ def _accept(server, browser, request_id: str, width: int):
 
 
 def _no_sideways_scroll(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    wide = page.evaluate(
+        """() => Array.from(document.querySelectorAll("body *"))
+          .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+          .slice(0, 5).map((el) => el.tagName + "." + el.className + "#" + el.id)"""
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), wide
 
 
 def _candidate_boxes(page) -> list[dict]:
