@@ -243,3 +243,86 @@ def result_sections(
         name = names.get(assignment_id) or f"Reviewer {number}"
         sections.append(section(review, f"Review by {name}", assignment_id))
     return sections
+
+
+# A comparison's result laid out for reading ----------------------------------------------------
+
+
+def _choice_text(mode: str, choice: dict[str, Any] | None) -> str:
+    """One reviewer's choice on one criterion, as a person reads it (candidate ids as the
+    company named them)."""
+    if not choice:
+        return "—"
+    if mode == "pairwise":
+        strength = choice.get("strength")
+        if strength == 0:
+            return "Tie"
+        return f"{choice.get('winner')} {'much better' if strength == 2 else 'better'}"
+    return " > ".join(choice.get("ranking") or []) or "—"
+
+
+def comparison_page(
+    *,
+    content: dict[str, Any],
+    rubric: list[dict[str, Any]],
+    result: dict[str, Any] | None,
+    names: dict[str, str],
+) -> dict[str, Any] | None:
+    """What the company's request page shows of a comparison: the candidates in the company's
+    order (with their models), and once completed the consensus, a table per criterion and each
+    review's choices with its rationale, the order it was shown and its rewrite."""
+    from review_requests import comparison as comparisons
+
+    if not comparisons.is_comparison(content):
+        return None
+    mode = content.get("mode", "pairwise")
+    compared = (result or {}).get("comparison") or {}
+    annotations = (result or {}).get("annotations") or []
+    candidates = [
+        {
+            **candidate,
+            "annotations": [a for a in annotations if a.get("candidate") == candidate["id"]],
+        }
+        for candidate in content.get("candidates") or []
+    ]
+    criteria = comparisons.criteria_of(rubric)
+    reviews = [
+        {
+            "name": names.get(str(review.get("assignment_id")), "Reviewer"),
+            "order_shown": review.get("order_shown") or [],
+            "rewrite": review.get("rewrite"),
+            "rows": [
+                {
+                    "label": c["label"],
+                    "choice": _choice_text(mode, (review.get("criteria") or {}).get(c["key"])),
+                    "rationale": ((review.get("criteria") or {}).get(c["key"]) or {}).get(
+                        "rationale"
+                    )
+                    or "",
+                }
+                for c in criteria
+            ],
+        }
+        for review in compared.get("reviews") or []
+    ]
+    ids = [str(c["id"]) for c in candidates]
+    table = []
+    for c in criteria:
+        outcome = (compared.get("criteria") or {}).get(c["key"]) or {}
+        table.append(
+            {
+                "label": c["label"],
+                "ranking": outcome.get("ranking") or [],
+                "scores": [(outcome.get("scores") or {}).get(cid) for cid in ids],
+                "tie": outcome.get("tie"),
+                "agreement": outcome.get("agreement"),
+            }
+        )
+    return {
+        "mode": mode,
+        "candidates": candidates,
+        "ids": ids,
+        "consensus": compared.get("consensus"),
+        "criteria": table,
+        "reviews": reviews,
+    }

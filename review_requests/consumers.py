@@ -342,6 +342,7 @@ class WorkspaceConsumer(UserSocketConsumer):
             end=frame.end,
             comment=frame.comment,
             severity=frame.severity,
+            candidate=frame.candidate,
         )
 
     async def frame_annotation_update(self, frame: frames.AnnotationUpdate, content) -> None:

@@ -8,11 +8,16 @@ import uuid
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.permissions import expert_required
+from review_requests import comparison as comparisons
 from review_requests import services
 from review_requests.matching import offer_max_earning_cents, offers_open_for_user
+from review_requests.workspace_selectors import text_of
+
+PREVIEW_CHARS = 280
 
 
 def _offers_context(request: HttpRequest) -> dict:
@@ -21,7 +26,20 @@ def _offers_context(request: HttpRequest) -> dict:
     offers = offers_open_for_user(user=request.user)
     for offer in offers:
         offer.max_earning_cents = offer_max_earning_cents(offer)
+        offer.candidates = _candidates_preview(offer)
     return {"offers": offers, "profile": expert_profile_for_user(user=request.user)}
+
+
+def _candidates_preview(offer) -> list[dict]:
+    """A comparison's candidates as the offer shows them, side by side: shuffled (seeded by the
+    offer), models never shown, text cut to a preview. Empty for other requests."""
+    content = offer.review_request.content or {}
+    if not comparisons.is_comparison(content):
+        return []
+    shown = comparisons.candidates_shown(content, seed=str(offer.pk), hide_models=True)
+    return [
+        {"type": c["type"], "preview": Truncator(text_of(c)).chars(PREVIEW_CHARS)} for c in shown
+    ]
 
 
 @require_GET

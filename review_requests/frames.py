@@ -33,6 +33,7 @@ COMMENT_MAX = 4000
 CHAT_MAX = 4000
 SUMMARY_MAX = 20_000
 CORRECTED_MAX = 60_000
+RATIONALE_MAX = 10_000
 
 Severity = Annotation.Severity
 Verdict = Review.Verdict
@@ -67,6 +68,10 @@ CorrectedOutput = Annotated[
     Text | None, Field(max_length=CORRECTED_MAX), AfterValidator(_null_is_empty)
 ]
 ChatBody = Annotated[Text, Field(max_length=CHAT_MAX), AfterValidator(_not_blank)]
+CandidateId = Annotated[Line, Field(min_length=1, max_length=CLIENT_ID_MAX)]
+CriterionKey = Annotated[Line, Field(min_length=1, max_length=50)]
+Rationale = Annotated[Text | None, Field(max_length=RATIONALE_MAX), AfterValidator(_null_is_empty)]
+Rewrite = Annotated[Text | None, Field(max_length=CORRECTED_MAX), AfterValidator(_null_is_empty)]
 
 
 class _Frame(BaseModel):
@@ -86,6 +91,8 @@ class Heartbeat(_Frame):
 class AnnotationCreate(_Frame):
     type: Literal["annotation.create"]
     client_id: ClientId = ""
+    # On a comparison: the candidate whose text start and end are offsets into.
+    candidate: ClientId = ""
     start: StrictInt
     end: StrictInt
     comment: Comment = ""
@@ -118,6 +125,26 @@ class AnnotationDelete(_Frame):
     id: AnnotationId = None
 
 
+class _Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComparisonChoice(_Choice):
+    """One criterion of a comparison draft (review_requests.comparison): pairwise `winner` and
+    `strength`, or rank `ranking`; which one the request's mode takes is checked by the service.
+    Either may be missing while the expert has not chosen yet."""
+
+    winner: CandidateId | None = None
+    strength: Literal[0, 1, 2] | None = None
+    ranking: list[CandidateId] | None = Field(default=None, min_length=2, max_length=4)
+    rationale: Rationale = ""
+
+
+class ComparisonDraft(_Choice):
+    criteria: dict[CriterionKey, ComparisonChoice] = Field(default_factory=dict, max_length=50)
+    rewrite: Rewrite = ""
+
+
 class DraftUpdate(_Frame):
     type: Literal["draft.update"]
     verdict: Verdict | None = None  # null clears the verdict
@@ -125,6 +152,8 @@ class DraftUpdate(_Frame):
     summary: Summary = ""
     # Keys and values are checked against the request's rubric (workspace.validate_scores).
     scores: dict[str, Any] = Field(default_factory=dict)
+    # A comparison's choices, replaced whole (review_requests.comparison.draft_check).
+    comparison: ComparisonDraft | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> DraftUpdate:
@@ -163,7 +192,12 @@ FRAME_TYPES = frozenset(MODELS)
 _adapter: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 
 # What a field holds, for "<field> must be <it>." when the value has another type or is missing.
-_EXPECTED = {int: "a whole number", str: "text", dict[str, Any]: "an object"}
+_EXPECTED = {
+    int: "a whole number",
+    str: "text",
+    dict[str, Any]: "an object",
+    ComparisonDraft | None: "an object",
+}
 _CHOICES = {"severity": Severity.values, "verdict": Verdict.values}
 # A model-level rule names the field the client should look at (None: the frame as a whole).
 _FRAME_FIELD = {"annotation.update": "comment", "draft.update": None}
@@ -187,6 +221,10 @@ def _refusal(content: dict[str, Any], error: ErrorDetails) -> WorkspaceError:
     if not path:  # a rule of the whole frame (model_validator)
         return WorkspaceError("invalid", error["msg"], _FRAME_FIELD.get(str(frame_type)))
     name = str(path[0])
+    if name == "comparison" and len(path) > 1:
+        # Inside the comparison object: say where, as a dotted path.
+        where = ".".join(str(part) for part in path)
+        return WorkspaceError("invalid", f"{where}: {error['msg']}.", where)
     if kind == TEXT_REFUSED:
         message = f"{name} {error['msg']}"
     elif kind in ("string_too_long", "too_long"):

@@ -65,6 +65,7 @@ class ReviewRequest(models.Model):
         CODE = "code", "Code"
         JSON = "json", "JSON"
         CHAT = "chat", "Chat"
+        COMPARISON = "comparison", "Comparison"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by rr_org_created, whose first column it is.
@@ -295,6 +296,8 @@ class Annotation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="annotations")
     client_id = models.CharField(max_length=64, blank=True)
+    # On a comparison: the id of the candidate whose text the offsets are in; else empty.
+    candidate = models.CharField(max_length=64, blank=True, default="")
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     quote = models.TextField()
@@ -339,6 +342,8 @@ class Review(models.Model):
     summary = models.TextField(blank=True)
     scores = models.JSONField(default=dict, blank=True)
     annotations = models.JSONField(default=list, blank=True)
+    # On a comparison (verdict "compared"): {"order_shown", "criteria", "rewrite"}.
+    comparison = models.JSONField(null=True, blank=True)
     submitted_at = models.DateTimeField(default=timezone.now)
 
 

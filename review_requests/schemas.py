@@ -68,47 +68,156 @@ class ChatMessageIn(_Strict):
     content: Text
 
 
-class ContentIn(_Strict):
+class _Missing:
+    """The default of a field that must be told apart from an explicit null (a json body)."""
+
+
+def _body_for(kind: str | None, value: Any) -> Any:
+    """An output's body checked against its type (the rules of the contract's `content`)."""
+    if isinstance(value, _Missing):
+        raise PydanticCustomError("missing", "Field required")
+    if kind in ("text", "markdown", "code"):
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string for content of type {kind}")
+        try:
+            value = text_clean(value, multiline=True)
+        except TextRefused as exc:
+            raise refusal(exc) from exc
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+    if kind == "chat":
+        if not isinstance(value, list) or not value:
+            raise ValueError('must be a non-empty list of {"role", "content"} for chat')
+        return [_chat_message(index, item) for index, item in enumerate(value)]
+    # json: any JSON value (null included), its strings cleaned and its numbers finite.
+    try:
+        return json_clean(value)
+    except TextRefused as exc:
+        raise refusal(exc) from exc
+
+
+class CandidateIn(_Strict):
+    """One output of a comparison: any of the plain content types, with the same body rules."""
+
+    id: Line = Field(min_length=1, max_length=64)
     type: Literal["text", "markdown", "code", "json", "chat"]
     body: Any = Field(
-        description=(
-            "A string for text, markdown and code; any JSON value for json; "
-            'a list of {"role", "content"} for chat.'
-        )
+        default_factory=_Missing,
+        validate_default=True,
+        description="As the body of content of the same type.",
     )
-    language: Line | None = Field(
-        default=None, max_length=50, description="Optional, for code: e.g. `python`."
+    language: Line | None = Field(default=None, max_length=50, description="For code.")
+    model: Line | None = Field(
+        default=None,
+        max_length=200,
+        description="The model that produced it: kept for the company, hidden from reviewers "
+        "while blind_models.",
     )
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     @field_validator("body", mode="before")
     @classmethod
     def _body_matches_type(cls, value: Any, info: ValidationInfo) -> Any:
-        kind = info.data.get("type")
-        if kind in ("text", "markdown", "code"):
-            if not isinstance(value, str):
-                raise ValueError(f"must be a string for content of type {kind}")
-            try:
-                value = text_clean(value, multiline=True)
-            except TextRefused as exc:
-                raise refusal(exc) from exc
-            if not value.strip():
-                raise ValueError("must not be empty")
-            return value
-        if kind == "chat":
-            if not isinstance(value, list) or not value:
-                raise ValueError('must be a non-empty list of {"role", "content"} for chat')
-            return [_chat_message(index, item) for index, item in enumerate(value)]
-        # json: any JSON value (null included), its strings cleaned and its numbers finite.
-        try:
-            return json_clean(value)
-        except TextRefused as exc:
-            raise refusal(exc) from exc
+        return _body_for(info.data.get("type"), value)
 
     @field_validator("language")
     @classmethod
     def _language_only_for_code(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and info.data.get("type") != "code":
             raise ValueError("is only allowed for content of type code")
+        return value
+
+
+class ContentIn(_Strict):
+    type: Literal["text", "markdown", "code", "json", "chat", "comparison"]
+    body: Any = Field(
+        default_factory=_Missing,
+        validate_default=True,
+        description=(
+            "A string for text, markdown and code; any JSON value for json; "
+            'a list of {"role", "content"} for chat. Not used by comparison.'
+        ),
+    )
+    language: Line | None = Field(
+        default=None, max_length=50, description="Optional, for code: e.g. `python`."
+    )
+    mode: Literal["pairwise", "rank"] | None = Field(
+        default=None,
+        validate_default=True,
+        description="Comparison only, required: pairwise (exactly 2 candidates) or rank.",
+    )
+    candidates: list[CandidateIn] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=4,
+        validate_default=True,
+        description="Comparison only, required: 2-4 outputs with unique ids.",
+    )
+    blind_models: bool | None = Field(
+        default=None,
+        description="Comparison only, default true: reviewers do not see the candidates' models.",
+    )
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body_matches_type(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("type")
+        if kind == "comparison":
+            if not isinstance(value, _Missing):
+                raise ValueError("is not used by a comparison: each output goes in candidates")
+            return None
+        return _body_for(kind, value)
+
+    @field_validator("language")
+    @classmethod
+    def _language_only_for_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("type") != "code":
+            raise ValueError("is only allowed for content of type code")
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _mode_for_comparison(cls, value: str | None, info: ValidationInfo) -> str | None:
+        comparison = info.data.get("type") == "comparison"
+        if comparison and value is None:
+            raise PydanticCustomError("missing", "is required for a comparison: pairwise or rank")
+        if not comparison and value is not None:
+            raise ValueError("is only allowed for content of type comparison")
+        return value
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _candidates_for_comparison(cls, value: Any, info: ValidationInfo) -> Any:
+        comparison = info.data.get("type") == "comparison"
+        if comparison and value is None:
+            raise PydanticCustomError("missing", "is required for a comparison: 2 to 4 outputs")
+        if not comparison and value is not None:
+            raise ValueError("is only allowed for content of type comparison")
+        return value
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates_fit_mode(
+        cls, value: list[CandidateIn] | None, info: ValidationInfo
+    ) -> list[CandidateIn] | None:
+        if value is None:
+            return None
+        seen: set[str] = set()
+        for candidate in value:
+            if candidate.id in seen:
+                raise ValueError(f"id {candidate.id!r} appears twice; candidate ids must be unique")
+            seen.add(candidate.id)
+        if info.data.get("mode") == "pairwise" and len(value) != 2:
+            raise ValueError(f"a pairwise comparison takes exactly 2 candidates, not {len(value)}")
+        return value
+
+    @field_validator("blind_models")
+    @classmethod
+    def _blind_models_for_comparison(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is not None and info.data.get("type") != "comparison":
+            raise ValueError("is only allowed for content of type comparison")
         return value
 
 

@@ -44,10 +44,18 @@ def _oversight_payload(get: Callable[[str], Any]) -> dict[str, Any] | None:
     }
 
 
+COMPARISON = ReviewRequest.ContentType.COMPARISON
+
+
 def _request_payload(
-    get: Callable[[str], Any], assignments: list[dict[str, Any]], *, include_result: bool
+    get: Callable[[str], Any],
+    assignments: list[dict[str, Any]],
+    *,
+    include_result: bool,
+    content: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The contract's review request object, fields read as in _assignment_payload."""
+    """The contract's review request object, fields read as in _assignment_payload. A comparison
+    echoes its `content` (candidates with their models: this object is the company's)."""
     data: dict[str, Any] = {
         "id": str(get("id")),
         "status": get("status"),
@@ -69,9 +77,15 @@ def _request_payload(
         "audit": get("audit"),
         "oversight": _oversight_payload(get),
     }
+    if content is not None:
+        data["content"] = content
     if include_result:
         data["result"] = get("result")
     return data
+
+
+def _comparison_content(review_request: ReviewRequest) -> dict[str, Any] | None:
+    return review_request.content if review_request.content_type == COMPARISON else None
 
 
 def _fields_of(instance) -> Callable[[str], Any]:
@@ -97,13 +111,19 @@ def review_request_to_api(
         _fields_of(review_request),
         [assignment_to_api(a) for a in assignments],
         include_result=include_result,
+        content=_comparison_content(review_request),
     )
 
 
 def created_review_request_to_api(review_request: ReviewRequest) -> dict[str, Any]:
     """`review_request_to_api` of a request just created, which has no assignments yet: no
     query."""
-    return _request_payload(_fields_of(review_request), [], include_result=True)
+    return _request_payload(
+        _fields_of(review_request),
+        [],
+        include_result=True,
+        content=_comparison_content(review_request),
+    )
 
 
 # The list endpoint serializes up to 100 requests per page. Building model instances for them
@@ -133,6 +153,7 @@ REQUEST_ROW_FIELDS = (
     "policy_rule_name",
     "policy_version__number",
     "policy_version__policy__name",
+    "content_type",
 )
 ASSIGNMENT_ROW_FIELDS = (
     "review_request_id",
@@ -162,6 +183,14 @@ def review_requests_to_api_rows(queryset) -> list[dict[str, Any]]:
         assignments = Assignment.objects.filter(review_request__in=list(by_request))
         for row in assignments.values(*ASSIGNMENT_ROW_FIELDS):
             by_request[row["review_request_id"]].append(row)
+    # A comparison echoes its content: read only for the comparisons of the page (one query
+    # when there is one, none otherwise; the other outputs are not part of the object).
+    compared = [row["id"] for row in rows if row["content_type"] == COMPARISON]
+    contents = dict(
+        ReviewRequest.objects.filter(pk__in=compared).values_list("id", "content")
+        if compared
+        else []
+    )
     return [
         _request_payload(
             _row_fields(row),
@@ -170,6 +199,7 @@ def review_requests_to_api_rows(queryset) -> list[dict[str, Any]]:
                 for a in _in_contract_order(by_request[row["id"]], _row_fields)
             ],
             include_result=True,
+            content=contents.get(row["id"]),
         )
         for row in rows
     ]

@@ -161,9 +161,7 @@ def _specializations_by_slug(slugs) -> dict:
 
 
 def _request_fields(*, organization, data: dict, specialization, api_key=None, user=None) -> dict:
-    content = dict(data["content"])
-    if content.get("language") is None:
-        content.pop("language", None)
+    content = content_stored(data["content"])
     return {
         "id": uuid.uuid4(),
         "organization": organization,
@@ -209,6 +207,25 @@ def _build_request(*, data: dict, in_force, key_of, now, **context) -> tuple[Rev
     # Decided without a human: answered at once, never matched, offered or charged.
     reason = auto_approved_reason(in_force=in_force, decision=decision)
     return ReviewRequest(**fields, status=ReviewRequest.Status.AUTO_APPROVED), reason
+
+
+def _without_nulls(item: dict, names: tuple[str, ...]) -> dict:
+    return {k: v for k, v in item.items() if not (k in names and v is None)}
+
+
+def content_stored(content: dict) -> dict:
+    """The content object as stored (and echoed): optional fields left out when not given; a
+    comparison keeps its mode, candidates and blind_models (default true), and has no body."""
+    optional = ("language", "mode", "candidates", "blind_models")
+    if content.get("type") != "comparison":
+        return _without_nulls(content, optional)
+    stored = _without_nulls(content, (*optional, "body"))
+    stored.pop("body", None)
+    stored["blind_models"] = content.get("blind_models") is not False
+    stored["candidates"] = [
+        _without_nulls(c, ("language", "model")) for c in content.get("candidates") or []
+    ]
+    return stored
 
 
 def _specializations_check(items: list[dict]) -> dict:

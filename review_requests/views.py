@@ -209,6 +209,12 @@ def _request_context(review_request: ReviewRequest) -> dict:
             str(item.get("key")): item.get("label") for item in review_request.rubric or []
         },
         "state_url": reverse("company_request_state", args=[review_request.pk]),
+        "comparison": company_selectors.comparison_page(
+            content=review_request.content or {},
+            rubric=review_request.rubric or [],
+            result=result,
+            names={str(a.pk): a.expert.display_name for a in assignments},
+        ),
     }
 
 

@@ -22,6 +22,7 @@ from billing import services as billing_services
 from experts.models import ExpertProfile
 from experts.services import expert_load_set, expert_stats_record_completion
 from marketplace.realtime import broadcast_on_commit, workspace_group
+from review_requests import comparison as comparisons
 from review_requests.frames import (
     CORRECTED_MAX,  # noqa: F401 - the limit tests name as workspace.CORRECTED_MAX
     WorkspaceError,
@@ -322,12 +323,35 @@ def _beating(*, assignment: Assignment, now) -> bool:
 # Annotations --------------------------------------------------------------------------------
 
 
+def _annotated_text(content: dict[str, Any], candidate: str) -> str:
+    """The text an annotation's offsets are in: the output, or on a comparison one candidate's."""
+    if not comparisons.is_comparison(content):
+        if candidate:
+            raise WorkspaceError("invalid", "Only a comparison has candidates.", "candidate")
+        return text_of(content)
+    for item in content.get("candidates") or []:
+        if str(item.get("id")) == candidate:
+            return text_of(item)
+    raise WorkspaceError(
+        "invalid", "Name the candidate the annotation is on (candidate).", "candidate"
+    )
+
+
 def annotation_create(
-    *, assignment_id, user, client_id: Any, start: Any, end: Any, comment: Any, severity: Any
+    *,
+    assignment_id,
+    user,
+    client_id: Any,
+    start: Any,
+    end: Any,
+    comment: Any,
+    severity: Any,
+    candidate: Any = "",
 ) -> dict[str, Any]:
     frame = frame_parse(
         {
             "type": "annotation.create",
+            "candidate": candidate,
             "client_id": client_id,
             "start": start,
             "end": end,
@@ -339,7 +363,7 @@ def annotation_create(
     with transaction.atomic(durable=True):
         assignment = _locked(assignment_id, bulky=True)
         role = _expert_writable(assignment, user)
-        text = text_of(assignment.review_request.content)
+        text = _annotated_text(assignment.review_request.content, frame.candidate)
         if not 0 <= start < end <= len(text):
             raise WorkspaceError(
                 "invalid",
@@ -348,6 +372,7 @@ def annotation_create(
             )
         annotation = Annotation.objects.create(
             assignment=assignment,
+            candidate=frame.candidate,
             client_id=client_id,
             start=start,
             end=end,
@@ -418,7 +443,21 @@ def annotation_delete(*, assignment_id, user, annotation_id: Any) -> dict[str, A
 
 # Draft --------------------------------------------------------------------------------------
 
-DRAFT_FIELDS = ("verdict", "corrected_output", "summary", "scores")
+DRAFT_FIELDS = ("verdict", "corrected_output", "summary", "scores", "comparison")
+
+
+def _comparison_checked(choices: Any, review_request: ReviewRequest) -> dict[str, Any]:
+    """A draft's comparison fitted to its request (its mode, candidates and criteria)."""
+    if not comparisons.is_comparison(review_request.content):
+        raise WorkspaceError("invalid", "Only a comparison takes comparison.", "comparison")
+    if choices is None:
+        return {"criteria": {}, "rewrite": None}
+    try:
+        return comparisons.draft_check(
+            choices.model_dump(), content=review_request.content, rubric=review_request.rubric
+        )
+    except comparisons.ComparisonRefused as exc:
+        raise WorkspaceError("invalid", exc.message, exc.field) from exc
 
 
 def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, Any]:
@@ -435,6 +474,10 @@ def draft_update(*, assignment_id, user, changes: dict[str, Any]) -> dict[str, A
         if "scores" in changes:
             draft["scores"] = validate_scores(
                 changes["scores"], assignment.review_request.rubric or []
+            )
+        if "comparison" in changes:
+            draft["comparison"] = _comparison_checked(
+                changes["comparison"], assignment.review_request
             )
         assignment.draft = draft
         assignment.save(update_fields=["draft"])
@@ -492,7 +535,10 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
         review_request, assignment = _submit_lock(assignment_id)
         role = _expert_writable(assignment, user)
         draft = dict(assignment.draft or {})
-        validate_draft_for_submit(draft)
+        if comparisons.is_comparison(review_request.content):
+            draft = _comparison_for_submit(draft, review_request, assignment)
+        else:
+            validate_draft_for_submit(draft)
         scores = validate_scores(draft.get("scores") or {}, review_request.rubric or [])
 
         event = TimeEvent(kind=TimeEventKind.SUBMITTED, socket="", at=now)
@@ -528,6 +574,7 @@ def assignment_submit(*, assignment: Assignment | Any, user, now=None) -> dict[s
                     "summary": review.summary,
                     "scores": review.scores,
                     "annotations": annotations,
+                    **({"comparison": review.comparison} if review.comparison else {}),
                 },
                 "billed_seconds": billed,
                 "cost_cents": cost_cents,
@@ -549,6 +596,33 @@ def _submit_golden(*, review_request: ReviewRequest, assignment: Assignment, rev
         golden_submit_record(review_request=review_request, review=review)
     else:
         golden_live_maybe(review_request=review_request, assignment=assignment)
+
+
+def _comparison_for_submit(
+    draft: dict[str, Any], review_request: ReviewRequest, assignment: Assignment
+) -> dict[str, Any]:
+    """A comparison draft ready to submit (every criterion chosen): verdict `compared`, and the
+    order this reviewer saw, recorded with the choices."""
+    content, rubric = review_request.content, review_request.rubric
+    choices = draft.get("comparison") or {}
+    missing = comparisons.draft_unfilled(choices, content=content, rubric=rubric)
+    if missing is not None:
+        label = next(c["label"] for c in comparisons.criteria_of(rubric) if c["key"] == missing)
+        raise WorkspaceError(
+            "incomplete_draft",
+            f"Choose a preference for every criterion before submitting ({label} is missing).",
+            f"comparison.criteria.{missing}",
+        )
+    order = comparisons.order_shown(comparisons.candidate_ids(content), seed=str(assignment.pk))
+    return {
+        **draft,
+        "verdict": comparisons.COMPARED,
+        "comparison": {
+            "order_shown": order,
+            "criteria": choices.get("criteria") or {},
+            "rewrite": choices.get("rewrite") or None,
+        },
+    }
 
 
 def _submit_lock(assignment_id) -> tuple[ReviewRequest, Assignment]:
@@ -578,6 +652,7 @@ def _submit_review_create(
             "quote": a.quote,
             "comment": a.comment,
             "severity": a.severity,
+            **({"candidate": a.candidate} if a.candidate else {}),
         }
         for a in Annotation.objects.filter(assignment=assignment, deleted_at__isnull=True)
     ]
@@ -591,6 +666,7 @@ def _submit_review_create(
         summary=draft.get("summary") or "",
         scores=scores,
         annotations=annotations,
+        comparison=draft.get("comparison") if verdict == comparisons.COMPARED else None,
         submitted_at=now,
     )
     return review, annotations
@@ -631,7 +707,13 @@ def _submit_complete_request(*, review_request: ReviewRequest, user) -> None:
         len(submitted) >= review_request.reviewers
         and review_request.status == ReviewRequest.Status.IN_REVIEW
     ):
-        review_request.result = consensus([_review_dict(r) for r in submitted])
+        reviews = [_review_dict(r) for r in submitted]
+        if comparisons.is_comparison(review_request.content):
+            review_request.result = comparisons.request_result(
+                content=review_request.content, rubric=review_request.rubric, reviews=reviews
+            )
+        else:
+            review_request.result = consensus(reviews)
         review_request.save(update_fields=["result", "updated_at"])
         request_transition(
             review_request=review_request,
@@ -649,5 +731,6 @@ def _review_dict(review: Review) -> dict[str, Any]:
         "summary": review.summary,
         "scores": review.scores,
         "annotations": review.annotations,
+        "comparison": review.comparison,
         "submitted_at": review.submitted_at.isoformat(),
     }

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from marketplace.models import Membership, User
 from marketplace.permissions import operator_has_mfa
+from review_requests import comparison as comparisons
 from review_requests.models import (
     Annotation,
     Assignment,
@@ -149,6 +150,7 @@ def annotation_to_dict(annotation: Annotation) -> dict[str, Any]:
         "quote": annotation.quote,
         "comment": annotation.comment,
         "severity": annotation.severity,
+        **({"candidate": annotation.candidate} if annotation.candidate else {}),
     }
 
 
@@ -222,11 +224,36 @@ def workspace_snapshot(
             "guidelines": review_request.guidelines,
             "rubric": review_request.rubric or [],
             "model": review_request.model_name,
+            **comparison_view(review_request=review_request, assignment=assignment, role=role),
         },
         "annotations": [annotation_to_dict(a) for a in annotations],
         "draft": assignment.draft or {},
         "messages": [message_of(m) for m in messages],
         "participants": participants if participants is not None else [me],
+    }
+
+
+def comparison_view(*, review_request, assignment: Assignment, role: str) -> dict[str, Any]:
+    """A comparison's part of the snapshot (`review_request.comparison`): the candidates in the
+    order this assignment shows them (labelled A, B, ...), each with its annotatable `text`;
+    their models only for the company and operators while `blind_models`. Empty otherwise."""
+    content = review_request.content or {}
+    if not comparisons.is_comparison(content):
+        return {}
+    hide = role == ROLE_EXPERT and comparisons.models_hidden(content)
+    candidates = comparisons.candidates_shown(content, seed=str(assignment.pk), hide_models=hide)
+    for candidate in candidates:
+        candidate["text"] = text_of(candidate)
+        candidate["turns"] = chat_turn_spans(candidate)
+    return {
+        "content": {"type": "comparison", "mode": content.get("mode")},
+        "comparison": {
+            "mode": content.get("mode"),
+            "blind_models": comparisons.models_hidden(content),
+            "order_shown": [c["id"] for c in candidates],
+            "candidates": candidates,
+            "criteria": comparisons.criteria_of(review_request.rubric),
+        },
     }
 
 

@@ -19,6 +19,7 @@ from review_requests.models import Assignment
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
     assignment_get_for_workspace,
+    comparison_view,
     expert_assignments,
     expert_dashboard_counts,
     text_of,
@@ -60,6 +61,9 @@ def workspace(request: HttpRequest, pk) -> HttpResponse:
     """The expert edits; company members and operators watch the same page read-only, with chat."""
     assignment, role = assignment_get_for_workspace(user=request.user, pk=pk)
     review_request = assignment.review_request
+    comparison = comparison_view(review_request=review_request, assignment=assignment, role=role)
+    if comparison:
+        return _comparison_workspace(request, assignment, role, comparison["comparison"])
     return render(
         request,
         "review_requests/workspace.html",
@@ -69,6 +73,30 @@ def workspace(request: HttpRequest, pk) -> HttpResponse:
             "role": role,
             "can_edit": role == ROLE_EXPERT and assignment.status in Assignment.ACTIVE,
             "output": rendered_output(review_request.content or {}),
+            "workspace_config": {
+                "assignment_id": str(assignment.pk),
+                "socket_url": f"/ws/assignments/{assignment.pk}/",
+                "role": role,
+                "user_id": request.user.pk,
+            },
+        },
+    )
+
+
+def _comparison_workspace(
+    request: HttpRequest, assignment: Assignment, role: str, comparison: dict[str, Any]
+) -> HttpResponse:
+    """A comparison's workspace: the candidates side by side in this assignment's order, a
+    preference per criterion (review_requests.comparison)."""
+    return render(
+        request,
+        "review_requests/workspace_comparison.html",
+        {
+            "assignment": assignment,
+            "review_request": assignment.review_request,
+            "role": role,
+            "can_edit": role == ROLE_EXPERT and assignment.status in Assignment.ACTIVE,
+            "comparison": comparison,
             "workspace_config": {
                 "assignment_id": str(assignment.pk),
                 "socket_url": f"/ws/assignments/{assignment.pk}/",

@@ -53,6 +53,29 @@ RUBRIC = [
 ]
 
 
+CANDIDATE_TEXTS = {
+    "a": "The scan shows a small fracture of the left radius.",
+    "b": "No fracture. The radius is intact.",
+    "c": "A hairline fracture of the distal left radius; no displacement.",
+    "d": "Findings unclear; repeat the X-ray.",
+}
+
+
+def comparison_content(mode: str = "pairwise", count: int = 2, **extra) -> dict:
+    """The content of a comparison request as stored: candidates a, b (c, d) with models."""
+    candidates = [
+        {"id": cid, "type": "text", "body": CANDIDATE_TEXTS[cid], "model": f"model-{cid}"}
+        for cid in list(CANDIDATE_TEXTS)[:count]
+    ]
+    return {
+        "type": "comparison",
+        "mode": mode,
+        "candidates": candidates,
+        "blind_models": True,
+        **extra,
+    }
+
+
 def specialization(slug: str = "medicine.radiology") -> Specialization:
     """From the taxonomy migration (conftest loads it again after a transactional test)."""
     return Specialization.objects.get(slug=slug)

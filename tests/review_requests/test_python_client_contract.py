@@ -25,6 +25,7 @@ MODELS: dict[str, type] = {
     "BalanceOut": models.Balance,
     "BatchIn": models.BatchCreate,
     "BatchOut": models.ReviewRequestBatch,
+    "CandidateIn": models.Candidate,
     "ContentIn": models.Content,
     "DeclineOut": models.OfferDeclined,
     "ErrorDetail": models.ErrorDetail,

@@ -19,8 +19,11 @@ RequestStatus = Literal[
 AssignmentStatus = Literal[
     "accepted", "in_progress", "submitted", "released", "disputed", "resolved"
 ]
-ContentType = Literal["text", "markdown", "code", "json", "chat"]
-Verdict = Literal["approved", "rejected", "corrected"]
+OutputType = Literal["text", "markdown", "code", "json", "chat"]
+ContentType = Literal["text", "markdown", "code", "json", "chat", "comparison"]
+# "compared": the verdict of a comparison request's result (its `comparison` field, an extra).
+Verdict = Literal["approved", "rejected", "corrected", "compared"]
+ComparisonMode = Literal["pairwise", "rank"]
 Severity = Literal["info", "minor", "major", "critical"]
 
 # A request in one of these statuses will not change by itself any more (`wait` stops there).
@@ -44,13 +47,28 @@ class ChatMessage(_Request):
     content: str
 
 
+class Candidate(_Request):
+    """One output of a comparison: `type`, `body` and `language` as in `Content`; `model` is kept
+    for the company and hidden from reviewers while `blind_models`."""
+
+    id: str
+    type: OutputType
+    body: Any = None
+    language: str | None = None
+    model: str | None = None
+
+
 class Content(_Request):
     """The AI output to review. `body` is a string for text, markdown and code, any JSON value for
-    json, and a list of `{"role", "content"}` for chat."""
+    json, and a list of `{"role", "content"}` for chat. A `comparison` has no body but `mode`
+    (`pairwise`: 2 candidates, `rank`: 2-4), `candidates` and `blind_models` (default true)."""
 
     type: ContentType
-    body: Any
+    body: Any = None
     language: str | None = None
+    mode: ComparisonMode | None = None
+    candidates: list[Candidate] | None = None
+    blind_models: bool | None = None
 
 
 class RubricItem(_Request):
@@ -113,6 +131,8 @@ class Annotation(_Response):
     severity: Severity
     # Set in a consensus result: which reviewer made it.
     assignment_id: str | None = None
+    # On a comparison: the candidate it is on.
+    candidate: str | None = None
 
 
 class Review(_Response):
