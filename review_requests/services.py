@@ -147,6 +147,11 @@ def _build_request(*, organization, data: dict, specialization, api_key=None, us
     content = dict(data["content"])
     if content.get("language") is None:
         content.pop("language", None)
+    reviewers = data.get("reviewers") or 1
+    # Blind by default with several reviewers, always with four-eyes (the schema refuses
+    # blind: false there).
+    blind = data.get("blind")
+    blind = (reviewers > 1 if blind is None else bool(blind)) or bool(data.get("four_eyes"))
     return ReviewRequest(
         organization=organization,
         created_by_key=api_key,
@@ -161,7 +166,9 @@ def _build_request(*, organization, data: dict, specialization, api_key=None, us
         rubric=data.get("rubric") or [],
         max_hours=_max_hours_decimal(data["max_hours"]),
         max_hourly_rate_cents=data.get("max_hourly_rate_cents"),
-        reviewers=data.get("reviewers") or 1,
+        reviewers=reviewers,
+        blind=blind,
+        four_eyes=bool(data.get("four_eyes")),
         deadline=data.get("deadline"),
         callback_url=data.get("callback_url") or "",
         metadata=data.get("metadata") or {},
@@ -258,6 +265,51 @@ def matching_enqueue_on_commit(review_request_ids) -> None:
 # Load kept on the expert profile (experts never import review_requests) --------------------
 
 FILLED_STATUSES = ("accepted", "in_progress", "submitted", "disputed", "resolved")
+
+
+def adjudication_threshold_of(*, organization_id) -> float | None:
+    """The organization's adjudication threshold (0-1), or None when off (the default)."""
+    from review_requests.models import ReviewSettings
+
+    return (
+        ReviewSettings.objects.filter(organization_id=organization_id)
+        .values_list("adjudication_threshold", flat=True)
+        .first()
+    )
+
+
+def review_settings_update(*, organization, adjudication_threshold: float | None, actor=None):
+    """Set (or turn off, with None) the organization's adjudication threshold, audited."""
+    from marketplace.services import audit_record
+    from review_requests.models import ReviewSettings
+
+    if adjudication_threshold is not None and not 0 < adjudication_threshold <= 1:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"adjudication_threshold": "Give a share from 0.01 to 1, or none."})
+    with transaction.atomic(durable=True):
+        settings_row, _ = ReviewSettings.objects.select_for_update().get_or_create(
+            organization=organization
+        )
+        before = settings_row.adjudication_threshold
+        settings_row.adjudication_threshold = adjudication_threshold
+        settings_row.save(update_fields=["adjudication_threshold", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="review_settings.updated",
+            object_type="review_settings",
+            object_id=settings_row.pk,
+            before={"adjudication_threshold": before},
+            after={"adjudication_threshold": adjudication_threshold},
+            organization=organization,
+        )
+    return settings_row
+
+
+def reviewer_slots(review_request: ReviewRequest) -> int:
+    """The assignments a request wants: its reviewers, plus the adjudicator once one is wanted
+    (docs/contract/independent-reviews.md)."""
+    return review_request.reviewers + (1 if review_request.adjudication_wanted_at else 0)
 
 
 def _expert_load_refresh(*, expert_id) -> int:
@@ -402,7 +454,7 @@ def _offer_accept_refusal(*, offer, rr: ReviewRequest, profile, filled: int, now
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         transition(offer, Offer.Status.WITHDRAWN, reason="request no longer open")
         return Refused(409, "offer_taken", "This request is no longer open.")
-    if filled >= rr.reviewers:
+    if filled >= reviewer_slots(rr):
         transition(offer, Offer.Status.TAKEN, reason="every slot filled")
         return Refused(409, "offer_taken", "Another expert took this slot first.")
     if profile.current_load >= profile.max_concurrent:
@@ -435,6 +487,7 @@ def _offer_accept_hold(*, offer, rr: ReviewRequest, profile, now):
         rate_cents=offer.rate_cents,
         max_seconds=_max_seconds(rr.max_hours),
         accepted_at=now,
+        adjudicator=offer.adjudicator,
     )
     assignment.hold_ref = f"assignment:{assignment.pk}"
     try:
@@ -494,7 +547,7 @@ def _offer_accept_record(
                 "status": rr.status,
             },
         )
-    if filled + 1 >= rr.reviewers:
+    if filled + 1 >= reviewer_slots(rr):
         transition_many(
             rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk),
             Offer.Status.TAKEN,
@@ -654,6 +707,12 @@ def request_expire(*, review_request: ReviewRequest) -> ReviewRequest | None:
         if rr.deadline is None or rr.deadline > timezone.now():
             return None
         _wind_down(rr=rr, actor=None, reason="deadline passed", dropped=True)
+        if rr.adjudication_wanted_at is not None:
+            # Every independent review is in and paid for: the company gets their consensus.
+            from review_requests.workspace import adjudication_abandon
+
+            adjudication_abandon(review_request=rr)
+            return rr
         request_transition(
             review_request=rr, to=ReviewRequest.Status.EXPIRED, reason="deadline passed"
         )

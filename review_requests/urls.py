@@ -84,3 +84,14 @@ urlpatterns += [
     path("expert/", workspace_views.expert_dashboard, name="expert_dashboard"),
     path("expert/assignments/", workspace_views.expert_assignment_list, name="expert_assignments"),
 ]
+
+# Independent reviews: the company's adjudication setting (independent-reviews.md).
+from review_requests import independent_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "company/review-settings/",
+        independent_views.review_settings,
+        name="company_review_settings",
+    ),
+]
