@@ -134,5 +134,6 @@ for history in (
 @admin.register(ReviewSettings)
 class ReviewSettingsAdmin(ReadOnlyAdmin):
     list_display = ["organization", "adjudication_threshold", "updated_at"]
+    list_filter = ["updated_at"]
     search_fields = ["organization__name"]
     list_select_related = ["organization"]

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router, Schema, Status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from marketplace.api import ApiError, company_auth, errors, expert_auth
@@ -341,64 +341,3 @@ def offer_decline(request: HttpRequest, offer_id: str):
         raise _refused(exc) from exc
     status = Offer.objects.filter(pk=pk).values_list("status", flat=True).first()
     return {"id": str(pk), "status": status or "declined"}
-
-
-# Agreement over many requests (docs/contract/independent-reviews.md) ------------------------
-
-
-class AgreementFilters(Schema):
-    specialization: Line | None = Field(
-        default=None, max_length=100, description="A specialization slug; its children count too."
-    )
-    since: datetime | None = Field(default=None, description="Reviews submitted since then.")
-
-
-class AgreementOut(BaseModel):
-    requests: int
-    verdict: float | None
-    scores: dict[str, float | None]
-
-
-class ExpertAgreementMonthOut(BaseModel):
-    month: str
-    pairs: int
-    verdict: float | None
-
-
-class ExpertAgreementOut(BaseModel):
-    pairs: int
-    verdict: float | None
-    months: list[ExpertAgreementMonthOut]
-
-
-@router.get(
-    "/agreement",
-    auth=company_auth,
-    response={200: AgreementOut, **errors(401, 422, 429)},
-    summary="Krippendorff's alpha between your requests' independent reviewers",
-)
-def agreement_get(request: HttpRequest, filters: Query[AgreementFilters]):
-    from review_requests.agreement_selectors import agreement_over_requests
-
-    return agreement_over_requests(
-        organization_id=request.organization.pk,
-        specialization_slug=filters.specialization or "",
-        since=filters.since,
-    )
-
-
-@router.get(
-    "/me/agreement",
-    auth=expert_auth,
-    response={200: ExpertAgreementOut, **errors(401, 403, 429)},
-    summary="My verdicts' agreement with my co-reviewers', by month",
-    tags=["offers"],
-)
-def my_agreement(request: HttpRequest):
-    from experts.models import ExpertProfile
-    from review_requests.agreement_selectors import expert_agreement_by_month
-
-    profile = ExpertProfile.objects.filter(user=request.user).only("pk").first()
-    if profile is None:
-        return {"pairs": 0, "verdict": None, "months": []}
-    return expert_agreement_by_month(expert_id=profile.pk)

@@ -63,17 +63,3 @@ def test_per_expert_counts_their_pairs_by_month(paper):
     assert figures["pairs"] == 10
     assert figures["verdict"] == pytest.approx(0.095, abs=0.0006)
     assert [m["pairs"] for m in figures["months"]] == [10]
-
-
-def test_the_api_answers_the_same_figures(paper, api_key, expert):
-    from tests.conftest import login_client
-    from tests.review_requests.api_offers_support import api_client
-
-    response = api_client(api_key).get("/api/v1/agreement", {"specialization": "medicine"})
-    assert response.status_code == 200, response.content
-    assert response.json()["requests"] == 10
-    assert response.json()["verdict"] == pytest.approx(0.095, abs=0.0006)
-    assert api_client(api_key).get("/api/v1/agreement", {"since": "no"}).status_code == 422
-    mine = login_client(expert).get("/api/v1/me/agreement")
-    assert mine.status_code == 200
-    assert mine.json() == {"pairs": 0, "verdict": None, "months": []}
