@@ -298,6 +298,8 @@ def credentials_snapshot(*, expert_ids: list, today=None) -> dict:
             }
         )
     return snapshot
+
+
 # Proven experts (issue #20) -------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from review_requests.models import (
     RequestStatusChange,
     Review,
     ReviewRequest,
+    ReviewSettings,
     WebhookAttempt,
     WebhookEvent,
     WorkInterval,
@@ -128,3 +129,11 @@ for history in (
     DisputeStatusChange,
 ):
     admin.site.register(history, StatusHistoryAdmin)
+
+
+@admin.register(ReviewSettings)
+class ReviewSettingsAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "adjudication_threshold", "updated_at"]
+    list_filter = ["updated_at"]
+    search_fields = ["organization__name"]
+    list_select_related = ["organization"]

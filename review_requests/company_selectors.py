@@ -326,3 +326,69 @@ def comparison_page(
         "criteria": table,
         "reviews": reviews,
     }
+
+
+# Independent reviews: agreement and adjudication on the result page ---------------------------
+
+
+def _alpha_shown(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{float(value):.2f}"
+
+
+def _alpha_meaning(value: Any) -> str:
+    if value is None:
+        return "not enough reviews to compare"
+    if value >= 1:
+        return "all reviewers gave the same answer"
+    if value <= 0:
+        return "the reviewers disagree"
+    return "partial agreement"
+
+
+def agreement_rows(result: dict[str, Any] | None, rubric: list[dict[str, Any]]) -> list[dict]:
+    """Krippendorff's alpha per criterion of a result with several reviews, as the page lists
+    it: the verdict, each rubric score (rubric order, labelled) and each comparison criterion.
+    Empty for one reviewer."""
+    if not result or len(result.get("reviews") or []) < 2:
+        return []
+    detail = result.get("agreement_detail") or {}
+    labels = {str(item.get("key")): item.get("label") or item.get("key") for item in rubric or []}
+    rows = [{"key": "verdict", "label": "Verdict", "alpha": detail.get("verdict")}]
+    scores = detail.get("scores") or {}
+    for key in [k for k in labels if k in scores] + sorted(set(scores) - set(labels)):
+        rows.append({"key": f"scores.{key}", "label": labels.get(key, key), "alpha": scores[key]})
+    criteria = dict(detail.get("criteria") or {})
+    for key, item in ((result.get("comparison") or {}).get("criteria") or {}).items():
+        if isinstance(item, dict) and criteria.get(key) is None:
+            criteria[key] = item.get("agreement")
+    for key, value in criteria.items():
+        rows.append(
+            {
+                "key": f"criteria.{key}",
+                "label": f"Preference: {labels.get(key, key)}",
+                "alpha": value,
+            }
+        )
+    for row in rows:
+        row["shown"] = _alpha_shown(row["alpha"])
+        row["meaning"] = _alpha_meaning(row["alpha"])
+    return rows
+
+
+def adjudication_view(result: dict[str, Any] | None, names: dict[str, str]) -> dict | None:
+    """The adjudicator's decision as the page shows it, or None."""
+    adjudication = (result or {}).get("adjudication")
+    if not adjudication:
+        return None
+    label, _meaning = VERDICT_WORDS.get(
+        str(adjudication.get("verdict")), (str(adjudication.get("verdict") or ""), "")
+    )
+    return {
+        "name": names.get(str(adjudication.get("assignment_id"))) or "The adjudicator",
+        "verdict": adjudication.get("verdict"),
+        "verdict_label": label,
+        "summary": adjudication.get("summary") or "",
+        "four_eyes": (result or {}).get("four_eyes"),
+    }

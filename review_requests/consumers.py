@@ -32,6 +32,7 @@ from review_requests import workspace as services
 from review_requests.signals import workspace_watched
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
+    ROLE_REVIEWER,
     actor_of,
     assignment_get_for_workspace,
     workspace_events_after,
@@ -279,6 +280,10 @@ class WorkspaceConsumer(UserSocketConsumer):
             await self._error("server_error", "This frame could not be handled.", content)
 
     async def _refuse_non_expert(self, content: dict[str, Any]) -> bool:
+        if self.role == ROLE_REVIEWER:
+            # Co-reviewers and adjudicators watch another reviewer's workspace; they send nothing.
+            await self._error("read_only", "You are watching another reviewer's work.", content)
+            return True
         if content["type"] in EXPERT_TYPES and self.role != ROLE_EXPERT:
             await self._error("forbidden", "Only the assigned expert can do this.", content)
             return True

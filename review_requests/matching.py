@@ -21,6 +21,7 @@ from review_requests.services import (
     _lock_request,
     _set_waiting_for_funds,
     hold_scope,
+    reviewer_slots,
 )
 
 # How many queued requests one supply change or one sweep re-matches (bounded work per event).
@@ -76,14 +77,26 @@ def _matching_wanted(*, rr: ReviewRequest, now, fanout: int) -> tuple[int, int, 
     if rr.deadline is not None and rr.deadline <= now:
         return None
     filled = rr.assignments.filter(status__in=FILLED_STATUSES).count()
-    open_slots = rr.reviewers - filled
+    open_slots = reviewer_slots(rr) - filled
     if open_slots <= 0:
         return None
     open_offers = rr.offers.filter(status=Offer.Status.OPEN, expires_at__gt=now).count()
-    wanted = open_slots * fanout - open_offers
+    # The adjudication slot goes to one expert at a time, the best ranked (a decline or an
+    # expiry offers it to the next).
+    per_slot = 1 if _adjudicating(rr) else fanout
+    wanted = open_slots * per_slot - open_offers
     if wanted <= 0:
         return None
     return open_slots, open_offers, wanted
+
+
+def _adjudicating(rr: ReviewRequest) -> bool:
+    """The open slot is the adjudicator's: one is wanted and every independent slot is filled
+    (after a dispute's rework an independent slot may be open again; it is offered as such)."""
+    if rr.adjudication_wanted_at is None:
+        return False
+    independent = rr.assignments.filter(status__in=FILLED_STATUSES, adjudicator=False).count()
+    return independent >= rr.reviewers
 
 
 def _matching_offers_build(
@@ -97,6 +110,7 @@ def _matching_offers_build(
 
     fee_percent = platform_fee_percent()
     available = company_available_cents(organization=rr.organization)
+    adjudicating = _adjudicating(rr)
     # A rework the platform pays for (a dispute's outcome) is offered whatever the
     # company's balance: the accept places the hold on the platform.
     platform_pays = (
@@ -123,6 +137,7 @@ def _matching_offers_build(
                 reason=candidate.reason[:300],
                 created_at=now,
                 expires_at=expires_at,
+                adjudicator=adjudicating,
             )
         )
     return offers, short_for_funds
@@ -223,8 +238,8 @@ def matching_for_funds(*, organization_id, limit: int = REMATCH_LIMIT) -> int:
 
 
 def _open_slots(review_request_id) -> int:
-    rr = ReviewRequest.objects.only("reviewers").get(pk=review_request_id)
-    return rr.reviewers - rr.assignments.filter(status__in=FILLED_STATUSES).count()
+    rr = ReviewRequest.objects.only("reviewers", "adjudication_wanted_at").get(pk=review_request_id)
+    return reviewer_slots(rr) - rr.assignments.filter(status__in=FILLED_STATUSES).count()
 
 
 # Reads ---------------------------------------------------------------------------------------
@@ -269,6 +284,7 @@ def offer_to_api(offer: Offer) -> dict:
             "currency": rr.currency,
         },
         "rate_cents": offer.rate_cents,
+        "adjudicator": offer.adjudicator,
         "reason": offer.reason,
         "max_earning_cents": offer_max_earning_cents(offer),
         "expires_at": offer.expires_at.isoformat(),

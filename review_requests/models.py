@@ -93,6 +93,13 @@ class ReviewRequest(models.Model):
     max_hours = models.DecimalField(max_digits=5, decimal_places=2)
     max_hourly_rate_cents = models.PositiveIntegerField(null=True, blank=True)
     reviewers = models.PositiveSmallIntegerField(default=1)
+    # Independent reviews (docs/contract/independent-reviews.md): reviewers see nothing of each
+    # other's work until every review is in; four-eyes adjudicates any verdict disagreement.
+    blind = models.BooleanField(default=False)
+    four_eyes = models.BooleanField(default=False)
+    # Set when every independent review is in and an adjudicator's review is wanted: one more
+    # slot is offered (flagged `adjudicator`) and the request completes after it.
+    adjudication_wanted_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     callback_url = models.URLField(max_length=2000, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -148,6 +155,18 @@ class ReviewRequest(models.Model):
         return self.title
 
 
+class ReviewSettings(models.Model):
+    """An organization's review settings, kept by its owners and admins."""
+
+    organization = models.OneToOneField(
+        "marketplace.Organization", on_delete=models.CASCADE, related_name="review_settings"
+    )
+    # Agreement (result.agreement, 0-1) below this, or any verdict disagreement, sends a
+    # request with several reviewers to an adjudicator. Null: off.
+    adjudication_threshold = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
 class RequestStatusChange(StatusHistory):
     review_request = models.ForeignKey(
         ReviewRequest, on_delete=models.CASCADE, related_name="history"
@@ -183,6 +202,8 @@ class Offer(models.Model):
     score = models.FloatField(default=0.0)
     reason = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # An offer of the adjudication slot (the accepted assignment carries the flag on).
+    adjudicator = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
@@ -238,6 +259,9 @@ class Assignment(models.Model):
     billed_seconds = models.PositiveIntegerField(default=0)
     cost_cents = models.PositiveBigIntegerField(default=0)
     hold_ref = models.CharField(max_length=200, blank=True)
+    # The adjudicator of a request whose independent reviews disagreed: sees every review and
+    # decides the final result.
+    adjudicator = models.BooleanField(default=False)
     # The last workspace event's seq: incremented under a row lock, so seqs have no gaps.
     last_seq = models.PositiveIntegerField(default=0)
     draft = models.JSONField(default=dict, blank=True)

@@ -4,18 +4,21 @@ over plain dicts (table-tested in tests/review_requests/test_results.py).
 A review dict: {"assignment_id", "verdict", "corrected_output", "summary", "scores",
 "annotations", "submitted_at"} (submitted_at only orders them).
 
-Agreement: Fleiss' kappa corrects for chance, but with two to five reviewers and three verdicts
-its chance term is estimated from a handful of ratings and swings wildly (two reviewers who both
-approve get kappa undefined or negative). We report the plain mean pairwise agreement instead:
-the share of reviewer pairs whose verdicts match (1.0 all agree, 0.0 nobody agrees), and null
-with a single reviewer, where agreement means nothing.
+Agreement (`agreement`, `agreement_detail`) is computed by review_requests.agreement, the one
+place it is: `agreement` is the share of reviewer pairs whose verdicts match (Krippendorff's
+observed agreement; null with a single reviewer), `agreement_detail` Krippendorff's alpha per
+verdict and per score key (see that module for what one request's alpha can say).
+
+Adjudication (docs/contract/independent-reviews.md): `adjudicated_result` lays an adjudicator's
+decision over the consensus of the independent reviews.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from itertools import combinations
 from typing import Any
+
+from review_requests.agreement import request_agreement
 
 # Ties go to the stricter verdict: a company would rather look again than ship an error.
 STRICTNESS = {"approved": 0, "corrected": 1, "rejected": 2}
@@ -53,14 +56,9 @@ def mean_scores(score_dicts: list[dict[str, Any]]) -> dict[str, float]:
     return {key: round(sums[key] / counts[key], 2) for key in sorted(sums)}
 
 
-def pairwise_agreement(verdicts: list[str]) -> float | None:
-    pairs = list(combinations(verdicts, 2))
-    if not pairs:
-        return None
-    return round(sum(1 for a, b in pairs if a == b) / len(pairs), 4)
-
-
-def consensus(reviews: list[dict[str, Any]]) -> dict[str, Any]:
+def consensus(
+    reviews: list[dict[str, Any]], rubric: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The request's `result`. With one review the top-level fields are that review; with several
     the majority verdict, mean scores, the first submitted correction among the reviews that
     corrected (when the verdict is `corrected`), the first majority review's summary, and every
@@ -69,11 +67,13 @@ def consensus(reviews: list[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError("consensus needs at least one review")
     ordered = sorted(reviews, key=lambda r: (str(r.get("submitted_at") or ""),))
     each = [review_result(r) for r in ordered]
+    agreement, detail = request_agreement(each, rubric)
     if len(each) == 1:
         only = each[0]
         result = {field: only[field] for field in RESULT_FIELDS}
         result["reviews"] = each
         result["agreement"] = None
+        result["agreement_detail"] = detail
         return result
 
     verdict = majority_verdict([r["verdict"] for r in each])
@@ -96,5 +96,62 @@ def consensus(reviews: list[dict[str, Any]]) -> dict[str, Any]:
         "scores": mean_scores([r["scores"] for r in each]),
         "annotations": annotations,
         "reviews": each,
-        "agreement": pairwise_agreement([r["verdict"] for r in each]),
+        "agreement": agreement,
+        "agreement_detail": detail,
     }
+
+
+def verdicts_differ(result: dict[str, Any]) -> bool:
+    return len({r["verdict"] for r in result.get("reviews") or []}) > 1
+
+
+def adjudication_needed(
+    result: dict[str, Any], *, four_eyes: bool, threshold: float | None
+) -> bool:
+    """Whether the independent reviews' result goes to an adjudicator: with four-eyes, whenever
+    the verdicts differ; with the organization's threshold set, when the verdicts differ or
+    `agreement` is below it. Never with one review, nor with neither option."""
+    if len(result.get("reviews") or []) < 2:
+        return False
+    if four_eyes and verdicts_differ(result):
+        return True
+    if threshold is None:
+        return False
+    agreement = result.get("agreement")
+    return verdicts_differ(result) or (agreement is not None and agreement < threshold)
+
+
+def adjudicated_result(
+    independent: dict[str, Any], adjudication: dict[str, Any] | None, *, four_eyes: bool
+) -> dict[str, Any]:
+    """The final result: the independent reviews' consensus, with the adjudicator's verdict,
+    corrected output, summary (and scores, when they gave any) on top when there was an
+    adjudication; `adjudication` names it ({"assignment_id", "verdict", "summary"} or null) and,
+    for four-eyes requests, `four_eyes` says whether the reviewers agreed."""
+    result = dict(independent)
+    result["adjudication"] = None
+    if adjudication is not None:
+        decided = review_result(adjudication)
+        result["verdict"] = decided["verdict"]
+        result["corrected_output"] = decided["corrected_output"]
+        result["summary"] = decided["summary"]
+        if decided["scores"]:
+            result["scores"] = decided["scores"]
+        result["annotations"] = sorted(
+            [
+                *(result.get("annotations") or []),
+                *({**a, "assignment_id": decided["assignment_id"]} for a in decided["annotations"]),
+            ],
+            key=lambda a: (a.get("start", 0), a.get("end", 0)),
+        )
+        result["adjudication"] = {
+            "assignment_id": decided["assignment_id"],
+            "verdict": decided["verdict"],
+            "summary": decided["summary"],
+        }
+    if four_eyes:
+        result["four_eyes"] = {
+            "agreed": not verdicts_differ(independent),
+            "adjudicated": adjudication is not None,
+        }
+    return result

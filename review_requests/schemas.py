@@ -260,6 +260,16 @@ class ReviewRequestIn(_Strict):
     max_hours: float = Field(ge=0.25, le=40, allow_inf_nan=False)
     max_hourly_rate_cents: int | None = Field(default=None, ge=1, le=10_000_000)
     reviewers: int = Field(default=1, ge=1, le=5)
+    blind: bool | None = Field(
+        default=None,
+        description="Reviewers see nothing of each other's work until all have submitted; "
+        "default true when reviewers > 1",
+    )
+    four_eyes: bool = Field(
+        default=False,
+        description="At least 2 independent (blind) reviewers; a verdict disagreement always "
+        "goes to an adjudicator",
+    )
     deadline: AwareDatetime | None = None
     callback_url: Line | None = Field(default=None, max_length=2000)
     metadata: JsonObject | None = None
@@ -301,6 +311,17 @@ class ReviewRequestIn(_Strict):
                 if item.key in seen:
                     raise ValueError(f"key {item.key!r} appears twice; keys must be unique")
                 seen.add(item.key)
+        return value
+
+    @field_validator("four_eyes")
+    @classmethod
+    def _four_eyes_needs_two_blind(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value:
+            return value
+        if (info.data.get("reviewers") or 1) < 2:
+            raise ValueError("needs at least 2 reviewers")
+        if info.data.get("blind") is False:
+            raise ValueError("reviews are always blind with four_eyes; leave blind out")
         return value
 
     @field_validator("deadline")
@@ -375,6 +396,7 @@ class AssignmentOut(_Open):
     cost_cents: int
     accepted_at: str | None
     submitted_at: str | None
+    adjudicator: bool = False
 
 
 class OversightOut(_Open):
@@ -396,6 +418,9 @@ class ReviewRequestOut(_Open):
     completed_at: str | None
     deadline: str | None
     reviewers: int
+    blind: bool = False
+    four_eyes: bool = False
+    adjudication_wanted: bool = False
     max_hours: float
     max_hourly_rate_cents: int | None
     waiting_for_funds: bool

@@ -27,6 +27,7 @@ def _assignment_payload(get: Callable[[str], Any]) -> dict[str, Any]:
         "cost_cents": get("cost_cents"),
         "accepted_at": _iso(get("accepted_at")),
         "submitted_at": _iso(get("submitted_at")),
+        "adjudicator": get("adjudicator"),
     }
 
 
@@ -66,6 +67,9 @@ def _request_payload(
         "completed_at": _iso(get("completed_at")),
         "deadline": _iso(get("deadline")),
         "reviewers": get("reviewers"),
+        "blind": get("blind"),
+        "four_eyes": get("four_eyes"),
+        "adjudication_wanted": get("adjudication_wanted_at") is not None,
         "max_hours": float(get("max_hours")),
         "max_hourly_rate_cents": get("max_hourly_rate_cents"),
         "waiting_for_funds": get("waiting_for_funds"),
@@ -140,6 +144,9 @@ REQUEST_ROW_FIELDS = (
     "completed_at",
     "deadline",
     "reviewers",
+    "blind",
+    "four_eyes",
+    "adjudication_wanted_at",
     "max_hours",
     "max_hourly_rate_cents",
     "waiting_for_funds",
@@ -167,6 +174,7 @@ ASSIGNMENT_ROW_FIELDS = (
     "cost_cents",
     "accepted_at",
     "submitted_at",
+    "adjudicator",
 )
 
 

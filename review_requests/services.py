@@ -162,6 +162,11 @@ def _specializations_by_slug(slugs) -> dict:
 
 def _request_fields(*, organization, data: dict, specialization, api_key=None, user=None) -> dict:
     content = content_stored(data["content"])
+    reviewers = data.get("reviewers") or 1
+    # Blind by default with several reviewers, always with four-eyes (the schema refuses
+    # blind: false there).
+    blind = data.get("blind")
+    blind = (reviewers > 1 if blind is None else bool(blind)) or bool(data.get("four_eyes"))
     return {
         "id": uuid.uuid4(),
         "organization": organization,
@@ -177,7 +182,9 @@ def _request_fields(*, organization, data: dict, specialization, api_key=None, u
         "rubric": data.get("rubric") or [],
         "max_hours": _max_hours_decimal(data["max_hours"]),
         "max_hourly_rate_cents": data.get("max_hourly_rate_cents"),
-        "reviewers": data.get("reviewers") or 1,
+        "reviewers": reviewers,
+        "blind": blind,
+        "four_eyes": bool(data.get("four_eyes")),
         "deadline": data.get("deadline"),
         "callback_url": data.get("callback_url") or "",
         "metadata": data.get("metadata") or {},
@@ -364,6 +371,51 @@ def matching_enqueue_on_commit(review_request_ids) -> None:
 FILLED_STATUSES = ("accepted", "in_progress", "submitted", "disputed", "resolved")
 
 
+def adjudication_threshold_of(*, organization_id) -> float | None:
+    """The organization's adjudication threshold (0-1), or None when off (the default)."""
+    from review_requests.models import ReviewSettings
+
+    return (
+        ReviewSettings.objects.filter(organization_id=organization_id)
+        .values_list("adjudication_threshold", flat=True)
+        .first()
+    )
+
+
+def review_settings_update(*, organization, adjudication_threshold: float | None, actor=None):
+    """Set (or turn off, with None) the organization's adjudication threshold, audited."""
+    from marketplace.services import audit_record
+    from review_requests.models import ReviewSettings
+
+    if adjudication_threshold is not None and not 0 < adjudication_threshold <= 1:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"adjudication_threshold": "Give a share from 0.01 to 1, or none."})
+    with transaction.atomic(durable=True):
+        settings_row, _ = ReviewSettings.objects.select_for_update().get_or_create(
+            organization=organization
+        )
+        before = settings_row.adjudication_threshold
+        settings_row.adjudication_threshold = adjudication_threshold
+        settings_row.save(update_fields=["adjudication_threshold", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="review_settings.updated",
+            object_type="review_settings",
+            object_id=settings_row.pk,
+            before={"adjudication_threshold": before},
+            after={"adjudication_threshold": adjudication_threshold},
+            organization=organization,
+        )
+    return settings_row
+
+
+def reviewer_slots(review_request: ReviewRequest) -> int:
+    """The assignments a request wants: its reviewers, plus the adjudicator once one is wanted
+    (docs/contract/independent-reviews.md)."""
+    return review_request.reviewers + (1 if review_request.adjudication_wanted_at else 0)
+
+
 def _expert_load_refresh(*, expert_id) -> int:
     """Recount the expert's active assignments and store it (caller holds the profile lock)."""
     from experts.services import expert_load_set
@@ -506,7 +558,7 @@ def _offer_accept_refusal(*, offer, rr: ReviewRequest, profile, filled: int, now
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         transition(offer, Offer.Status.WITHDRAWN, reason="request no longer open")
         return Refused(409, "offer_taken", "This request is no longer open.")
-    if filled >= rr.reviewers:
+    if filled >= reviewer_slots(rr):
         transition(offer, Offer.Status.TAKEN, reason="every slot filled")
         return Refused(409, "offer_taken", "Another expert took this slot first.")
     if profile.current_load >= profile.max_concurrent:
@@ -539,6 +591,7 @@ def _offer_accept_hold(*, offer, rr: ReviewRequest, profile, now):
         rate_cents=offer.rate_cents,
         max_seconds=_max_seconds(rr.max_hours),
         accepted_at=now,
+        adjudicator=offer.adjudicator,
     )
     assignment.hold_ref = f"assignment:{assignment.pk}"
     try:
@@ -598,7 +651,7 @@ def _offer_accept_record(
                 "status": rr.status,
             },
         )
-    if filled + 1 >= rr.reviewers:
+    if filled + 1 >= reviewer_slots(rr):
         transition_many(
             rr.offers.filter(status=Offer.Status.OPEN).exclude(pk=offer.pk),
             Offer.Status.TAKEN,
@@ -758,6 +811,12 @@ def request_expire(*, review_request: ReviewRequest) -> ReviewRequest | None:
         if rr.deadline is None or rr.deadline > timezone.now():
             return None
         _wind_down(rr=rr, actor=None, reason="deadline passed", dropped=True)
+        if rr.adjudication_wanted_at is not None:
+            # Every independent review is in and paid for: the company gets their consensus.
+            from review_requests.workspace import adjudication_abandon
+
+            adjudication_abandon(review_request=rr)
+            return rr
         request_transition(
             review_request=rr, to=ReviewRequest.Status.EXPIRED, reason="deadline passed"
         )

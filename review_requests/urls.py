@@ -105,3 +105,14 @@ urlpatterns += [
         name="company_request_mark_golden",
     ),
 ]
+
+# Independent reviews: the company's adjudication setting (independent-reviews.md).
+from review_requests import independent_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "company/review-settings/",
+        independent_views.review_settings,
+        name="company_review_settings",
+    ),
+]

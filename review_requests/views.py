@@ -205,6 +205,10 @@ def _request_context(review_request: ReviewRequest) -> dict:
         "result_sections": company_selectors.result_sections(
             result, review_request.rubric, {str(a.pk): a.expert.display_name for a in assignments}
         ),
+        "agreement_rows": company_selectors.agreement_rows(result, review_request.rubric),
+        "adjudication": company_selectors.adjudication_view(
+            result, {str(a.pk): a.expert.display_name for a in assignments}
+        ),
         "rubric_labels": {
             str(item.get("key")): item.get("label") for item in review_request.rubric or []
         },

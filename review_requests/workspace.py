@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing import services as billing_services
 from experts.models import ExpertProfile
 from experts.services import expert_load_set, expert_stats_record_completion
-from marketplace.realtime import broadcast_on_commit, workspace_group
+from marketplace.realtime import broadcast_on_commit, request_group, workspace_group
 from review_requests import comparison as comparisons
 from review_requests.frames import (
     CORRECTED_MAX,  # noqa: F401 - the limit tests name as workspace.CORRECTED_MAX
@@ -36,8 +36,13 @@ from review_requests.models import (
     WorkInterval,
     WorkspaceEvent,
 )
-from review_requests.results import consensus
-from review_requests.services import assignment_transition, request_transition
+from review_requests.results import adjudicated_result, adjudication_needed, consensus
+from review_requests.services import (
+    adjudication_threshold_of,
+    assignment_transition,
+    matching_enqueue_on_commit,
+    request_transition,
+)
 from review_requests.timekeeping import (
     HEARTBEAT_GAP,
     Stretch,
@@ -696,31 +701,94 @@ def _submit_capture(*, assignment: Assignment, review_request: ReviewRequest, bi
 
 
 def _submit_complete_request(*, review_request: ReviewRequest, user) -> None:
-    """Once every wanted review is in, the request gets its consensus result and completes."""
+    """Once every wanted independent review is in, the request gets its consensus result and
+    completes; unless the reviews disagree enough for an adjudicator (four-eyes, or the
+    organization's threshold): then it stays in review, one more slot is offered, and it
+    completes (the webhook fires) when the adjudicator has submitted."""
     submitted = list(
         Review.objects.filter(
             assignment__review_request=review_request,
             assignment__status=Assignment.Status.SUBMITTED,
-        ).order_by("submitted_at", "id")
-    )
-    if (
-        len(submitted) >= review_request.reviewers
-        and review_request.status == ReviewRequest.Status.IN_REVIEW
-    ):
-        reviews = [_review_dict(r) for r in submitted]
-        if comparisons.is_comparison(review_request.content):
-            review_request.result = comparisons.request_result(
-                content=review_request.content, rubric=review_request.rubric, reviews=reviews
-            )
-        else:
-            review_request.result = consensus(reviews)
-        review_request.save(update_fields=["result", "updated_at"])
-        request_transition(
-            review_request=review_request,
-            to=ReviewRequest.Status.COMPLETED,
-            reason="all reviews submitted",
-            actor=user,
         )
+        .select_related("assignment")
+        .order_by("submitted_at", "id")
+    )
+    independent = [r for r in submitted if not r.assignment.adjudicator]
+    decided = [r for r in submitted if r.assignment.adjudicator]
+    if (
+        len(independent) < review_request.reviewers
+        or review_request.status != ReviewRequest.Status.IN_REVIEW
+    ):
+        return
+    result = _independent_result(review_request, [_review_dict(r) for r in independent])
+    if review_request.adjudication_wanted_at is None:
+        if adjudication_needed(
+            result,
+            four_eyes=review_request.four_eyes,
+            threshold=adjudication_threshold_of(organization_id=review_request.organization_id),
+        ):
+            _adjudication_request(review_request=review_request)
+            return
+        adjudication = None
+    elif decided:
+        adjudication = _review_dict(decided[-1])
+    else:
+        return  # waiting for the adjudicator
+    review_request.result = adjudicated_result(
+        result, adjudication, four_eyes=review_request.four_eyes
+    )
+    review_request.save(update_fields=["result", "updated_at"])
+    request_transition(
+        review_request=review_request,
+        to=ReviewRequest.Status.COMPLETED,
+        reason="adjudicated" if adjudication else "all reviews submitted",
+        actor=user,
+    )
+
+
+def _independent_result(review_request: ReviewRequest, reviews: list[dict[str, Any]]) -> dict:
+    """The independent reviews' result: a comparison's preferences, else the consensus."""
+    if comparisons.is_comparison(review_request.content):
+        return comparisons.request_result(
+            content=review_request.content, rubric=review_request.rubric, reviews=reviews
+        )
+    return consensus(reviews, review_request.rubric or [])
+
+
+def adjudication_abandon(*, review_request: ReviewRequest) -> None:
+    """The deadline passed while an adjudicator was awaited (the caller holds the request lock
+    and has released any unsubmitted work): the independent reviews' consensus is the result,
+    with `adjudication` null, and the request completes (its webhook fires once)."""
+    independent = Review.objects.filter(
+        assignment__review_request=review_request,
+        assignment__adjudicator=False,
+        assignment__status=Assignment.Status.SUBMITTED,
+    ).order_by("submitted_at", "id")
+    result = _independent_result(review_request, [_review_dict(r) for r in independent])
+    review_request.result = adjudicated_result(result, None, four_eyes=review_request.four_eyes)
+    review_request.save(update_fields=["result", "updated_at"])
+    request_transition(
+        review_request=review_request,
+        to=ReviewRequest.Status.COMPLETED,
+        reason="deadline passed before adjudication",
+    )
+
+
+def _adjudication_request(*, review_request: ReviewRequest) -> None:
+    """The independent reviews disagree: the request stays in review and its adjudication slot
+    is offered after commit (matching: one offer at a time, flagged `adjudicator`)."""
+    review_request.adjudication_wanted_at = timezone.now()
+    review_request.save(update_fields=["adjudication_wanted_at", "updated_at"])
+    matching_enqueue_on_commit([review_request.pk])
+    broadcast_on_commit(
+        request_group(review_request.pk),
+        {
+            "type": "request.status",
+            "review_request_id": str(review_request.pk),
+            "status": review_request.status,
+            "adjudication_wanted": True,
+        },
+    )
 
 
 def _review_dict(review: Review) -> dict[str, Any]:

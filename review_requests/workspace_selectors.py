@@ -28,6 +28,11 @@ from review_requests.timekeeping import HEARTBEAT_GAP
 ROLE_EXPERT = "expert"
 ROLE_COMPANY = "company"
 ROLE_OPERATOR = "operator"
+# Another reviewer of the same request, or its adjudicator: reads, sends nothing. Never while
+# the request is blind and an independent review is still out (independent-reviews.md).
+ROLE_REVIEWER = "reviewer"
+# Assignments whose review is in.
+REVIEWED_STATUSES = ("submitted", "disputed", "resolved")
 # Chat-visible event kinds (the snapshot's `messages`).
 MESSAGE_KINDS = ("chat.message", "system")
 SNAPSHOT_MESSAGES = 500
@@ -85,6 +90,8 @@ def workspace_role(*, user, assignment: Assignment) -> str | None:
     if user.is_expert:
         if assignment.expert.user_id == user.pk and assignment.status != Assignment.Status.RELEASED:
             return ROLE_EXPERT
+        if co_reviewer_may_watch(user=user, assignment=assignment):
+            return ROLE_REVIEWER
         return None
     if user.is_company:
         if Membership.objects.filter(
@@ -95,6 +102,77 @@ def workspace_role(*, user, assignment: Assignment) -> str | None:
     if user.is_operator and operator_has_mfa(user):
         return ROLE_OPERATOR
     return None
+
+
+def independent_reviews_in(*, review_request) -> bool:
+    """Every wanted independent review (not the adjudicator's) is in."""
+    return (
+        Assignment.objects.filter(
+            review_request_id=review_request.pk,
+            adjudicator=False,
+            status__in=REVIEWED_STATUSES,
+        ).count()
+        >= review_request.reviewers
+    )
+
+
+def co_reviewer_may_watch(*, user, assignment: Assignment) -> bool:
+    """Another expert of the same request may watch this workspace, read-only: the adjudicator
+    always; a co-reviewer when the request is not blind, or once every independent review is
+    in. Their own assignment must not be released."""
+    mine = (
+        Assignment.objects.filter(review_request_id=assignment.review_request_id, expert__user=user)
+        .exclude(status=Assignment.Status.RELEASED)
+        .exclude(pk=assignment.pk)
+        .values_list("adjudicator", flat=True)
+        .first()
+    )
+    if mine is None:
+        return False
+    if mine:
+        return True
+    review_request = assignment.review_request
+    return not review_request.blind or independent_reviews_in(review_request=review_request)
+
+
+def co_reviews_for(*, user, assignment: Assignment) -> list[dict[str, Any]]:
+    """What the expert of `assignment` may see of the request's other assignments: for each one
+    they may watch, its workspace and, once submitted, its review. Empty while blind."""
+    from review_requests.models import Review
+
+    if assignment.expert.user_id != user.pk:
+        return []
+    others = (
+        Assignment.objects.filter(review_request_id=assignment.review_request_id)
+        .exclude(pk=assignment.pk)
+        .exclude(status=Assignment.Status.RELEASED)
+        .select_related("expert")
+        .order_by("accepted_at", "id")
+    )
+    shown = []
+    for other in others:
+        if not co_reviewer_may_watch(user=user, assignment=other):
+            continue
+        review = Review.objects.filter(assignment=other).first()
+        shown.append(
+            {
+                "assignment_id": str(other.pk),
+                "name": other.expert.display_name or "Reviewer",
+                "adjudicator": other.adjudicator,
+                "status": other.status,
+                "workspace_url": f"/workspace/{other.pk}/",
+                "review": None
+                if review is None
+                else {
+                    "verdict": review.verdict,
+                    "summary": review.summary,
+                    "scores": review.scores,
+                    "corrected_output": review.corrected_output,
+                    "annotations": review.annotations,
+                },
+            }
+        )
+    return shown
 
 
 def assignment_get_for_workspace(*, user, pk) -> tuple[Assignment, str]:
@@ -228,6 +306,9 @@ def workspace_snapshot(
         },
         "annotations": [annotation_to_dict(a) for a in annotations],
         "draft": assignment.draft or {},
+        "adjudicator": assignment.adjudicator,
+        "blind": review_request.blind,
+        "co_reviews": co_reviews_for(user=user, assignment=assignment),
         "messages": [message_of(m) for m in messages],
         "participants": participants if participants is not None else [me],
     }

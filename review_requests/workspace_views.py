@@ -19,6 +19,7 @@ from review_requests.models import Assignment
 from review_requests.workspace_selectors import (
     ROLE_EXPERT,
     assignment_get_for_workspace,
+    co_reviews_for,
     comparison_view,
     expert_assignments,
     expert_dashboard_counts,
@@ -73,6 +74,7 @@ def workspace(request: HttpRequest, pk) -> HttpResponse:
             "role": role,
             "can_edit": role == ROLE_EXPERT and assignment.status in Assignment.ACTIVE,
             "output": rendered_output(review_request.content or {}),
+            "co_reviews": co_reviews_for(user=request.user, assignment=assignment),
             "workspace_config": {
                 "assignment_id": str(assignment.pk),
                 "socket_url": f"/ws/assignments/{assignment.pk}/",

@@ -17,7 +17,15 @@ from marketplace import services
 from marketplace.models import ApiKey, User
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("marketplace", "experts", "billing", "oversight", "review_requests", "evidence", "inloop_site")
+APPS = (
+    "marketplace",
+    "experts",
+    "billing",
+    "oversight",
+    "review_requests",
+    "evidence",
+    "inloop_site",
+)
 
 
 @pytest.mark.django_db

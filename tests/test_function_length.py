@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("marketplace", "experts", "billing", "oversight", "review_requests", "evidence", "inloop_site")
+APPS = (
+    "marketplace",
+    "experts",
+    "billing",
+    "oversight",
+    "review_requests",
+    "evidence",
+    "inloop_site",
+)
 EXCLUDED_DIRS = {"migrations", "tests"}
 MAX_LINES = 80
 

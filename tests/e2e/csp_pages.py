@@ -79,6 +79,7 @@ PAGES: dict[str, list[str]] = {
         "/company/oversight/",
         "/company/oversight/{policy}/",
         "/company/oversight/{policy}/simulate/",
+        "/company/review-settings/",
         "/workspace/{assignment}/",
         "/notifications/",
     ],

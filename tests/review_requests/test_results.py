@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from review_requests.results import consensus, majority_verdict, mean_scores, pairwise_agreement
+from review_requests.results import consensus, majority_verdict, mean_scores
 
 
 def review(n: int, verdict: str, **extra) -> dict:
@@ -33,21 +33,6 @@ def review(n: int, verdict: str, **extra) -> dict:
 )
 def test_majority_verdict(verdicts, expected):
     assert majority_verdict(verdicts) == expected
-
-
-@pytest.mark.parametrize(
-    ("verdicts", "expected"),
-    [
-        (["approved"], None),
-        (["approved", "approved"], 1.0),
-        (["approved", "rejected"], 0.0),
-        (["approved", "approved", "rejected"], 0.3333),
-        (["approved", "corrected", "rejected"], 0.0),
-        (["approved"] * 4 + ["rejected"], 0.6),
-    ],
-)
-def test_agreement_is_the_share_of_agreeing_pairs(verdicts, expected):
-    assert pairwise_agreement(verdicts) == expected
 
 
 def test_mean_scores_per_key_over_the_reviews_that_scored_it():
@@ -109,3 +94,72 @@ def test_several_reviewers_give_majority_mean_first_correction_and_merged_annota
 def test_consensus_needs_a_review():
     with pytest.raises(ValueError):
         consensus([])
+
+
+# Independent reviews: agreement detail, adjudication ---------------------------------------
+
+from review_requests.results import adjudicated_result, adjudication_needed  # noqa: E402
+
+
+def test_consensus_carries_the_agreement_detail():
+    result = consensus(
+        [
+            review(1, "approved", scores={"accuracy": 4}),
+            review(2, "approved", scores={"accuracy": 4}),
+        ],
+        [{"key": "accuracy", "label": "Accuracy", "scale": 5}],
+    )
+    assert result["agreement"] == 1.0
+    assert result["agreement_detail"] == {
+        "verdict": 1.0,
+        "scores": {"accuracy": 1.0},
+        "criteria": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "four_eyes", "threshold", "expected"),
+    [
+        (["approved"], True, 0.9, False),  # one review: nothing to adjudicate
+        (["approved", "approved"], True, None, False),  # four-eyes, agreed
+        (["approved", "rejected"], True, None, True),  # four-eyes, disagreed
+        (["approved", "rejected"], False, None, False),  # neither option: consensus
+        (["approved", "rejected"], False, 0.5, True),  # threshold set: any verdict split
+        (["approved", "approved"], False, 1.0, False),  # agreement 1.0 is not below 1.0
+        (["approved", "approved", "rejected"], False, 0.3, True),  # verdicts differ
+    ],
+)
+def test_when_adjudication_is_needed(verdicts, four_eyes, threshold, expected):
+    result = consensus([review(n, v) for n, v in enumerate(verdicts, start=1)])
+    assert adjudication_needed(result, four_eyes=four_eyes, threshold=threshold) is expected
+
+
+def test_the_adjudicator_decides_the_final_result():
+    independent = consensus(
+        [
+            review(1, "approved", scores={"accuracy": 5}),
+            review(2, "rejected", scores={"accuracy": 1}),
+        ]
+    )
+    decided = review(3, "corrected", corrected_output="Fixed.", summary="Both half right.")
+    result = adjudicated_result(independent, decided, four_eyes=True)
+    assert result["verdict"] == "corrected"
+    assert result["corrected_output"] == "Fixed."
+    assert result["summary"] == "Both half right."
+    assert result["scores"] == {"accuracy": 3.0}  # the adjudicator gave none: the reviewers' mean
+    assert result["adjudication"] == {
+        "assignment_id": "a3",
+        "verdict": "corrected",
+        "summary": "Both half right.",
+    }
+    assert result["four_eyes"] == {"agreed": False, "adjudicated": True}
+    assert [r["assignment_id"] for r in result["reviews"]] == ["a1", "a2"]
+    assert result["agreement"] == 0.0
+
+
+def test_without_adjudication_the_consensus_stands():
+    independent = consensus([review(1, "approved"), review(2, "approved")])
+    result = adjudicated_result(independent, None, four_eyes=True)
+    assert result["adjudication"] is None
+    assert result["four_eyes"] == {"agreed": True, "adjudicated": False}
+    assert "four_eyes" not in adjudicated_result(independent, None, four_eyes=False)

@@ -90,6 +90,10 @@ class ReviewRequestCreate(_Request):
     max_hours: float
     max_hourly_rate_cents: int | None = None
     reviewers: int = 1
+    # Independent reviews (docs/contract/independent-reviews.md): blind defaults to true with
+    # several reviewers; four_eyes needs two and adjudicates any verdict disagreement.
+    blind: bool | None = None
+    four_eyes: bool = False
     deadline: datetime | None = None
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
@@ -121,6 +125,7 @@ class Assignment(_Response):
     cost_cents: int
     accepted_at: datetime | None
     submitted_at: datetime | None
+    adjudicator: bool = False
 
 
 class Annotation(_Response):
@@ -157,6 +162,9 @@ class Result(_Response):
     annotations: list[Annotation] = Field(default_factory=list)
     reviews: list[Review] = Field(default_factory=list)
     agreement: float | None = None
+    # Krippendorff's alpha per verdict, score key and comparison criterion; with an adjudicator,
+    # `adjudication` and (four-eyes requests) `four_eyes` come along as extra fields.
+    agreement_detail: dict[str, Any] | None = None
 
 
 class Oversight(_Response):
@@ -178,6 +186,9 @@ class ReviewRequest(_Response):
     completed_at: datetime | None
     deadline: datetime | None
     reviewers: int
+    blind: bool = False
+    four_eyes: bool = False
+    adjudication_wanted: bool = False
     max_hours: float
     max_hourly_rate_cents: int | None
     waiting_for_funds: bool
