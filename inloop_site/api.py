@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billing.api import router as billing_router
+from datasets.api import router as datasets_router
 from experts.api import router as experts_router
 from marketplace.api import api
 from review_requests.api import router as review_requests_router
@@ -10,5 +11,6 @@ from review_requests.api import router as review_requests_router
 api.add_router("", experts_router)
 api.add_router("", review_requests_router)
 api.add_router("", billing_router)
+api.add_router("", datasets_router)
 
 __all__ = ["api"]

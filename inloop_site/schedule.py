@@ -14,6 +14,7 @@ SCHEDULE: list[tuple[str, str, dict]] = [
     ("review_requests.tasks.idempotency_prune", "interval", {"hours": 1}),
     ("review_requests.tasks.dispute_timers", "interval", {"minutes": 10}),
     ("billing.tasks.earnings_mature", "interval", {"minutes": 10}),
+    ("datasets.tasks.exports_fail_stale", "interval", {"minutes": 5}),
     # Weekly payouts: Mondays 09:00 UTC (billing.payouts.PAYOUT_WEEKDAY/PAYOUT_HOUR_UTC).
     ("billing.tasks.payouts_weekly", "cron", {"day_of_week": "mon", "hour": 9, "minute": 0}),
 ]

@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("experts.urls")),
     path("", include("review_requests.urls")),
     path("", include("billing.urls")),
+    path("", include("datasets.urls")),
     path("", include("inloop_site.console.urls")),
 ]
 

@@ -17,7 +17,7 @@ from marketplace import services
 from marketplace.models import ApiKey, User
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("marketplace", "experts", "billing", "review_requests", "inloop_site")
+APPS = ("marketplace", "experts", "billing", "review_requests", "datasets", "inloop_site")
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("billing", "experts", "review_requests", "marketplace", "inloop_site")
+APPS = ("billing", "experts", "review_requests", "datasets", "marketplace", "inloop_site")
 EXCLUDED_DIRS = {"migrations", "tests"}
 MAX_LINES = 80
 

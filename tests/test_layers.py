@@ -2,6 +2,7 @@
 imports inside functions, relative imports and literal dynamic imports).
 
     inloop_site       the composition package: may import every app; no app imports it
+    datasets          -> review_requests, marketplace
     review_requests   -> experts, billing, marketplace
     experts           -> marketplace
     billing           -> marketplace
@@ -26,7 +27,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "experts": frozenset({"marketplace"}),
     "billing": frozenset({"marketplace"}),
     "review_requests": frozenset({"marketplace", "experts", "billing"}),
-    "inloop_site": frozenset({"marketplace", "experts", "billing", "review_requests"}),
+    "datasets": frozenset({"marketplace", "review_requests"}),
+    "inloop_site": frozenset({"marketplace", "experts", "billing", "review_requests", "datasets"}),
 }
 DYNAMIC_IMPORTERS = {"import_module", "__import__", "import_string"}
 

@@ -16,7 +16,7 @@ from marketplace.models import StatusHistory
 from marketplace.transitions import InvalidTransition, record_initial, transition, transition_many
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_APPS = ("marketplace", "experts", "billing", "review_requests")
+OUR_APPS = ("marketplace", "experts", "billing", "review_requests", "datasets")
 HELPER = ROOT / "marketplace" / "transitions.py"
 
 # Statuses our code may write without the helper, each because a library owns the state machine:

@@ -72,6 +72,7 @@ PAGES: dict[str, list[str]] = {
         "/company/webhooks/",
         "/company/webhooks/{webhook_event}/",
         "/company/team/",
+        "/company/datasets/",
         "/workspace/{assignment}/",
         "/notifications/",
     ],

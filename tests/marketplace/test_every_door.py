@@ -39,6 +39,7 @@ from tests.factories import (
     TimeOffFactory,
     UserFactory,
     WebhookEventFactory,
+    completed_export,
 )
 
 ROLES = [
@@ -160,6 +161,8 @@ DOORS: dict[str, Door] = {
     "workspace": Door("workspace"),
     "expert_dashboard": expert(),
     "expert_assignments": expert(),
+    # datasets
+    "datasets": company(),
     # billing
     "billing_company": company(),
     "billing_funding": company(owned_by="company"),
@@ -216,6 +219,10 @@ DOORS: dict[str, Door] = {
     "api:offer_accept": Door("expert_api", post_only=True),
     "api:offer_decline": Door("expert_api", post_only=True),
     "api:get_balance": COMPANY_API,
+    "api:export_create": COMPANY_API,
+    "api:export_list": COMPANY_API,
+    "api:export_get": Door("company_api", owned_by="company"),
+    "api:export_download": Door("company_api", owned_by="company"),
 }
 # allauth's account pages and the Django admin: one rule each, by namespace or prefix.
 ACCOUNT_PREFIXES = ("account_", "mfa_", "socialaccount_", "accounts/")
@@ -386,6 +393,7 @@ def world(db):
         url="https://example.com/hook",
     )
     month = date.today().strftime("%Y-%m")
+    export = completed_export(organization=organization)
     # A credit grant waiting for a second operator (what approve and reject act on).
     money_action = MoneyAction.objects.create(
         kind=MoneyAction.Kind.CREDIT_GRANT,
@@ -451,6 +459,8 @@ def world(db):
         "api:review_request_cancel": {"review_request_id": assignment.review_request_id},
         "api:offer_accept": {"offer_id": offer.pk},
         "api:offer_decline": {"offer_id": offer.pk},
+        "api:export_get": {"export_id": export.pk},
+        "api:export_download": {"export_id": export.pk},
     }
     return {
         "cast": cast,
