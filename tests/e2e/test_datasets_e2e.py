@@ -5,6 +5,8 @@ SHA-256 and a download link whose file has that hash."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 
 import pytest
 
@@ -53,15 +55,22 @@ def test_an_export_is_created_followed_and_downloaded(reviewed, browser, artifac
         member = server.seed["company"]["members"][0]
         page = login(context, server.url, member["email"], member["password"])
         page.goto(server.url + "/company/datasets/")
-        assert page.get_by_label("Format").count() == 1
+        assert page.get_by_label("Format", exact=True).count() == 1
         page.select_option("select[name=format]", "dpo")
         page.select_option("select[name=specialization]", "law")
         page.fill("input[name=policy]", "e2e-datasets")
-        page.click("#export-form button[type=submit]")
-        page.wait_for_url(server.url + "/company/datasets/", timeout=WAIT_MS)
-
-        item = page.locator("li[data-export]").first
-        # Queued or running as the page is drawn, completed by the poll: no reload.
+        worker = server.processes[1]
+        # The worker waits until the page is drawn: it shows the export queued, and the
+        # page's poll of the API (no reload) shows it completed.
+        os.kill(worker.pid, signal.SIGSTOP)
+        try:
+            page.click("#export-form button[type=submit]")
+            page.wait_for_url(server.url + "/company/datasets/", timeout=WAIT_MS)
+            item = page.locator("li[data-export]").first
+            assert item.get_attribute("data-status") == "queued"
+            assert item.locator("[data-field=download]").is_hidden()
+        finally:
+            os.kill(worker.pid, signal.SIGCONT)
         item.locator("[data-field=download]:not([hidden])").wait_for(timeout=WAIT_MS * 3)
         assert item.get_attribute("data-status") == "completed"
         assert item.locator("[data-field=status]").inner_text() == "Completed"
