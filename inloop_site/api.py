@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from billing.api import router as billing_router
+from datasets.api import router as datasets_router
 from evidence.api import router as evidence_router
 from experts.api import router as experts_router
 from marketplace.api import api
@@ -18,5 +19,6 @@ api.add_router("", oversight_router)
 # The figures and the simulator of a policy (/oversight-policies/{name}/stats, /simulate): they
 # read review requests, which oversight does not import.
 api.add_router("", oversight_figures_router)
+api.add_router("", datasets_router)
 
 __all__ = ["api"]

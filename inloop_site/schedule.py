@@ -17,6 +17,7 @@ SCHEDULE: list[tuple[str, str, dict]] = [
     # Oversight evidence: the daily anchor just after midnight UTC, retention once a day.
     ("evidence.tasks.evidence_anchor_daily", "cron", {"hour": 0, "minute": 5}),
     ("evidence.tasks.evidence_retention_prune", "cron", {"hour": 3, "minute": 30}),
+    ("datasets.tasks.exports_fail_stale", "interval", {"minutes": 5}),
     # Weekly payouts: Mondays 09:00 UTC (billing.payouts.PAYOUT_WEEKDAY/PAYOUT_HOUR_UTC).
     ("billing.tasks.payouts_weekly", "cron", {"day_of_week": "mon", "hour": 9, "minute": 0}),
 ]

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "oversight",
     "review_requests",
     "evidence",
+    "datasets",
     "inloop_site",  # composition: the console, demo data, the scheduler (may import every app)
 ]
 
@@ -172,6 +173,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # WORKER_MAX_ATTEMPTS claims in all (then it is failed, so a task that kills its worker stops).
 WORKER_LEASE_SECONDS = env_int("WORKER_LEASE_SECONDS", 60, minimum=4)
 WORKER_MAX_ATTEMPTS = env_int("WORKER_MAX_ATTEMPTS", 3, minimum=1)
+# Dataset exports an organization may have queued or running at once (datasets.services).
+EXPORTS_MAX_ACTIVE = env_int("EXPORTS_MAX_ACTIVE", 3, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

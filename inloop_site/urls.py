@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("review_requests.urls")),
     path("", include("billing.urls")),
     path("", include("evidence.urls")),
+    path("", include("datasets.urls")),
     path("", include("inloop_site.console.urls")),
     path("", include("inloop_site.company_oversight.urls")),
 ]

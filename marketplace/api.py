@@ -142,10 +142,16 @@ expert_auth = [ExpertSessionAuth()]
 
 def _field_path(loc: list[Any]) -> str | None:
     # Strip only the leading location ("body", "payload"...): a field may itself be named
-    # "body" (content.body) and must keep its name.
+    # "body" (content.body) and must keep its name. "filters" is the name of a query schema
+    # (Query[ListFilters]) only right after "query": a body field named so keeps it
+    # (filters.agreement_min of POST /exports).
     parts = list(loc)
-    while parts and parts[0] in ("body", "payload", "query", "path", "header", "filters"):
-        parts.pop(0)
+    previous = None
+    while parts and (
+        parts[0] in ("body", "payload", "query", "path", "header")
+        or (parts[0] == "filters" and previous == "query")
+    ):
+        previous = parts.pop(0)
     path = ""
     for part in parts:
         if isinstance(part, int):

@@ -18,6 +18,8 @@ from factory.django import DjangoModelFactory
 from billing import payouts
 from billing import services as billing_services
 from billing.models import ConnectedAccount, CreditGrant, Earning, Funding, Payout, PayoutRun
+from datasets.formats import SCHEMA_VERSIONS
+from datasets.models import Export
 from experts.match_index import match_rows_refresh
 from experts.models import (
     AvailabilityWindow,
@@ -515,3 +517,39 @@ class QualificationTestFactory(DjangoModelFactory):
     def items(self, create, extracted, **kwargs):
         if create and extracted:
             self.items.set(extracted)
+
+
+class ExportFactory(DjangoModelFactory):
+    """A queued export of `organization`'s data (no task is run: call the writer yourself)."""
+
+    class Meta:
+        model = Export
+
+    organization = factory.SubFactory(OrganizationFactory)
+    format = Export.Format.DPO
+    schema_version = factory.LazyAttribute(lambda export: SCHEMA_VERSIONS[export.format])
+    filters = factory.LazyFunction(lambda: {"status": ["completed"]})
+
+
+def completed_export(*, organization, body: bytes = b'{"prompt":"p"}\n', fmt: str = "dpo"):
+    """A completed export whose file holds `body` in the default storage, as the writer leaves
+    one (the row is made directly: the writer's own tests run the real path)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    export = ExportFactory(organization=organization, format=fmt)
+    name = default_storage.save(f"exports/{organization.pk}/{export.pk}.jsonl", ContentFile(body))
+    Export.objects.filter(pk=export.pk).update(
+        status=Export.Status.COMPLETED,
+        file=name,
+        sha256=hashlib.sha256(body).hexdigest(),
+        rows=body.count(b"\n"),
+        size_bytes=len(body),
+        rows_done=body.count(b"\n"),
+        rows_total=body.count(b"\n"),
+        finished_at=timezone.now(),
+    )
+    export.refresh_from_db()
+    return export

@@ -24,6 +24,7 @@ APPS = (
     "oversight",
     "review_requests",
     "evidence",
+    "datasets",
     "inloop_site",
 )
 

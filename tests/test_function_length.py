@@ -19,6 +19,7 @@ APPS = (
     "oversight",
     "review_requests",
     "evidence",
+    "datasets",
     "inloop_site",
 )
 EXCLUDED_DIRS = {"migrations", "tests"}

@@ -3,6 +3,7 @@ imports inside functions, relative imports and literal dynamic imports).
 
     inloop_site       the composition package: may import every app; no app imports it
     evidence          -> review_requests, experts, billing, marketplace
+    datasets          -> review_requests, marketplace
     review_requests   -> experts, billing, oversight, marketplace
     experts           -> marketplace
     billing           -> marketplace
@@ -30,8 +31,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "oversight": frozenset({"marketplace"}),
     "review_requests": frozenset({"marketplace", "experts", "billing", "oversight"}),
     "evidence": frozenset({"marketplace", "experts", "billing", "review_requests"}),
+    "datasets": frozenset({"marketplace", "review_requests"}),
     "inloop_site": frozenset(
-        {"marketplace", "experts", "billing", "oversight", "review_requests", "evidence"}
+        {
+            "marketplace",
+            "experts",
+            "billing",
+            "oversight",
+            "review_requests",
+            "evidence",
+            "datasets",
+        }
     ),
 }
 DYNAMIC_IMPORTERS = {"import_module", "__import__", "import_string"}

@@ -16,7 +16,15 @@ from marketplace.models import StatusHistory
 from marketplace.transitions import InvalidTransition, record_initial, transition, transition_many
 
 ROOT = Path(__file__).resolve().parent.parent
-OUR_APPS = ("marketplace", "experts", "billing", "oversight", "review_requests", "evidence")
+OUR_APPS = (
+    "marketplace",
+    "experts",
+    "billing",
+    "oversight",
+    "review_requests",
+    "evidence",
+    "datasets",
+)
 HELPER = ROOT / "marketplace" / "transitions.py"
 
 # Statuses our code may write without the helper, each because a library owns the state machine:

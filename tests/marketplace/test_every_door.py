@@ -42,6 +42,7 @@ from tests.factories import (
     TimeOffFactory,
     UserFactory,
     WebhookEventFactory,
+    completed_export,
     specialization,
 )
 
@@ -171,6 +172,8 @@ DOORS: dict[str, Door] = {
     "workspace": Door("workspace"),
     "expert_dashboard": expert(),
     "expert_assignments": expert(),
+    # datasets
+    "datasets": company(),
     # billing
     "billing_company": company(),
     "billing_funding": company(owned_by="company"),
@@ -250,6 +253,10 @@ DOORS: dict[str, Door] = {
     # check reads such a body before ninja parses the JSON one (RawPostDataException, a 500 on
     # any JSON endpoint with a body). Another tenant's 404 is in test_oversight_api.py.
     "api:oversight_policy_simulate": Door("company_api", post_only=True),
+    "api:export_create": COMPANY_API,
+    "api:export_list": COMPANY_API,
+    "api:export_get": Door("company_api", owned_by="company"),
+    "api:export_download": Door("company_api", owned_by="company"),
 }
 # allauth's account pages and the Django admin: one rule each, by namespace or prefix.
 ACCOUNT_PREFIXES = ("account_", "mfa_", "socialaccount_", "accounts/")
@@ -427,6 +434,7 @@ def world(db):
         rules=[{"name": "all", "when": {}, "outcome": "review"}],
         actor=cast["company_admin"],
     )
+    export = completed_export(organization=organization)
     # A credit grant waiting for a second operator (what approve and reject act on).
     money_action = MoneyAction.objects.create(
         kind=MoneyAction.Kind.CREDIT_GRANT,
@@ -504,6 +512,8 @@ def world(db):
         "expert_qualification_start": {
             "pk": QualificationTest.objects.create(specialization=specialization()).pk
         },
+        "api:export_get": {"export_id": export.pk},
+        "api:export_download": {"export_id": export.pk},
     }
     return {
         "cast": cast,

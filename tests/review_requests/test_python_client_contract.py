@@ -6,6 +6,7 @@ the document leaves open, match what the server's own code makes."""
 
 from __future__ import annotations
 
+import os
 import re
 import typing
 
@@ -31,6 +32,11 @@ MODELS: dict[str, type] = {
     "ErrorDetail": models.ErrorDetail,
     "ErrorOut": models.ErrorBody,
     "ExpertRefOut": models.ExpertRef,
+    "ExportFiltersIn": models.ExportFilters,
+    "ExportIn": models.ExportCreate,
+    "ExportListOut": models.ExportPage,
+    "ExportOut": models.Export,
+    "ExportProgressOut": models.ExportProgress,
     "OfferListOut": models.OfferList,
     "OfferOut": models.Offer,
     "OfferRequestOut": models.OfferRequest,
@@ -86,6 +92,10 @@ OPERATIONS = {
     ("put", "/api/v1/oversight-settings"): lambda c: c.oversight_settings_update(
         auto_approved_webhook=True
     ),
+    ("post", "/api/v1/exports"): lambda c: c.exports.create("dpo"),
+    ("get", "/api/v1/exports"): lambda c: next(iter(c.exports.list())),
+    ("get", "/api/v1/exports/{export_id}"): lambda c: c.exports.get("x"),
+    ("get", "/api/v1/exports/{export_id}/download"): lambda c: c.exports.download("x", os.devnull),
 }
 # Experts use these from their browser session; an API key cannot call them.
 SESSION_ONLY = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -27,6 +29,7 @@ from inloop._progress import ProgressBar
 from inloop._retry import RetryPolicy
 from inloop.errors import (
     InloopAPIError,
+    InloopChecksumError,
     InloopConflict,
     InloopConnectionError,
     InloopTimeout,
@@ -35,6 +38,9 @@ from inloop.errors import (
 )
 from inloop.models import (
     Balance,
+    Export,
+    ExportCreate,
+    ExportPage,
     OversightSettings,
     Policy,
     PolicyList,
@@ -81,6 +87,7 @@ class Inloop:
         )
         self.review_requests = ReviewRequests(self)
         self.oversight_policies = OversightPolicies(self)
+        self.exports = Exports(self)
 
     def __enter__(self) -> Inloop:
         return self
@@ -318,3 +325,94 @@ class OversightPolicies:
 
     def set_default(self, name: str) -> Policy:
         return Policy.model_validate(self._client.request("POST", policy_path(name) + "/default"))
+
+
+class Exports:
+    """`client.exports`: dataset exports (JSON Lines in the formats sft, dpo, rubric, raw)."""
+
+    def __init__(self, client: Inloop):
+        self._client = client
+
+    def create(self, format: str, **filters: Any) -> Export:
+        """Queue an export; `filters` are ExportFilters' fields (specialization, policy,
+        completed_after, completed_before, status, agreement_min)."""
+        body = ExportCreate.model_validate({"format": format, "filters": filters})
+        data = self._client.request(
+            "POST", "/exports", json=body.model_dump(mode="json", exclude_none=True)
+        )
+        return Export.model_validate(data)
+
+    def get(self, export_id: str) -> Export:
+        return Export.model_validate(self._client.request("GET", f"/exports/{export_id}"))
+
+    def pages(self, *, limit: int = 100, cursor: str | None = None) -> Iterator[ExportPage]:
+        while True:
+            page = ExportPage.model_validate(
+                self._client.request("GET", "/exports", params=list_params(None, limit, cursor))
+            )
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Iterator[Export]:
+        """Every export, newest first, over all pages."""
+        for page in self.pages(limit=limit, cursor=cursor):
+            yield from page.data
+
+    def wait(
+        self, export_id: str, *, timeout: float = 3600.0, poll_interval: float = 2.0
+    ) -> Export:
+        """Poll until the export is completed or failed and return it (InloopWaitTimeout with
+        `.last_seen` after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.get(export_id)
+            if current.is_final:
+                return current
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise InloopWaitTimeout(
+                    f"export {export_id} is still {current.status} after {timeout:g} s",
+                    last_seen=current,
+                )
+            self._client._sleep(min(poll_interval, left))
+
+    def download(self, export_id: str, path: str | os.PathLike[str]) -> str:
+        """Stream a completed export to `path` and check its SHA-256 against the one the
+        server names (InloopChecksumError, and no file left, when they differ); returns the
+        hex digest. InloopConflict (`export_not_ready`) until the export is completed."""
+        digest = hashlib.sha256()
+        expected = None
+        with self._client._http.stream("GET", f"/exports/{export_id}/download") as response:
+            if not response.is_success:
+                response.read()
+                raise error_from_response(response)
+            expected = _digest_header(response.headers.get("Repr-Digest", ""))
+            with open(path, "wb") as out:
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    out.write(chunk)
+        if expected is None:
+            expected = self.get(export_id).sha256
+        if digest.hexdigest() != expected:
+            os.remove(path)
+            raise InloopChecksumError(
+                f"export {export_id}: SHA-256 {digest.hexdigest()}, expected {expected}"
+            )
+        return digest.hexdigest()
+
+
+def _digest_header(value: str) -> str | None:
+    """The hex SHA-256 of a `Repr-Digest: sha-256=:<base64>:` header (RFC 9530), if present."""
+    import base64
+    import binascii
+
+    for item in value.split(","):
+        name, _, encoded = item.strip().partition("=")
+        if name.strip().lower() == "sha-256" and encoded.startswith(":") and encoded.endswith(":"):
+            try:
+                return base64.b64decode(encoded[1:-1]).hex()
+            except (binascii.Error, ValueError):
+                return None
+    return None

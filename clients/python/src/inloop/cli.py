@@ -304,14 +304,25 @@ def cmd_results(args: argparse.Namespace, client: Inloop) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace, client: Inloop | None) -> int:
-    print(
-        "inloop export: not available yet. The server's API v1 has no export endpoint, so the\n"
-        "client has none either. Meanwhile: `inloop results --since 7d > results.jsonl` writes\n"
-        "completed requests as JSONL, and the company pages offer CSV/JSONL downloads.",
-        file=sys.stderr,
-    )
-    return EXIT_USAGE
+def cmd_export(args: argparse.Namespace, client: Inloop) -> int:
+    """Queue an export, wait for the worker to write it, download it to --out and check its
+    SHA-256; prints the export's id, lines and digest."""
+    filters = {
+        "specialization": args.specialization,
+        "policy": args.policy,
+        "agreement_min": args.agreement_min,
+        "status": args.status or None,
+        "completed_after": parse_since(args.since) if args.since else None,
+    }
+    export = client.exports.create(args.format, **{k: v for k, v in filters.items() if v})
+    print(f"export {export.id} queued ({export.schema_version})", file=sys.stderr)
+    done = client.exports.wait(export.id, timeout=args.timeout)
+    if done.status != "completed":
+        print(f"inloop: export {done.id} failed: {done.error}", file=sys.stderr)
+        return EXIT_API
+    digest = client.exports.download(done.id, args.out)
+    print(f"{done.id} {done.rows} line(s) sha256 {digest} -> {args.out}")
+    return EXIT_OK
 
 
 # webhook listen ------------------------------------------------------------------------------
@@ -442,7 +453,19 @@ def build_parser() -> argparse.ArgumentParser:
     results = commands.add_parser("results", help="completed requests as JSONL on stdout")
     results.add_argument("--since", help="completed within (30m, 12h, 1d, 2w) or since a time")
 
-    commands.add_parser("export", help="(not available yet on the server)")
+    export = commands.add_parser(
+        "export", help="export reviewed data as JSON Lines (sft, dpo, rubric, raw) to a file"
+    )
+    export.add_argument("format", choices=["sft", "dpo", "rubric", "raw"])
+    export.add_argument("--out", required=True, help="where to write the .jsonl file")
+    export.add_argument("--specialization", help="a slug; a field includes its subfields")
+    export.add_argument("--policy", help="requests whose metadata.policy is this")
+    export.add_argument("--agreement-min", type=float, help="0-1")
+    export.add_argument(
+        "--status", action="append", choices=["completed", "disputed"], help="repeatable"
+    )
+    export.add_argument("--since", help="completed within (30m, 12h, 1d, 2w) or since a time")
+    export.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
 
     webhook = commands.add_parser("webhook", help="webhooks for local development")
     webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
@@ -461,14 +484,13 @@ COMMANDS = {
     "submit": cmd_submit,
     "status": cmd_status,
     "results": cmd_results,
+    "export": cmd_export,
     "webhook": cmd_webhook,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "export":
-        return cmd_export(args, None)
     try:
         args.config = load_config(api_key=args.api_key, base_url=args.base_url)
         if not args.config.api_key:

@@ -28,6 +28,11 @@ class InloopWaitTimeout(InloopError, TimeoutError):
         self.last_seen = last_seen
 
 
+class InloopChecksumError(InloopError):
+    """A downloaded export's bytes do not have the SHA-256 the server named (the file is
+    removed)."""
+
+
 class InloopAPIError(InloopError):
     """The server answered with an error status."""
 

@@ -107,6 +107,28 @@ class BatchCreate(_Request):
     requests: list[ReviewRequestCreate] = Field(min_length=1, max_length=100)
 
 
+ExportFormat = Literal["sft", "dpo", "rubric", "raw"]
+ExportStatus = Literal["queued", "running", "completed", "failed"]
+
+
+class ExportFilters(_Request):
+    """Which reviewed requests an export reads (all optional; status defaults to completed)."""
+
+    completed_after: datetime | None = None
+    completed_before: datetime | None = None
+    specialization: str | None = None
+    policy: str | None = None
+    status: list[Literal["completed", "disputed"]] = Field(default_factory=lambda: ["completed"])
+    agreement_min: float | None = None
+
+
+class ExportCreate(_Request):
+    """The body of `POST /api/v1/exports`."""
+
+    format: ExportFormat
+    filters: ExportFilters | None = None
+
+
 # Responses ---------------------------------------------------------------------------------
 
 
@@ -308,6 +330,39 @@ class OversightSettings(_Response):
 
 class OversightSettingsUpdate(_Request):
     auto_approved_webhook: bool
+
+
+class ExportProgress(_Response):
+    rows_done: int
+    rows_total: int | None
+
+
+class Export(_Response):
+    """A dataset export: `schema_version` names the line format, `sha256` the file's digest."""
+
+    id: str
+    status: ExportStatus
+    format: ExportFormat
+    schema_version: str
+    filters: dict[str, Any]
+    progress: ExportProgress
+    rows: int | None
+    size_bytes: int | None
+    sha256: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    download_url: str | None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in ("completed", "failed")
+
+
+class ExportPage(_Response):
+    data: list[Export]
+    next_cursor: str | None
 
 
 # Expert endpoints (browser session, not API keys: no client methods, typed for completeness).
