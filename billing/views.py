@@ -22,9 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import selectors, services, spend, stripe_gateway, webhooks
-from billing.charts import columns_svg, earnings_by_week_svg, hbars_svg
 from billing.forms import AddFundsForm
 from billing.payouts import next_payout_at
+from marketplace import charts
 from marketplace.permissions import company_required, expert_required
 
 logger = logging.getLogger("inloop.billing")
@@ -92,14 +92,17 @@ def company_billing(request):
             "receipts": receipts,
             "months": months,
             "spend_by_month": by_month,
-            "spend_by_month_chart": columns_svg(
-                [(row.label, row.label, row.net_cents) for row in by_month],
-                "Spend by month, last 6 months (numbers in the table below)",
+            "spend_by_month_chart": charts.column_chart(
+                title="Spend by month, last 6 months (numbers in the table below)",
+                labels=[row.label for row in by_month],
+                series=[charts.Series("Spend", [row.net_cents for row in by_month])],
+                format_value=charts.money_label,
             ),
             "spend_by_group": by_group,
-            "spend_by_group_chart": hbars_svg(
-                [(row.label, row.net_cents) for row in by_group],
-                "Spend by specialization, last 12 months (numbers in the table below)",
+            "spend_by_group_chart": charts.hbar_chart(
+                title="Spend by specialization, last 12 months (numbers in the table below)",
+                rows=[(row.label, row.net_cents) for row in by_group],
+                format_value=charts.money_label,
             ),
         },
     )
@@ -247,7 +250,13 @@ def expert_earnings(request):
         {
             "balance": selectors.expert_balance(user=user),
             "weeks": weeks,
-            "chart": earnings_by_week_svg(weeks),
+            "chart": charts.column_chart(
+                title=f"Earnings by week, last {len(weeks)} weeks (numbers in the table below)",
+                labels=[f"{week.week_start:%b %d}" for week in weeks],
+                long_labels=[f"Week of {week.week_start:%b %d}" for week in weeks],
+                series=[charts.Series("Earned", [week.earned_cents for week in weeks])],
+                format_value=charts.money_label,
+            ),
             "page_obj": page,
             "payouts": page.object_list,
             "earnings": selectors.expert_earnings_latest(user=user, limit=20),

@@ -6,28 +6,15 @@ from experts import golden_views, views
 
 urlpatterns = [
     path("expert/profile/", views.profile, name="expert_profile"),
-    path("expert/profile/basics/", views.profile_basics, name="expert_profile_basics"),
-    path(
-        "expert/profile/specializations/",
-        views.profile_specialization_add,
-        name="expert_specialization_add",
-    ),
     path(
         "expert/profile/specializations/<int:pk>/remove/",
         views.profile_specialization_remove,
         name="expert_specialization_remove",
     ),
-    path("expert/profile/availability/", views.profile_availability, name="expert_availability"),
-    path("expert/profile/time-off/", views.profile_time_off_add, name="expert_time_off_add"),
     path(
         "expert/profile/time-off/<int:pk>/remove/",
         views.profile_time_off_remove,
         name="expert_time_off_remove",
-    ),
-    path(
-        "expert/profile/credentials/",
-        views.profile_credential_add,
-        name="expert_credential_add",
     ),
     path(
         "credentials/<int:pk>/document/",

@@ -80,17 +80,32 @@ def _render_profile(request, expert, *, status: int = 200, **forms):
     return render(request, "experts/profile.html", context, status=status)
 
 
+# The profile page's forms all post to the page itself, each naming its section: a failed form is
+# shown again at /expert/profile/, so a reload (or a return to the address) is a GET of the page,
+# never a 405 of an action URL. Removals are buttons that redirect whatever happens.
+
+
 @expert_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def profile(request):
     expert = services.expert_profile_ensure(user=request.user)
-    return _render_profile(request, expert)
+    if request.method == "GET":
+        return _render_profile(request, expert)
+    section = request.POST.get("section")
+    handlers = {
+        "basics": _profile_basics,
+        "specialization": _profile_specialization_add,
+        "availability": _profile_availability,
+        "time_off": _profile_time_off_add,
+        "credential": _profile_credential_add,
+    }
+    if section not in handlers:
+        messages.error(request, "That form is out of date: nothing was saved. Try again.")
+        return redirect("expert_profile")
+    return handlers[section](request, expert)
 
 
-@expert_required
-@require_POST
-def profile_basics(request):
-    expert = services.expert_profile_ensure(user=request.user)
+def _profile_basics(request, expert):
     form = ProfileBasicsForm(request.POST)
     if request.POST.get("action") == "preview":
         preview = markdown_to_safe_html(request.POST.get("bio", ""))
@@ -117,10 +132,7 @@ def profile_basics(request):
     return _render_profile(request, expert, status=400, basics_form=form)
 
 
-@expert_required
-@require_POST
-def profile_specialization_add(request):
-    expert = services.expert_profile_ensure(user=request.user)
+def _profile_specialization_add(request, expert):
     form = SpecializationForm(request.POST)
     if form.is_valid():
         try:
@@ -149,10 +161,7 @@ def profile_specialization_remove(request, pk: int):
     return redirect("expert_profile")
 
 
-@expert_required
-@require_POST
-def profile_availability(request):
-    expert = services.expert_profile_ensure(user=request.user)
+def _profile_availability(request, expert):
     form = AvailabilityForm(request.POST)
     if form.is_valid():
         try:
@@ -165,10 +174,7 @@ def profile_availability(request):
     return _render_profile(request, expert, status=400, availability_form=form)
 
 
-@expert_required
-@require_POST
-def profile_time_off_add(request):
-    expert = services.expert_profile_ensure(user=request.user)
+def _profile_time_off_add(request, expert):
     form = TimeOffForm(request.POST)
     if form.is_valid():
         try:
@@ -193,10 +199,7 @@ def profile_time_off_remove(request, pk: int):
     return redirect("expert_profile")
 
 
-@expert_required
-@require_POST
-def profile_credential_add(request):
-    expert = services.expert_profile_ensure(user=request.user)
+def _profile_credential_add(request, expert):
     form = CredentialForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data

@@ -3,6 +3,7 @@ dashboard's figures, and the result laid out for reading (annotations in place).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
+from marketplace.rendering import markdown_to_safe_html_marked
 from review_requests.models import Assignment, ReviewRequest
 from review_requests.selectors import review_requests_for_org
 
@@ -149,6 +153,78 @@ def annotated_segments(text: str, annotations: list[dict[str, Any]]) -> list[Seg
             )
         )
     return segments
+
+
+def _clipped(segments: list[Segment], start: int, end: int) -> list[Segment]:
+    """The pieces of `segments` (consecutive, from offset 0) that fall in [start, end)."""
+    pieces, offset = [], 0
+    for segment in segments:
+        left, right = max(offset, start), min(offset + len(segment.text), end)
+        if right > left:
+            text = segment.text[left - offset : right - offset]
+            pieces.append(dataclasses.replace(segment, text=text))
+        offset += len(segment.text)
+    return pieces
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    role: str
+    role_segments: list[Segment]
+    segments: list[Segment]
+
+
+@dataclass(frozen=True)
+class OutputView:
+    """The AI output as the result view shows it, annotations marked once: "markdown" (`html`,
+    sanitized, marks in it), "chat" (`turns`), or "text" (`segments` of the plain text: text,
+    code and JSON, and markdown whose marks could not be placed in its rendering)."""
+
+    kind: str
+    segments: list[Segment]
+    html: str = ""
+    turns: list[ChatTurn] = dataclasses.field(default_factory=list)
+
+
+def _mark_attributes(segment: Segment) -> str:
+    return format_html(
+        ' class="sev-{}" title="{}" data-annotation="{}"',
+        segment.severity,
+        " · ".join(segment.comments),
+        segment.number,
+    )
+
+
+def annotated_output(content: dict[str, Any] | None, annotations: list[dict[str, Any]]):
+    """The AI output with its annotations (offsets into workspace_selectors.text_of(content)):
+    markdown rendered as sanitized HTML and chat as its turns, each with the marks in place."""
+    from review_requests.workspace_selectors import chat_turn_spans, text_of
+
+    text = text_of(content)
+    segments = annotated_segments(text, annotations)
+    kind = (content or {}).get("type")
+    if kind == "chat":
+        turns = []
+        for span in chat_turn_spans(content):
+            role_end = span["start"] + len(span["role"])
+            turns.append(
+                ChatTurn(
+                    role=span["role"],
+                    role_segments=_clipped(segments, span["start"], role_end),
+                    segments=_clipped(segments, role_end + 2, span["end"]),
+                )
+            )
+        return OutputView(kind="chat", segments=segments, turns=turns)
+    if kind == "markdown":
+        spans, offset = [], 0
+        for segment in segments:
+            if segment.severity:
+                spans.append((offset, offset + len(segment.text), _mark_attributes(segment)))
+            offset += len(segment.text)
+        html = markdown_to_safe_html_marked(text, spans)
+        if html is not None:
+            return OutputView(kind="markdown", segments=segments, html=mark_safe(html))  # noqa: S308 - sanitized by nh3, marks escaped by format_html
+    return OutputView(kind="text", segments=segments)
 
 
 def request_watchable_by(*, user, pk) -> bool:

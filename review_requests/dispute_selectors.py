@@ -127,6 +127,38 @@ def assignment_get_for_dispute(*, user: User, pk) -> Assignment:
     return assignment
 
 
+# Where a case stands, as its parties read it: the status alone does not say whether the expert
+# may still answer (an open case past its due time waits for the timer) or what a decision meant
+# for each side (a rework by refund leaves the expert unpaid, one paid by the platform does not).
+PHASES = (
+    "awaiting_answer",
+    "answer_overdue",
+    "ready_answered",
+    "ready_unanswered",
+    "awaiting_approval",
+    "resolved_release",
+    "resolved_partial_refund",
+    "resolved_full_refund",
+    "resolved_rework_refund",
+    "resolved_rework_platform",
+)
+
+
+def dispute_phase(*, dispute: Dispute, now: datetime | None = None) -> str:
+    """One of PHASES: the copy of the company's and the expert's pages is written per phase."""
+    if dispute.status == Status.RESOLVED:
+        if dispute.outcome == Outcome.REWORK:
+            return f"resolved_rework_{dispute.rework_funded_by or 'refund'}"
+        return f"resolved_{dispute.outcome}"
+    if dispute.status == Status.AWAITING_APPROVAL:
+        return "awaiting_approval"
+    if dispute.status == Status.READY:
+        return "ready_answered" if dispute.expert_answered_at else "ready_unanswered"
+    if (now or timezone.now()) < dispute.expert_answer_due_at:
+        return "awaiting_answer"
+    return "answer_overdue"
+
+
 TIMELINE_LABELS = {
     "dispute.opened": "Dispute opened",
     "dispute.expert_answered": "Expert answered",

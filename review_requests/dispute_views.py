@@ -84,6 +84,10 @@ def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
 
 
+# The phases (dispute_selectors.PHASES) in which the company may still add to its case.
+OPEN_TO_ADDITIONS = ("awaiting_answer", "answer_overdue", "ready_answered", "ready_unanswered")
+
+
 # Company -----------------------------------------------------------------------------------------
 
 
@@ -161,6 +165,7 @@ def company_dispute(request, pk):
         else:
             messages.success(request, "Added to your case.")
             return redirect("company_dispute", pk=dispute.pk)
+    phase = dispute_selectors.dispute_phase(dispute=dispute)
     return render(
         request,
         "review_requests/disputes/company_detail.html",
@@ -170,8 +175,8 @@ def company_dispute(request, pk):
             "split": dispute_selectors.assignment_earning_split(assignment=dispute.assignment),
             "timeline": dispute_selectors.dispute_timeline(dispute=dispute),
             "form": form,
-            "can_add": dispute.company_addendum_at is None
-            and dispute.status in (Dispute.Status.OPEN, Dispute.Status.READY),
+            "phase": phase,
+            "can_add": dispute.company_addendum_at is None and phase in OPEN_TO_ADDITIONS,
         },
     )
 
@@ -194,6 +199,7 @@ def expert_dispute(request, pk):
         else:
             messages.success(request, "Your statement is in. An operator decides next.")
             return redirect("expert_dispute", pk=dispute.pk)
+    phase = dispute_selectors.dispute_phase(dispute=dispute)
     return render(
         request,
         "review_requests/disputes/expert_detail.html",
@@ -203,7 +209,7 @@ def expert_dispute(request, pk):
             "split": dispute_selectors.assignment_earning_split(assignment=dispute.assignment),
             "timeline": dispute_selectors.dispute_timeline(dispute=dispute),
             "form": form,
-            "can_answer": dispute.status == Dispute.Status.OPEN
-            and dispute.expert_answered_at is None,
+            "phase": phase,
+            "can_answer": phase == "awaiting_answer",
         },
     )

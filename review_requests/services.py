@@ -489,6 +489,15 @@ def _set_waiting_for_funds(review_request: ReviewRequest, waiting: bool, needed_
         return
     review_request.waiting_for_funds = waiting
     review_request.save(update_fields=["waiting_for_funds", "updated_at"])
+    # The request's page shows "waiting for funds" live (it re-reads the request on this push).
+    broadcast_on_commit(
+        request_group(review_request.pk),
+        {
+            "type": "request.status",
+            "review_request_id": str(review_request.pk),
+            "status": review_request.status,
+        },
+    )
     if waiting:
         _notify_company_funds(review_request, needed_cents)
 

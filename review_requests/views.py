@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from marketplace.permissions import company_required
 from marketplace.rendering import markdown_to_safe_html
-from marketplace.templatetags.inloop import format_cents
 from review_requests import company_selectors, exports, webhooks
 from review_requests.estimates import request_estimate
 from review_requests.forms import (
@@ -92,7 +91,7 @@ def request_new(request):
             except ValidationError as exc:
                 form.add_api_errors(exc)
             else:
-                messages.success(request, _submitted_message(request.organization, form))
+                messages.success(request, _submitted_message(review_request))
                 return redirect("company_request_detail", pk=review_request.pk)
     return render(
         request,
@@ -137,18 +136,23 @@ def _form_estimate(organization, form: ReviewRequestForm):
     return _estimate_for(organization, data)[0]
 
 
-def _submitted_message(organization, form: ReviewRequestForm) -> str:
-    estimate, _ = _estimate_for(organization, form.data)
-    if estimate is not None and estimate.candidates and not estimate.covered:
+def _submitted_message(review_request: ReviewRequest) -> str:
+    """Said after the submit from what matching found (it runs on commit; with a task worker it
+    may not have run yet, and the request page then shows its outcome live): no estimate is
+    computed again for it."""
+    review_request.refresh_from_db(fields=["waiting_for_funds"])
+    if review_request.waiting_for_funds:
         return (
-            "Request submitted, waiting for funds: your available balance "
-            f"({format_cents(estimate.available_cents)}) does not cover the hold of even the "
-            f"cheapest matching expert ({format_cents(estimate.hold_low_cents)}). Add funds and "
-            "experts are offered it at once."
+            "Request submitted, waiting for funds: your available balance does not cover the "
+            "hold of even the cheapest matching expert. Add funds and experts are offered it "
+            "at once."
         )
-    if estimate is not None and not estimate.candidates:
-        return "Request submitted. No expert fits it right now; it is offered as soon as one does."
-    return "Request submitted. Matching experts are being offered it now."
+    if review_request.offers.exists():
+        return "Request submitted. Matching experts are being offered it now."
+    return (
+        "Request submitted. This page shows live whom it is offered to, or that it waits for "
+        "funds or for an expert who fits."
+    )
 
 
 @company_required
@@ -183,11 +187,12 @@ def _request_context(review_request: ReviewRequest) -> dict:
     reviews = {
         str(r["assignment_id"]): r for r in (review_request.result or {}).get("reviews") or []
     }
-    original = _output_text(review_request.content)
     result = review_request.result or None
-    segments = []
+    output = None
     if result:
-        segments = company_selectors.annotated_segments(original, result.get("annotations") or [])
+        output = company_selectors.annotated_output(
+            review_request.content, result.get("annotations") or []
+        )
     nothing_billed = all(
         a.billed_seconds == 0 and a.status in (*Assignment.ACTIVE, "released") for a in assignments
     )
@@ -196,8 +201,12 @@ def _request_context(review_request: ReviewRequest) -> dict:
         "assignments": assignments,
         "reviews": reviews,
         "result": result,
-        "original_text": original,
-        "segments": segments,
+        # The text the reviewers annotated and corrected (the diffs' base), when the page shows
+        # the output rendered (markdown, chat) rather than as that text.
+        "original_text": _output_text(review_request.content)
+        if output is not None and output.kind != "text"
+        else "",
+        "output": output,
         "can_cancel": review_request.status in ("queued", "in_review") and nothing_billed,
         "open_offers": review_request.offers.filter(status=Offer.Status.OPEN).count()
         if review_request.status == "queued"
@@ -209,9 +218,6 @@ def _request_context(review_request: ReviewRequest) -> dict:
         "adjudication": company_selectors.adjudication_view(
             result, {str(a.pk): a.expert.display_name for a in assignments}
         ),
-        "rubric_labels": {
-            str(item.get("key")): item.get("label") for item in review_request.rubric or []
-        },
         "state_url": reverse("company_request_state", args=[review_request.pk]),
         "comparison": company_selectors.comparison_page(
             content=review_request.content or {},

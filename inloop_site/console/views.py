@@ -16,8 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inloop_site.console import audit_diff, charts, forms, selectors
+from inloop_site.console import audit_diff, forms, selectors
 from inloop_site.console import services as console_services
+from marketplace import charts
 from marketplace import selectors as core_selectors
 from marketplace import services as core_services
 from marketplace.models import AuditLog, Organization, User
@@ -62,16 +63,17 @@ def console_home(request):
     supply = selectors.supply(now=now)
     disputes_by_age = selectors.open_disputes_by_age(now=now)
     week_labels = [timezone.localtime(row.week).strftime("%b %d") for row in money]
-    money_chart = charts.bar_chart(
+    money_chart = charts.column_chart(
         title="Money by week: funding, captured, fees, payouts, refunds",
         labels=week_labels,
         series=[
             charts.Series(label, [getattr(row, name) for row in money])
             for name, label in selectors.MONEY_SERIES
         ],
-        format_value=charts.money_axis,
+        format_value=charts.money_label,
+        format_axis=charts.money_axis,
     )
-    queue_chart = charts.bar_chart(
+    queue_chart = charts.column_chart(
         title="Requests by state now",
         labels=["Queued", "In review", "Disputed", "Waiting for funds", "At risk"],
         series=[
@@ -87,7 +89,7 @@ def console_home(request):
             )
         ],
     )
-    disputes_chart = charts.bar_chart(
+    disputes_chart = charts.column_chart(
         title="Open disputes by age",
         labels=[label for label, _ in disputes_by_age],
         series=[charts.Series("Disputes", [n for _, n in disputes_by_age])],
@@ -107,6 +109,11 @@ def console_home(request):
             "disputes_by_age": disputes_by_age,
             "disputes_open": sum(n for _, n in disputes_by_age),
             "disputes_chart": disputes_chart,
+            # One row per field, most experts first, so no label can overlap another.
+            "supply_chart": charts.hbar_chart(
+                title="Experts available now by field",
+                rows=sorted(supply.available_by_field, key=lambda row: -row[1]),
+            ),
         },
     )
 
@@ -759,6 +766,7 @@ def _case_context(request, dispute, decision_form=None, reject_form=None) -> dic
 
     return {
         "dispute": dispute,
+        "phase": dispute_selectors.dispute_phase(dispute=dispute),
         "evidence": dispute_selectors.dispute_evidence(dispute=dispute),
         "timeline": dispute_selectors.dispute_timeline(dispute=dispute, for_operator=True),
         "decision_form": decision_form or forms.DecisionForm(),

@@ -18,7 +18,7 @@
  *    notifications client (#notif-count badge, #notif-live region).
  *  - The header's button.nav-toggle (aria-expanded, aria-controls) opens and
  *    closes the main menu, which CSS collapses at phone width; Escape closes.
- *  - button[data-copy="#selector"] copies that element's value or text.
+ *  - Copy buttons are static/js/copy.js's.
  *  - A .table-wrap or <pre> that scrolls sideways (a wide table at phone
  *    width) gets tabindex="0", so a keyboard can scroll it too.
  *
@@ -536,7 +536,7 @@
   Inloop.setUnread = setUnread;
 
   /* ---------------------------------------------------------------- */
-  /* The main menu's toggle, and copy buttons                         */
+  /* The main menu's toggle                                           */
   /* ---------------------------------------------------------------- */
 
   function initNavToggle() {
@@ -559,53 +559,6 @@
         set(false);
         toggle.focus();
       }
-    });
-  }
-
-  function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text);
-    }
-    // Plain http (a local run): a selected, off-screen textarea and execCommand.
-    return new Promise(function (resolve, reject) {
-      var area = document.createElement("textarea");
-      area.value = text;
-      area.setAttribute("readonly", "");
-      area.className = "sr-only";
-      document.body.appendChild(area);
-      area.select();
-      var ok = false;
-      try {
-        ok = document.execCommand("copy");
-      } catch (e) {
-        ok = false;
-      }
-      area.remove();
-      if (ok) resolve();
-      else reject(new Error("copy refused"));
-    });
-  }
-
-  function initCopyButtons() {
-    document.addEventListener("click", function (event) {
-      var button = event.target.closest && event.target.closest("button[data-copy]");
-      if (!button) return;
-      var source = document.querySelector(button.getAttribute("data-copy"));
-      if (!source) return;
-      var text = "value" in source && source.tagName !== "BUTTON" ? source.value : source.textContent;
-      var label = button.getAttribute("data-label") || button.textContent;
-      button.setAttribute("data-label", label);
-      copyText(String(text).trim()).then(
-        function () {
-          button.textContent = "Copied";
-        },
-        function () {
-          button.textContent = "Select and copy";
-        }
-      );
-      window.setTimeout(function () {
-        button.textContent = label;
-      }, 2000);
     });
   }
 
@@ -634,7 +587,6 @@
     refreshCountdowns();
     initShowWhen();
     initNavToggle();
-    initCopyButtons();
     markScrollables();
     window.addEventListener("resize", markScrollables);
     window.addEventListener("load", markScrollables);

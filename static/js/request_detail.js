@@ -110,7 +110,13 @@
   // Each result section's corrected output: its word diff against the AI output (shown once, in
   // #rr-output-text), with a toggle to the plain text. Without JavaScript the plain text stays.
   function renderDiffs() {
-    var original = plainText(document.getElementById("rr-output-text"));
+    // Markdown and chat are shown rendered: the text the reviewers annotated and corrected is
+    // then in the element's data-source (text, code and JSON are shown as that text).
+    var output = document.getElementById("rr-output-text");
+    var original =
+      output && output.hasAttribute("data-source")
+        ? output.getAttribute("data-source").replace(/\r\n?/g, "\n")
+        : plainText(output);
     if (original === null || !window.Diff || typeof window.Diff.diffWordsWithSpace !== "function") return;
     var sections = document.querySelectorAll("[data-result-section]");
     for (var i = 0; i < sections.length; i++) {
@@ -221,6 +227,13 @@
         status = data.status;
         root.setAttribute("data-status", status);
         setBadge(document.getElementById("rr-status"), status);
+      }
+      // Matching found the balance short (or funds arrived): said at once, as the server would.
+      var waiting = document.getElementById("rr-waiting");
+      if (waiting) waiting.hidden = !(data.waiting_for_funds && data.status === "queued");
+      var empty = document.querySelector("#rr-no-assignments td");
+      if (empty && data.waiting_for_funds && data.status === "queued") {
+        empty.textContent = "Waiting for funds: add credit and offers go out at once.";
       }
       var cost = document.getElementById("rr-cost");
       if (cost) cost.textContent = formatMoney(data.cost_cents, data.currency);

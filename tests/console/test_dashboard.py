@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from billing import services as billing_services
-from inloop_site.console import charts, selectors
+from inloop_site.console import selectors
+from marketplace import charts
 from review_requests.models import ReviewRequest
 from tests.conftest import give_operator_mfa, login_client
 from tests.factories import CreditGrantFactory, ReviewRequestFactory
@@ -93,7 +94,7 @@ def test_dashboard_shows_charts_with_their_tables(operator, organization):
 
 
 def test_bar_chart_escapes_labels_and_scales_to_a_round_maximum():
-    svg = charts.bar_chart(title="T <x>", labels=["<b>"], series=[charts.Series("S", [730])])
+    svg = charts.column_chart(title="T <x>", labels=["<b>"], series=[charts.Series("S", [730])])
     assert "<b>" not in svg
     assert "&lt;b&gt;" in svg
     assert ">1,000<" in svg  # 730 rounds up to a 1,000 axis
@@ -111,7 +112,7 @@ def test_bar_chart_escapes_labels_and_scales_to_a_round_maximum():
 def test_a_chart_of_counts_labels_its_axis_with_whole_numbers_only(counts, labels):
     import re
 
-    svg = charts.bar_chart(
+    svg = charts.column_chart(
         title="Counts",
         labels=[str(i) for i in range(len(counts))],
         series=[charts.Series("n", counts)],
@@ -123,11 +124,11 @@ def test_a_chart_of_counts_labels_its_axis_with_whole_numbers_only(counts, label
 def test_a_money_axis_keeps_four_steps():
     import re
 
-    svg = charts.bar_chart(
+    svg = charts.column_chart(
         title="Money",
         labels=["w"],
         series=[charts.Series("cents", [730_000])],
-        format_value=charts.money_axis,
+        format_axis=charts.money_axis,
     )
     assert re.findall(r'text-anchor="end">([^<]*)<', svg) == [
         "$0", "$2,500", "$5,000", "$7,500", "$10,000"

@@ -136,7 +136,8 @@ def test_the_grid_edits_the_text_fields_by_keyboard_and_mouse_and_saves(expert):
     assert seen["focused"] == "Wednesday 11:00 to 12:00"
     assert seen["live"] == "Wednesday: 11:00-12:00"
     assert seen["sunday"] == ["true", "mixed"]
-    assert posted["__path"] == "/expert/profile/availability/"
+    assert posted["__path"] == "/expert/profile/"
+    assert posted["section"] == "availability"
     assert {k: v for k, v in posted.items() if k.startswith("day_")} == {
         "day_0": "09:00-13:00",
         "day_1": "10:00-12:00",
@@ -149,7 +150,7 @@ def test_the_grid_edits_the_text_fields_by_keyboard_and_mouse_and_saves(expert):
 
     # What the browser posted saves through the ordinary view.
     form = {k: v for k, v in posted.items() if not k.startswith("__")}
-    assert client.post("/expert/profile/availability/", form).status_code == 302
+    assert client.post("/expert/profile/", form).status_code == 302
     assert list(
         AvailabilityWindow.objects.filter(expert=profile).values_list(
             "weekday", "start_minute", "end_minute"

@@ -75,7 +75,7 @@ def credential_post(client, content: bytes, name: str = "license.pdf", **extra):
         "document": SimpleUploadedFile(name, content, content_type="application/pdf"),
     }
     data.update(extra)
-    return client.post("/expert/profile/credentials/", data)
+    return client.post("/expert/profile/", {"section": "credential", **data})
 
 
 # Role matrix -----------------------------------------------------------------------------------
@@ -119,7 +119,8 @@ def test_operator_without_two_factor_is_sent_to_set_it_up(operator):
 
 
 @pytest.mark.django_db
-def test_profile_actions_refuse_get(expert):
+def test_the_old_profile_action_urls_are_gone(expert):
+    """The profile's forms post to /expert/profile/ itself (see test_profile_post_redirect_get)."""
     client = login_client(expert)
     for url in [
         "/expert/profile/basics/",
@@ -128,16 +129,13 @@ def test_profile_actions_refuse_get(expert):
         "/expert/profile/specializations/",
         "/expert/profile/time-off/",
     ]:
-        assert client.get(url).status_code == 405
+        assert client.get(url).status_code == 404
+        assert client.post(url, {}).status_code == 404
 
 
 EXPERT_ACTIONS = [
-    "/expert/profile/basics/",
-    "/expert/profile/availability/",
-    "/expert/profile/credentials/",
-    "/expert/profile/specializations/",
+    "/expert/profile/",
     "/expert/profile/specializations/1/remove/",
-    "/expert/profile/time-off/",
     "/expert/profile/time-off/1/remove/",
 ]
 
@@ -145,11 +143,12 @@ EXPERT_ACTIONS = [
 @pytest.mark.django_db
 def test_profile_actions_refuse_other_roles_and_anonymous(company_member, mfa_operator):
     for url in EXPERT_ACTIONS:
-        anonymous = Client().post(url, {"day_0": "09:00-10:00"})
+        anonymous = Client().post(url, {"section": "availability", "day_0": "09:00-10:00"})
         assert anonymous.status_code == 302, url
         assert anonymous["Location"].startswith("/accounts/login/?next=")
         for user in (company_member, mfa_operator):
-            status = login_client(user).post(url, {"day_0": "09:00-10:00"}).status_code
+            data = {"section": "availability", "day_0": "09:00-10:00"}
+            status = login_client(user).post(url, data).status_code
             assert status == 403, (url, user, status)
     assert not ExpertProfile.objects.exists()
     assert not AvailabilityWindow.objects.exists()
@@ -182,8 +181,9 @@ def test_saving_basics_converts_dollars_to_cents(
     try:
         with django_capture_on_commit_callbacks(execute=True):
             response = login_client(expert).post(
-                "/expert/profile/basics/",
+                "/expert/profile/",
                 {
+                    "section": "basics",
                     "display_name": "Dr. Erin",
                     "headline": "Radiologist",
                     "bio": "**Board certified**",
@@ -222,7 +222,7 @@ def test_bad_basics_are_refused_next_to_the_field(profile, expert, field, value,
         "max_concurrent": "2",
         field: value,
     }
-    response = login_client(expert).post("/expert/profile/basics/", data)
+    response = login_client(expert).post("/expert/profile/", {"section": "basics", **data})
     assert response.status_code == 400
     assert message in response.content.decode()
     profile.refresh_from_db()
@@ -232,8 +232,9 @@ def test_bad_basics_are_refused_next_to_the_field(profile, expert, field, value,
 @pytest.mark.django_db
 def test_bio_preview_is_sanitized_and_not_saved(profile, expert):
     response = login_client(expert).post(
-        "/expert/profile/basics/",
+        "/expert/profile/",
         {
+            "section": "basics",
             "display_name": "Erin",
             "timezone": "UTC",
             "max_concurrent": "2",
@@ -254,18 +255,21 @@ def test_specializations_are_added_updated_and_removed(profile, expert):
     client = login_client(expert)
     assert (
         client.post(
-            "/expert/profile/specializations/",
-            {"specialization": "medicine.radiology", "years": "12"},
+            "/expert/profile/",
+            {"section": "specialization", "specialization": "medicine.radiology", "years": "12"},
         ).status_code
         == 302
     )
     item = ExpertSpecialization.objects.get(expert=profile)
     assert item.years == 12
     client.post(
-        "/expert/profile/specializations/", {"specialization": "medicine.radiology", "years": "13"}
+        "/expert/profile/",
+        {"section": "specialization", "specialization": "medicine.radiology", "years": "13"},
     )
     assert ExpertSpecialization.objects.get(expert=profile).years == 13
-    bad = client.post("/expert/profile/specializations/", {"specialization": "nope", "years": "1"})
+    bad = client.post(
+        "/expert/profile/", {"section": "specialization", "specialization": "nope", "years": "1"}
+    )
     assert bad.status_code == 400
     assert client.post(f"/expert/profile/specializations/{item.pk}/remove/").status_code == 302
     assert not ExpertSpecialization.objects.filter(expert=profile).exists()
@@ -289,8 +293,8 @@ def test_another_experts_rows_cannot_be_removed(profile, other_expert):
 def test_availability_grid_saves_several_windows_a_day(profile, expert):
     client = login_client(expert)
     response = client.post(
-        "/expert/profile/availability/",
-        {"day_0": "09:00-12:00, 13:00-17:30", "day_4": "22:00-24:00"},
+        "/expert/profile/",
+        {"section": "availability", "day_0": "09:00-12:00, 13:00-17:30", "day_4": "22:00-24:00"},
     )
     assert response.status_code == 302
     windows = list(
@@ -315,7 +319,9 @@ def test_availability_grid_saves_several_windows_a_day(profile, expert):
 )
 def test_bad_availability_is_refused_and_nothing_changes(profile, expert, value, message):
     AvailabilityWindowFactory(expert=profile, weekday=2, start_minute=60, end_minute=120)
-    response = login_client(expert).post("/expert/profile/availability/", {"day_1": value})
+    response = login_client(expert).post(
+        "/expert/profile/", {"section": "availability", "day_1": value}
+    )
     assert response.status_code == 400
     assert message in response.content.decode()
     assert list(
@@ -328,13 +334,22 @@ def test_time_off_needs_ordered_dates(profile, expert):
     client = login_client(expert)
     today = date.today()
     bad = client.post(
-        "/expert/profile/time-off/",
-        {"start_date": today + timedelta(days=3), "end_date": today + timedelta(days=1)},
+        "/expert/profile/",
+        {
+            "section": "time_off",
+            "start_date": today + timedelta(days=3),
+            "end_date": today + timedelta(days=1),
+        },
     )
     assert bad.status_code == 400 and "cannot be before the first" in bad.content.decode()
     ok = client.post(
-        "/expert/profile/time-off/",
-        {"start_date": today, "end_date": today + timedelta(days=2), "note": "Conference"},
+        "/expert/profile/",
+        {
+            "section": "time_off",
+            "start_date": today,
+            "end_date": today + timedelta(days=2),
+            "note": "Conference",
+        },
     )
     assert ok.status_code == 302
     assert TimeOff.objects.get(expert=profile).note == "Conference"

@@ -131,13 +131,8 @@ DOORS: dict[str, Door] = {
     "oversight_policy_simulate": company(owned_by="company"),
     # experts
     "expert_profile": expert(),
-    "expert_profile_basics": expert(post_only=True),
-    "expert_specialization_add": expert(post_only=True),
     "expert_specialization_remove": expert(post_only=True, owned_by="expert"),
-    "expert_availability": expert(post_only=True),
-    "expert_time_off_add": expert(post_only=True),
     "expert_time_off_remove": expert(post_only=True, owned_by="expert"),
-    "expert_credential_add": expert(post_only=True),
     "credential_document": Door("credential_document", owned_by="expert"),
     "console_credentials": operator(),
     "console_credential": operator(),

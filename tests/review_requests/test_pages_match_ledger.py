@@ -69,7 +69,7 @@ def pages(client_of, assignment, dispute) -> dict:
     case = operator.get(f"/console/disputes/{dispute.pk}/").content.decode()
     return {
         # The last column of the only row: "Earned".
-        "assignments_earned": cell(assignments, r'<td class="money">([^<]*)</td>\s*</tr>'),
+        "assignments_earned": cell(assignments, r'<td class="money"[^>]*>([^<]*)</td>\s*</tr>'),
         "earnings_latest": cell(earnings, r'Latest earnings.*?<td class="money">([^<]*)'),
         "earnings_week": cell(earnings, r"<td class=\"num\">1</td><td class=\"money\">([^<]*)"),
         "request_cost": cell(request_page, r'id="rr-cost">([^<]*)'),

@@ -125,24 +125,42 @@ def test_only_company_members_get_an_estimate(expert, client):
 
 
 def test_submitting_without_funds_says_waiting_for_funds_at_once(
-    company_member, organization, radiologists
+    company_member, organization, radiologists, django_capture_on_commit_callbacks
 ):
+    """The request's page says what matching found on commit (the submit computes no estimate
+    again for its message)."""
     from tests.review_requests.test_company_pages_new_request import _form
 
-    response = login_client(company_member).post("/company/requests/new/", _form(), follow=True)
-    page = response.content.decode()
-    assert "waiting for funds" in page
+    client = login_client(company_member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/company/requests/new/", _form())
+    page = client.get(response["Location"]).content.decode()
+    assert '<span id="rr-waiting" class="badge badge--warning">Waiting for funds' in page
+    assert "Waiting for funds: add credit and offers go out at once." in page
     assert "Matching experts are being offered it now" not in page
 
 
 def test_submitting_with_funds_says_experts_are_offered_it(
-    company_member, organization, radiologists
+    company_member, organization, radiologists, django_capture_on_commit_callbacks
 ):
     from tests.review_requests.test_company_pages_new_request import _form
 
     credit_grant(organization=organization, amount_cents=1_000_000, reason="tests")
+    client = login_client(company_member)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/company/requests/new/", _form())
+    page = client.get(response["Location"]).content.decode()
+    assert "Waiting for an expert to accept: 3 offers out." in page
+    assert 'id="rr-waiting" class="badge badge--warning" hidden' in page
+
+
+def test_the_message_says_the_page_shows_matching_live(company_member, organization, radiologists):
+    """Matching runs on commit (with a task worker, maybe after the page is shown): the message
+    does not guess, and the request's page re-reads itself on matching's push."""
+    from tests.review_requests.test_company_pages_new_request import _form
+
     page = login_client(company_member).post("/company/requests/new/", _form(), follow=True)
-    assert "Matching experts are being offered it now" in page.content.decode()
+    assert "This page shows live whom it is offered to" in page.content.decode()
 
 
 def test_the_form_shows_the_estimate_when_shown_again_with_errors(

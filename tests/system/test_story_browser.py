@@ -186,7 +186,7 @@ def expert_joins(story: Story):
     page.fill(
         "textarea[name=bio]", "I review commercial contracts and leases, mostly for startups."
     )
-    page.click("form[action='/expert/profile/basics/'] button[type=submit]:not([name])")
+    page.click("form:has(input[name=section][value=basics]) button[type=submit]:not([name])")
     page.wait_for_selector("text=Profile saved", timeout=WAIT_MS)
     page.select_option("select[name=specialization]", "law.contracts")
     page.fill("input[name=years]", "9")
@@ -195,7 +195,7 @@ def expert_joins(story: Story):
     page.click("summary:has-text('Exact times')")  # the grid's text twin, for exact minutes
     for day in range(7):
         page.fill(f"input[name=day_{day}]", "00:00-24:00")
-    page.click("form[action='/expert/profile/availability/'] button[type=submit]")
+    page.click("form:has(input[name=section][value=availability]) button[type=submit]")
     page.wait_for_selector("text=Weekly availability saved", timeout=WAIT_MS)
     page.select_option("select[name=kind]", "bar_admission")
     page.select_option("select[name=field]", "law")
@@ -206,7 +206,7 @@ def expert_joins(story: Story):
         "input[name=document]",
         files=[{"name": "bar.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}],
     )
-    page.click("form[action='/expert/profile/credentials/'] button[type=submit]")
+    page.click("form:has(input[name=section][value=credential]) button[type=submit]")
     page.wait_for_selector("text=Credential submitted", timeout=WAIT_MS)
     # Law needs a verified credential: until an operator verifies it, no offers.
     assert "a verified credential for law" in page.locator("main").inner_text()
