@@ -3,6 +3,7 @@
     inloop submit items.jsonl --specialization law.contracts --max-hours 0.5
     inloop status [ID ...]
     inloop results --since 1d > results.jsonl
+    inloop evidence ID [--pdf FILE]
     inloop webhook listen --forward-to http://127.0.0.1:9000/hook
 
 Exit status: 0 done, 1 the API refused or could not be reached, 2 bad usage, input or config.
@@ -304,11 +305,23 @@ def cmd_results(args: argparse.Namespace, client: Inloop) -> int:
     return EXIT_OK
 
 
+def cmd_evidence(args: argparse.Namespace, client: Inloop) -> int:
+    """A completed request's evidence export: JSON on stdout, or the PDF written to --pdf FILE."""
+    if args.pdf:
+        content = client.review_requests.evidence_pdf(args.id)
+        Path(args.pdf).write_bytes(content)
+        print(f"{args.pdf}: {len(content)} bytes", file=sys.stderr)
+        return EXIT_OK
+    print(client.review_requests.evidence(args.id).model_dump_json())
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace, client: Inloop | None) -> int:
     print(
         "inloop export: not available yet. The server's API v1 has no export endpoint, so the\n"
         "client has none either. Meanwhile: `inloop results --since 7d > results.jsonl` writes\n"
-        "completed requests as JSONL, and the company pages offer CSV/JSONL downloads.",
+        "completed requests as JSONL, and the company pages offer CSV/JSONL downloads. One\n"
+        "request's oversight evidence: `inloop evidence <id> [--pdf FILE]`.",
         file=sys.stderr,
     )
     return EXIT_USAGE
@@ -442,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     results = commands.add_parser("results", help="completed requests as JSONL on stdout")
     results.add_argument("--since", help="completed within (30m, 12h, 1d, 2w) or since a time")
 
+    evidence = commands.add_parser("evidence", help="a completed request's evidence (JSON or PDF)")
+    evidence.add_argument("id", help="the review request id")
+    evidence.add_argument("--pdf", metavar="FILE", help="write the PDF to FILE instead")
+
     commands.add_parser("export", help="(not available yet on the server)")
 
     webhook = commands.add_parser("webhook", help="webhooks for local development")
@@ -461,6 +478,7 @@ COMMANDS = {
     "submit": cmd_submit,
     "status": cmd_status,
     "results": cmd_results,
+    "evidence": cmd_evidence,
     "webhook": cmd_webhook,
 }
 
