@@ -58,7 +58,11 @@ MODELS: dict[str, type] = {
     "PolicyListOut": models.PolicyList,
     "OversightSettingsIn": models.OversightSettingsUpdate,
     "OversightSettingsOut": models.OversightSettings,
+    "EvidenceOut": models.Evidence,
+    "EntryOut": models.EvidenceEntry,
 }
+# Query-parameter schemas: keywords or methods of the client, not models (tests below).
+QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery"}
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
 ITEM = {
@@ -96,6 +100,25 @@ OPERATIONS = {
     ("get", "/api/v1/exports"): lambda c: next(iter(c.exports.list())),
     ("get", "/api/v1/exports/{export_id}"): lambda c: c.exports.get("x"),
     ("get", "/api/v1/exports/{export_id}/download"): lambda c: c.exports.download("x", os.devnull),
+    ("get", "/api/v1/review-requests/{review_request_id}/evidence"): lambda c: (
+        c.review_requests.evidence("x")
+    ),
+}
+EVIDENCE = {
+    "schema_name": "inloop.evidence.export",
+    "schema_version": 1,
+    "exported_at": "2026-12-07T10:00:00+00:00",
+    "organization": {},
+    "scope": {},
+    "hash_rule": "",
+    "chain_head": {},
+    "latest_anchor": None,
+    "entries": [],
+}
+# The evidence endpoint's `format` -> the client method that asks for it, and the query it sends.
+EVIDENCE_FORMATS = {
+    "json": (lambda c: c.review_requests.evidence("x"), {}),
+    "pdf": (lambda c: c.review_requests.evidence_pdf("x"), {"format": "pdf"}),
 }
 # Experts use these from their browser session; an API key cannot call them.
 SESSION_ONLY = {
@@ -140,7 +163,7 @@ def _fields(schema: dict, *, client: bool) -> dict:
 
 def test_every_schema_of_the_document_has_a_client_model(document):
     schemas = set(document["components"]["schemas"])
-    assert schemas - {"ListFilters"} == set(MODELS), "add a model to clients/python/.../models.py"
+    assert schemas - QUERY_SCHEMAS == set(MODELS), "add a model to clients/python/.../models.py"
 
 
 @pytest.mark.parametrize("schema_name", sorted(MODELS))
@@ -157,6 +180,24 @@ def test_the_list_filters_are_the_list_methods_keywords(document):
         hints = typing.get_type_hints(type(client.review_requests).list)
     assert set(filters) == set(hints) - {"return"}
     assert filters["limit"]["maximum"] == 100  # the client's default page size
+
+
+def test_each_evidence_format_is_a_client_method(document):
+    formats = document["components"]["schemas"]["EvidenceQuery"]["properties"]["format"]["enum"]
+    assert set(formats) == set(EVIDENCE_FORMATS)
+    for fmt, (call, params) in EVIDENCE_FORMATS.items():
+        sent: list[httpx.Request] = []
+
+        def handler(request, sent=sent, fmt=fmt):
+            sent.append(request)
+            return httpx.Response(200, json=EVIDENCE) if fmt == "json" else httpx.Response(200)
+
+        with inloop.Inloop(
+            api_key="k", base_url="http://t", transport=httpx.MockTransport(handler)
+        ) as client:
+            call(client)
+        [request] = sent
+        assert dict(request.url.params) == params, fmt
 
 
 def test_every_operation_is_a_client_method_calling_that_path(document):

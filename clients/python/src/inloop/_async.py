@@ -30,6 +30,7 @@ from inloop._retry import RetryPolicy
 from inloop.errors import InloopAPIError, InloopConflict, InloopWaitTimeout, error_from_response
 from inloop.models import (
     Balance,
+    Evidence,
     OversightSettings,
     Policy,
     PolicyList,
@@ -104,6 +105,22 @@ class AsyncInloop:
         idempotency_key: str | None = None,
     ) -> Any:
         """One API call with the retry policy; returns the decoded JSON body."""
+        response = await self.send(
+            method, path, json=json, params=params, idempotency_key=idempotency_key
+        )
+        return response.json()
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """One API call with the retry policy; returns the successful response as it is (for
+        bodies that are not JSON, such as the evidence PDF)."""
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         attempt = 0
         while True:
@@ -119,7 +136,7 @@ class AsyncInloop:
                 await self._sleep(delay)
                 continue
             if response.is_success:
-                return response.json()
+                return response
             delay = self.retry_policy.delay_for_response(response, attempt)
             if delay is None:
                 raise error_from_response(response)
@@ -226,6 +243,19 @@ class AsyncReviewRequests:
                 return current
             raise
         return ReviewRequest.model_validate(data)
+
+    async def evidence(self, review_request_id: str) -> Evidence:
+        """The oversight evidence export of a completed request (docs/contract/evidence.md).
+        InloopNotFound until its record is written, a moment after completion."""
+        data = await self._client.request("GET", f"/review-requests/{review_request_id}/evidence")
+        return Evidence.model_validate(data)
+
+    async def evidence_pdf(self, review_request_id: str) -> bytes:
+        """The same evidence as a PDF: its bytes, to write to a file."""
+        response = await self._client.send(
+            "GET", f"/review-requests/{review_request_id}/evidence", params={"format": "pdf"}
+        )
+        return response.content
 
     async def pages(
         self, *, status: str | None = None, limit: int = 100, cursor: str | None = None

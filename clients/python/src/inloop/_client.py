@@ -38,6 +38,7 @@ from inloop.errors import (
 )
 from inloop.models import (
     Balance,
+    Evidence,
     Export,
     ExportCreate,
     ExportPage,
@@ -126,6 +127,22 @@ class Inloop:
         idempotency_key: str | None = None,
     ) -> Any:
         """One API call with the retry policy; returns the decoded JSON body."""
+        response = self.send(
+            method, path, json=json, params=params, idempotency_key=idempotency_key
+        )
+        return response.json()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """One API call with the retry policy; returns the successful response as it is (for
+        bodies that are not JSON, such as the evidence PDF)."""
         headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
         attempt = 0
         while True:
@@ -141,7 +158,7 @@ class Inloop:
                 self._sleep(delay)
                 continue
             if response.is_success:
-                return response.json()
+                return response
             delay = self.retry_policy.delay_for_response(response, attempt)
             if delay is None:
                 raise error_from_response(response)
@@ -243,6 +260,19 @@ class ReviewRequests:
                 return current
             raise
         return ReviewRequest.model_validate(data)
+
+    def evidence(self, review_request_id: str) -> Evidence:
+        """The oversight evidence export of a completed request (docs/contract/evidence.md).
+        InloopNotFound until its record is written, a moment after completion."""
+        data = self._client.request("GET", f"/review-requests/{review_request_id}/evidence")
+        return Evidence.model_validate(data)
+
+    def evidence_pdf(self, review_request_id: str) -> bytes:
+        """The same evidence as a PDF: its bytes, to write to a file."""
+        response = self._client.send(
+            "GET", f"/review-requests/{review_request_id}/evidence", params={"format": "pdf"}
+        )
+        return response.content
 
     def pages(
         self, *, status: str | None = None, limit: int = 100, cursor: str | None = None

@@ -3,6 +3,7 @@
     inloop submit items.jsonl --specialization law.contracts --max-hours 0.5
     inloop status [ID ...]
     inloop results --since 1d > results.jsonl
+    inloop evidence ID [--pdf FILE]
     inloop webhook listen --forward-to http://127.0.0.1:9000/hook
 
 Exit status: 0 done, 1 the API refused or could not be reached, 2 bad usage, input or config.
@@ -304,6 +305,17 @@ def cmd_results(args: argparse.Namespace, client: Inloop) -> int:
     return EXIT_OK
 
 
+def cmd_evidence(args: argparse.Namespace, client: Inloop) -> int:
+    """A completed request's evidence export: JSON on stdout, or the PDF written to --pdf FILE."""
+    if args.pdf:
+        content = client.review_requests.evidence_pdf(args.id)
+        Path(args.pdf).write_bytes(content)
+        print(f"{args.pdf}: {len(content)} bytes", file=sys.stderr)
+        return EXIT_OK
+    print(client.review_requests.evidence(args.id).model_dump_json())
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace, client: Inloop) -> int:
     """Queue an export, wait for the worker to write it, download it to --out and check its
     SHA-256; prints the export's id, lines and digest."""
@@ -467,6 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="completed within (30m, 12h, 1d, 2w) or since a time")
     export.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait")
 
+    evidence = commands.add_parser("evidence", help="a completed request's evidence (JSON or PDF)")
+    evidence.add_argument("id", help="the review request id")
+    evidence.add_argument("--pdf", metavar="FILE", help="write the PDF to FILE instead")
+
     webhook = commands.add_parser("webhook", help="webhooks for local development")
     webhook_commands = webhook.add_subparsers(dest="webhook_command", required=True)
     listen = webhook_commands.add_parser(
@@ -485,6 +501,7 @@ COMMANDS = {
     "status": cmd_status,
     "results": cmd_results,
     "export": cmd_export,
+    "evidence": cmd_evidence,
     "webhook": cmd_webhook,
 }
 

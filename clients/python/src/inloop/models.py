@@ -400,6 +400,39 @@ class OfferDeclined(_Response):
     status: str
 
 
+# Evidence ----------------------------------------------------------------------------------
+
+
+class EvidenceEntry(_Response):
+    """One entry of the organization's hash chain (docs/contract/evidence.md). `created_at` stays
+    the string the server hashed, so the chain can be checked from the export as it is."""
+
+    organization_id: str
+    position: int
+    kind: str
+    review_request_id: str | None
+    schema_version: int
+    created_at: str
+    body: dict[str, Any]
+    previous_hash: str
+    entry_hash: str
+
+
+class Evidence(_Response):
+    """`client.review_requests.evidence(id)`: the oversight evidence export of a completed
+    request (`evidence_pdf(id)` gives the same as a PDF)."""
+
+    schema_name: Literal["inloop.evidence.export"]
+    schema_version: int
+    exported_at: str
+    organization: dict[str, Any]
+    scope: dict[str, Any]
+    hash_rule: str
+    chain_head: dict[str, Any]
+    latest_anchor: dict[str, Any] | None
+    entries: list[EvidenceEntry]
+
+
 # Errors and webhooks -------------------------------------------------------------------------
 
 
