@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from inloop_site.console.charts import Series, bar_chart
+from marketplace.charts import Series, column_chart
 from oversight.stats import Share
 
 WIDTH, HEIGHT = 640, 220
@@ -20,7 +20,7 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 32
 
 
 def items_by_week_chart(*, labels: Sequence[str], sent: Sequence[int], auto: Sequence[int]):
-    return bar_chart(
+    return column_chart(
         title="Items by week: sent to review and auto-approved (numbers in the table below)",
         labels=labels,
         series=[Series("Sent to review", sent), Series("Auto-approved", auto)],

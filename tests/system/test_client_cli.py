@@ -3,10 +3,12 @@ the console script in a subprocess, configured by INLOOP_API_KEY / INLOOP_BASE_U
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -112,8 +114,14 @@ def test_status_results_and_export(system, tmp_path):
     assert results.returncode == 0 and results.stdout == ""
     assert "0 result(s)" in results.stderr
 
-    export = _run(system, "export")
-    assert export.returncode == 2 and "not available yet" in export.stderr
+    # A dataset export of nothing reviewed: the worker writes an empty file, the CLI downloads
+    # it and checks its SHA-256 (e3b0c442... is the digest of no bytes).
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "pairs.jsonl"
+        export = _run(system, "export", "dpo", "--out", str(out), "--timeout", "60")
+        assert export.returncode == 0, export.stderr
+        assert "0 line(s)" in export.stdout and out.read_bytes() == b""
+        assert hashlib.sha256(b"").hexdigest() in export.stdout
 
     wrong = subprocess.run(
         [INLOOP, "status"],
