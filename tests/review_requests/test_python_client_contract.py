@@ -58,11 +58,21 @@ MODELS: dict[str, type] = {
     "PolicyListOut": models.PolicyList,
     "OversightSettingsIn": models.OversightSettingsUpdate,
     "OversightSettingsOut": models.OversightSettings,
+    "ShareOut": models.Share,
+    "CountsOut": models.OversightCounts,
+    "WeekOut": models.OversightWeek,
+    "RuleOut": models.OversightRuleFigures,
+    "StatsOut": models.OversightStats,
+    "SimulateIn": models.SimulationRequest,
+    "OutcomesOut": models.SimulatedOutcomes,
+    "RuleMatchOut": models.SimulatedRule,
+    "CostBasisOut": models.CostBasis,
+    "SimulationOut": models.Simulation,
     "EvidenceOut": models.Evidence,
     "EntryOut": models.EvidenceEntry,
 }
 # Query-parameter schemas: keywords or methods of the client, not models (tests below).
-QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery"}
+QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period"}
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
 ITEM = {
@@ -95,6 +105,10 @@ OPERATIONS = {
     ("get", "/api/v1/oversight-settings"): lambda c: c.oversight_settings(),
     ("put", "/api/v1/oversight-settings"): lambda c: c.oversight_settings_update(
         auto_approved_webhook=True
+    ),
+    ("get", "/api/v1/oversight-policies/{name}/stats"): lambda c: c.oversight_policies.stats("p"),
+    ("post", "/api/v1/oversight-policies/{name}/simulate"): lambda c: (
+        c.oversight_policies.simulate("p", [RULE])
     ),
     ("post", "/api/v1/exports"): lambda c: c.exports.create("dpo"),
     ("get", "/api/v1/exports"): lambda c: next(iter(c.exports.list())),

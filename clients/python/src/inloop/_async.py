@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import date
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from inloop._base import (
     client_headers,
     list_params,
     new_idempotency_key,
+    period,
     policy_path,
     request_body,
     resolve_config,
@@ -32,6 +34,7 @@ from inloop.models import (
     Balance,
     Evidence,
     OversightSettings,
+    OversightStats,
     Policy,
     PolicyList,
     ReviewRequest,
@@ -39,6 +42,7 @@ from inloop.models import (
     ReviewRequestCreate,
     ReviewRequestPage,
     Rule,
+    Simulation,
     Specialization,
     SpecializationList,
 )
@@ -338,3 +342,27 @@ class AsyncOversightPolicies:
     async def set_default(self, name: str) -> Policy:
         data = await self._client.request("POST", policy_path(name) + "/default")
         return Policy.model_validate(data)
+
+    async def stats(self, name: str, *, first: date | None = None, last: date | None = None):
+        """Items seen, sent to review, sampled and auto-approved per week and rule, with the audit
+        miss rate and its Wilson interval, for the days `first`..`last` (UTC)."""
+        data = await self._client.request(
+            "GET", policy_path(name) + "/stats", params=period(first, last)
+        )
+        return OversightStats.model_validate(data)
+
+    async def simulate(
+        self,
+        name: str,
+        rules: Iterable[Rule | Mapping[str, Any]],
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        scope: str = "policy",
+    ) -> Simulation:
+        """What `rules` would have sent to humans over the period's stored items, at what
+        estimated cost and miss rate, before the change is saved."""
+        body = {**period(first, last), "rules": rules_body(rules), "scope": scope}
+        body = {k: v for k, v in body.items() if v is not None}
+        data = await self._client.request("POST", policy_path(name) + "/simulate", json=body)
+        return Simulation.model_validate(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -101,6 +102,12 @@ def rules_body(rules: Iterable[Rule | Mapping[str, Any]]) -> list[dict[str, Any]
     return [
         (rule if isinstance(rule, Rule) else Rule(**rule)).model_dump(mode="json") for rule in rules
     ]
+
+
+def period(first: date | None, last: date | None) -> dict[str, str]:
+    """An oversight period's `from`/`to` (days, UTC), only those given."""
+    days = {"from": first, "to": last}
+    return {key: day.isoformat() for key, day in days.items() if day is not None}
 
 
 def policy_path(name: str) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from inloop._base import (
     client_headers,
     list_params,
     new_idempotency_key,
+    period,
     policy_path,
     request_body,
     resolve_config,
@@ -43,6 +45,7 @@ from inloop.models import (
     ExportCreate,
     ExportPage,
     OversightSettings,
+    OversightStats,
     Policy,
     PolicyList,
     ReviewRequest,
@@ -50,6 +53,7 @@ from inloop.models import (
     ReviewRequestCreate,
     ReviewRequestPage,
     Rule,
+    Simulation,
     Specialization,
     SpecializationList,
 )
@@ -355,6 +359,28 @@ class OversightPolicies:
 
     def set_default(self, name: str) -> Policy:
         return Policy.model_validate(self._client.request("POST", policy_path(name) + "/default"))
+
+    def stats(self, name: str, *, first: date | None = None, last: date | None = None):
+        """Items seen, sent to review, sampled and auto-approved per week and rule, with the audit
+        miss rate and its Wilson interval, for the days `first`..`last` (UTC)."""
+        data = self._client.request("GET", policy_path(name) + "/stats", params=period(first, last))
+        return OversightStats.model_validate(data)
+
+    def simulate(
+        self,
+        name: str,
+        rules: Iterable[Rule | Mapping[str, Any]],
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        scope: str = "policy",
+    ) -> Simulation:
+        """What `rules` would have sent to humans over the period's stored items, at what
+        estimated cost and miss rate, before the change is saved."""
+        body = {**period(first, last), "rules": rules_body(rules), "scope": scope}
+        body = {k: v for k, v in body.items() if v is not None}
+        data = self._client.request("POST", policy_path(name) + "/simulate", json=body)
+        return Simulation.model_validate(data)
 
 
 class Exports:

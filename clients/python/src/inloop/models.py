@@ -8,7 +8,7 @@ with the server's own OpenAPI document, field by field, so the two cannot drift 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -330,6 +330,108 @@ class OversightSettings(_Response):
 
 class OversightSettingsUpdate(_Request):
     auto_approved_webhook: bool
+
+
+# Oversight figures and the simulator (docs/contract/oversight-figures.md) -------------------
+
+
+class Share(_Response):
+    """`successes` of `n`, the rate and its Wilson 95% interval (all None when n is 0)."""
+
+    successes: int
+    n: int
+    rate: float | None
+    low: float | None
+    high: float | None
+
+
+class OversightCounts(_Response):
+    seen: int
+    sent_to_review: int
+    sampled: int
+    auto_approved: int
+    audits: int
+    audits_reviewed: int
+    audit_misses: int
+    audit_miss_rate: Share
+    reviews_reviewed: int
+    review_misses: int
+    review_miss_rate: Share
+
+
+class OversightWeek(OversightCounts):
+    week_start: date
+
+
+class OversightRuleFigures(OversightCounts):
+    rule: str | None
+    versions: list[int]
+
+
+class OversightStats(_Response):
+    """`GET /oversight-policies/{name}/stats`: per week, per rule and in all."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+    policy: str
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    weeks: list[OversightWeek]
+    rules: list[OversightRuleFigures]
+    totals: OversightCounts
+
+
+class SimulationRequest(_Request):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+    first: date | None = Field(default=None, alias="from")
+    last: date | None = Field(default=None, alias="to")
+    rules: list[Rule]
+    scope: str = "policy"
+
+
+class SimulatedOutcomes(_Response):
+    review: int
+    sample_audited: int
+    sample_auto_approved: int
+    auto_approve: int
+    sent_to_review: int
+    auto_approved: int
+
+
+class SimulatedRule(_Response):
+    rule: str
+    matched: int
+
+
+class CostBasis(_Response):
+    completed_reviews: int
+    mean_review_cents: int | None
+    fallback_items: int
+
+
+class Simulation(_Response):
+    """`POST /oversight-policies/{name}/simulate`: what the rules would have done."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+    policy: str
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    items: int
+    current: SimulatedOutcomes
+    simulated: SimulatedOutcomes
+    changed: int
+    newly_reviewed: int
+    newly_auto_approved: int
+    rules: list[SimulatedRule]
+    unmatched: int
+    estimated_review_cost_cents: int | None
+    current_review_cost_cents: int | None
+    currency: str
+    cost_basis: CostBasis
+    estimated_miss_rate: Share
+    miss_rate_all_reviewed: Share
 
 
 class ExportProgress(_Response):
