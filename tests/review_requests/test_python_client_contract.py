@@ -107,8 +107,8 @@ OPERATIONS = {
         auto_approved_webhook=True
     ),
     ("get", "/api/v1/oversight-policies/{name}/stats"): lambda c: c.oversight_policies.stats("p"),
-    ("post", "/api/v1/oversight-policies/{name}/simulate"): lambda c: (
-        c.oversight_policies.simulate("p", [RULE])
+    ("post", "/api/v1/oversight-policies/{name}/simulate"): lambda c: c.oversight_policies.simulate(
+        "p", [RULE]
     ),
     ("post", "/api/v1/exports"): lambda c: c.exports.create("dpo"),
     ("get", "/api/v1/exports"): lambda c: next(iter(c.exports.list())),
