@@ -8,7 +8,7 @@ from typing import Any
 
 from evidence.canonical import canonical_json, sha256_hex
 from evidence.models import WatchSession
-from experts.selectors import credentials_snapshot
+from experts.selectors import credentials_snapshot, expert_standing
 from review_requests.evidence_selectors import (
     oversight_assignment_facts,
     oversight_dispute_facts,
@@ -55,13 +55,14 @@ def _watchers(review_request_id) -> list[dict[str, Any]]:
     return list(people.values())
 
 
-def _standing(expert_id, specialization: str) -> None:
-    """Qualification and accuracy at the time come from experts.selectors.expert_standing, which
-    issue #20's golden work adds; until it is on main the record says null (docs/contract)."""
-    return None
+def _standing(expert_id, specialization_id) -> dict[str, Any]:
+    """Qualification and accuracy in the request's specialization at the time."""
+    standing = expert_standing(expert=expert_id, specialization=specialization_id)
+    qualified_at = standing["qualified_at"]
+    return {**standing, "qualified_at": qualified_at.isoformat() if qualified_at else None}
 
 
-def _reviewers(assignments: list[dict], specialization: str) -> list[dict[str, Any]]:
+def _reviewers(assignments: list[dict], specialization_id) -> list[dict[str, Any]]:
     credentials = credentials_snapshot(
         expert_ids=sorted({a["expert_id"] for a in assignments}, key=str)
     )
@@ -78,7 +79,7 @@ def _reviewers(assignments: list[dict], specialization: str) -> list[dict[str, A
             "released_at": a["released_at"],
             "status_history": a["status_history"],
             "credentials": credentials.get(a["expert_id"], []),
-            "standing": _standing(a["expert_id"], specialization),
+            "standing": _standing(a["expert_id"], specialization_id),
         }
         for a in assignments
     ]
@@ -118,10 +119,12 @@ def record_body(*, review_request, now: datetime) -> dict[str, Any]:
         },
         "model": request["model"],
         "prompt": request["prompt"],
-        # The oversight policy and rule that routed the request (issue #17) are not on main yet.
-        "routing": None,
+        # The oversight policy (its rules as they stood) and the rule that routed the request.
+        "routing": request["routing"],
+        "four_eyes": request["four_eyes"],
+        "blind": request["blind"],
         "shown_to_reviewers": {"guidelines": request["guidelines"], "rubric": request["rubric"]},
-        "reviewers": _reviewers(assignments, request["specialization"]),
+        "reviewers": _reviewers(assignments, request["specialization_id"]),
         "decisions": _decisions(assignments),
         "reviews": [
             {"assignment_id": a["assignment_id"], **a["review"]} for a in assignments if a["review"]

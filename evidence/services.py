@@ -61,6 +61,10 @@ def evidence_for_completion(*, review_request_id) -> list[EvidenceEntry]:
     decided since. Safe to run twice (the head lock and what is already in the chain decide)."""
     with transaction.atomic(durable=True):
         review_request = review_request_for_oversight(review_request_id=review_request_id)
+        if review_request.is_golden:
+            # A golden item measures the reviewer for the platform: no company's AI output was
+            # overseen, so it has no record (its result lives in the expert's standing).
+            return []
         head = _locked_head(review_request.organization_id)
         entries = EvidenceEntry.objects.filter(review_request_id=review_request.pk)
         if not entries.filter(kind=Kind.RECORD).exists():

@@ -35,9 +35,26 @@ def _history(rows) -> list[dict[str, Any]]:
 
 
 def review_request_for_oversight(*, review_request_id) -> ReviewRequest:
-    return ReviewRequest.objects.select_related("organization", "specialization").get(
-        pk=review_request_id
-    )
+    return ReviewRequest.objects.select_related(
+        "organization", "specialization", "policy_version__policy"
+    ).get(pk=review_request_id)
+
+
+def _routing(review_request: ReviewRequest) -> dict[str, Any] | None:
+    """The oversight policy, version and rule that routed the request (None when none did)."""
+    version = review_request.policy_version
+    if version is None:
+        return None
+    return {
+        "policy": version.policy.name,
+        "policy_version": version.number,
+        "rules": version.rules,
+        "rule": review_request.policy_rule_name or None,
+        "rule_index": review_request.policy_rule,
+        "outcome": review_request.oversight_outcome,
+        "audit": review_request.audit,
+        "confidence": review_request.confidence,
+    }
 
 
 def oversight_request_facts(*, review_request: ReviewRequest) -> dict[str, Any]:
@@ -47,6 +64,10 @@ def oversight_request_facts(*, review_request: ReviewRequest) -> dict[str, Any]:
         "id": str(review_request.pk),
         "title": review_request.title,
         "specialization": review_request.specialization.slug,
+        "specialization_id": review_request.specialization_id,
+        "routing": _routing(review_request),
+        "four_eyes": review_request.four_eyes,
+        "blind": review_request.blind,
         "content_type": review_request.content_type,
         "content": content,
         "output_text": text_of(content),

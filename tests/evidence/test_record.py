@@ -38,12 +38,18 @@ def test_a_completed_request_gets_its_record_in_the_chain(
         "content_type": "text",
     }
     assert (body["model"], body["prompt"]) == ("", "Summarize the X-ray.")
-    assert body["routing"] is None  # issue #17's policy is not on main
+    assert body["routing"] is None  # no oversight policy applied to this request
     assert body["shown_to_reviewers"]["guidelines"] == "Check **every** finding."
     assert [item["key"] for item in body["shown_to_reviewers"]["rubric"]] == ["accuracy", "clarity"]
     (reviewer,) = body["reviewers"]
     assert reviewer["name"] == "Dr Erin" and reviewer["user_id"] == expert.pk
-    assert reviewer["standing"] is None  # golden's selector is not on main
+    # No golden item measured this expert yet: not qualified, no accuracy.
+    assert reviewer["standing"] == {
+        "qualified": False,
+        "qualified_at": None,
+        "accuracy": None,
+        "accuracy_n": 0,
+    }
     (credential,) = reviewer["credentials"]
     assert credential["issuer"] == "Medical Board of California"
     assert (credential["number"], credential["jurisdiction"]) == ("A-12345", "CA")
@@ -146,3 +152,33 @@ async def _send(assignment, user):
         user=user,
         role="company",
     )
+
+
+@pytest.mark.django_db
+def test_the_record_names_the_policy_version_and_rule_that_routed_the_request():
+    from review_requests.evidence_selectors import oversight_request_facts
+    from review_requests.models import ReviewRequest
+    from tests.factories import PolicyFactory, ReviewRequestFactory
+
+    policy = PolicyFactory(name="triage")
+    version = policy.versions.get()
+    rr = ReviewRequestFactory(organization=policy.organization)
+    ReviewRequest.objects.filter(pk=rr.pk).update(
+        policy_version=version,
+        policy_rule=0,
+        policy_rule_name="doubtful",
+        oversight_outcome="review",
+        confidence=0.41,
+    )
+    rr.refresh_from_db()
+    routing = oversight_request_facts(review_request=rr)["routing"]
+    assert routing == {
+        "policy": "triage",
+        "policy_version": 1,
+        "rules": version.rules,
+        "rule": "doubtful",
+        "rule_index": 0,
+        "outcome": "review",
+        "audit": False,
+        "confidence": 0.41,
+    }
