@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
+from review_requests.agreement import PREFERENCE_DOMAIN, criterion_alpha
+
 COMPARED = "compared"  # the verdict of a comparison request's result
 MODES = ("pairwise", "rank")
 OVERALL = "overall"
@@ -240,20 +242,45 @@ def criterion_consensus(mode: str, choices: list[dict[str, Any]], ids: list[str]
     return rank_consensus([c["ranking"] for c in choices if c.get("ranking")], ids)
 
 
+def criterion_agreement(mode: str, choices: list[dict[str, Any]], ids: list[str]) -> float | None:
+    """Krippendorff's ordinal alpha of one criterion over its reviewers (None with fewer than two):
+    pairwise, the strength signed towards the company's first candidate (-2..2); rank, each
+    candidate's position in each reviewer's ranking."""
+    if len(choices) < 2:
+        return None
+    if mode == "pairwise":
+        values = [[_signed_strength(choice, ids)] for choice in choices]
+        return criterion_alpha(values=values, value_domain=PREFERENCE_DOMAIN)
+    rankings = [choice.get("ranking") or [] for choice in choices]
+    values = [[r.index(cid) + 1 if cid in r else None for cid in ids] for r in rankings]
+    return criterion_alpha(values=values, value_domain=range(1, len(ids) + 1))
+
+
+def _signed_strength(choice: dict[str, Any], ids: list[str]) -> int:
+    strength = int(choice.get("strength") or 0)
+    winner = choice.get("winner")
+    if winner is None or strength == 0:
+        return 0
+    return strength if winner == ids[0] else -strength
+
+
 def comparison_result(
     *, content: dict[str, Any], rubric: list[dict[str, Any]] | None, reviews: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """`result.comparison` of a request: per criterion and overall (the `overall` criterion, or
     every criterion's choices pooled when there is none), each review as submitted. A review:
     {"assignment_id", "order_shown", "criteria", "rewrite"}. Always in the company's order.
-    `agreement` per criterion is left null here (computed by review_requests.agreement)."""
+    `agreement` per criterion is Krippendorff's ordinal alpha (criterion_agreement)."""
     mode = content.get("mode", "pairwise")
     ids = candidate_ids(content)
     keys = [c["key"] for c in criteria_of(rubric)]
     criteria = {}
     for key in keys:
         choices = [r["criteria"][key] for r in reviews if key in (r.get("criteria") or {})]
-        criteria[key] = {**criterion_consensus(mode, choices, ids), "agreement": None}
+        criteria[key] = {
+            **criterion_consensus(mode, choices, ids),
+            "agreement": criterion_agreement(mode, choices, ids),
+        }
     if OVERALL in criteria:
         overall = {k: v for k, v in criteria[OVERALL].items() if k != "agreement"}
     else:
@@ -282,8 +309,8 @@ def request_result(
     """The whole `result` of a comparison request: the usual fields (verdict `compared`, no
     corrected output, the first review's summary, every reviewer's annotations tagged with the
     assignment and candidate) beside `comparison`. A review dict is results.consensus's with a
-    `comparison` ({"order_shown", "criteria", "rewrite"}). `agreement` stays null until
-    review_requests.agreement computes it per criterion."""
+    `comparison` ({"order_shown", "criteria", "rewrite"}). The top-level `agreement` (a verdict
+    measure) is null: a comparison's agreement is per criterion, in `comparison.criteria`."""
     ordered = sorted(reviews, key=lambda r: str(r.get("submitted_at") or ""))
     each = []
     for review in ordered:

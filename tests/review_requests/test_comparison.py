@@ -238,7 +238,7 @@ def test_comparison_result_per_criterion_and_overall_pooled_without_an_overall_k
         "ranking": ["b", "a"],
         "scores": {"a": 0.0, "b": 1.0},
         "tie": False,
-        "agreement": None,
+        "agreement": 0.0,  # one unit, two different strengths: alpha 0
     }
     assert result["criteria"]["clarity"]["ranking"] == ["a", "b"]
     # Pooled: b has 3, a has 1.
@@ -297,3 +297,25 @@ def test_request_result_has_the_usual_fields_and_the_comparison():
     assert result["annotations"][0]["candidate"] == "a"
     assert result["reviews"][0]["verdict"] == "compared"
     assert result["comparison"]["consensus"]["ranking"] == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "choices", "expected"),
+    [
+        # One reviewer: nothing to agree with.
+        ("pairwise", [{"winner": "a", "strength": 2}], None),
+        # The same choice twice: complete agreement; opposite winners: none beyond chance.
+        ("pairwise", [{"winner": "a", "strength": 1}, {"winner": "a", "strength": 1}], 1.0),
+        ("pairwise", [{"winner": "a", "strength": 1}, {"winner": "b", "strength": 2}], 0.0),
+        # Opposite rankings of three candidates: systematic disagreement (alpha below zero).
+        ("rank", [{"ranking": ["a", "b", "c"]}, {"ranking": ["c", "b", "a"]}], "negative"),
+        ("rank", [{"ranking": ["a", "b", "c"]}, {"ranking": ["a", "b", "c"]}], 1.0),
+    ],
+)
+def test_a_criterions_agreement_is_krippendorffs_ordinal_alpha(mode, choices, expected):
+    ids = ["a", "b"] if mode == "pairwise" else ["a", "b", "c"]
+    value = cmp.criterion_agreement(mode, choices, ids)
+    if expected == "negative":
+        assert value is not None and value < 0
+    else:
+        assert value == expected
