@@ -15,6 +15,7 @@ row, with the file written to a temporary MEDIA_ROOT. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -106,7 +107,11 @@ def seed(reviews: int) -> dict:
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
-    call_command("migrate", verbosity=0)  # the taxonomy's data migration, after the flush
+    # The flush emptied the taxonomy too, and a second migrate runs nothing (every migration is
+    # recorded): load it as its data migration does (tests/conftest.py does the same).
+    from django.apps import apps
+
+    importlib.import_module("experts.migrations.0003_load_taxonomy").load_taxonomy(apps, None)
     started = time.monotonic()
     owner = User.objects.create_user("owner@bench.test", "x", account_type="company")
     organization = organization_create(owner=owner, name="Bench AI")
