@@ -9,10 +9,14 @@ from experts.models import (
     CredentialStatusChange,
     ExpertProfile,
     ExpertSpecialization,
+    GoldenItem,
     MatchRow,
+    QualificationAttempt,
     QualificationAttemptStatusChange,
+    QualificationTest,
     Rating,
     Specialization,
+    SpecializationStanding,
     TimeOff,
 )
 from marketplace.admin_readonly import ReadOnlyAdmin, StatusHistoryAdmin
@@ -111,3 +115,33 @@ class MatchRowAdmin(ReadOnlyAdmin):
 
 admin.site.register(CredentialStatusChange, StatusHistoryAdmin)
 admin.site.register(QualificationAttemptStatusChange, StatusHistoryAdmin)
+
+
+# Proven experts: golden items and standings change through their services and the console
+# (golden pages); the admin reads them.
+@admin.register(GoldenItem)
+class GoldenItemAdmin(ReadOnlyAdmin):
+    list_display = ["title", "specialization", "organization", "expected_verdict", "tolerance"]
+    list_filter = ["expected_verdict", "specialization"]
+    search_fields = ["title", "organization__name"]
+
+
+@admin.register(QualificationTest)
+class QualificationTestAdmin(ReadOnlyAdmin):
+    list_display = ["specialization", "pass_threshold", "live_rate", "updated_at"]
+    list_filter = ["specialization"]
+    search_fields = ["specialization__slug", "specialization__name"]
+
+
+@admin.register(QualificationAttempt)
+class QualificationAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["expert", "specialization", "status", "items_correct", "items_total"]
+    list_filter = ["status", "specialization"]
+    search_fields = ["expert__display_name", "expert__user__email"]
+
+
+@admin.register(SpecializationStanding)
+class SpecializationStandingAdmin(ReadOnlyAdmin):
+    list_display = ["expert", "specialization", "qualified_at", "golden_correct", "golden_total"]
+    list_filter = ["specialization", "suspended_at"]
+    search_fields = ["expert__display_name", "expert__user__email"]

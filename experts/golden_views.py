@@ -18,6 +18,18 @@ def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
+def _refused(request, form, page: str):
+    """A refused form: its errors as one message on the page it came from (post, redirect, get:
+    a reload of the answer is that page, never a POST-only URL)."""
+    errors = [
+        f"{form.fields[name].label or name}: {error}" if name in form.fields else str(error)
+        for name, field_errors in form.errors.items()
+        for error in field_errors
+    ]
+    messages.error(request, " ".join(errors) or "Please check the form.")
+    return redirect(page)
+
+
 def _console(request, *, item_form=None, test_form=None, status: int = 200):
     context = selectors.golden_console_overview()
     context["item_form"] = item_form or GoldenItemForm(prefix="item")
@@ -38,12 +50,12 @@ def console_golden(request):
 def console_golden_item_create(request):
     form = GoldenItemForm(request.POST, prefix="item")
     if not form.is_valid():
-        return _console(request, item_form=form, status=400)
+        return _refused(request, form, "console_golden")
     try:
         item = golden.golden_item_create(actor=request.user, **form.item_fields())
     except ValidationError as exc:
         form.add_error(None, _errors(exc))
-        return _console(request, item_form=form, status=400)
+        return _refused(request, form, "console_golden")
     messages.success(request, f"Golden item “{item.title}” added.")
     return redirect("console_golden")
 
@@ -55,7 +67,7 @@ def console_qualification_test_set(request):
         request.POST, prefix="test", item_choices=selectors.golden_platform_item_choices()
     )
     if not form.is_valid():
-        return _console(request, test_form=form, status=400)
+        return _refused(request, form, "console_golden")
     data = form.cleaned_data
     specialization = Specialization.objects.get(slug=data["specialization"])
     try:
@@ -68,7 +80,7 @@ def console_qualification_test_set(request):
         )
     except ValidationError as exc:
         form.add_error(None, _errors(exc))
-        return _console(request, test_form=form, status=400)
+        return _refused(request, form, "console_golden")
     messages.success(request, f"Qualification test for {specialization.name} saved.")
     return redirect("console_golden")
 
@@ -97,13 +109,13 @@ def company_golden(request):
 def company_golden_create(request):
     form = GoldenItemForm(request.POST, prefix="item")
     if not form.is_valid():
-        return _company_page(request, form=form, status=400)
+        return _refused(request, form, "company_golden")
     try:
         item = golden.golden_item_create(
             actor=request.user, organization=request.organization, **form.item_fields()
         )
     except ValidationError as exc:
         form.add_error(None, _errors(exc))
-        return _company_page(request, form=form, status=400)
+        return _refused(request, form, "company_golden")
     messages.success(request, f"Golden item “{item.title}” added to your pool.")
     return redirect("company_golden")

@@ -13,6 +13,7 @@ from review_requests.models import (
     AssignmentStatusChange,
     Dispute,
     DisputeStatusChange,
+    GoldenRun,
     IdempotencyRecord,
     Offer,
     OfferStatusChange,
@@ -137,3 +138,10 @@ class ReviewSettingsAdmin(ReadOnlyAdmin):
     list_filter = ["updated_at"]
     search_fields = ["organization__name"]
     list_select_related = ["organization"]
+
+
+@admin.register(GoldenRun)
+class GoldenRunAdmin(ReadOnlyAdmin):
+    list_display = ["item", "expert", "correct", "scored_at", "created_at"]
+    list_filter = ["correct"]
+    search_fields = ["item__title", "expert__display_name"]

@@ -61,9 +61,13 @@ def test_an_operator_adds_a_golden_item_and_a_test(mfa_operator):
 
 def test_bad_golden_input_is_refused_with_the_reason_and_changes_nothing(mfa_operator):
     client = login_client(mfa_operator)
-    response = client.post("/console/golden/items/", {**ITEM, "item-rubric_lines": "accuracy 9"})
-    assert response.status_code == 400
+    # Refused: back to the console page (post, redirect, get) with the reason, nothing stored.
+    response = client.post(
+        "/console/golden/items/", {**ITEM, "item-rubric_lines": "accuracy 9"}, follow=True
+    )
+    assert response.redirect_chain == [("/console/golden/", 302)]
     assert "criterion: 4/5" in response.content.decode()
+    assert not GoldenItem.objects.exists()
     other = GoldenItemFactory(specialization=specialization("law"))
     response = client.post(
         "/console/golden/tests/",
@@ -74,7 +78,7 @@ def test_bad_golden_input_is_refused_with_the_reason_and_changes_nothing(mfa_ope
             "test-items": [str(other.pk)],
         },
     )
-    assert response.status_code == 400
+    assert (response.status_code, response["Location"]) == (302, "/console/golden/")
     assert not QualificationTest.objects.exists()
 
 

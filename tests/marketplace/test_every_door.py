@@ -243,6 +243,17 @@ DOORS: dict[str, Door] = {
     ),
     "expert_qualifications": expert(),
     "expert_qualification_start": expert(post_only=True),
+    # oversight policies (oversight app): any key of the organization; a name is per
+    # organization, so another company's is a 404 (tests/oversight/test_policies_api.py).
+    # independent reviews: the adjudication threshold (owners and admins change it)
+    "company_review_settings": company(),
+    "api:policy_list": COMPANY_API,
+    "api:policy_create": COMPANY_API,
+    "api:policy_get": Door("company_api", owned_by="company"),
+    "api:policy_version_add": Door("company_api", owned_by="company"),
+    "api:policy_set_default": Door("company_api", post_only=True),
+    "api:settings_get": COMPANY_API,
+    "api:settings_set": COMPANY_API,
     "api:oversight_policy_stats": Door("company_api", owned_by="company"),
     # Not owned_by here: this table's refused POSTs are multipart forms, and a session's CSRF
     # check reads such a body before ninja parses the JSON one (RawPostDataException, a 500 on
@@ -500,6 +511,9 @@ def world(db):
         "oversight_policy_default": {"name": "support"},
         "oversight_policy_simulate": {"name": "support"},
         "api:oversight_policy_stats": {"name": "support"},
+        "api:policy_get": {"name": "support"},
+        "api:policy_version_add": {"name": "support"},
+        "api:policy_set_default": {"name": "support"},
         "api:oversight_policy_simulate": {"name": "support"},
         "api:offer_accept": {"offer_id": offer.pk},
         "api:offer_decline": {"offer_id": offer.pk},
