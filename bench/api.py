@@ -116,15 +116,15 @@ def wait_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 60)
             time.sleep(0.3)
 
 
-def recreate_database(database_url: str) -> str:
+def recreate_database(database_url: str, name: str = BENCH_DB) -> str:
     import psycopg
 
     parts = urlsplit(database_url)
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def analyze(database_url: str) -> None:
@@ -134,13 +134,13 @@ def analyze(database_url: str) -> None:
         conn.execute("ANALYZE")
 
 
-def drop_database(database_url: str) -> None:
+def drop_database(database_url: str, name: str = BENCH_DB) -> None:
     import psycopg
 
     parts = urlsplit(database_url)
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 SEED = """
@@ -315,12 +315,13 @@ def daphne_command(port: int, root: Path = ROOT) -> list[str]:
     return [PYTHON, "-m", *f"daphne -b 127.0.0.1 -p {port} {asgi_application(root)}".split()]
 
 
-def prepare_inloop(database_url: str) -> tuple[dict, str]:
-    """A fresh, migrated and seeded bench database: daphne's environment and the raw API key."""
-    bench_url = recreate_database(database_url)
+def prepare_inloop(database_url: str, tree: Path = ROOT, name: str = BENCH_DB) -> tuple[dict, str]:
+    """A fresh bench database, migrated and seeded by `tree`'s own code: daphne's environment
+    and the raw API key."""
+    bench_url = recreate_database(database_url, name)
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": settings_module(ROOT),
+        "DJANGO_SETTINGS_MODULE": settings_module(tree),
         "DATABASE_URL": bench_url,
         "DEBUG": "0",
         "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnop",
@@ -330,16 +331,16 @@ def prepare_inloop(database_url: str) -> tuple[dict, str]:
         "INLOOP_BENCH": "1",
         "LOG_LEVEL": "WARNING",
     }
-    manage = [PYTHON, str(ROOT / "manage.py")]
-    print(f"migrating {BENCH_DB} ...", flush=True)
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "createcachetable"], env=env, check=True, cwd=ROOT)
+    manage = [PYTHON, str(tree / "manage.py")]
+    print(f"migrating {name} ...", flush=True)
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=tree)
+    subprocess.run([*manage, "createcachetable"], env=env, check=True, cwd=tree)
     key = (
         subprocess.run(
             [*manage, "shell", "-c", SEED],
             env=env,
             check=True,
-            cwd=ROOT,
+            cwd=tree,
             capture_output=True,
             text=True,
         )
@@ -468,44 +469,42 @@ def _start_daphne(port: int, env: dict, tree: Path) -> subprocess.Popen:
 
 
 def bench_compare(args) -> list[Result]:
-    """This tree and `--compare-with` (another checkout, same migrations), each served by its own
-    daphne on one bench database, measured in alternating rounds: bare view, create one and get
-    one, with 1 and 8 clients, so a change in the machine's load hits both trees alike."""
+    """This tree and `--compare-with` (another checkout), each migrated and seeded by its own code
+    into a database of its own on one PostgreSQL server and served by its own daphne, measured in
+    alternating rounds: bare view, create one and get one, with 1 and 8 clients, so a change in
+    the machine's load hits both trees alike."""
     database_url = postgres_url()
-    env, key = prepare_inloop(database_url)
     trees = {"this": ROOT, "other": Path(args.compare_with).resolve()}
+    names = {"this": BENCH_DB, "other": BENCH_DB + "_other"}
     servers: dict[str, tuple[int, subprocess.Popen]] = {}
+    keys: dict[str, str] = {}
+    one_ids: dict[str, str] = {}
     results: list[Result] = []
-    auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     try:
         for index, (label, tree) in enumerate(trees.items()):
+            env, keys[label] = prepare_inloop(database_url, tree, names[label])
             port = free_port(args.port + index if args.port else 0)
             servers[label] = (port, _start_daphne(port, env, tree))
             wait_http(port, "/bench/bare_view", servers[label][1])
-        conn = http.client.HTTPConnection("127.0.0.1", servers["this"][0], timeout=60)
-        for n in range(30):
-            request(conn, "POST", "/api/v1/review-requests", auth, payload(n))
-        _status, body = request(conn, "GET", "/api/v1/review-requests?limit=1", auth)
-        one_id = json.loads(body)["data"][0]["id"]
-        conn.close()
-        calls: dict[str, Call] = {
-            "bare JSON view": lambda c, n: request(c, "GET", "/bench/bare_view", {})[0],
-            "create one": lambda c, n: request(
-                c, "POST", "/api/v1/review-requests", auth, payload(n)
-            )[0],
-            "get one": lambda c, n: request(c, "GET", f"/api/v1/review-requests/{one_id}", auth)[0],
-        }
-        for port, _server in servers.values():  # warm each tree's daphne
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            auth = _auth(keys[label])
+            for n in range(30):
+                request(conn, "POST", "/api/v1/review-requests", auth, payload(n))
+            _status, body = request(conn, "GET", "/api/v1/review-requests?limit=1", auth)
+            one_ids[label] = json.loads(body)["data"][0]["id"]
+            conn.close()
+        calls = {label: _compare_calls(_auth(keys[label]), one_ids[label]) for label in trees}
+        for label, (port, _server) in servers.items():  # warm each tree's daphne
             warm = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             for n in range(20):
-                for call in calls.values():
+                for call in calls[label].values():
                     call(warm, n)
             warm.close()
         for clients in (1, 8):
             rounds: dict[str, list[Result]] = {}
             for _ in range(args.rounds):
                 for label, (port, server) in servers.items():
-                    for name, call in calls.items():
+                    for name, call in calls[label].items():
                         rounds.setdefault(f"{label}: {name}", []).append(
                             run_scenario(
                                 name=f"{label}: {name}",
@@ -525,9 +524,24 @@ def bench_compare(args) -> list[Result]:
             except subprocess.TimeoutExpired:
                 server.kill()
         if not args.keep_db:
-            with contextlib.suppress(Exception):
-                drop_database(database_url)
+            for name in names.values():
+                with contextlib.suppress(Exception):
+                    drop_database(database_url, name)
     return results
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+
+def _compare_calls(auth: dict[str, str], one_id: str) -> dict[str, Call]:
+    return {
+        "bare JSON view": lambda c, n: request(c, "GET", "/bench/bare_view", {})[0],
+        "create one": lambda c, n: request(c, "POST", "/api/v1/review-requests", auth, payload(n))[
+            0
+        ],
+        "get one": lambda c, n: request(c, "GET", f"/api/v1/review-requests/{one_id}", auth)[0],
+    }
 
 
 # Label Studio --------------------------------------------------------------------------------

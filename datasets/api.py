@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest
-from ninja import Router, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from datasets import selectors, services
 from datasets.models import Export
@@ -81,6 +81,11 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from exc
 
 
+class ExportListFilters(Schema):
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: Line | None = Field(default=None, max_length=500)
+
+
 @router.post(
     "/exports",
     auth=company_auth,
@@ -109,13 +114,12 @@ def export_create(request: HttpRequest, payload: ExportIn):
     response={200: ExportListOut, **errors(401, 422, 429)},
     summary="List exports, newest first",
 )
-def export_list(request: HttpRequest, limit: int = 20, cursor: Line | None = None):
+def export_list(request: HttpRequest, filters: Query[ExportListFilters]):
     """Cursor pagination over (created_at, id): pass `next_cursor` back as `cursor`."""
-    if not 1 <= limit <= 100:
-        raise ApiError(422, "validation_error", "limit: must be from 1 to 100.", field="limit")
+    limit = filters.limit
     qs = selectors.exports_for_org(organization=request.organization)
-    if cursor:
-        created_at, pk = _decode_cursor(cursor)
+    if filters.cursor:
+        created_at, pk = _decode_cursor(filters.cursor)
         qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
     page = list(qs[: limit + 1])
     next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None

@@ -14,14 +14,19 @@ client: CSRF, process boundaries and the channel layer are those of the running 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -90,6 +95,62 @@ def _drop_postgres(url: str) -> None:
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+# Migrating and seeding took most of an instance's start (over a minute each on a loaded 2-core
+# machine, and the suite starts about thirty): each pytest process does it once per distinct
+# `extra_env` into a template, then gives every instance a copy of it (SQLite's backup API, or
+# PostgreSQL's CREATE DATABASE ... TEMPLATE), so each still starts on a database of its own.
+_TEMPLATES: dict[str, tuple[str, dict]] = {}
+_TEMPLATE_DIR: Path | None = None
+
+
+def _template_for(env: dict[str, str], extra_env: dict[str, str]) -> tuple[str, dict]:
+    """(the template: a SQLite path or a PostgreSQL URL, the seed's JSON) for this extra_env."""
+    global _TEMPLATE_DIR
+    key = hashlib.sha256(json.dumps(sorted(extra_env.items())).encode()).hexdigest()[:10]
+    if key in _TEMPLATES:
+        return _TEMPLATES[key]
+    template_env = dict(env)
+    if env.get("DATABASE_URL"):
+        label = f"tpl_{os.getpid()}_{key}"
+        location = _postgres_url_for(label)
+        template_env["DATABASE_URL"] = location
+        atexit.register(_drop_quietly, location)
+    else:
+        if _TEMPLATE_DIR is None:
+            _TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="inloop-system-templates-"))
+            atexit.register(shutil.rmtree, _TEMPLATE_DIR, True)
+        location = str(_TEMPLATE_DIR / f"{key}.sqlite3")
+        template_env["SQLITE_PATH"] = location
+    _manage(template_env, "migrate", "--noinput", timeout=600)
+    _manage(template_env, "createcachetable")
+    seed = json.loads(_manage(template_env, "seed_demo", "--json", timeout=600))
+    _TEMPLATES[key] = (location, seed)
+    return _TEMPLATES[key]
+
+
+def _drop_quietly(url: str) -> None:
+    with contextlib.suppress(Exception):
+        _drop_postgres(url)
+
+
+def _copy_database(template: str, env: dict[str, str]) -> None:
+    """The instance's own database (named in `env`), a copy of the template."""
+    if env.get("DATABASE_URL"):
+        import psycopg
+
+        parts = urlsplit(env["DATABASE_URL"])
+        admin = urlunsplit(parts._replace(path="/postgres"))
+        name = parts.path.lstrip("/")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(template).path[1:]}"')
+        return
+    with sqlite3.connect(template) as source, sqlite3.connect(env["SQLITE_PATH"]) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
 
 
 def _base_env(workdir: Path, label: str) -> dict[str, str]:
@@ -284,10 +345,10 @@ def run_system(
     env.update(extra_env or {})
     system = System(urls=[], env=env, seed={}, workdir=workdir)
     try:
-        # Generous timeouts: on a loaded 2-core machine seeding took over 180 s.
-        _manage(env, "migrate", "--noinput", timeout=600)
-        _manage(env, "createcachetable")
-        system.seed = json.loads(_manage(env, "seed_demo", "--json", timeout=600))
+        # Generous timeouts (in _template_for): on a loaded 2-core machine seeding took 180 s.
+        template, seed = _template_for(env, extra_env or {})
+        _copy_database(template, env)
+        system.seed = json.loads(json.dumps(seed))  # a test may change its copy
         # Ports of the shared services (anything but web's PORT) are chosen once for all.
         for command in procfile().values():
             for name, _default in PORT_VARIABLE.findall(command):

@@ -190,7 +190,7 @@ def expert_joins(story: Story):
     page.wait_for_selector("text=Profile saved", timeout=WAIT_MS)
     page.select_option("select[name=specialization]", "law.contracts")
     page.fill("input[name=years]", "9")
-    page.click("form[action='/expert/profile/specializations/'] button[type=submit]")
+    page.click("form:has(input[name=section][value=specialization]) button[type=submit]")
     page.wait_for_load_state()
     page.click("summary:has-text('Exact times')")  # the grid's text twin, for exact minutes
     for day in range(7):
