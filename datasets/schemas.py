@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from marketplace.schema_types import Line
+from marketplace.schema_types import Instant, Line
 
 FORMATS = ("sft", "dpo", "rubric", "raw")
 FILTER_STATUSES = ("completed", "disputed")
@@ -22,10 +22,10 @@ class _Strict(BaseModel):
 
 
 class ExportFiltersIn(_Strict):
-    completed_after: AwareDatetime | None = Field(
+    completed_after: Instant | None = Field(
         default=None, description="Only requests completed at or after this time."
     )
-    completed_before: AwareDatetime | None = Field(
+    completed_before: Instant | None = Field(
         default=None, description="Only requests completed before this time."
     )
     specialization: Line | None = Field(
@@ -46,6 +46,7 @@ class ExportFiltersIn(_Strict):
     )
     agreement_min: float | None = Field(
         default=None,
+        strict=True,  # a number, not `false`
         ge=0,
         le=1,
         description="Only requests whose agreement is at least this (one reviewer has none: "
@@ -57,7 +58,9 @@ class ExportFiltersIn(_Strict):
         after, before = self.completed_after, self.completed_before
         if after is not None and before is not None and before <= after:
             raise PydanticCustomError(
-                "period", "completed_before must be later than completed_after."
+                "period",
+                "must be later than completed_after.",
+                {"json_path": ".completed_before"},
             )
         return self
 

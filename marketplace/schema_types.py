@@ -9,9 +9,11 @@ to the field's path."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from marketplace.textnorm import TextRefused, json_clean, text_clean
@@ -52,3 +54,30 @@ Text = Annotated[str, _text_validator(multiline=True)]
 JsonValue = Annotated[Any, BeforeValidator(_json_clean)]
 # A JSON object (metadata).
 JsonObject = Annotated[dict[str, Any], BeforeValidator(_json_clean)]
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: Any) -> Any:
+    # Only a YYYY-MM-DD string is a day: pydantic alone would also read 0 as 1 January 1970.
+    if value is None or isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
+        raise PydanticCustomError("date", "must be a day as YYYY-MM-DD.")
+    return value
+
+
+def _iso_instant(value: Any) -> Any:
+    # Only an ISO 8601 string is a time (as the document's `format: date-time` says), not 0.
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime", "must be an ISO 8601 time with its offset.")
+    return value
+
+
+# A day, `YYYY-MM-DD`.
+Day = Annotated[date, BeforeValidator(_iso_day)]
+# A moment with its UTC offset, as an ISO 8601 string.
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]

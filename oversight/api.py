@@ -35,7 +35,7 @@ class PolicyIn(_Strict):
     name: Line = Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     rules: Rules
     note: Line = Field(default="", max_length=500)
-    is_default: bool = False
+    is_default: bool = Field(default=False, strict=True)
 
     model_config = ConfigDict(
         extra="forbid",
@@ -51,7 +51,7 @@ class PolicyVersionIn(_Strict):
 
 
 class OversightSettingsIn(_Strict):
-    auto_approved_webhook: bool
+    auto_approved_webhook: bool = Field(strict=True)
 
 
 class PolicyVersionOut(BaseModel):
@@ -77,7 +77,7 @@ class PolicyListOut(BaseModel):
 
 
 class OversightSettingsOut(BaseModel):
-    auto_approved_webhook: bool
+    auto_approved_webhook: bool = Field(strict=True)
 
 
 def _writer(request: HttpRequest) -> dict[str, Any]:

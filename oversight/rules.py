@@ -23,7 +23,8 @@ RULES_MAX = 50
 META_CONDITIONS_MAX = 20
 OUTCOMES = ("review", "sample", "auto_approve")
 
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+# strict: a number, never `false` read as 0.
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 
 
 class _Strict(BaseModel):
@@ -73,10 +74,12 @@ class When(_Strict):
 class ReviewParams(_Strict):
     """What a review decided by this rule asks for, instead of the request's own values."""
 
-    reviewers: int | None = Field(default=None, ge=1, le=5)
-    max_hours: float | None = Field(default=None, ge=0.25, le=40, allow_inf_nan=False)
-    max_hourly_rate_cents: int | None = Field(default=None, ge=1, le=10_000_000)
-    deadline_hours: float | None = Field(default=None, gt=0, le=24 * 365, allow_inf_nan=False)
+    reviewers: int | None = Field(default=None, ge=1, le=5, strict=True)
+    max_hours: float | None = Field(default=None, ge=0.25, le=40, allow_inf_nan=False, strict=True)
+    max_hourly_rate_cents: int | None = Field(default=None, ge=1, le=10_000_000, strict=True)
+    deadline_hours: float | None = Field(
+        default=None, gt=0, le=24 * 365, allow_inf_nan=False, strict=True
+    )
 
 
 class Rule(_Strict):

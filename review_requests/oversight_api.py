@@ -5,17 +5,15 @@ here because the figures read review requests, which `oversight` does not import
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
-from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marketplace.api import ApiError, company_auth, errors
+from marketplace.schema_types import Day
 from oversight.rules import Rules
 from oversight.selectors import policy_get_for_organization
 from review_requests.oversight_selectors import figures_to_api, oversight_figures
@@ -26,21 +24,6 @@ router = Router(tags=["oversight"])
 STATS_DEFAULT_DAYS = 12 * 7
 SIMULATE_DEFAULT_DAYS = 30
 MAX_PERIOD_DAYS = 366
-
-
-ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_day(value: Any) -> Any:
-    """Only a YYYY-MM-DD string is a day (pydantic alone would also read 0 as 1 January 1970)."""
-    if value is None or isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
-        raise PydanticCustomError("date", "must be a day as YYYY-MM-DD.")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 class Period(BaseModel):

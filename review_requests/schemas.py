@@ -282,6 +282,7 @@ class ReviewRequestIn(_Strict):
     )
     confidence: float | None = Field(
         default=None,
+        strict=True,  # a number, not `false`
         ge=0,
         le=1,
         allow_inf_nan=False,

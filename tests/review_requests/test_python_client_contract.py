@@ -72,7 +72,7 @@ MODELS: dict[str, type] = {
     "EntryOut": models.EvidenceEntry,
 }
 # Query-parameter schemas: keywords or methods of the client, not models (tests below).
-QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period"}
+QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period", "ExportListFilters"}
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
 ITEM = {

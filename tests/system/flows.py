@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -170,12 +171,39 @@ def is_event(kind: str) -> Callable[[dict[str, Any]], bool]:
 
 @contextlib.contextmanager
 def paused(system: System, name: str):
-    """SIGSTOP one process group (it claims nothing meanwhile), SIGCONT on the way out."""
-    os.killpg(system.processes[name].pid, signal.SIGSTOP)
+    """SIGSTOP one process group (it claims nothing meanwhile), SIGCONT on the way out.
+
+    On SQLite a process stopped inside a write transaction would hold the database's one write
+    lock for as long as it is stopped (every other process's write then waits, and the test
+    reads that as a hang): it is let go and stopped again until the lock is free."""
+    pid = system.processes[name].pid
+    for _attempt in range(50):
+        os.killpg(pid, signal.SIGSTOP)
+        if _sqlite_write_lock_free(system):
+            break
+        os.killpg(pid, signal.SIGCONT)
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"{name} kept SQLite's write lock through 50 tries")
     try:
         yield
     finally:
         os.killpg(system.processes[name].pid, signal.SIGCONT)
+
+
+def _sqlite_write_lock_free(system: System) -> bool:
+    path = system.env.get("SQLITE_PATH")
+    if not path:
+        return True  # PostgreSQL: a stopped process's row locks do not block other inserts
+    db = sqlite3.connect(path, timeout=1, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        db.close()
 
 
 def shell(system: System, code: str) -> str:

@@ -38,6 +38,8 @@ RULES_BEYOND_JSON_SCHEMA = {
     "content.language",  # only for code
     "title",  # not blank
     "from",  # on or before `to`, at most 366 days apart
+    "filters.completed_before",  # later than completed_after
+    "rules",  # audit_rate only with outcome sample; no review parameters for auto_approve
 }
 # What every text field refuses (marketplace/textnorm.py, API.md's text rules): a JSON Schema
 # string cannot say "no control characters, no lone surrogates, in NFC" without a pattern on
