@@ -122,23 +122,29 @@ def _comparison_winner(content: dict, comparison: dict) -> dict | None:
 
 def sft_lines(row: dict[str, Any]) -> Iterator[Line]:
     """One line per request with a good answer: the corrected output (`source: corrected`), the
-    AI output when approved (`approved`), or a comparison's consensus winner (`comparison`).
-    Rejected outputs and tied comparisons give none."""
+    AI output when approved (`approved`), or a comparison's consensus winner (`comparison`);
+    and one more per reviewer's rewrite of a comparison (`rewrite`: the ideal answer an expert
+    wrote). Rejected outputs and tied comparisons without a rewrite give none."""
     result, content = row["result"] or {}, row["content"] or {}
     verdict = result.get("verdict")
     if _is_comparison(content):
-        winner = _comparison_winner(content, result.get("comparison") or {})
-        if winner is None:
-            return
-        completion, source, model = body_text(winner.get("body")), "comparison", winner.get("model")
+        comparison = result.get("comparison") or {}
+        winner = _comparison_winner(content, comparison)
+        if winner is not None:
+            yield _sft(row, body_text(winner.get("body")), "comparison", winner.get("model"))
+        for review in comparison.get("reviews") or []:
+            if review.get("rewrite"):
+                line_id = f"{row['id']}:sft:rewrite:{review['assignment_id']}"
+                yield _sft(row, review["rewrite"], "rewrite", "", line_id=line_id)
     elif verdict == "approved":
-        completion, source, model = body_text(content.get("body")), "approved", row["model_name"]
+        yield _sft(row, body_text(content.get("body")), "approved", row["model_name"])
     elif verdict == "corrected" and result.get("corrected_output"):
-        completion, source, model = result["corrected_output"], "corrected", ""
-    else:
-        return
-    yield {
-        "id": f"{row['id']}:sft",
+        yield _sft(row, result["corrected_output"], "corrected", "")
+
+
+def _sft(row: dict[str, Any], completion: str, source: str, model, *, line_id="") -> Line:
+    return {
+        "id": line_id or f"{row['id']}:sft",
         "prompt": row["prompt"] or "",
         "completion": completion,
         "source": source,

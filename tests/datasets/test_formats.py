@@ -79,6 +79,12 @@ def comparison_result(ranking, scores, criteria, tie=False) -> dict:
     }
 
 
+def _with_rewrites(result: dict, rewrite: str) -> dict:
+    for each in result["comparison"]["reviews"]:
+        each["rewrite"] = rewrite
+    return result
+
+
 BASE = {"review_request_id": "rr1", "specialization": "medicine.radiology"}
 
 SFT_CASES = [
@@ -142,6 +148,52 @@ SFT_CASES = [
                 "completion": "answer b",
                 "source": "comparison",
                 "model": "model-b",
+                **BASE,
+            }
+        ],
+    ),
+    (
+        "comparison: the winner, then each reviewer's rewrite",
+        request_row(
+            content=comparison_content("a", "b"),
+            result=_with_rewrites(
+                comparison_result(["b", "a"], {"a": 0.3, "b": 0.7}, {}), "The ideal answer."
+            ),
+        ),
+        [
+            {
+                "id": "rr1:sft",
+                "prompt": "Summarize.",
+                "completion": "answer b",
+                "source": "comparison",
+                "model": "model-b",
+                **BASE,
+            },
+            {
+                "id": "rr1:sft:rewrite:as1",
+                "prompt": "Summarize.",
+                "completion": "The ideal answer.",
+                "source": "rewrite",
+                "model": "",
+                **BASE,
+            },
+        ],
+    ),
+    (
+        "comparison tie with a rewrite: the rewrite only",
+        request_row(
+            content=comparison_content("a", "b"),
+            result=_with_rewrites(
+                comparison_result(["a", "b"], {"a": 0.5, "b": 0.5}, {}, tie=True), "Better."
+            ),
+        ),
+        [
+            {
+                "id": "rr1:sft:rewrite:as1",
+                "prompt": "Summarize.",
+                "completion": "Better.",
+                "source": "rewrite",
+                "model": "",
                 **BASE,
             }
         ],
