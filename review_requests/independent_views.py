@@ -137,8 +137,10 @@ def _agreement_rows(report: dict) -> dict:
 @require_GET
 def company_agreement(request: HttpRequest) -> HttpResponse:
     policies = {p.name: p for p in policy_list(organization=request.organization)}
+    today = timezone.now().date()
     form = AgreementFilterForm(
         request.GET or None,
+        initial={"from_day": today - timedelta(days=AGREEMENT_DAYS - 1), "to_day": today},
         specializations=[(s.slug, f"{s.name} ({s.slug})") for s in specialization_list()],
         policies=list(policies),
     )
