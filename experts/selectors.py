@@ -40,12 +40,17 @@ __all__ = [
     "expert_standing",
     "expert_standings",
     "experts_available_by_top_level",
+    "specialization_exists",
     "specialization_list",
 ]
 
 
 def specialization_list() -> list[Specialization]:
     return list(Specialization.objects.select_related("parent").order_by("slug"))
+
+
+def specialization_exists(*, slug: str) -> bool:
+    return Specialization.objects.filter(slug=slug).exists()
 
 
 def specialization_descendant_q(slug: str, prefix: str = "") -> Q:

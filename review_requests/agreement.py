@@ -186,3 +186,22 @@ def expert_pair_alpha(
     return alpha(
         [[a for a, _ in pairs], [b for _, b in pairs]], level=level, value_domain=value_domain
     )
+
+
+# Krippendorff's (2004) rule of thumb for reliability over many units: rely on data with alpha at
+# or above .800, draw tentative conclusions only from .667 up.
+RELIABLE = 0.8
+TENTATIVE = 0.667
+
+
+def alpha_reading(value: float | None) -> str:
+    """What an alpha over many units says, in words for the pages."""
+    if value is None:
+        return "not enough reviews to compare"
+    if value >= RELIABLE:
+        return "reliable agreement"
+    if value >= TENTATIVE:
+        return "tentative agreement"
+    if value > 0:
+        return "weak agreement"
+    return "no better than chance"

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.permissions import company_required, expert_required
 from review_requests import golden
+from review_requests.agreement_selectors import expert_agreement_recent
 from review_requests.services import Refused
 
 
@@ -37,6 +38,7 @@ def expert_qualifications(request: HttpRequest) -> HttpResponse:
             "profile": profile,
             "tests": golden.qualifications_for_expert(expert=profile) if profile else [],
             "standings": expert_standings(expert=profile) if profile else [],
+            "agreement": expert_agreement_recent(expert_id=profile.pk) if profile else None,
         },
     )
 

@@ -106,7 +106,8 @@ urlpatterns += [
     ),
 ]
 
-# Independent reviews: the company's adjudication setting (independent-reviews.md).
+# Independent reviews: the company's adjudication setting and its reviewers' agreement
+# (independent-reviews.md).
 from review_requests import independent_views  # noqa: E402
 
 urlpatterns += [
@@ -115,4 +116,5 @@ urlpatterns += [
         independent_views.review_settings,
         name="company_review_settings",
     ),
+    path("company/agreement/", independent_views.company_agreement, name="company_agreement"),
 ]

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from experts.selectors import expert_profile_for_user
 from inloop_site.console import audit_diff, forms, selectors
 from inloop_site.console import services as console_services
 from marketplace import charts
@@ -24,6 +25,7 @@ from marketplace import services as core_services
 from marketplace.models import AuditLog, Organization, User
 from marketplace.permissions import operator_required
 from marketplace.services import audit_record
+from review_requests.agreement_selectors import expert_agreement_recent
 from review_requests.models import Assignment
 
 PAGE_SIZE = 50
@@ -148,12 +150,14 @@ def users(request):
 def user_detail(request, pk: int):
     person = get_object_or_404(User, pk=pk)
     membership = person.memberships.select_related("organization").first()
+    profile = expert_profile_for_user(user=person)
     return render(
         request,
         "console/user_detail.html",
         {
             "person": person,
             "membership": membership,
+            "agreement": expert_agreement_recent(expert_id=profile.pk) if profile else None,
             "form": forms.SuspendForm(),
             "recent_audit": AuditLog.objects.filter(object_type="user", object_id=str(person.pk))[
                 :20

@@ -80,6 +80,7 @@ PAGES: dict[str, list[str]] = {
         "/company/oversight/{policy}/",
         "/company/oversight/{policy}/simulate/",
         "/company/review-settings/",
+        "/company/agreement/",
         "/company/datasets/",
         "/workspace/{assignment}/",
         "/notifications/",

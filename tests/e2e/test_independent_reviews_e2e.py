@@ -2,7 +2,9 @@
 independent reviews disagreed and went to an adjudicator: the adjudication (who, verdict,
 summary) and the agreement per criterion (Krippendorff's alpha per verdict and rubric score)
 are shown, every review is listed, nothing scrolls sideways; and the review settings page, where
-an owner turns adjudication on."""
+an owner turns adjudication on; and the agreement over requests: the company's agreement page
+(figures, then an empty period's empty state) and an expert's own agreement by month on their
+qualifications page."""
 
 from __future__ import annotations
 
@@ -123,6 +125,96 @@ def test_adjudicated_result_and_agreement_at_phone_and_desktop_width(live_server
             width_px = page.evaluate("() => document.scrollingElement.scrollWidth")
             assert width_px <= width, width_px
             page.screenshot(path=str(SHOTS / f"review-settings-{width}.png"), full_page=True)
+            assert errors == []
+        finally:
+            context.close()
+
+
+# Two seeded experts review the request independently and disagree, stored as the workspace's
+# submit stores it. Run by `manage.py shell` with `request_id` and `emails` defined before it.
+REVIEW_TWICE = r"""
+from django.utils import timezone
+from experts.models import ExpertProfile
+from review_requests.models import Assignment, Review, ReviewRequest
+
+rr = ReviewRequest.objects.get(pk=request_id)
+now = timezone.now()
+for email, verdict, score in zip(emails, ["approved", "rejected"], [5, 2]):
+    assignment = Assignment.objects.create(
+        review_request=rr, expert=ExpertProfile.objects.get(user__email=email), rate_cents=12000,
+        max_seconds=3600, status="submitted", billed_seconds=600, accepted_at=now,
+        submitted_at=now,
+    )
+    Review.objects.create(assignment=assignment, verdict=verdict, summary="Checked.",
+                          scores={"correctness": score}, submitted_at=now)
+ReviewRequest.objects.filter(pk=rr.pk).update(status="completed", completed_at=now)
+"""
+
+
+def _fits(page, width: int) -> None:
+    width_px = page.evaluate("() => document.scrollingElement.scrollWidth")
+    assert width_px <= width, width_px
+
+
+def test_agreement_pages_at_phone_and_desktop_width(live_server_daphne, browser):
+    server = live_server_daphne
+    on_call = next(e for e in server.seed["experts"] if e["always_available"])
+    reviewers = [on_call, next(e for e in server.seed["experts"] if e is not on_call)]
+    created = server.api(
+        "POST",
+        "/api/v1/review-requests",
+        {
+            "title": "agreement check",
+            "specialization": on_call["specializations"][0],
+            "content": {"type": "text", "body": "Take 200 mg once a day."},
+            "rubric": RUBRIC[:1],
+            "reviewers": 2,
+            "max_hours": 1,
+        },
+    )
+    emails = [e["email"] for e in reviewers]
+    script = f"request_id = {created['id']!r}\nemails = {emails!r}\n" + REVIEW_TWICE
+    _manage(_env(server.db_path), "shell", "-c", script)
+    SHOTS.mkdir(exist_ok=True)
+    member = server.seed["company"]["members"][0]
+    errors: list[str] = []
+    for width in (390, 1280):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        try:
+            page = login(context, server.url, member["email"], member["password"])
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"{server.url}/company/review-settings/")
+            page.get_by_role("link", name="Reviewer agreement").click()
+            page.wait_for_load_state("networkidle")
+            assert page.locator("h1").inner_text() == "Reviewer agreement"
+            overall = page.locator("#agreement-all")
+            overall.wait_for(state="visible", timeout=WAIT_MS)
+            assert "compared" in overall.locator("h2").inner_text()
+            assert "Verdict" in overall.locator("[data-agreement=verdict]").inner_text()
+            assert overall.locator('[data-agreement="scores.correctness"]').is_visible()
+            assert page.locator("#agreement-by-month tbody tr").count() >= 12
+            _fits(page, width)
+            page.screenshot(path=str(SHOTS / f"agreement-{width}.png"), full_page=True)
+
+            page.get_by_label("From", exact=True).fill("2020-01-01")
+            page.get_by_label("To", exact=True).fill("2020-01-31")
+            page.get_by_role("button", name="Show", exact=True).click()
+            page.wait_for_load_state("networkidle")
+            assert "from_day=2020-01-01" in page.url
+            assert "No request has two reviews yet" in page.locator(".empty-state").inner_text()
+            _fits(page, width)
+            context.close()
+
+            context = browser.new_context(viewport={"width": width, "height": 900})
+            page = login(context, server.url, on_call["email"], on_call["password"])
+            page.goto(f"{server.url}/expert/qualifications/")
+            page.wait_for_load_state("networkidle")
+            own = page.locator("#expert-agreement")
+            assert "Your agreement with co-reviewers" in own.locator("h2").inner_text()
+            assert "comparison" in own.locator("[data-expert-agreement]").inner_text()
+            assert own.locator("tbody tr").count() >= 1
+            _fits(page, width)
+            page.screenshot(path=str(SHOTS / f"expert-agreement-{width}.png"), full_page=True)
             assert errors == []
         finally:
             context.close()

@@ -247,6 +247,8 @@ DOORS: dict[str, Door] = {
     # organization, so another company's is a 404 (tests/oversight/test_policies_api.py).
     # independent reviews: the adjudication threshold (owners and admins change it)
     "company_review_settings": company(),
+    "company_agreement": company(),
+    "api:agreement_figures": COMPANY_API,
     "api:policy_list": COMPANY_API,
     "api:policy_create": COMPANY_API,
     "api:policy_get": Door("company_api", owned_by="company"),

@@ -70,9 +70,12 @@ MODELS: dict[str, type] = {
     "SimulationOut": models.Simulation,
     "EvidenceOut": models.Evidence,
     "EntryOut": models.EvidenceEntry,
+    "AgreementOut": models.Agreement,
+    "SpecializationAgreementOut": models.SpecializationAgreement,
+    "MonthAgreementOut": models.MonthAgreement,
 }
 # Query-parameter schemas: keywords or methods of the client, not models (tests below).
-QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period", "ExportListFilters"}
+QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period", "AgreementQuery", "ExportListFilters"}
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
 ITEM = {
@@ -117,6 +120,7 @@ OPERATIONS = {
     ("get", "/api/v1/review-requests/{review_request_id}/evidence"): lambda c: (
         c.review_requests.evidence("x")
     ),
+    ("get", "/api/v1/agreement"): lambda c: c.agreement(),
 }
 EVIDENCE = {
     "schema_name": "inloop.evidence.export",

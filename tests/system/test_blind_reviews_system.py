@@ -133,3 +133,54 @@ def two_reviewers_request_id(system, assignment_id: str) -> str:
         "from review_requests.models import Assignment; "
         f"print(Assignment.objects.get(pk={assignment_id!r}).review_request_id)",
     )
+
+
+def test_agreement_over_requests_counts_what_the_reviewers_submitted(system, two_reviewers):
+    """Two experts review one more request in their workspaces and disagree: the company's
+    GET /api/v1/agreement (by key and by session) and its agreement page count it, and each
+    expert's qualifications page shows the comparison."""
+    experts, company = two_reviewers["experts"], two_reviewers["company"]
+    query = {"specialization": "software"}
+    with system.api() as client:
+        before = client.get("/api/v1/agreement", params=query).json()
+    created = create_request(
+        system,
+        specialization="software",
+        reviewers=2,
+        rubric=[{"key": "accuracy", "label": "Accuracy", "scale": 5}],
+    )
+    paths = []
+    for client in experts:
+        response = accept(system, client, wait_offer(system, client, created["id"])["id"])
+        assert response.status_code == 200, response.text
+        paths.append(f"/ws/assignments/{response.json()['assignment_id']}/")
+
+    async def review(client, path, verdict, score):
+        async with connect(system, path, client) as socket:
+            assert (await recv_json(socket))["type"] == "snapshot"
+            draft = {"type": "draft.update", "verdict": verdict, "summary": "Checked.",
+                     "scores": {"accuracy": score}}  # fmt: skip
+            await socket.send(json.dumps(draft))
+            await recv_until(socket, is_event("draft.updated"))
+            await socket.send(json.dumps({"type": "submit"}))
+            await recv_until(socket, is_event("submitted"))
+
+    run(review(experts[0], paths[0], "approved", 5))
+    run(review(experts[1], paths[1], "rejected", 2))
+    with system.api() as client:
+        response = client.get("/api/v1/agreement", params=query)
+    assert response.status_code == 200, response.text
+    after = response.json()
+    assert after["requests"] == before["requests"] + 1
+    assert after["specialization"] == "software" and "accuracy" in after["scores"]
+    month = after["by_month"][-1]
+    assert month["requests"] == before["by_month"][-1]["requests"] + 1
+    by_session = company.get("/api/v1/agreement", params=query)
+    assert by_session.status_code == 200 and by_session.json() == after
+    page = company.get("/company/agreement/", params=query)
+    assert page.status_code == 200
+    assert f"{after['requests']} request" in page.text and "No request has two" not in page.text
+    for client in experts:
+        own = client.get("/expert/qualifications/")
+        assert own.status_code == 200 and "Your agreement with co-reviewers" in own.text
+        assert "comparison" in own.text

@@ -14,6 +14,7 @@ from inloop._base import (
     BATCH_SIZE,
     DEFAULT_TIMEOUT,
     IDEMPOTENCY_HEADER,
+    agreement_params,
     batch_key,
     chunks,
     client_headers,
@@ -31,6 +32,7 @@ from inloop._progress import ProgressBar
 from inloop._retry import RetryPolicy
 from inloop.errors import InloopAPIError, InloopConflict, InloopWaitTimeout, error_from_response
 from inloop.models import (
+    Agreement,
     Balance,
     Evidence,
     OversightSettings,
@@ -87,6 +89,21 @@ class AsyncInloop:
     async def specializations(self) -> list[Specialization]:
         data = await self.request("GET", "/specializations")
         return SpecializationList.model_validate(data).data
+
+    async def agreement(
+        self,
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        specialization: str | None = None,
+        policy: str | None = None,
+    ) -> Agreement:
+        """Krippendorff's alpha of the reviewers' verdicts and scores over the organization's
+        requests with two or more independent reviews created in the days `first`..`last` (UTC;
+        default the last 365), in `specialization` or below it, routed by `policy`: in all, per
+        specialization and per month."""
+        params = agreement_params(first, last, specialization, policy)
+        return Agreement.model_validate(await self.request("GET", "/agreement", params=params))
 
     async def oversight_settings(self) -> OversightSettings:
         return OversightSettings.model_validate(await self.request("GET", "/oversight-settings"))

@@ -112,3 +112,14 @@ def period(first: date | None, last: date | None) -> dict[str, str]:
 
 def policy_path(name: str) -> str:
     return "/oversight-policies/" + quote(name, safe="")
+
+
+def agreement_params(
+    first: date | None, last: date | None, specialization: str | None, policy: str | None
+) -> dict[str, str]:
+    """`GET /agreement`'s query: the period's days and the filters, only those given."""
+    params = period(first, last)
+    params.update(
+        {k: v for k, v in {"specialization": specialization, "policy": policy}.items() if v}
+    )
+    return params

@@ -15,6 +15,7 @@ from inloop._base import (
     BATCH_SIZE,
     DEFAULT_TIMEOUT,
     IDEMPOTENCY_HEADER,
+    agreement_params,
     batch_key,
     chunks,
     client_headers,
@@ -39,6 +40,7 @@ from inloop.errors import (
     error_from_response,
 )
 from inloop.models import (
+    Agreement,
     Balance,
     Evidence,
     Export,
@@ -108,6 +110,21 @@ class Inloop:
 
     def specializations(self) -> list[Specialization]:
         return SpecializationList.model_validate(self.request("GET", "/specializations")).data
+
+    def agreement(
+        self,
+        *,
+        first: date | None = None,
+        last: date | None = None,
+        specialization: str | None = None,
+        policy: str | None = None,
+    ) -> Agreement:
+        """Krippendorff's alpha of the reviewers' verdicts and scores over the organization's
+        requests with two or more independent reviews created in the days `first`..`last` (UTC;
+        default the last 365), in `specialization` or below it, routed by `policy`: in all, per
+        specialization and per month."""
+        params = agreement_params(first, last, specialization, policy)
+        return Agreement.model_validate(self.request("GET", "/agreement", params=params))
 
     def oversight_settings(self) -> OversightSettings:
         return OversightSettings.model_validate(self.request("GET", "/oversight-settings"))

@@ -434,6 +434,38 @@ class Simulation(_Response):
     miss_rate_all_reviewed: Share
 
 
+# Agreement over requests (docs/contract/independent-reviews.md) ---------------------------
+
+
+class SpecializationAgreement(_Response):
+    specialization: str
+    requests: int
+    verdict: float | None
+
+
+class MonthAgreement(_Response):
+    month: str
+    requests: int
+    verdict: float | None
+
+
+class Agreement(_Response):
+    """`GET /agreement`: Krippendorff's alpha over the requests with two or more independent
+    reviews, in all (verdict, each score key), per specialization and per month."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+    specialization: str | None
+    policy: str | None
+    requests: int
+    verdict: float | None
+    scores: dict[str, float | None]
+    by_specialization: list[SpecializationAgreement]
+    by_month: list[MonthAgreement]
+
+
 class ExportProgress(_Response):
     rows_done: int
     rows_total: int | None
