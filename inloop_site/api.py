@@ -9,6 +9,7 @@ from experts.api import router as experts_router
 from marketplace.api import api
 from oversight.api import router as oversight_router
 from review_requests.api import router as review_requests_router
+from review_requests.golden_api import router as golden_router
 from review_requests.oversight_api import router as oversight_figures_router
 
 api.add_router("", experts_router)
@@ -20,5 +21,6 @@ api.add_router("", oversight_router)
 # read review requests, which oversight does not import.
 api.add_router("", oversight_figures_router)
 api.add_router("", datasets_router)
+api.add_router("", golden_router)
 
 __all__ = ["api"]

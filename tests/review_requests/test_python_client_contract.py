@@ -70,9 +70,12 @@ MODELS: dict[str, type] = {
     "SimulationOut": models.Simulation,
     "EvidenceOut": models.Evidence,
     "EntryOut": models.EvidenceEntry,
+    "GoldenItemOut": models.GoldenItem,
+    "GoldenItemListOut": models.GoldenItemPage,
+    "GoldenMarkIn": models.GoldenMark,
 }
 # Query-parameter schemas: keywords or methods of the client, not models (tests below).
-QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period"}
+QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period", "ExportListFilters", "GoldenItemFilters"}
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
 ITEM = {
@@ -116,6 +119,10 @@ OPERATIONS = {
     ("get", "/api/v1/exports/{export_id}/download"): lambda c: c.exports.download("x", os.devnull),
     ("get", "/api/v1/review-requests/{review_request_id}/evidence"): lambda c: (
         c.review_requests.evidence("x")
+    ),
+    ("get", "/api/v1/golden-items"): lambda c: next(iter(c.golden_items.list())),
+    ("post", "/api/v1/review-requests/{review_request_id}/golden"): lambda c: (
+        c.review_requests.mark_golden("x")
     ),
 }
 EVIDENCE = {
@@ -192,6 +199,14 @@ def test_the_list_filters_are_the_list_methods_keywords(document):
     filters = document["components"]["schemas"]["ListFilters"]["properties"]
     with inloop.Inloop(api_key="k", base_url="http://t") as client:
         hints = typing.get_type_hints(type(client.review_requests).list)
+    assert set(filters) == set(hints) - {"return"}
+    assert filters["limit"]["maximum"] == 100  # the client's default page size
+
+
+def test_the_golden_items_filters_are_the_list_methods_keywords(document):
+    filters = document["components"]["schemas"]["GoldenItemFilters"]["properties"]
+    with inloop.Inloop(api_key="k", base_url="http://t") as client:
+        hints = typing.get_type_hints(type(client.golden_items).list)
     assert set(filters) == set(hints) - {"return"}
     assert filters["limit"]["maximum"] == 100  # the client's default page size
 
