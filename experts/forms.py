@@ -161,6 +161,17 @@ class CredentialRejectForm(forms.Form):
     )
 
 
+class PauseLiftForm(forms.Form):
+    """An operator's reason for lifting an expert's pause (one form per paused standing on the
+    console page: `auto_id` keeps their ids apart)."""
+
+    reason = TextField(
+        label="Why lift the pause (the expert reads it)",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class DirectoryFilterForm(forms.Form):
     specialization = forms.ChoiceField(label="Specialization", required=False)
     min_rate = forms.IntegerField(label="Rate from ($/h)", required=False, min_value=0)

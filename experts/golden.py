@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from experts.models import (
     QualificationTest,
     SpecializationStanding,
 )
+from experts.signals import expert_supply_changed
 from marketplace.services import audit_record, notify
 from marketplace.transitions import record_initial, transition
 
@@ -113,8 +114,7 @@ def golden_result_record(*, expert_id, item: GoldenItem, correct: bool, attempt_
         standing.suspended_reason = (
             f"Your accuracy on golden items in {item.specialization.name} is "
             f"{accuracy:.0%} over {standing.golden_total} items, below the "
-            f"{accuracy_floor():.0%} floor. Pass the qualification test again to get offers "
-            "in this specialization."
+            f"{accuracy_floor():.0%} floor. {requalify_hint(item.specialization_id)}"
         )[:500]
         fields += ["suspended_at", "suspended_reason"]
         outcome = "suspended"
@@ -122,6 +122,91 @@ def golden_result_record(*, expert_id, item: GoldenItem, correct: bool, attempt_
     if outcome == "suspended":
         _tell(expert_id, "Offers paused in " + item.specialization.name, standing.suspended_reason)
     return outcome
+
+
+def requalify_hint(specialization_id) -> str:
+    """How a paused expert gets offers in the specialization again, as things are configured."""
+    if QualificationTest.objects.filter(
+        specialization_id=specialization_id, items__active=True
+    ).exists():
+        return "Pass the qualification test again to get offers in this specialization."
+    return (
+        "This specialization has no qualification test to take right now: an operator reviews "
+        "paused experts and can lift the pause."
+    )
+
+
+def standing_pause_lift(*, standing_id: int, operator, reason: str) -> SpecializationStanding:
+    """An operator lifts an expert's pause in one specialization, with the reason the expert
+    reads; audit-logged. Accuracy counts afresh from the lift, as from a requalification: kept,
+    the record below the floor would pause them again at their next golden item (the counts
+    before the lift stay in the audit log). Refused when the standing is not paused, so a second
+    submit or a reload of the POST changes nothing. SpecializationStanding.DoesNotExist for an
+    unknown id."""
+    if not getattr(operator, "is_operator", False):
+        raise PermissionDenied("Only operators lift pauses.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the pause is lifted: the expert reads it."})
+    with transaction.atomic(durable=True):
+        standing = (
+            SpecializationStanding.objects.select_for_update()
+            .select_related("specialization", "expert")
+            .get(pk=standing_id)
+        )
+        if standing.suspended_at is None:
+            raise ValidationError(
+                f"{standing.expert} is not paused in {standing.specialization.name} "
+                "(the pause was lifted already, or they requalified).",
+                code="not_paused",
+            )
+        before = {
+            "suspended_at": standing.suspended_at.isoformat(),
+            "suspended_reason": standing.suspended_reason,
+            "golden_correct": standing.golden_correct,
+            "golden_total": standing.golden_total,
+        }
+        standing.suspended_at = None
+        standing.suspended_reason = ""
+        standing.golden_correct = standing.golden_total = 0
+        standing.save(
+            update_fields=[
+                "suspended_at",
+                "suspended_reason",
+                "golden_correct",
+                "golden_total",
+                "updated_at",
+            ]
+        )
+        _pause_lift_record(standing=standing, operator=operator, reason=reason, before=before)
+    return standing
+
+
+def _pause_lift_record(*, standing: SpecializationStanding, operator, reason: str, before) -> None:
+    """The lift's audit row, the expert's notice and the re-match (on commit)."""
+    name = standing.specialization.name
+    audit_record(
+        actor=operator,
+        action="golden.pause_lifted",
+        object_type="specialization_standing",
+        object_id=standing.pk,
+        before=before,
+        after={
+            "expert": str(standing.expert_id),
+            "specialization": standing.specialization.slug,
+            "reason": reason,
+        },
+    )
+    _tell(
+        standing.expert_id,
+        f"Offers in {name} resumed",
+        f"An operator lifted the pause: “{reason}”. Your accuracy on golden items in {name} "
+        "counts afresh from now.",
+    )
+    expert_id = standing.expert_id
+    transaction.on_commit(
+        lambda: expert_supply_changed.send(sender=ExpertProfile, expert_id=expert_id)
+    )
 
 
 def _attempt_result(*, attempt_id, correct: bool) -> str:

@@ -3,14 +3,16 @@ standings, and a company's golden items for its own pool. Views parse, call one 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from experts import golden, selectors
-from experts.forms import GoldenItemForm, QualificationTestForm
-from experts.models import Specialization
+from experts.forms import GoldenItemForm, PauseLiftForm, QualificationTestForm
+from experts.models import Specialization, SpecializationStanding
 from marketplace.permissions import company_required, operator_required
 
 
@@ -32,6 +34,11 @@ def _refused(request, form, page: str):
 
 def _console(request, *, item_form=None, test_form=None, status: int = 200):
     context = selectors.golden_console_overview()
+    context["floor_percent"] = settings.GOLDEN_ACCURACY_FLOOR_PERCENT
+    context["paused"] = [
+        (standing, PauseLiftForm(auto_id=f"lift-{standing.pk}-%s"))
+        for standing in context["paused"]
+    ]
     context["item_form"] = item_form or GoldenItemForm(prefix="item")
     context["test_form"] = test_form or QualificationTestForm(
         prefix="test", item_choices=selectors.golden_platform_item_choices()
@@ -82,6 +89,34 @@ def console_qualification_test_set(request):
         form.add_error(None, _errors(exc))
         return _refused(request, form, "console_golden")
     messages.success(request, f"Qualification test for {specialization.name} saved.")
+    return redirect("console_golden")
+
+
+@operator_required
+@require_POST
+def console_standing_lift(request, pk: int):
+    """Lift an expert's pause in one specialization (with a reason; the page asks to confirm).
+    Post, redirect, get: a second submit or a reload of the POST finds nothing paused and says
+    so, changing nothing."""
+    form = PauseLiftForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, form, "console_golden")
+    try:
+        standing = golden.standing_pause_lift(
+            standing_id=pk, operator=request.user, reason=form.cleaned_data["reason"]
+        )
+    except SpecializationStanding.DoesNotExist as exc:
+        raise Http404("No such standing") from exc
+    except ValidationError as exc:
+        if getattr(exc, "code", None) == "not_paused":
+            messages.info(request, _errors(exc))
+        else:
+            messages.error(request, _errors(exc))
+        return redirect("console_golden")
+    messages.success(
+        request,
+        f"Pause lifted: offers in {standing.specialization.name} reach {standing.expert} again.",
+    )
     return redirect("console_golden")
 
 

@@ -343,7 +343,8 @@ def expert_standings(*, expert) -> list[SpecializationStanding]:
 
 def golden_console_overview() -> dict:
     """The operators' page: every golden item (the platform's and the companies'), every test,
-    and the standings with a qualification, a measured accuracy or a suspension."""
+    the standings with a qualification, a measured accuracy or a suspension, and the paused
+    ones on their own."""
     from experts.models import GoldenItem, QualificationTest
 
     return {
@@ -366,6 +367,12 @@ def golden_console_overview() -> dict:
             )
             .order_by("specialization__slug", "-updated_at")[:500]
         ),
+        # Paused experts, longest paused first: each gets the lift form on the page.
+        "paused": list(
+            SpecializationStanding.objects.select_related("expert__user", "specialization")
+            .filter(suspended_at__isnull=False)
+            .order_by("suspended_at", "pk")[:200]
+        ),
     }
 
 
@@ -377,6 +384,44 @@ def golden_items_for_organization(*, organization) -> list:
         .select_related("specialization")
         .order_by("-created_at")[:200]
     )
+
+
+def golden_items_page(*, organization, after: tuple[datetime, int] | None, limit: int) -> list:
+    """The organization's own golden items, newest first (created_at, then id), after the
+    (created_at, id) a cursor names; `limit` rows at most. One query."""
+    from experts.models import GoldenItem
+
+    qs = (
+        GoldenItem.objects.filter(organization=organization)
+        .select_related("specialization")
+        .order_by("-created_at", "-pk")
+    )
+    if after is not None:
+        created_at, pk = after
+        qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    return list(qs[:limit])
+
+
+def golden_item_to_api(item) -> dict:
+    """A golden item as the API shows it (docs/contract/golden.md); no expected verdict is null
+    (any verdict counts)."""
+    source = item.source_review_request_id
+    return {
+        "id": str(item.pk),
+        "specialization": item.specialization.slug,
+        "title": item.title,
+        "content": item.content,
+        "prompt": item.prompt,
+        "guidelines": item.guidelines,
+        "rubric": item.rubric or [],
+        "max_hours": float(item.max_hours),
+        "expected_verdict": item.expected_verdict or None,
+        "expected_scores": item.expected_scores or {},
+        "tolerance": item.tolerance,
+        "source_review_request_id": str(source) if source is not None else None,
+        "active": item.active,
+        "created_at": item.created_at.isoformat(),
+    }
 
 
 def golden_platform_item_choices() -> list[tuple[str, str]]:

@@ -51,6 +51,11 @@ urlpatterns = [
         golden_views.console_qualification_test_set,
         name="console_qualification_test_set",
     ),
+    path(
+        "console/golden/standings/<int:pk>/lift/",
+        golden_views.console_standing_lift,
+        name="console_standing_lift",
+    ),
     path("company/golden/", golden_views.company_golden, name="company_golden"),
     path("company/golden/items/", golden_views.company_golden_create, name="company_golden_create"),
 ]

@@ -10,6 +10,7 @@ from marketplace.api import api
 from oversight.api import router as oversight_router
 from review_requests.agreement_api import router as agreement_router
 from review_requests.api import router as review_requests_router
+from review_requests.golden_api import router as golden_router
 from review_requests.oversight_api import router as oversight_figures_router
 
 api.add_router("", experts_router)
@@ -22,5 +23,6 @@ api.add_router("", oversight_router)
 api.add_router("", oversight_figures_router)
 api.add_router("", datasets_router)
 api.add_router("", agreement_router)
+api.add_router("", golden_router)
 
 __all__ = ["api"]

@@ -312,6 +312,9 @@ OFFER_EXPIRY_MINUTES = env_int("OFFER_EXPIRY_MINUTES", 15, minimum=1)
 # pass its qualification test again.
 GOLDEN_ACCURACY_FLOOR_PERCENT = env_int("GOLDEN_ACCURACY_FLOOR_PERCENT", 70, minimum=0)
 GOLDEN_MIN_SAMPLE = env_int("GOLDEN_MIN_SAMPLE", 5, minimum=1)
+# A live golden item whose offer expires or is declined goes to another eligible expert, up to
+# this many offers in all; then (or with nobody eligible) it is withdrawn, unpaid.
+GOLDEN_LIVE_OFFERS_MAX = env_int("GOLDEN_LIVE_OFFERS_MAX", 3, minimum=1)
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 DISPUTE_APPROVAL_THRESHOLD_CENTS = env_int("DISPUTE_APPROVAL_THRESHOLD_CENTS", 100_000, minimum=0)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

@@ -6,7 +6,11 @@ The money rule: every golden request belongs to the platform's organization and 
 PlatformHoldGrant of purpose "quality" for its one slot, so the accept's hold, the capture and the
 expert's earning all come from the platform's `platform_quality` account; no company balance is
 ever touched. The grant's unique source_ref ("golden:<request id>"), the hold's unique ref and the
-ledger's unique transaction refs make paying the same golden review twice impossible."""
+ledger's unique transaction refs make paying the same golden review twice impossible.
+
+A live golden item whose offer expires or is declined (or whose expert gives it back) goes, like
+a real request's slot, to one other eligible expert (golden_reoffer_locked): the same request, so
+the same grant pays whoever accepts it, and no company balance is read or touched."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,7 +38,7 @@ from experts.models import (
 )
 from marketplace.transitions import record_initial
 from review_requests.models import Assignment, GoldenRun, Offer, Review, ReviewRequest
-from review_requests.services import Refused, _max_seconds, hold_scope
+from review_requests.services import FILLED_STATUSES, Refused, _max_seconds, hold_scope
 
 # A qualification's offers wait for the expert this long (live golden offers expire like any).
 QUALIFICATION_OFFER_DAYS = 7
@@ -256,7 +260,7 @@ def golden_live_maybe(
     )
     if test is None or test.live_rate <= 0 or draw() >= test.live_rate:
         return None
-    seen = GoldenRun.objects.filter(expert_id=assignment.expert_id).values("item_id")
+    seen = golden_items_seen_by(expert_id=assignment.expert_id)
     item = (
         GoldenItem.objects.filter(specialization_id=review_request.specialization_id, active=True)
         .filter(Q(organization__isnull=True) | Q(organization_id=review_request.organization_id))
@@ -273,6 +277,103 @@ def golden_live_maybe(
     )
     _offer_notify(offer=offer, expert=expert)
     return offer
+
+
+def golden_items_seen_by(*, expert_id):
+    """The items an expert was put to or offered (a re-offer moves a run on to another expert,
+    so its offers remember the ones before): never put to them again."""
+    return (
+        GoldenRun.objects.filter(
+            Q(expert_id=expert_id) | Q(review_request__offers__expert_id=expert_id)
+        )
+        .values("item_id")
+        .distinct()
+    )
+
+
+# A live golden offer that lapsed: one other eligible expert -----------------------------------
+
+
+def golden_reoffer_locked(*, review_request: ReviewRequest, now) -> int:
+    """Inside matching_run's transaction, the request locked: a live golden item with no open
+    offer and no expert on it goes to the best-ranked eligible expert it was never offered to
+    (matching's hard filters: specialization, qualification, suspension, availability, load,
+    the company's blocks), at most settings.GOLDEN_LIVE_OFFERS_MAX offers in all. With nobody
+    left it is withdrawn (cancelled): its grant was never spent, so no money moved. Called
+    again (a second expiry sweep, a replayed decline), the open offer found makes it a no-op.
+    Returns the offers created (0 or 1). A qualification's items stay the expert's own."""
+    run = GoldenRun.objects.select_for_update().filter(review_request=review_request).first()
+    if not _reofferable(review_request=review_request, run=run, now=now):
+        return 0
+    offered = set(review_request.offers.values_list("expert_id", flat=True))
+    offered |= set(review_request.assignments.values_list("expert_id", flat=True))
+    candidate = None
+    if len(offered) < settings.GOLDEN_LIVE_OFFERS_MAX:
+        candidate = _golden_candidate(review_request=review_request, run=run, now=now)
+    if candidate is None:
+        _golden_withdraw(review_request=review_request, offers=len(offered))
+        return 0
+    offer = Offer.objects.create(
+        review_request=review_request,
+        expert_id=candidate.expert_id,
+        rate_cents=candidate.rate_cents,
+        score=candidate.score,
+        # Ranking's own reason, as a real offer shows it: a golden item looks like any offer.
+        reason=candidate.reason[:300],
+        created_at=now,
+        expires_at=now + timedelta(minutes=settings.OFFER_EXPIRY_MINUTES),
+    )
+    run.expert_id = candidate.expert_id
+    run.save(update_fields=["expert"])
+    expert = ExpertProfile.objects.select_related("user").get(pk=candidate.expert_id)
+    _offer_notify(offer=offer, expert=expert)
+    return 1
+
+
+def _reofferable(*, review_request: ReviewRequest, run: GoldenRun | None, now) -> bool:
+    if run is None or run.attempt_id is not None or run.scored_at is not None:
+        return False
+    if review_request.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
+        return False
+    if review_request.assignments.filter(status__in=FILLED_STATUSES).exists():
+        return False
+    return not review_request.offers.filter(status=Offer.Status.OPEN, expires_at__gt=now).exists()
+
+
+def _golden_candidate(*, review_request: ReviewRequest, run: GoldenRun, now):
+    """The best eligible expert who was never put to or offered this item (on any request)."""
+    from experts.selectors import candidates_rank
+
+    seen = set(GoldenRun.objects.filter(item_id=run.item_id).values_list("expert_id", flat=True))
+    seen |= set(
+        Offer.objects.filter(review_request__golden_run__item_id=run.item_id).values_list(
+            "expert_id", flat=True
+        )
+    )
+    found = candidates_rank(
+        specialization_slug=review_request.specialization.slug,
+        max_rate_cents=None,
+        # The company whose live work brought the item: its blocks apply, as to its requests.
+        organization_id=run.for_organization_id or review_request.organization_id,
+        exclude_expert_ids=seen,
+        now=now,
+        deadline=None,
+        limit=1,
+    )
+    return found[0] if found else None
+
+
+def _golden_withdraw(*, review_request: ReviewRequest, offers: int) -> None:
+    from review_requests.services import request_transition
+
+    reason = (
+        f"golden item: offered {offers} times, the most"
+        if offers >= settings.GOLDEN_LIVE_OFFERS_MAX
+        else "golden item: no other eligible expert"
+    )
+    request_transition(
+        review_request=review_request, to=ReviewRequest.Status.CANCELLED, reason=reason
+    )
 
 
 def _offer_notify(*, offer: Offer, expert: ExpertProfile) -> None:
@@ -298,13 +399,17 @@ def golden_item_from_request(
     *, review_request: ReviewRequest, actor, tolerance: float = 0.0
 ) -> GoldenItem:
     """Mark one of the company's completed reviews as a golden item for its own pool: the
-    request's content, the result's verdict and scores as the expected answer. Once per request."""
+    request's content, the result's verdict and scores as the expected answer. Once per request
+    (the unique source_review_request_id settles two at once). Refusals are ValidationErrors
+    with a code: not_completed, no_verdict, already_golden; a bad tolerance names the field."""
     if review_request.is_golden or review_request.status != ReviewRequest.Status.COMPLETED:
-        raise ValidationError("Only a completed review of your own can become a golden item.")
+        raise ValidationError(
+            "Only a completed review of your own can become a golden item.", code="not_completed"
+        )
     result = review_request.result or {}
     verdict = result.get("verdict") or ""
     if verdict not in GoldenItem.Verdict.values:
-        raise ValidationError("This review has no single verdict to expect.")
+        raise ValidationError("This review has no single verdict to expect.", code="no_verdict")
     if not 0 <= tolerance <= 10:  # also refuses NaN
         raise ValidationError({"tolerance": "The tolerance is between 0 and 10 points."})
     scores = {
@@ -314,21 +419,35 @@ def golden_item_from_request(
     }
     with transaction.atomic(durable=True):
         if GoldenItem.objects.filter(source_review_request_id=review_request.pk).exists():
-            raise ValidationError("This review is already a golden item.")
-        item = GoldenItem.objects.create(
-            specialization_id=review_request.specialization_id,
-            organization_id=review_request.organization_id,
-            title=review_request.title,
-            content_type=review_request.content_type,
-            content=review_request.content,
-            prompt=review_request.prompt,
-            guidelines=review_request.guidelines,
-            rubric=review_request.rubric or [],
-            max_hours=Decimal(review_request.max_hours),
-            expected_verdict=verdict,
-            expected_scores=scores,
-            tolerance=tolerance,
-            source_review_request_id=review_request.pk,
-            created_by=actor,
-        )
+            raise _already_golden()
+        try:
+            with transaction.atomic():
+                item = _golden_item_of(review_request, verdict, scores, tolerance, actor)
+        except IntegrityError as exc:  # the same request marked at the same moment elsewhere
+            raise _already_golden() from exc
     return item
+
+
+def _already_golden() -> ValidationError:
+    return ValidationError("This review is already a golden item.", code="already_golden")
+
+
+def _golden_item_of(
+    review_request: ReviewRequest, verdict: str, scores: dict, tolerance: float, actor
+) -> GoldenItem:
+    return GoldenItem.objects.create(
+        specialization_id=review_request.specialization_id,
+        organization_id=review_request.organization_id,
+        title=review_request.title,
+        content_type=review_request.content_type,
+        content=review_request.content,
+        prompt=review_request.prompt,
+        guidelines=review_request.guidelines,
+        rubric=review_request.rubric or [],
+        max_hours=Decimal(review_request.max_hours),
+        expected_verdict=verdict,
+        expected_scores=scores,
+        tolerance=tolerance,
+        source_review_request_id=review_request.pk,
+        created_by=actor,
+    )

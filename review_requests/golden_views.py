@@ -31,14 +31,17 @@ def expert_qualifications(request: HttpRequest) -> HttpResponse:
     from experts.selectors import expert_profile_for_user, expert_standings
 
     profile = expert_profile_for_user(user=request.user)
+    tests = golden.qualifications_for_expert(expert=profile) if profile else []
     return render(
         request,
         "review_requests/expert_qualifications.html",
         {
             "profile": profile,
-            "tests": golden.qualifications_for_expert(expert=profile) if profile else [],
+            "tests": tests,
             "standings": expert_standings(expert=profile) if profile else [],
             "agreement": expert_agreement_recent(expert_id=profile.pk) if profile else None,
+            # Where a paused expert can requalify by taking a test (else an operator lifts it).
+            "testable": {q.test.specialization_id for q in tests},
         },
     )
 

@@ -39,6 +39,11 @@ def matching_run(*, review_request: ReviewRequest) -> int:
     with transaction.atomic():
         rr = _lock_request(review_request.pk)
         now = timezone.now()
+        if rr.is_golden:
+            # Put to one expert at a time; a lapsed live one goes to one other (golden.py).
+            from review_requests.golden import golden_reoffer_locked
+
+            return golden_reoffer_locked(review_request=rr, now=now)
         wanted_slots = _matching_wanted(rr=rr, now=now, fanout=fanout)
         if wanted_slots is None:
             return 0
@@ -71,7 +76,7 @@ def _matching_wanted(*, rr: ReviewRequest, now, fanout: int) -> tuple[int, int, 
     """(open slots, open offers, offers wanted) of a locked request, or None when it wants no
     offer now (not matchable, past its deadline, every slot filled or offered)."""
     if rr.is_golden:
-        return None  # put to one expert only (review_requests.golden), never matched
+        return None  # put to one expert at a time (review_requests.golden), never fanned out
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         return None
     if rr.deadline is not None and rr.deadline <= now:

@@ -506,7 +506,9 @@ class DisputeStatusChange(StatusHistory):
 class GoldenRun(models.Model):
     """A golden item (experts.GoldenItem) put to one expert as a review request: in a
     qualification attempt, or mixed into live work (`attempt` empty). Scored once, when the
-    expert submits (`correct`, `scored_at`)."""
+    expert submits (`correct`, `scored_at`). `expert` is the one it is put to now: a live item
+    whose offer lapsed moves on to another expert (golden.golden_reoffer_locked); the request's
+    offers remember who had it before."""
 
     review_request = models.OneToOneField(
         ReviewRequest, on_delete=models.CASCADE, related_name="golden_run"

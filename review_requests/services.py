@@ -563,6 +563,10 @@ def _offer_accept_refusal(*, offer, rr: ReviewRequest, profile, filled: int, now
             transition(offer, Offer.Status.EXPIRED, reason="expired", responded_at=now)
             expired_after = (offer.expires_at - offer.created_at).total_seconds()
             _responses_record_on_commit([(profile.pk, expired_after)])
+            if rr.is_golden:
+                # The expiry sweep will not see this offer again, and the matching sweep leaves
+                # golden requests out: the re-offer to another expert starts here.
+                matching_enqueue_on_commit([rr.pk])
         return Refused(410, "offer_expired", "This offer has expired.")
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         transition(offer, Offer.Status.WITHDRAWN, reason="request no longer open")

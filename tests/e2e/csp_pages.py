@@ -178,6 +178,7 @@ POST_ONLY = {
     "company_golden_create",
     "company_request_mark_golden",
     "expert_qualification_start",
+    "console_standing_lift",
     "oversight_policy_default",
 }
 NOT_PAGES.update(dict.fromkeys(POST_ONLY, "POST-only action (its form is on a listed page)"))
@@ -210,7 +211,7 @@ def setup(expert_email: str) -> None:
     from django.utils import timezone
 
     from evidence.services import evidence_anchor_daily, evidence_for_completion
-    from experts.models import Credential
+    from experts.models import Credential, Specialization, SpecializationStanding
     from inloop_site.company_oversight.starters import starter_rules
     from marketplace import services
     from marketplace.models import Membership, User
@@ -237,6 +238,16 @@ def setup(expert_email: str) -> None:
         url="https://hooks.example.test/inloop",
         attempts=1,
         gave_up_at=timezone.now(),
+    )
+    # A pause in one specialization: the expert's qualifications page says why and how to get
+    # offers again, the console's golden page offers to lift it.
+    SpecializationStanding.objects.create(
+        expert=expert.expert_profile,
+        specialization=Specialization.objects.get(slug="medicine.radiology"),
+        golden_correct=2,
+        golden_total=10,
+        suspended_at=timezone.now(),
+        suspended_reason="Your accuracy on golden items in Radiology is 20% over 10 items.",
     )
     policy_services.policy_create(
         organization=organization,

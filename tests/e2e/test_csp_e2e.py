@@ -206,3 +206,47 @@ def test_the_card_payment_page_runs_stripe_js_without_a_violation(live_server_st
     page.wait_for_selector("text=was added to your available balance", timeout=WAIT_MS)
     assert len(confirms) == 1
     assert violations.take() == []
+
+
+LIFT_OPERATOR = """
+import json
+from marketplace.services import operator_create, operator_credentials_reset
+user = operator_create(email="lift.operator@inloop.test", password="not-used-1234")
+password, secret = operator_credentials_reset(user=user)
+print(json.dumps({"email": user.email, "password": password, "secret": secret}))
+"""
+
+
+def test_an_operator_lifts_a_pause_after_confirming_it(site, browser):
+    """The console's lift form (csp_pages.setup paused the expert in radiology): the browser asks
+    first (common.js's data-confirm), a cancel sends nothing, an accept posts and lands back on
+    the console with the message; a reload then asks for the page again, never the POST."""
+    out = _manage(_env(site.db_path), "shell", "-c", LIFT_OPERATOR)
+    operator = json.loads(out.strip().splitlines()[-1])
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    violations = Violations(context)
+    page = context.new_page()
+    try:
+        _log_in(page, site.url, operator["email"], operator["password"])
+        page.wait_for_url(re.compile(r".*/accounts/2fa/authenticate/"), timeout=WAIT_MS)
+        page.fill("input[name=code]", totp_now(operator["secret"]))
+        page.click("main form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/(console|dashboard)/.*"), timeout=WAIT_MS)
+        page.goto(site.url + "/console/golden/")
+        form = page.locator("form[action$='/lift/']").first
+        form.get_by_label("Why lift the pause").fill("Two radiology items had a wrong key.")
+        asked: list[str] = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        form.get_by_role("button", name=re.compile("Lift the pause")).click()
+        page.wait_for_timeout(300)
+        assert asked and asked[0].startswith("Lift the pause of"), asked
+        assert page.locator("form[action$='/lift/']").count() >= 1  # nothing was sent
+        page.once("dialog", lambda dialog: dialog.accept())
+        form.get_by_role("button", name=re.compile("Lift the pause")).click()
+        page.wait_for_selector("text=Pause lifted: offers in Radiology", timeout=WAIT_MS)
+        assert page.url.endswith("/console/golden/")
+        page.reload()
+        page.wait_for_selector("text=No expert is paused.", timeout=WAIT_MS)
+        assert violations.take() == []
+    finally:
+        context.close()

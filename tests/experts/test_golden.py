@@ -5,13 +5,14 @@ qualification required only where a test is configured, suspension excludes, acc
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from experts.golden import golden_result_record, golden_review_correct
+from experts.golden import golden_result_record, golden_review_correct, standing_pause_lift
 from experts.matching import ACCURACY_PRIOR, WEIGHTS
 from experts.models import SpecializationStanding
 from experts.selectors import candidates_rank, expert_standing
-from marketplace.models import Notification
+from marketplace.models import AuditLog, Notification
 from tests.factories import GoldenItemFactory, QualificationTestFactory, specialization
 from tests.review_requests.api_offers_support import radiologist
 
@@ -186,3 +187,77 @@ def test_accuracy_weighs_in_the_score_with_a_prior_while_unmeasured():
     assert scores[sharp.pk] - scores[unmeasured.pk] == pytest.approx(
         WEIGHTS["accuracy"] * (1 - ACCURACY_PRIOR)
     )
+
+
+# Lifting a pause (operators) ------------------------------------------------------------------
+
+
+def _paused(expert, **fields) -> SpecializationStanding:
+    values = {
+        "expert": expert,
+        "specialization": specialization(),
+        "qualified_at": timezone.now(),
+        "golden_correct": 2,
+        "golden_total": 10,
+        "suspended_at": timezone.now(),
+        "suspended_reason": "Your accuracy on golden items in Radiology is 20% over 10 items.",
+    }
+    values.update(fields)
+    return SpecializationStanding.objects.create(**values)
+
+
+def test_the_suspension_says_how_to_requalify_as_things_are_configured(settings):
+    settings.GOLDEN_MIN_SAMPLE = 1
+    no_test = radiologist()
+    item = GoldenItemFactory()
+    golden_result_record(expert_id=no_test.pk, item=item, correct=False)
+    reason = SpecializationStanding.objects.get(expert=no_test).suspended_reason
+    assert "no qualification test to take right now" in reason and "operator" in reason
+    QualificationTestFactory(items=[GoldenItemFactory()])
+    with_test = radiologist()
+    golden_result_record(expert_id=with_test.pk, item=item, correct=False)
+    reason = SpecializationStanding.objects.get(expert=with_test).suspended_reason
+    assert "Pass the qualification test again" in reason
+
+
+def test_an_operator_lifts_a_pause_once_with_a_reason_the_expert_reads(
+    operator, django_capture_on_commit_callbacks
+):
+    expert = radiologist()
+    standing = _paused(expert)
+    assert _rank() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        lifted = standing_pause_lift(
+            standing_id=standing.pk, operator=operator, reason="Two items had a wrong key."
+        )
+    assert lifted.suspended_at is None and lifted.suspended_reason == ""
+    standing.refresh_from_db()
+    # Accuracy counts afresh (else the next golden item would pause them again at once).
+    assert (standing.golden_correct, standing.golden_total) == (0, 0)
+    assert standing.qualified_at is not None
+    assert [c.expert_id for c in _rank()] == [expert.pk]
+    [row] = AuditLog.objects.filter(action="golden.pause_lifted")
+    assert (row.actor, row.object_id) == (operator, str(standing.pk))
+    assert row.before["golden_total"] == 10 and row.after["reason"] == "Two items had a wrong key."
+    notice = Notification.objects.get(user=expert.user, title="Offers in Radiology resumed")
+    assert "Two items had a wrong key." in notice.body
+
+    # A second submit (a double click, a reload of the POST): refused, nothing changes.
+    with pytest.raises(ValidationError) as exc:
+        standing_pause_lift(standing_id=standing.pk, operator=operator, reason="again")
+    assert exc.value.code == "not_paused"
+    assert AuditLog.objects.filter(action="golden.pause_lifted").count() == 1
+    assert Notification.objects.filter(user=expert.user, title__contains="resumed").count() == 1
+
+
+def test_a_lift_needs_a_reason_and_an_operator(operator, company_member):
+    standing = _paused(radiologist())
+    with pytest.raises(ValidationError):
+        standing_pause_lift(standing_id=standing.pk, operator=operator, reason="  ")
+    with pytest.raises(PermissionDenied):
+        standing_pause_lift(standing_id=standing.pk, operator=company_member, reason="x")
+    with pytest.raises(SpecializationStanding.DoesNotExist):
+        standing_pause_lift(standing_id=standing.pk + 1000, operator=operator, reason="x")
+    standing.refresh_from_db()
+    assert standing.suspended_at is not None and standing.golden_total == 10
+    assert not AuditLog.objects.filter(action="golden.pause_lifted").exists()

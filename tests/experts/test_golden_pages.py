@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from experts.models import GoldenItem, QualificationTest, SpecializationStanding
+from marketplace.models import AuditLog
 from tests.conftest import give_operator_mfa, login_client
 from tests.factories import GoldenItemFactory, QualificationTestFactory, specialization
 from tests.review_requests.api_offers_support import radiologist
@@ -123,3 +124,72 @@ def test_accuracy_with_its_n_and_the_pause_reason_reach_the_expert_and_companies
     assert "60 %" in page and "(6 of 10)" in page
     profile_page = login_client(company_member).get(f"/company/experts/{profile.pk}/")
     assert "Golden accuracy radiology: 60 % (n=10)" in profile_page.content.decode()
+
+
+def _paused(profile) -> SpecializationStanding:
+    return SpecializationStanding.objects.create(
+        expert=profile,
+        specialization=specialization(),
+        qualified_at=timezone.now(),
+        golden_correct=2,
+        golden_total=10,
+        suspended_at=timezone.now(),
+        suspended_reason="Your accuracy on golden items in Radiology is 20% over 10 items.",
+    )
+
+
+def test_the_operator_lifts_a_pause_after_confirming_and_a_reload_changes_nothing(
+    mfa_operator, expert
+):
+    profile = radiologist(user=expert, display_name="Erin Ray")
+    standing = _paused(profile)
+    client = login_client(mfa_operator)
+    page = client.get("/console/golden/").content.decode()
+    action = f"/console/golden/standings/{standing.pk}/lift/"
+    assert f'action="{action}"' in page
+    assert 'data-confirm="Lift the pause of Erin Ray in Radiology?' in page
+    assert f'id="lift-{standing.pk}-reason"' in page and "20% over 10 items" in page
+
+    response = client.post(action, {"reason": "The item set was wrong."}, follow=True)
+    assert response.redirect_chain == [("/console/golden/", 302)]
+    text = response.content.decode()
+    assert "Pause lifted: offers in Radiology reach Erin Ray again." in text
+    assert "No expert is paused." in text
+    standing.refresh_from_db()
+    assert standing.suspended_at is None
+
+    # The browser resubmits the POST (reload, double click): a message, nothing changed.
+    again = client.post(action, {"reason": "The item set was wrong."}, follow=True)
+    assert again.redirect_chain == [("/console/golden/", 302)]
+    assert "is not paused in Radiology" in again.content.decode()
+    assert AuditLog.objects.filter(action="golden.pause_lifted").count() == 1
+
+
+def test_a_lift_without_a_reason_is_refused_and_changes_nothing(mfa_operator, expert):
+    standing = _paused(radiologist(user=expert))
+    client = login_client(mfa_operator)
+    response = client.post(f"/console/golden/standings/{standing.pk}/lift/", {"reason": ""})
+    assert (response.status_code, response["Location"]) == (302, "/console/golden/")
+    standing.refresh_from_db()
+    assert standing.suspended_at is not None
+    assert client.post("/console/golden/standings/999999/lift/", {"reason": "x"}).status_code == 404
+    assert not AuditLog.objects.filter(action="golden.pause_lifted").exists()
+
+
+def test_a_paused_expert_reads_why_and_how_to_get_offers_again(expert):
+    profile = radiologist(user=expert)
+    _paused(profile)
+    client = login_client(expert)
+    # No test configured: only an operator can lift it, and the page says so.
+    page = client.get("/expert/qualifications/").content.decode()
+    assert "Why offers in Radiology are paused" in page
+    assert "20% over 10 items" in page
+    assert "has no qualification test to take right now" in page
+    assert 'href="#paused-medicine.radiology"' in page
+    # With a test: take it again, right there.
+    QualificationTestFactory(items=[GoldenItemFactory()])
+    page = client.get("/expert/qualifications/").content.decode()
+    assert 'href="#qualification-medicine.radiology"' in page
+    assert "take the Radiology test again" in page
+    dashboard = client.get("/expert/").content.decode()
+    assert "/expert/qualifications/#paused-medicine.radiology" in dashboard

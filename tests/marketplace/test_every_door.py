@@ -21,10 +21,11 @@ from channels.testing import WebsocketCommunicator
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 
 from billing.models import MoneyAction, Payout
 from evidence.services import evidence_for_completion
-from experts.models import QualificationTest
+from experts.models import QualificationTest, SpecializationStanding
 from inloop_site.asgi import application
 from inloop_site.routing import websocket_urlpatterns
 from marketplace import services
@@ -243,6 +244,11 @@ DOORS: dict[str, Door] = {
     ),
     "expert_qualifications": expert(),
     "expert_qualification_start": expert(post_only=True),
+    "console_standing_lift": operator(post_only=True),
+    # golden items API (docs/contract/golden.md). The mark is not owned_by here for the reason
+    # given at api:oversight_policy_simulate; another tenant's 404 is in test_golden_api.py.
+    "api:golden_item_list": COMPANY_API,
+    "api:review_request_mark_golden": Door("company_api", post_only=True),
     # oversight policies (oversight app): any key of the organization; a name is per
     # organization, so another company's is a 404 (tests/oversight/test_policies_api.py).
     # independent reviews: the adjudication threshold (owners and admins change it)
@@ -523,6 +529,15 @@ def world(db):
         "expert_qualification_start": {
             "pk": QualificationTest.objects.create(specialization=specialization()).pk
         },
+        "console_standing_lift": {
+            "pk": SpecializationStanding.objects.create(
+                expert=profile,
+                specialization=specialization(),
+                suspended_at=timezone.now(),
+                suspended_reason="doors",
+            ).pk
+        },
+        "api:review_request_mark_golden": {"review_request_id": assignment.review_request_id},
         "api:export_get": {"export_id": export.pk},
         "api:export_download": {"export_id": export.pk},
     }

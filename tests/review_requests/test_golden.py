@@ -20,8 +20,14 @@ from review_requests import golden
 from review_requests import workspace as ws
 from review_requests.matching import matching_run
 from review_requests.models import Assignment, GoldenRun, Offer, ReviewRequest
-from review_requests.services import Refused, hold_scope, offer_accept
-from tests.conftest import login_client
+from review_requests.services import (
+    Refused,
+    hold_scope,
+    offer_accept,
+    offer_decline,
+    offers_expire_due,
+)
+from tests.conftest import login_client, run_at_once
 from tests.factories import (
     AssignmentFactory,
     CreditGrantFactory,
@@ -300,3 +306,197 @@ def test_only_a_completed_review_of_ones_own_becomes_golden(
     response = login_client(other_company_member).post(f"/company/requests/{done.pk}/golden/")
     assert response.status_code == 404
     assert not GoldenItem.objects.exists()
+
+
+# A live golden offer that lapses goes to one other eligible expert ---------------------------
+
+
+def _live_golden_offer(expert_user, organization, **item_fields) -> Offer:
+    """A golden item mixed into this expert's live work for `organization` (as
+    golden_live_maybe puts it), its offer open."""
+    profile = radiologist(user=expert_user)
+    item = GoldenItemFactory(**item_fields)
+    return golden.golden_request_put(item=item, expert=profile, for_organization=organization)
+
+
+def _lapse(offer: Offer) -> None:
+    Offer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def _company_books(organization) -> tuple:
+    """The company's balance and its ledger transactions so far."""
+    return (
+        company_balance(organization=organization),
+        LedgerTransaction.objects.filter(organization=organization).count(),
+    )
+
+
+def _untouched(organization, before: tuple) -> bool:
+    return _company_books(organization) == before
+
+
+def test_an_expired_golden_offer_goes_to_another_expert_once_and_never_twice(
+    expert, other_expert, organization
+):
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    company_before = _company_books(organization)
+    quality_before = _platform_quality_cents()
+    offer = _live_golden_offer(expert, organization)
+    rr = offer.review_request
+    second = radiologist(user=other_expert, hourly_rate_cents=12_000)
+    _lapse(offer)
+
+    assert offers_expire_due() == 1
+    offers = Offer.objects.filter(review_request=rr)
+    assert {(o.expert_id, o.status) for o in offers} == {
+        (offer.expert_id, Offer.Status.EXPIRED),
+        (second.pk, Offer.Status.OPEN),
+    }
+    new = offers.get(expert=second)
+    assert new.rate_cents == 12_000 and new.expires_at > timezone.now()
+    assert GoldenRun.objects.get(review_request=rr).expert_id == second.pk
+    # The sweep again, matching again (a replayed task): nothing more is offered.
+    assert offers_expire_due() == 0
+    assert matching_run(review_request=rr) == 0
+    assert offers.count() == 2
+    # Nothing was billed: one grant, still waiting for an accept; the company untouched.
+    grant = PlatformHoldGrant.objects.get(scope=hold_scope(review_request_id=rr.pk))
+    assert grant.status == PlatformHoldGrant.Status.OPEN
+    assert _platform_quality_cents() == quality_before
+    assert _untouched(organization, company_before)
+    assert ReviewRequest.objects.get(pk=rr.pk).status == ReviewRequest.Status.QUEUED
+
+
+def test_the_second_expert_is_measured_and_paid_by_the_platform_once(
+    expert, other_expert, organization
+):
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    company_before = _company_books(organization)
+    offer = _live_golden_offer(expert, organization)
+    second = radiologist(user=other_expert)
+    _lapse(offer)
+    offers_expire_due()
+    new = Offer.objects.get(review_request=offer.review_request, expert=second)
+
+    assignment = offer_accept(offer_id=new.pk, expert=second)
+    work_and_submit(assignment, other_expert, RIGHT)
+    standing = SpecializationStanding.objects.get(expert=second)
+    assert (standing.golden_correct, standing.golden_total) == (1, 1)
+    assert not SpecializationStanding.objects.filter(expert_id=offer.expert_id).exists()
+    [earning] = Earning.objects.filter(user=other_expert)
+    assert earning.payer == "platform" and earning.fee_cents == 0
+    assert _platform_quality_cents() == -earning.amount_cents
+    assert _untouched(organization, company_before)
+    # Submitted: nothing lapses any more, so nothing is offered again.
+    assert matching_run(review_request=offer.review_request) == 0
+    assert Offer.objects.filter(review_request=offer.review_request).count() == 2
+
+
+def test_a_declined_golden_offer_goes_to_another_expert_once(
+    expert, other_expert, organization, django_capture_on_commit_callbacks
+):
+    offer = _live_golden_offer(expert, organization)
+    second = radiologist(user=other_expert)
+    first = offer.expert
+    with django_capture_on_commit_callbacks(execute=True):
+        offer_decline(offer_id=offer.pk, expert=first)
+    with django_capture_on_commit_callbacks(execute=True):
+        offer_decline(offer_id=offer.pk, expert=first)  # a double click: nothing more
+    offers = Offer.objects.filter(review_request=offer.review_request)
+    assert {(o.expert_id, o.status) for o in offers} == {
+        (first.pk, Offer.Status.DECLINED),
+        (second.pk, Offer.Status.OPEN),
+    }
+
+
+def test_an_expired_golden_offer_found_at_accept_goes_on_too(
+    expert, other_expert, organization, django_capture_on_commit_callbacks
+):
+    offer = _live_golden_offer(expert, organization)
+    second = radiologist(user=other_expert)
+    _lapse(offer)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Refused) as exc:
+        offer_accept(offer_id=offer.pk, expert=offer.expert)
+    assert exc.value.code == "offer_expired"
+    assert Offer.objects.get(review_request=offer.review_request, expert=second).status == "open"
+
+
+def test_with_nobody_eligible_the_golden_item_is_withdrawn_unpaid(expert, organization):
+    CreditGrantFactory(organization=organization, amount_cents=100_000)
+    company_before = _company_books(organization)
+    offer = _live_golden_offer(expert, organization)
+    radiologist(specializations=["software"])  # not eligible: another specialization
+    _lapse(offer)
+    offers_expire_due()
+    rr = ReviewRequest.objects.get(pk=offer.review_request_id)
+    assert rr.status == ReviewRequest.Status.CANCELLED
+    assert Offer.objects.filter(review_request=rr).count() == 1
+    assert not Hold.objects.filter(platform_grant__scope=hold_scope(review_request_id=rr.pk))
+    assert _platform_quality_cents() == 0
+    assert _untouched(organization, company_before)
+    assert matching_run(review_request=rr) == 0  # closed: nothing more
+
+
+def test_a_golden_item_is_offered_at_most_the_configured_times(
+    expert, other_expert, organization, settings
+):
+    settings.GOLDEN_LIVE_OFFERS_MAX = 2
+    offer = _live_golden_offer(expert, organization)
+    second = radiologist(user=other_expert)
+    radiologist()  # a third who would fit
+    _lapse(offer)
+    offers_expire_due()
+    _lapse(Offer.objects.get(review_request=offer.review_request, expert=second))
+    offers_expire_due()
+    rr = ReviewRequest.objects.get(pk=offer.review_request_id)
+    assert rr.status == ReviewRequest.Status.CANCELLED
+    assert Offer.objects.filter(review_request=rr).count() == 2
+
+
+def test_an_expert_who_had_the_item_elsewhere_is_not_offered_it_again(
+    expert, other_expert, organization
+):
+    item = GoldenItemFactory()
+    first = radiologist(user=expert)
+    second = radiologist(user=other_expert)
+    # The second expert was offered this item before (on another golden request).
+    earlier = golden.golden_request_put(item=item, expert=second, for_organization=organization)
+    offer = golden.golden_request_put(item=item, expert=first, for_organization=organization)
+    _lapse(offer)
+    Offer.objects.filter(pk=earlier.pk).update(expires_at=timezone.now() + timedelta(hours=1))
+    offers_expire_due()
+    assert not Offer.objects.filter(review_request=offer.review_request, expert=second).exists()
+    assert ReviewRequest.objects.get(pk=offer.review_request_id).status == "cancelled"
+
+
+def test_a_qualification_item_is_never_offered_to_anyone_else(expert, other_expert):
+    test = QualificationTestFactory(items=[GoldenItemFactory() for _ in range(3)])
+    profile = radiologist(user=expert, max_concurrent=2)
+    radiologist(user=other_expert)
+    golden.qualification_start(expert=profile, test_id=test.pk)
+    waiting = Offer.objects.get(expert=profile, status=Offer.Status.OPEN)
+    _lapse(waiting)
+    offers_expire_due()
+    assert Offer.objects.filter(review_request=waiting.review_request).count() == 1
+    rr = ReviewRequest.objects.get(pk=waiting.review_request_id)
+    assert rr.status == ReviewRequest.Status.QUEUED
+    assert GoldenRun.objects.get(review_request=rr).expert == profile
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_offer_a_lapsed_golden_item_once(expert, other_expert, organization):
+    offer = _live_golden_offer(expert, organization)
+    radiologist(user=other_expert)
+    radiologist()
+    _lapse(offer)
+
+    def sweep() -> None:
+        offers_expire_due()
+        matching_run(review_request=offer.review_request)
+
+    run_at_once(sweep, threads=2)
+    # Whichever locked the request first re-offered it; the other found the open offer.
+    offers = Offer.objects.filter(review_request=offer.review_request)
+    assert offers.count() == 2
+    assert offers.filter(status=Offer.Status.OPEN).count() == 1

@@ -73,9 +73,19 @@ MODELS: dict[str, type] = {
     "AgreementOut": models.Agreement,
     "SpecializationAgreementOut": models.SpecializationAgreement,
     "MonthAgreementOut": models.MonthAgreement,
+    "GoldenItemOut": models.GoldenItem,
+    "GoldenItemListOut": models.GoldenItemPage,
+    "GoldenMarkIn": models.GoldenMark,
 }
 # Query-parameter schemas: keywords or methods of the client, not models (tests below).
-QUERY_SCHEMAS = {"ListFilters", "EvidenceQuery", "Period", "AgreementQuery", "ExportListFilters"}
+QUERY_SCHEMAS = {
+    "ListFilters",
+    "EvidenceQuery",
+    "Period",
+    "AgreementQuery",
+    "ExportListFilters",
+    "GoldenItemFilters",
+}
 SCHEMA_OF_MODEL = {model.__name__: name for name, model in MODELS.items()}
 
 ITEM = {
@@ -121,6 +131,10 @@ OPERATIONS = {
         c.review_requests.evidence("x")
     ),
     ("get", "/api/v1/agreement"): lambda c: c.agreement(),
+    ("get", "/api/v1/golden-items"): lambda c: next(iter(c.golden_items.list())),
+    ("post", "/api/v1/review-requests/{review_request_id}/golden"): lambda c: (
+        c.review_requests.mark_golden("x")
+    ),
 }
 EVIDENCE = {
     "schema_name": "inloop.evidence.export",
@@ -196,6 +210,14 @@ def test_the_list_filters_are_the_list_methods_keywords(document):
     filters = document["components"]["schemas"]["ListFilters"]["properties"]
     with inloop.Inloop(api_key="k", base_url="http://t") as client:
         hints = typing.get_type_hints(type(client.review_requests).list)
+    assert set(filters) == set(hints) - {"return"}
+    assert filters["limit"]["maximum"] == 100  # the client's default page size
+
+
+def test_the_golden_items_filters_are_the_list_methods_keywords(document):
+    filters = document["components"]["schemas"]["GoldenItemFilters"]["properties"]
+    with inloop.Inloop(api_key="k", base_url="http://t") as client:
+        hints = typing.get_type_hints(type(client.golden_items).list)
     assert set(filters) == set(hints) - {"return"}
     assert filters["limit"]["maximum"] == 100  # the client's default page size
 

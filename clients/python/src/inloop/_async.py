@@ -35,6 +35,9 @@ from inloop.models import (
     Agreement,
     Balance,
     Evidence,
+    GoldenItem,
+    GoldenItemPage,
+    GoldenMark,
     OversightSettings,
     OversightStats,
     Policy,
@@ -73,6 +76,7 @@ class AsyncInloop:
         )
         self.review_requests = AsyncReviewRequests(self)
         self.oversight_policies = AsyncOversightPolicies(self)
+        self.golden_items = AsyncGoldenItems(self)
 
     async def __aenter__(self) -> AsyncInloop:
         return self
@@ -271,6 +275,22 @@ class AsyncReviewRequests:
         data = await self._client.request("GET", f"/review-requests/{review_request_id}/evidence")
         return Evidence.model_validate(data)
 
+    async def mark_golden(self, review_request_id: str, *, tolerance: float = 0.0) -> GoldenItem:
+        """Make a completed request a golden item of the organization's pool (see
+        Inloop.review_requests.mark_golden)."""
+        body = GoldenMark(tolerance=tolerance).model_dump()
+        try:
+            data = await self._client.request(
+                "POST", f"/review-requests/{review_request_id}/golden", json=body
+            )
+        except InloopConflict as exc:
+            if exc.code == "already_golden":
+                async for item in self._client.golden_items.list():
+                    if item.source_review_request_id == review_request_id:
+                        return item
+            raise
+        return GoldenItem.model_validate(data)
+
     async def evidence_pdf(self, review_request_id: str) -> bytes:
         """The same evidence as a PDF: its bytes, to write to a file."""
         response = await self._client.send(
@@ -321,6 +341,34 @@ class AsyncReviewRequests:
                 )
             await self._client._sleep(min(interval, left))
             interval = min(interval * 1.5, max_poll_interval)
+
+
+class AsyncGoldenItems:
+    """`client.golden_items` of an AsyncInloop."""
+
+    def __init__(self, client: AsyncInloop):
+        self._client = client
+
+    async def pages(
+        self, *, limit: int = 100, cursor: str | None = None
+    ) -> AsyncIterator[GoldenItemPage]:
+        while True:
+            data = await self._client.request(
+                "GET", "/golden-items", params=list_params(None, limit, cursor)
+            )
+            page = GoldenItemPage.model_validate(data)
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    async def list(
+        self, *, limit: int = 100, cursor: str | None = None
+    ) -> AsyncIterator[GoldenItem]:
+        """`async for item in client.golden_items.list(): ...` over every page."""
+        async for page in self.pages(limit=limit, cursor=cursor):
+            for item in page.data:
+                yield item
 
 
 class AsyncOversightPolicies:

@@ -46,6 +46,9 @@ from inloop.models import (
     Export,
     ExportCreate,
     ExportPage,
+    GoldenItem,
+    GoldenItemPage,
+    GoldenMark,
     OversightSettings,
     OversightStats,
     Policy,
@@ -95,6 +98,7 @@ class Inloop:
         self.review_requests = ReviewRequests(self)
         self.oversight_policies = OversightPolicies(self)
         self.exports = Exports(self)
+        self.golden_items = GoldenItems(self)
 
     def __enter__(self) -> Inloop:
         return self
@@ -288,6 +292,24 @@ class ReviewRequests:
         data = self._client.request("GET", f"/review-requests/{review_request_id}/evidence")
         return Evidence.model_validate(data)
 
+    def mark_golden(self, review_request_id: str, *, tolerance: float = 0.0) -> GoldenItem:
+        """Make a completed request a golden item of the organization's pool (its result is
+        the expected answer; a score counts as right within `tolerance` points). InloopConflict
+        `not_completed`, `no_verdict`; `already_golden` when someone else marked it first. A
+        retry whose first answer was lost finds its own item and returns it."""
+        body = GoldenMark(tolerance=tolerance).model_dump()
+        try:
+            data = self._client.request(
+                "POST", f"/review-requests/{review_request_id}/golden", json=body
+            )
+        except InloopConflict as exc:
+            if exc.code == "already_golden":
+                for item in self._client.golden_items.list():
+                    if item.source_review_request_id == review_request_id:
+                        return item
+            raise
+        return GoldenItem.model_validate(data)
+
     def evidence_pdf(self, review_request_id: str) -> bytes:
         """The same evidence as a PDF: its bytes, to write to a file."""
         response = self._client.send(
@@ -398,6 +420,31 @@ class OversightPolicies:
         body = {k: v for k, v in body.items() if v is not None}
         data = self._client.request("POST", policy_path(name) + "/simulate", json=body)
         return Simulation.model_validate(data)
+
+
+class GoldenItems:
+    """`client.golden_items`: the organization's own pool of golden items (mark one with
+    `client.review_requests.mark_golden(id)`)."""
+
+    def __init__(self, client: Inloop):
+        self._client = client
+
+    def pages(self, *, limit: int = 100, cursor: str | None = None) -> Iterator[GoldenItemPage]:
+        while True:
+            page = GoldenItemPage.model_validate(
+                self._client.request(
+                    "GET", "/golden-items", params=list_params(None, limit, cursor)
+                )
+            )
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def list(self, *, limit: int = 100, cursor: str | None = None) -> Iterator[GoldenItem]:
+        """Every golden item of the pool, newest first, over all pages."""
+        for page in self.pages(limit=limit, cursor=cursor):
+            yield from page.data
 
 
 class Exports:

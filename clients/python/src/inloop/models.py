@@ -499,6 +499,43 @@ class ExportPage(_Response):
     next_cursor: str | None
 
 
+# Golden items (docs/contract/golden.md) ------------------------------------------------------
+
+GoldenVerdict = Literal["approved", "rejected", "corrected"]
+
+
+class GoldenMark(_Request):
+    """The body of `POST /api/v1/review-requests/{id}/golden`."""
+
+    tolerance: float = Field(default=0.0, ge=0, le=10)
+
+
+class GoldenItem(_Response):
+    """A golden item of the organization's pool: a review whose right answer is known, mixed
+    into experts' work on the organization's requests to measure them. `expected_verdict` None:
+    any verdict counts (only the scores are checked, each within `tolerance` points)."""
+
+    id: str
+    specialization: str
+    title: str
+    content: dict[str, Any]
+    prompt: str
+    guidelines: str
+    rubric: list[dict[str, Any]]
+    max_hours: float
+    expected_verdict: GoldenVerdict | None
+    expected_scores: dict[str, float]
+    tolerance: float
+    source_review_request_id: str | None
+    active: bool
+    created_at: datetime
+
+
+class GoldenItemPage(_Response):
+    data: list[GoldenItem]
+    next_cursor: str | None
+
+
 # Expert endpoints (browser session, not API keys: no client methods, typed for completeness).
 
 
