@@ -146,7 +146,8 @@ def test_the_simulator_shows_what_changed_rules_would_have_done(site, browser, a
         page.goto(site.url + f"/company/oversight/{POLICY}/simulate/")
         # Everything at or above 0.5 sampled: more auto-approved than the stored rules did.
         page.fill("input[name=rules-0-confidence_gte]", "0.5")
-        page.click("button:has-text('Run the simulation')")
+        # The form's first button is a hidden twin (so Enter simulates): click the visible one.
+        page.get_by_role("button", name="Run the simulation").click()
         result = page.locator("#simulation-result")
         result.wait_for(timeout=WAIT_MS)
         text = result.inner_text()
