@@ -49,6 +49,26 @@ def review_requests_filtered(
     return requests.order_by("-created_at", "-id")
 
 
+def oversight_sentence(review_request: ReviewRequest) -> str:
+    """What the request's oversight policy decided, in words; "" when no policy applied. Reads
+    `policy_version.policy` (selected with the request by review_requests_for_org, and set on a
+    request just created)."""
+    outcome = review_request.oversight_outcome
+    version = review_request.policy_version
+    if not outcome or version is None:
+        return ""
+    policy = f"policy {version.policy.name} v{version.number}"
+    rule = review_request.policy_rule_name
+    by = f"rule “{rule}” of {policy}" if rule else policy
+    if outcome in ("auto_approve", "sample") and not review_request.audit:
+        return f"Auto-approved by {by}: no reviewer, no charge."
+    if review_request.audit:
+        return f"Sampled for audit by {by}: a person reviews it, billed like any review."
+    if not rule:
+        return f"Sent to review: no rule of {policy} matched, so a person reviews it."
+    return f"Sent to review by {by}."
+
+
 @dataclass(frozen=True)
 class CompanyOverview:
     counts: dict[str, int]

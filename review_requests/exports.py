@@ -38,6 +38,13 @@ CSV_COLUMNS = [
     "annotations",
     "corrected_output",
     "metadata",
+    # Oversight (issue #17), appended so that readers by position keep working.
+    "policy",
+    "policy_version",
+    "policy_rule",
+    "oversight_outcome",
+    "audit",
+    "confidence",
 ]
 
 # A cell starting with one of these is a formula to a spreadsheet: untrusted text (titles, AI
@@ -51,6 +58,19 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return "" if value is None else value
+
+
+def _oversight_cells(data: dict[str, Any]) -> dict[str, Any]:
+    """The oversight columns: empty when no policy applied (`audit` is then false)."""
+    oversight = data.get("oversight") or {}
+    return {
+        "policy": oversight.get("policy"),
+        "policy_version": oversight.get("policy_version"),
+        "policy_rule": oversight.get("rule"),
+        "oversight_outcome": oversight.get("outcome"),
+        "audit": "true" if data.get("audit") else "false",
+        "confidence": data.get("confidence"),
+    }
 
 
 def csv_row(data: dict[str, Any]) -> list[Any]:
@@ -67,6 +87,7 @@ def csv_row(data: dict[str, Any]) -> list[Any]:
         "annotations": len(result.get("annotations") or []) if result else None,
         "corrected_output": result.get("corrected_output"),
         "metadata": data.get("metadata") or None,
+        **_oversight_cells(data),
     }
     return [_cell(flat[key]) for key in CSV_COLUMNS]
 

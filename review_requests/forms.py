@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from marketplace.formfields import TextField
 from review_requests.models import ReviewRequest
@@ -136,7 +139,21 @@ _FIELD_OF_LOC = {
     "deadline": "deadline",
     "callback_url": "callback_url",
     "metadata": "metadata",
+    "blind": "blind",
+    "four_eyes": "four_eyes",
+    "policy": "policy",
+    "confidence": "confidence",
 }
+
+# The schema's words are the API's ("leave blind out"); on the form they name the controls.
+_FORM_WORDING = {
+    "needs at least 2 reviewers": "Four-eyes needs at least 2 reviewers.",
+    "reviews are always blind with four_eyes; leave blind out": (
+        "Four-eyes reviews are always blind: tick “Blind reviews” too, or untick four-eyes."
+    ),
+}
+_SUBMISSION_KEY = re.compile(r"^[0-9a-f]{32}$")
+NO_POLICY_LABEL = "None: a person reviews it"
 
 
 class ReviewRequestForm(forms.Form):
@@ -201,6 +218,30 @@ class ReviewRequestForm(forms.Form):
         initial=1,
         help_text="Independent reviews wanted; several give a consensus.",
     )
+    blind = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Blind reviews",
+        help_text="With several reviewers: none sees another's work until all have submitted.",
+    )
+    four_eyes = forms.BooleanField(
+        required=False,
+        label="Four-eyes",
+        help_text="At least 2 reviewers must agree on the verdict, or one more expert, the "
+        "adjudicator, decides (billed like any review). Always blind.",
+    )
+    policy = forms.ChoiceField(
+        required=False,
+        label="Oversight policy",
+        error_messages={"invalid_choice": "Choose one of your organization's policies."},
+    )
+    confidence = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="Model confidence",
+        help_text="0 to 1: the model's confidence in this output, for the policy's rules.",
+    )
     deadline = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -220,13 +261,62 @@ class ReviewRequestForm(forms.Form):
         help_text='Echoed back in results and exports, e.g. {"batch": "2024-06", "id": 42}.',
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
     )
+    # One key per filled-in form: a second submit of the same form (a reload, a double click,
+    # the back button) gives back the request the first one made.
+    submission = TextField(required=False, widget=forms.HiddenInput, max_length=64)
 
     rubric_formset = None
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, organization=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["specialization"].choices = [("", "Choose…"), *specialization_choices()]
+        self.fields["submission"].initial = uuid.uuid4().hex
+        self._policy_choices(organization)
         self.api_data: dict[str, Any] = {}
+
+    def _policy_choices(self, organization) -> None:
+        """The organization's policies, its default first chosen; "None" always offered (the
+        request is then reviewed, as in the API without a policy)."""
+        from oversight.selectors import policy_list
+
+        policies = policy_list(organization=organization) if organization is not None else []
+        field = self.fields["policy"]
+        field.choices = [
+            (p.name, f"{p.name} (default)" if p.is_default else p.name) for p in policies
+        ] + [("", NO_POLICY_LABEL)]
+        field.initial = next((p.name for p in policies if p.is_default), "")
+        self.has_policies = bool(policies)
+        url = reverse("oversight_policies")
+        if policies:
+            field.help_text = format_html(
+                "Decides whether a person reviews it: auto-approved (no charge), sampled for "
+                'audit, or reviewed. <a href="{}">Oversight policies</a>',
+                url,
+            )
+        else:
+            field.help_text = format_html(
+                'Your organization has no oversight policy: <a href="{}">set one up</a> to let '
+                "rules decide which outputs a person reviews.",
+                url,
+            )
+
+    def clean_submission(self) -> str:
+        value = self.cleaned_data.get("submission") or ""
+        if not value:
+            return uuid.uuid4().hex  # a script posting without one: a new submission each time
+        if not _SUBMISSION_KEY.match(value):
+            raise ValidationError("This form is out of date: reload the page and submit again.")
+        return value
+
+    def submission_key(self) -> str:
+        return self.cleaned_data["submission"]
+
+    def submission_renew(self, message: str) -> None:
+        """After a refused second submit of the same form: say why, and give the re-shown form
+        a fresh key so that submitting it again sends a new request."""
+        self.data = self.data.copy()
+        self.data[self.add_prefix("submission")] = uuid.uuid4().hex
+        self.add_error(None, message)
 
     def _content(self, data: dict[str, Any]) -> dict[str, Any]:
         kind = data.get("content_type")
@@ -283,28 +373,50 @@ class ReviewRequestForm(forms.Form):
         rows = [row for row in (form.row() for form in formset.forms) if row is not None]
         return rows or None
 
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
+    def _payload(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The API's request body from what was typed; values the form refused are left out
+        (the schema's "required" for them is not shown: the field has its own error)."""
         rate = data.get("max_hourly_rate")
+        reviewers = data.get("reviewers")
+        max_hours = data.get("max_hours")
         payload: dict[str, Any] = {
-            "title": data["title"],
-            "specialization": data["specialization"],
-            "content": self._content(data),
+            "title": data.get("title"),
+            "specialization": data.get("specialization") or None,
             "prompt": data.get("prompt") or None,
             "model": data.get("model") or None,
             "guidelines": data.get("guidelines") or None,
-            "rubric": self._rubric(),
-            "max_hours": float(data["max_hours"]),
+            "max_hours": float(max_hours) if max_hours is not None else None,
             "max_hourly_rate_cents": int((rate * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
             if rate is not None
             else None,
-            "reviewers": data["reviewers"],
+            "reviewers": reviewers,
+            # Blind means something only with several reviewers; with one the API's default.
+            "blind": data.get("blind") if reviewers is not None and reviewers > 1 else None,
+            "four_eyes": data.get("four_eyes") or None,
             "deadline": self._deadline(data),
             "callback_url": (data.get("callback_url") or "").strip() or None,
-            "metadata": self._metadata(data),
+            "policy": data.get("policy") or None,
+            "confidence": data.get("confidence"),
         }
+        builders = (
+            ("content", self._content, {"content_type", "body", "language"}),
+            ("metadata", self._metadata, {"metadata"}),
+            ("rubric", lambda _data: self._rubric(), set()),
+        )
+        for name, build, sources in builders:
+            if sources & set(self.errors):
+                continue
+            try:
+                payload[name] = build(data)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return {name: value for name, value in payload.items() if value is not None}
+
+    def clean(self):
+        """Every error at once: the form's own, then the API schema's on the fields the form
+        accepted, so a request made by hand obeys exactly the API's rules."""
+        data = super().clean()
+        payload = self._payload(data)
         from pydantic import ValidationError as SchemaError
 
         from review_requests.schemas import ReviewRequestIn
@@ -313,14 +425,20 @@ class ReviewRequestForm(forms.Form):
             validated = ReviewRequestIn.model_validate(payload)
         except SchemaError as exc:
             for error in exc.errors():
-                self._add_schema_error(error)
+                # "Field required": a value the form refused (its own error says why).
+                if error.get("type") != "missing":
+                    self._add_schema_error(error)
+            if not self.errors:
+                self.add_error(None, "Check the fields above.")
             return data
-        self.api_data = validated.model_dump()
+        if not self.errors:
+            self.api_data = validated.model_dump()
         return data
 
     def _add_schema_error(self, error: dict[str, Any]) -> None:
         loc = [str(part) for part in error.get("loc", ())]
         message = str(error.get("msg", "Invalid value.")).removeprefix("Value error, ")
+        message = _FORM_WORDING.get(message, message)
         if loc and loc[0] == "rubric":
             where = f"row {int(loc[1]) + 1}: " if len(loc) > 1 and loc[1].isdigit() else ""
             self.add_error(None, f"Rubric {where}{message}")

@@ -3,6 +3,7 @@ which refuse illegal moves and leave a history row."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.conf import settings
@@ -334,6 +335,47 @@ def review_request_create(
         idempotency_key=idempotency_key,
         oversight=oversight,
     )[0]
+
+
+FORM_ENDPOINT = "review_requests.form"
+
+
+def review_request_create_from_form(
+    *, organization, data: dict, user, submission_key: str
+) -> tuple[ReviewRequest, bool]:
+    """A request made by hand in the web form, through the same create as the API: the policy
+    the form chose decides it (no `policy` means none applies, not the organization's default:
+    the form preselects the default, so "None" was chosen). At most once per submission key
+    within 24 h, exactly as an `Idempotency-Key`: a second submit of the same form gives back
+    the first request (and `True`); the same key with other values raises IdempotencyConflict.
+    An unknown specialization or policy raises ValidationError naming the field."""
+    from review_requests.idempotency import body_hash, idempotent_call
+    from review_requests.selectors import review_request_get_for_org
+
+    made: list[ReviewRequest] = []
+
+    def action() -> tuple[int, dict]:
+        made.append(
+            review_request_create(
+                organization=organization,
+                data=data,
+                user=user,
+                oversight=data.get("policy") is not None,
+            )
+        )
+        return 201, {"id": str(made[-1].pk)}
+
+    with transaction.atomic(durable=True):
+        outcome = idempotent_call(
+            organization=organization,
+            endpoint=FORM_ENDPOINT,
+            key=submission_key,
+            digest=body_hash(json.dumps(data, default=str).encode()),
+            action=action,
+        )
+        if made and not outcome.replayed:
+            return made[-1], False
+        return review_request_get_for_org(organization=organization, pk=outcome.body["id"]), True
 
 
 def _enqueue_matching(review_request_ids: list[str]) -> None:

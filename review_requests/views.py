@@ -73,26 +73,14 @@ def request_export(request, fmt: str):
 @company_required
 @require_http_methods(["GET", "POST"])
 def request_new(request):
-    form = ReviewRequestForm(request.POST or None)
+    form = ReviewRequestForm(request.POST or None, organization=request.organization)
     rubric = RubricFormSet(request.POST or None, prefix="rubric")
     if request.method == "POST":
         form.rubric_formset = rubric
         if form.is_valid():
-            from review_requests.services import review_request_create
-
-            try:
-                # Asked for by a person: reviewed, whatever the default oversight policy says.
-                review_request = review_request_create(
-                    organization=request.organization,
-                    data=form.api_data,
-                    user=request.user,
-                    oversight=False,
-                )
-            except ValidationError as exc:
-                form.add_api_errors(exc)
-            else:
-                messages.success(request, _submitted_message(review_request))
-                return redirect("company_request_detail", pk=review_request.pk)
+            submitted = _request_new_submit(request, form)
+            if submitted is not None:
+                return submitted
     return render(
         request,
         "review_requests/request_new.html",
@@ -102,8 +90,40 @@ def request_new(request):
             "preview_max": PREVIEW_MAX_CHARS,
             "estimate": _form_estimate(request.organization, form),
             "estimate_prompt": ESTIMATE_PROMPT,
+            "has_policies": form.has_policies,
         },
     )
+
+
+def _request_new_submit(request, form: ReviewRequestForm):
+    """The create (the API's, through the policy the form chose), then a redirect to the
+    request; None when refused (the errors are on the form)."""
+    from review_requests.idempotency import IdempotencyConflict
+    from review_requests.services import review_request_create_from_form
+
+    try:
+        review_request, replayed = review_request_create_from_form(
+            organization=request.organization,
+            data=form.api_data,
+            user=request.user,
+            submission_key=form.submission_key(),
+        )
+    except ValidationError as exc:
+        form.add_api_errors(exc)
+        return None
+    except IdempotencyConflict:
+        form.submission_renew(
+            "This form was already submitted with other values, and that request was sent. "
+            "Submit again to send these values as a new request."
+        )
+        return None
+    if replayed:
+        messages.info(
+            request, "This form was already submitted: here is the request it made (sent once)."
+        )
+    else:
+        messages.success(request, _submitted_message(review_request))
+    return redirect("company_request_detail", pk=review_request.pk)
 
 
 ESTIMATE_PROMPT = (
@@ -140,16 +160,20 @@ def _submitted_message(review_request: ReviewRequest) -> str:
     """Said after the submit from what matching found (it runs on commit; with a task worker it
     may not have run yet, and the request page then shows its outcome live): no estimate is
     computed again for it."""
+    decided = company_selectors.oversight_sentence(review_request)
+    if review_request.status == ReviewRequest.Status.AUTO_APPROVED:
+        return f"Request stored. {decided}"
+    said = f"{decided} " if decided else ""
     review_request.refresh_from_db(fields=["waiting_for_funds"])
     if review_request.waiting_for_funds:
-        return (
+        return said + (
             "Request submitted, waiting for funds: your available balance does not cover the "
             "hold of even the cheapest matching expert. Add funds and experts are offered it "
             "at once."
         )
     if review_request.offers.exists():
-        return "Request submitted. Matching experts are being offered it now."
-    return (
+        return said + "Request submitted. Matching experts are being offered it now."
+    return said + (
         "Request submitted. This page shows live whom it is offered to, or that it waits for "
         "funds or for an expert who fits."
     )
@@ -207,6 +231,7 @@ def _request_context(review_request: ReviewRequest) -> dict:
         if output is not None and output.kind != "text"
         else "",
         "output": output,
+        "oversight": company_selectors.oversight_sentence(review_request),
         "can_cancel": review_request.status in ("queued", "in_review") and nothing_billed,
         "open_offers": review_request.offers.filter(status=Offer.Status.OPEN).count()
         if review_request.status == "queued"

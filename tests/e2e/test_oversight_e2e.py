@@ -146,7 +146,8 @@ def test_the_simulator_shows_what_changed_rules_would_have_done(site, browser, a
         page.goto(site.url + f"/company/oversight/{POLICY}/simulate/")
         # Everything at or above 0.5 sampled: more auto-approved than the stored rules did.
         page.fill("input[name=rules-0-confidence_gte]", "0.5")
-        page.get_by_role("button", name="Run the simulation").click()  # the visible one
+        # The form's first button is a hidden twin (so Enter simulates): click the visible one.
+        page.get_by_role("button", name="Run the simulation").click()
         result = page.locator("#simulation-result")
         result.wait_for(timeout=WAIT_MS)
         text = result.inner_text()
@@ -158,6 +159,54 @@ def test_the_simulator_shows_what_changed_rules_would_have_done(site, browser, a
             page.screenshot(
                 path=str(artifacts / f"oversight-simulated-{width}.png"), full_page=True
             )
+    finally:
+        context.close()
+
+
+FORM_POLICY = "form-sure"
+
+
+@pytest.fixture(scope="module")
+def form_policy(site):
+    """A second policy, not the default, that auto-approves confident outputs."""
+    site.api(
+        "POST",
+        "/api/v1/oversight-policies",
+        {
+            "name": FORM_POLICY,
+            "rules": [{"name": "sure", "when": {"confidence_gte": 0.9}, "outcome": "auto_approve"}],
+        },
+    )
+    return FORM_POLICY
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_new_request_form_goes_through_the_chosen_policy(
+    site, form_policy, browser, artifacts, width
+):
+    context, page = _owner(site, browser, width)
+    try:
+        page.goto(site.url + "/company/requests/new/")
+        policy = page.locator("select[name=policy]")
+        assert policy.input_value() == POLICY  # the organization's default, preselected
+        page.fill("input[name=title]", f"Lease answer at {width} px")
+        page.select_option("select[name=specialization]", "law.contracts")
+        page.fill("textarea[name=body]", "You may end the lease at any time.")
+        page.fill("input[name=max_hours]", "0.5")
+        policy.select_option(form_policy)
+        page.fill("input[name=confidence]", "0.95")
+        _fits(page, width)
+        page.screenshot(path=str(artifacts / f"request-form-policy-{width}.png"), full_page=True)
+
+        page.click("#request-form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/company/requests/[0-9a-f-]{36}/$"), timeout=WAIT_MS)
+        said = f"Auto-approved by rule “sure” of policy {form_policy} v1: no reviewer, no charge."
+        assert page.locator("#rr-oversight").inner_text() == said
+        assert said in page.locator(".messages").inner_text()
+        assert page.locator("#rr-status").inner_text() == "Auto-approved"
+        assert "nothing charged" in page.locator("#rr-assignments").inner_text()
+        _fits(page, width)
+        page.screenshot(path=str(artifacts / f"request-auto-approved-{width}.png"), full_page=True)
     finally:
         context.close()
 

@@ -100,3 +100,121 @@ def test_export_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(6):
         lines = _body(client.get("/company/requests/export.jsonl")).splitlines()
     assert len(lines) == 60
+
+
+# Oversight columns (issue #18) -------------------------------------------------------------------
+
+EARLIER_COLUMNS = [
+    "id",
+    "status",
+    "title",
+    "specialization",
+    "created_at",
+    "completed_at",
+    "deadline",
+    "reviewers",
+    "max_hours",
+    "assignments",
+    "billed_seconds",
+    "cost_cents",
+    "currency",
+    "verdict",
+    "summary",
+    "scores",
+    "agreement",
+    "annotations",
+    "corrected_output",
+    "metadata",
+]
+OVERSIGHT_COLUMNS = [
+    "policy",
+    "policy_version",
+    "policy_rule",
+    "oversight_outcome",
+    "audit",
+    "confidence",
+]
+
+
+@pytest.fixture
+def decided(organization):
+    """Three items of policy "triage" v2 (auto-approved by a rule named like a formula, an
+    audited sample, no rule matched) and one request no policy applied to."""
+    from tests.review_requests.oversight_support import day, policy_with_versions, stored_item
+
+    rules = [{"name": "x", "outcome": "review"}]
+    version = policy_with_versions(organization, "triage", rules, rules).versions.get(number=2)
+    made = {
+        "auto": stored_item(
+            organization=organization,
+            version=version,
+            at=day(12, 1),
+            outcome="auto_approve",
+            rule="=SUM(A1:A9)",
+            confidence=0.97,
+        ),
+        "audit": stored_item(
+            organization=organization,
+            version=version,
+            at=day(12, 2),
+            outcome="sample",
+            rule="watch",
+            audit=True,
+            confidence=0.5,
+        ),
+        "unmatched": stored_item(
+            organization=organization, version=version, at=day(12, 3), outcome="review"
+        ),
+        "none": stored_item(organization=organization, version=None, at=day(12, 4)),
+    }
+    return {name: str(rr.pk) for name, rr in made.items()}
+
+
+def test_csv_appends_the_oversight_columns_and_reads_back(company_member, decided):
+    assert CSV_COLUMNS == EARLIER_COLUMNS + OVERSIGHT_COLUMNS  # appended: positions kept
+    body = _body(login_client(company_member).get("/company/requests/export.csv"))
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(body))}
+    assert len(rows) == 4
+
+    def oversight(name: str) -> list[str]:
+        return [rows[decided[name]][column] for column in OVERSIGHT_COLUMNS]
+
+    # A rule's name is the company's own text: a spreadsheet must not run it as a formula.
+    assert oversight("auto") == ["triage", "2", "'=SUM(A1:A9)", "auto_approve", "false", "0.97"]
+    assert oversight("audit") == ["triage", "2", "watch", "sample", "true", "0.5"]
+    assert oversight("unmatched") == ["triage", "2", "", "review", "false", ""]
+    assert oversight("none") == ["", "", "", "", "false", ""]
+    assert rows[decided["auto"]]["status"] == "auto_approved"
+
+
+def test_jsonl_carries_the_oversight_object(company_member, decided):
+    body = _body(login_client(company_member).get("/company/requests/export.jsonl"))
+    lines = {line["id"]: line for line in map(json.loads, body.splitlines())}
+    auto = lines[decided["auto"]]
+    assert auto["oversight"] == {
+        "policy": "triage",
+        "policy_version": 2,
+        "rule": "=SUM(A1:A9)",
+        "outcome": "auto_approve",
+    }
+    assert (auto["confidence"], auto["audit"]) == (0.97, False)
+    assert lines[decided["audit"]]["audit"] is True
+    assert lines[decided["none"]]["oversight"] is None
+
+
+def test_oversight_columns_cost_no_query_per_row(
+    company_member, organization, django_assert_max_num_queries
+):
+    from tests.review_requests.oversight_support import day, policy_with_versions, stored_item
+
+    version = policy_with_versions(
+        organization, "triage", [{"name": "x", "outcome": "review"}]
+    ).versions.get()
+    for index in range(40):
+        stored_item(organization=organization, version=version, at=day(11, 1 + index % 28))
+    client = login_client(company_member)
+    # session, user, membership; then per chunk of 500: requests (with their policy versions and
+    # policies joined), assignments+experts.
+    with django_assert_max_num_queries(6):
+        rows = list(csv.DictReader(io.StringIO(_body(client.get("/company/requests/export.csv")))))
+    assert len(rows) == 40 and {row["policy"] for row in rows} == {"triage"}

@@ -6,11 +6,18 @@ move for auto-approved items."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from oversight.decide import Item, decide, specialization_path
 from oversight.rules import rules_parse
-from tests.system.flows import offer_for, on_call_expert, request_body, wait_offer
+from tests.system.flows import (
+    company_member,
+    offer_for,
+    on_call_expert,
+    request_body,
+    wait_offer,
+)
 
 SPECIALIZATION = "law.contracts"
 RULES = [
@@ -92,3 +99,79 @@ def test_a_batch_through_a_policy_end_to_end(system):
         listed = client.get("/api/v1/review-requests", params={"status": "auto_approved"}).json()
         assert {d["id"] for d in auto} <= {d["id"] for d in listed["data"]}
     expert_client.close()
+
+
+FORM_TITLE = "Lease answer sent by hand"
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    """What a browser posts from the new-request form: its CSRF token and submission key as the
+    page gave them, and the fields a person fills in."""
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', page)
+    assert token and submission, page[:500]
+    return {
+        "csrfmiddlewaretoken": token.group(1),
+        "submission": submission.group(1),
+        "title": FORM_TITLE,
+        "specialization": SPECIALIZATION,
+        "content_type": "text",
+        "body": "The tenant may terminate the lease at any time.",
+        "max_hours": "0.5",
+        "reviewers": "1",
+        "blind": "on",
+        "policy": "form-sure",
+        "confidence": "0.95",
+        "rubric-TOTAL_FORMS": "0",
+        "rubric-INITIAL_FORMS": "0",
+        "rubric-MIN_NUM_FORMS": "0",
+        "rubric-MAX_NUM_FORMS": "50",
+    }
+
+
+def test_the_web_form_goes_through_a_policy_over_http(system):
+    """The form's path differs from the API's over HTTP (a session, a CSRF token in the body, a
+    redirect): a plain member's submit is auto-approved by the chosen policy, said so on the
+    request page, stored once however often it is posted, and moves no money."""
+    sure = [{"name": "sure", "when": {"confidence_gte": 0.9}, "outcome": "auto_approve"}]
+    with system.api() as client:
+        made = client.post("/api/v1/oversight-policies", json={"name": "form-sure", "rules": sure})
+        assert made.status_code == 201, made.text
+        balance_before = client.get("/api/v1/balance").json()
+    member = company_member(system)
+    browser = system.login(member["email"], member["password"])
+    page = browser.get("/company/requests/new/")
+    assert page.status_code == 200 and '<option value="form-sure">' in page.text
+    fields = _form_fields(page.text)
+    headers = {"Origin": system.url, "Referer": f"{system.url}/company/requests/new/"}
+
+    without_token = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert browser.post("/company/requests/new/", data=without_token).status_code == 403
+
+    sent = browser.post("/company/requests/new/", data=fields, headers=headers)
+    assert sent.status_code == 302, sent.text[:2000]
+    location = sent.headers["location"]
+    request_id = location.rstrip("/").rsplit("/", 1)[-1]
+    shown = browser.get(location)
+    said = "Auto-approved by rule “sure” of policy form-sure v1: no reviewer, no charge."
+    assert f'<dd id="rr-oversight">{said}</dd>' in shown.text
+    assert f"Request stored. {said}" in shown.text
+
+    again = browser.post("/company/requests/new/", data=fields, headers=headers)
+    assert again.status_code == 302 and again.headers["location"] == location
+    browser.close()
+
+    with system.api() as client:
+        one = client.get(f"/api/v1/review-requests/{request_id}").json()
+        assert one["status"] == "auto_approved" and one["confidence"] == 0.95
+        assert one["oversight"] == {
+            "policy": "form-sure",
+            "policy_version": 1,
+            "rule": "sure",
+            "outcome": "auto_approve",
+        }
+        listed = client.get(
+            "/api/v1/review-requests", params={"status": "auto_approved", "limit": 100}
+        ).json()["data"]
+        assert [d["id"] for d in listed if d["title"] == FORM_TITLE] == [request_id]
+        assert client.get("/api/v1/balance").json() == balance_before
