@@ -136,7 +136,9 @@ def _marker(request: HttpRequest):
     response={201: GoldenItemOut, **errors(400, 401, 403, 404, 409, 413, 422, 429)},
     summary="Mark a completed review request as a golden item of the organization's pool",
 )
-def review_request_mark_golden(request: HttpRequest, review_request_id: str, payload: GoldenMarkIn):
+def review_request_mark_golden(
+    request: HttpRequest, review_request_id: str, payload: GoldenMarkIn | None = None
+):
     """The request's content becomes the item; its result's verdict and scores the expected
     answer. 409 `not_completed` unless the request is completed, `already_golden` the second
     time, `no_verdict` when the result has no single verdict; 404 for another organization's
@@ -145,7 +147,9 @@ def review_request_mark_golden(request: HttpRequest, review_request_id: str, pay
     review_request = _get_for_org(request, review_request_id)
     try:
         item = golden.golden_item_from_request(
-            review_request=review_request, actor=actor, tolerance=payload.tolerance
+            review_request=review_request,
+            actor=actor,
+            tolerance=(payload or GoldenMarkIn()).tolerance,
         )
     except DjangoValidationError as exc:
         code = getattr(exc, "code", None)

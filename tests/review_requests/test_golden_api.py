@@ -63,6 +63,13 @@ def test_marking_a_completed_request_makes_a_golden_item_of_its_result(api, orga
     assert item.organization == organization and item.created_by is None  # an API key
 
 
+def test_the_body_is_optional(api, organization):
+    rr = _done(organization)
+    response = api.post(f"/api/v1/review-requests/{rr.pk}/golden", content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert response.json()["tolerance"] == 0.0
+
+
 def test_a_second_mark_is_409_and_creates_nothing(api, organization):
     rr = _done(organization)
     assert _mark(api, rr.pk).status_code == 201
