@@ -4,10 +4,6 @@ data in a training format, follows its progress, and downloads the file once it 
 from __future__ import annotations
 
 import base64
-import binascii
-import json
-import uuid
-from datetime import UTC, datetime
 
 from django.core.files.storage import default_storage
 from django.db.models import Q
@@ -18,6 +14,7 @@ from datasets import selectors, services
 from datasets.models import Export
 from datasets.schemas import ExportFiltersIn, ExportIn, ExportListOut, ExportOut
 from marketplace.api import ApiError, company_auth, errors
+from marketplace.cursors import cursor_encode, cursor_or_422, uuid_or_404
 from marketplace.schema_types import Line
 
 router = Router(tags=["exports"])
@@ -31,16 +28,9 @@ DOWNLOAD_RESPONSE = {
 }
 
 
-def _uuid_or_404(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ApiError(404, "not_found", "Not found.") from exc
-
-
 def _get_for_org(request: HttpRequest, export_id: str) -> Export:
     """The one fetcher: another organization's id is a 404 like an unknown one."""
-    pk = _uuid_or_404(export_id)
+    pk = uuid_or_404(export_id)
     try:
         return selectors.export_get_for_org(organization=request.organization, pk=pk)
     except Http404 as exc:
@@ -50,35 +40,6 @@ def _get_for_org(request: HttpRequest, export_id: str) -> Export:
 def _actor(request: HttpRequest):
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
-
-
-# Cursor: base64url of [created_at ISO, id], opaque to clients.
-
-
-def _encode_cursor(export: Export) -> str:
-    raw = json.dumps([export.created_at.isoformat(), str(export.pk)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when.astimezone(UTC), uuid.UUID(str(pk))
-    except (
-        ValueError,
-        TypeError,
-        OverflowError,
-        AttributeError,
-        binascii.Error,
-        UnicodeDecodeError,
-    ) as exc:
-        raise ApiError(
-            422, "validation_error", "cursor: not a cursor this API returned.", field="cursor"
-        ) from exc
 
 
 class ExportListFilters(Schema):
@@ -119,10 +80,12 @@ def export_list(request: HttpRequest, filters: Query[ExportListFilters]):
     limit = filters.limit
     qs = selectors.exports_for_org(organization=request.organization)
     if filters.cursor:
-        created_at, pk = _decode_cursor(filters.cursor)
+        created_at, pk = cursor_or_422(filters.cursor)
         qs = qs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
     page = list(qs[: limit + 1])
-    next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
+    next_cursor = (
+        cursor_encode(page[limit - 1].created_at, page[limit - 1].pk) if len(page) > limit else None
+    )
     return {"data": [selectors.export_to_api(e) for e in page[:limit]], "next_cursor": next_cursor}
 
 

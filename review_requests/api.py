@@ -3,11 +3,8 @@ see, accept and decline their offers (contract/API.md)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
@@ -17,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from marketplace.api import ApiError, company_auth, errors, expert_auth
+from marketplace.cursors import cursor_decode, cursor_encode, uuid_or_404
 from marketplace.schema_types import Line
 from review_requests import selectors, services
 from review_requests.idempotency import (
@@ -63,16 +61,9 @@ def _refused(exc: services.Refused) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message, field=exc.field)
 
 
-def _uuid_or_404(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ApiError(404, "not_found", "Not found.") from exc
-
-
 def _get_for_org(request: HttpRequest, review_request_id: str) -> ReviewRequest:
     """The one fetcher: another organization's id is a 404."""
-    pk = _uuid_or_404(review_request_id)
+    pk = uuid_or_404(review_request_id)
     return selectors.review_request_get_for_org(organization=request.organization, pk=pk)
 
 
@@ -176,36 +167,6 @@ def review_request_batch(
     )
 
 
-# Cursor: base64url of [created_at ISO, id], opaque to clients.
-
-
-def _encode_cursor(created_at_iso: str, pk: str) -> str:
-    raw = json.dumps([created_at_iso, pk], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The (created_at, id) a cursor of _encode_cursor names; ValueError for anything else."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        # Compared in UTC: year 1 at +14:00 or 9999 at -14:00 has no UTC equivalent.
-        when = when.astimezone(UTC)
-        return when, uuid.UUID(str(pk))
-    except (
-        ValueError,
-        TypeError,
-        OverflowError,
-        AttributeError,
-        binascii.Error,
-        UnicodeDecodeError,
-    ) as exc:
-        raise ValueError("not a cursor this API returned") from exc
-
-
 class ListFilters(Schema):
     status: Line | None = Field(
         default=None, description="One of: " + ", ".join(REQUEST_STATUSES) + "."
@@ -229,14 +190,14 @@ class ListFilters(Schema):
     def _a_cursor_we_returned(cls, value: str | None) -> str | None:
         if value:
             try:
-                _decode_cursor(value)
+                cursor_decode(value)
             except ValueError as exc:
                 raise PydanticCustomError("cursor", "not a cursor this API returned.") from exc
         return value
 
     def position(self) -> tuple[datetime, uuid.UUID] | None:
         """Where the page starts: after the (created_at, id) the cursor names."""
-        return _decode_cursor(self.cursor) if self.cursor else None
+        return cursor_decode(self.cursor) if self.cursor else None
 
 
 @router.get(
@@ -259,7 +220,7 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
     next_cursor = None
     if len(page) > filters.limit:
         last = page[filters.limit - 1]
-        next_cursor = _encode_cursor(last["created_at"], last["id"])
+        next_cursor = cursor_encode(last["created_at"], last["id"])
     return {"data": page[: filters.limit], "next_cursor": next_cursor}
 
 
@@ -271,7 +232,7 @@ def review_request_list(request: HttpRequest, filters: Query[ListFilters]):
 )
 def review_request_get(request: HttpRequest, review_request_id: str):
     # Another organization's id finds no row, a 404 like an unknown one.
-    pk = _uuid_or_404(review_request_id)
+    pk = uuid_or_404(review_request_id)
     found = selectors.review_request_api_object(organization=request.organization, pk=pk)
     if found is None:
         raise ApiError(404, "not_found", "Not found.")
@@ -317,7 +278,7 @@ def my_offers(request: HttpRequest):
     tags=["offers"],
 )
 def offer_accept(request: HttpRequest, offer_id: str):
-    pk = _uuid_or_404(offer_id)
+    pk = uuid_or_404(offer_id)
     try:
         assignment = services.offer_accept(offer_id=pk, expert=request.user)
     except services.Refused as exc:
@@ -336,7 +297,7 @@ def offer_accept(request: HttpRequest, offer_id: str):
     tags=["offers"],
 )
 def offer_decline(request: HttpRequest, offer_id: str):
-    pk = _uuid_or_404(offer_id)
+    pk = uuid_or_404(offer_id)
     try:
         services.offer_decline(offer_id=pk, expert=request.user)
     except services.Refused as exc:

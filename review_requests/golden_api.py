@@ -4,10 +4,6 @@ action (review_requests.golden.golden_item_from_request)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from experts.selectors import golden_item_to_api, golden_items_page
 from marketplace.api import ApiError, company_auth, errors
+from marketplace.cursors import cursor_encode, cursor_or_422
 from marketplace.schema_types import Line
 from review_requests import golden
 from review_requests.api import _actor, _get_for_org
@@ -64,35 +61,6 @@ class GoldenItemFilters(Schema):
     cursor: Line | None = Field(default=None, max_length=500)
 
 
-# Cursor: base64url of [created_at ISO, id], opaque to clients.
-
-
-def _encode_cursor(item: dict[str, Any]) -> str:
-    raw = json.dumps([item["created_at"], int(item["id"])], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(created_at)
-        if when.tzinfo is None or isinstance(pk, bool) or not isinstance(pk, int):
-            raise ValueError("not ours")
-        return when.astimezone(UTC), pk
-    except (
-        ValueError,
-        TypeError,
-        OverflowError,
-        AttributeError,
-        binascii.Error,
-        UnicodeDecodeError,
-    ) as exc:
-        raise ApiError(
-            422, "validation_error", "cursor: not a cursor this API returned.", field="cursor"
-        ) from exc
-
-
 @router.get(
     "/golden-items",
     auth=company_auth,
@@ -102,14 +70,18 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
 def golden_item_list(request: HttpRequest, filters: Query[GoldenItemFilters]):
     """The organization's own pool (not the platform's items). Cursor pagination over
     (created_at, id): pass `next_cursor` back as `cursor`."""
-    after = _decode_cursor(filters.cursor) if filters.cursor else None
+    after = cursor_or_422(filters.cursor, ids="int") if filters.cursor else None
     rows = [
         golden_item_to_api(item)
         for item in golden_items_page(
             organization=request.organization, after=after, limit=filters.limit + 1
         )
     ]
-    next_cursor = _encode_cursor(rows[filters.limit - 1]) if len(rows) > filters.limit else None
+    next_cursor = (
+        cursor_encode(rows[filters.limit - 1]["created_at"], int(rows[filters.limit - 1]["id"]))
+        if len(rows) > filters.limit
+        else None
+    )
     return {"data": rows[: filters.limit], "next_cursor": next_cursor}
 
 

@@ -39,6 +39,7 @@ RULES_BEYOND_JSON_SCHEMA = {
     "title",  # not blank
     "from",  # on or before `to`, at most 366 days apart
     "filters.completed_before",  # later than completed_after
+    "filters.specialization",  # must exist in the taxonomy
     "rules",  # audit_rate only with outcome sample; no review parameters for auto_approve
 }
 # What every text field refuses (marketplace/textnorm.py, API.md's text rules): a JSON Schema
