@@ -1,8 +1,7 @@
 /*
- * Inloop live workspace (contract/WORKSPACE.md). Plain script, loaded with `defer`.
- *
- * One socket per page; it reconnects with backoff and resumes with ?after_seq=<last seq seen>,
- * so nothing sent while away is lost and nothing is applied twice (events are applied by seq).
+ * Inloop live workspace (contract/WORKSPACE.md). Plain script, loaded with `defer` after
+ * workspace_live.js, which holds the socket (resume with ?after_seq, events by seq), heartbeats,
+ * chat, presence, the clock and notices; this file is the output, its annotations and the review.
  * Annotation offsets are Unicode code points into the output text the server sends
  * (review_request.text); the page converts to and from JavaScript's UTF-16 indexes.
  *
@@ -13,17 +12,8 @@
 (function () {
   "use strict";
 
-  var config = JSON.parse(document.getElementById("ws-config").textContent);
-  var isExpert = config.role === "expert";
-  var HEARTBEAT_MS = 20000;
-  var AUTOSAVE_MS = 800;
   var SEVERITY_ORDER = { info: 0, minor: 1, major: 2, critical: 3 };
   var VERDICT_LABEL = { approved: "Approve", corrected: "Corrected", rejected: "Reject" };
-  var STATUS_LABEL = {
-    accepted: "Accepted", in_progress: "In progress", submitted: "Submitted",
-    released: "Released", disputed: "Disputed", resolved: "Resolved",
-  };
-  var ACTIVE = { accepted: true, in_progress: true };
 
   var $ = function (id) { return document.getElementById(id); };
   var state = {
@@ -44,6 +34,12 @@
     outbox: [],
     tokens: null,
   };
+  var live = window.InloopWorkspace(state, {
+    load: loadSnapshot, render: renderSnapshot, resume: resume, event: applyEvent, status: onStatus,
+    denied: function () { $("ws-review").disabled = true; },
+  });
+  var isExpert = live.isExpert, ACTIVE = live.ACTIVE, send = live.send, notice = live.notice;
+  var showDialog = live.showDialog;
 
   // ------------------------------------------------------------------ text and offsets
 
@@ -201,18 +197,7 @@
 
   // A selection boundary as a code point offset: the first piece at or after the point.
   function pointToOffset(node, offset) {
-    var root = $("ws-text");
-    if (!root || !root.contains(node)) return null;
-    if (node.nodeType === 3 && node.parentElement && node.parentElement.hasAttribute("data-o")) {
-      return Number(node.parentElement.getAttribute("data-o")) + cpCount(node.data.slice(0, offset));
-    }
-    var point = document.createRange();
-    point.setStart(node, offset);
-    var pieces = root.querySelectorAll("[data-o]");
-    for (var i = 0; i < pieces.length; i++) {
-      if (point.comparePoint(pieces[i], 0) >= 0) return Number(pieces[i].getAttribute("data-o"));
-    }
-    return cpLength();
+    return live.pointOffset($("ws-text"), node, offset, cpCount, cpLength());
   }
 
   function selectionOffsets() {
@@ -243,21 +228,15 @@
     li.tabIndex = -1;
     var head = document.createElement("div");
     head.className = "cluster cluster--between";
-    var label = document.createElement("span");
-    label.className = "sev-label sev-" + a.severity;
-    label.textContent = a.severity;
-    head.appendChild(label);
+    var parts = live.annotationParts(a);
+    head.appendChild(parts.label);
     var where = document.createElement("span");
     where.className = "muted small";
     where.textContent = "characters " + a.start + "–" + a.end;
     head.appendChild(where);
     li.appendChild(head);
-    var quote = document.createElement("blockquote");
-    quote.textContent = a.quote;
-    li.appendChild(quote);
-    var comment = document.createElement("p");
-    comment.className = "small";
-    comment.textContent = a.comment || "(no comment)";
+    li.appendChild(parts.quote);
+    var comment = parts.comment;
     li.appendChild(comment);
     li.addEventListener("click", function (event) {
       if (event.target.closest("button, select, textarea")) return;
@@ -362,7 +341,7 @@
       if (!pendingSelection) return;
       send({
         type: "annotation.create",
-        client_id: "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8),
+        client_id: live.clientId(),
         start: pendingSelection.start,
         end: pendingSelection.end,
         comment: $("ws-annotate-comment").value,
@@ -430,17 +409,14 @@
     scheduleDiff();
   }
 
-  var saveTimer = null;
   function markDirty(field) {
     if (!isExpert || !ACTIVE[state.status]) return;
     state.dirty[field] = true;
-    $("ws-saved").textContent = "Unsaved changes…";
-    window.clearTimeout(saveTimer);
-    saveTimer = window.setTimeout(flushDraft, AUTOSAVE_MS);
+    live.scheduleSave(flushDraft);
   }
 
   function flushDraft() {
-    window.clearTimeout(saveTimer);
+    live.cancelSave();
     var fields = Object.keys(state.dirty);
     if (!fields.length) return true;
     var frame = { type: "draft.update" };
@@ -448,12 +424,7 @@
       frame[field] = localValue(field);
       state.sent[field] = JSON.stringify(frame[field]);
     });
-    if (send(frame)) {
-      $("ws-saved").textContent = "Saving…";
-      return true;
-    }
-    $("ws-saved").textContent = "Offline: changes kept here, saved when the connection is back.";
-    return false;
+    return live.sendDraft(frame);
   }
 
   verdictButtons.forEach(function (b) {
@@ -510,79 +481,9 @@
     box.replaceChildren.apply(box, nodes);
   }
 
-  // ------------------------------------------------------------------ chat
+  // ------------------------------------------------------------------ status and snapshot
 
-  var chat = $("ws-chat");
-  function addMessage(message) {
-    if (state.messages[message.seq]) return;
-    state.messages[message.seq] = true;
-    var li = document.createElement("li");
-    var system = message.kind === "system";
-    var mine = !system && message.actor && state.me && message.actor.id === state.me.id;
-    li.className = "chat__msg" + (mine ? " chat__msg--mine" : "") + (system ? " chat__msg--system" : "");
-    var meta = document.createElement("span");
-    meta.className = "chat__meta";
-    var who = system ? "Inloop" : (message.actor ? message.actor.name + " · " + message.actor.role : "");
-    var when = message.at ? new Date(message.at) : null;
-    meta.textContent = who + (when ? " · " + when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");
-    if (when && window.Inloop && window.Inloop.formatExact) meta.title = window.Inloop.formatExact(when);
-    var body = document.createElement("p");
-    body.className = "chat__body";
-    body.textContent = message.body;
-    li.appendChild(meta);
-    li.appendChild(body);
-    // Keep seq order even when a resume replays older lines.
-    li.setAttribute("data-seq", String(message.seq));
-    var after = null;
-    for (var node = chat.lastElementChild; node; node = node.previousElementSibling) {
-      if (Number(node.getAttribute("data-seq")) < message.seq) { after = node; break; }
-    }
-    if (after) after.after(li); else chat.prepend(li);
-    chat.scrollTop = chat.scrollHeight;
-  }
-
-  $("ws-chat-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    sendChat();
-  });
-  $("ws-chat-body").addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      sendChat();
-    }
-  });
-  function sendChat() {
-    var box = $("ws-chat-body");
-    var text = box.value;
-    if (!text.trim()) return;
-    if (text.length > 4000) {
-      notice("A message is at most 4,000 characters.", "error");
-      return;
-    }
-    if (send({ type: "chat.message", body: text })) box.value = "";
-  }
-
-  // ------------------------------------------------------------------ presence, status, clock
-
-  function renderPresence(participants) {
-    var list = $("ws-presence");
-    var items = participants.map(function (p) {
-      var li = document.createElement("li");
-      var badge = document.createElement("span");
-      badge.className = "badge badge--plain" + (p.role === "expert" ? " badge--info" : "");
-      badge.textContent = p.name + " (" + p.role + (p.connections > 1 ? ", " + p.connections + " tabs" : "") + ")";
-      li.appendChild(badge);
-      return li;
-    });
-    list.replaceChildren.apply(list, items);
-  }
-
-  function setStatus(status) {
-    var changed = state.status !== status;
-    state.status = status;
-    var badge = $("ws-status");
-    badge.className = "badge badge--" + status;
-    badge.textContent = STATUS_LABEL[status] || status;
+  function onStatus(status, changed) {
     var editable = isExpert && !!ACTIVE[status];
     $("ws-review").disabled = !editable;
     ["ws-submit", "ws-annotate-button", "ws-corrected-start"].forEach(function (id) {
@@ -592,45 +493,7 @@
     if (changed && state.seq !== null) renderAnnotations();
   }
 
-  function pad(n) { return n < 10 ? "0" + n : String(n); }
-  function formatClock(seconds) {
-    seconds = Math.max(0, Math.floor(seconds));
-    return Math.floor(seconds / 3600) + ":" + pad(Math.floor((seconds % 3600) / 60)) + ":" + pad(seconds % 60);
-  }
-  function setTime(billed, max, running) {
-    state.time = { billed: billed, max: max, running: !!running, at: Date.now() };
-    $("ws-max").textContent = formatClock(max);
-    $("ws-progress").max = max || 1;
-    tickClock();
-  }
-  function tickClock() {
-    var t = state.time;
-    var live = t.running && socketOpen() && ACTIVE[state.status];
-    // Between heartbeats the server's figure is at most one beat behind: count on locally.
-    var extra = live ? Math.min((Date.now() - t.at) / 1000, HEARTBEAT_MS / 1000 + 5) : 0;
-    var shown = Math.min(t.billed + extra, t.max);
-    $("ws-clock").textContent = formatClock(shown);
-    $("ws-clock").setAttribute("data-billed", String(t.billed));
-    $("ws-progress").value = shown;
-  }
-  window.setInterval(tickClock, 1000);
-
-  var noticeTimer = null;
-  function notice(text, kind) {
-    var box = $("ws-notice");
-    box.textContent = text;
-    box.setAttribute("data-kind", kind || "info");
-    box.hidden = false;
-    window.clearTimeout(noticeTimer);
-    if (kind !== "sticky") {
-      noticeTimer = window.setTimeout(function () { box.hidden = true; }, 12000);
-    }
-  }
-
-  // ------------------------------------------------------------------ protocol
-
-  function applySnapshot(snapshot) {
-    state.me = snapshot.you;
+  function loadSnapshot(snapshot) {
     state.content = snapshot.review_request.content;
     state.turns = snapshot.review_request.turns || [];
     state.rubric = snapshot.review_request.rubric || [];
@@ -641,19 +504,14 @@
     state.annotations = {};
     snapshot.annotations.forEach(function (a) { state.annotations[a.id] = a; });
     state.draft = Object.assign({}, snapshot.draft || {}, pickDirty());
-    setStatus(snapshot.assignment.status);
-    setTime(snapshot.assignment.billed_seconds, snapshot.assignment.max_seconds, snapshot.assignment.running);
-    snapshot.messages.forEach(addMessage);
-    renderPresence(snapshot.participants || []);
+  }
+  function renderSnapshot() {
     renderOutput();
     renderAnnotations();
     showDraft(state.draft);
-    state.seq = snapshot.seq;
-    document.body.setAttribute("data-ws-seq", String(state.seq));
-    // Work typed while offline goes out now.
+  }
+  function resume() {
     if (Object.keys(state.dirty).length) flushDraft();
-    var queued = state.outbox.splice(0);
-    queued.forEach(send);
   }
 
   function pickDirty() {
@@ -662,11 +520,7 @@
     return kept;
   }
 
-  function applyEvent(frame) {
-    if (state.seq !== null && frame.seq <= state.seq) {
-      // Replayed after a resume: chat lines are keyed by seq, state events are idempotent.
-    }
-    var e = frame.event;
+  function applyEvent(e) {
     switch (e.kind) {
       case "annotation.created":
       case "annotation.updated":
@@ -694,161 +548,22 @@
           $("ws-saved").textContent = "All changes saved";
         }
         break;
-      case "chat.message":
-      case "system":
-        addMessage(Object.assign({ seq: frame.seq }, e));
-        break;
       case "submitted":
         state.dirty = {};
         state.draft = Object.assign({}, state.draft, e.review);
-        setStatus("submitted");
+        live.setStatus("submitted");
         showDraft(state.draft);
-        setTime(e.billed_seconds, state.time.max, false);
+        live.setTime(e.billed_seconds, state.time.max, false);
         $("ws-saved").textContent = "";
         notice("The review was submitted" + (isExpert ? ". Thank you!" : " by the expert."), "sticky");
         break;
       default:
         break;
     }
-    if (state.seq === null || frame.seq > state.seq) state.seq = frame.seq;
-    document.body.setAttribute("data-ws-seq", String(state.seq));
   }
-
-  function onFrame(frame) {
-    if (!frame || typeof frame !== "object") return;
-    switch (frame.type) {
-      case "snapshot":
-        applySnapshot(frame);
-        break;
-      case "event":
-        if (state.seq !== null && frame.seq > state.seq + 1) {
-          // A gap (should not happen: the server fills them). Resume from what we have.
-          reconnectNow();
-          return;
-        }
-        applyEvent(frame);
-        break;
-      case "presence":
-        renderPresence(frame.participants || []);
-        break;
-      case "time":
-        if (frame.status && frame.status !== state.status) setStatus(frame.status);
-        setTime(frame.billed_seconds, frame.max_seconds, frame.running);
-        break;
-      case "notice":
-        notice(frame.message, "sticky");
-        break;
-      case "error":
-        if (frame.code === "incomplete_draft" || frame.code === "invalid" || frame.code === "not_found") {
-          notice(frame.message, "error");
-        } else if (frame.code === "rate_limited") {
-          notice("Too many changes at once: slow down a little.", "error");
-        } else {
-          notice(frame.message || frame.code, "error");
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  // ------------------------------------------------------------------ socket
-
-  var ws = null;
-  var attempt = 0;
-  var retryTimer = null;
-  var finalClose = false;
-  var conn = $("ws-conn");
-  var CONN_TEXT = { connecting: "Connecting…", connected: "Live", offline: "Offline, reconnecting…", closed: "Disconnected" };
-
-  function setConn(next) {
-    conn.setAttribute("data-state", next === "closed" ? "offline" : next);
-    conn.textContent = CONN_TEXT[next];
-    document.body.setAttribute("data-ws-state", next);
-  }
-  function socketOpen() { return ws && ws.readyState === WebSocket.OPEN; }
-
-  function send(frame) {
-    if (socketOpen()) {
-      ws.send(JSON.stringify(frame));
-      return true;
-    }
-    if (frame.type !== "heartbeat" && frame.type !== "draft.update") state.outbox.push(frame);
-    return false;
-  }
-
-  function connect() {
-    window.clearTimeout(retryTimer);
-    retryTimer = null;
-    setConn("connecting");
-    var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
-    var url = proto + "//" + window.location.host + config.socket_url;
-    if (state.seq !== null) url += "?after_seq=" + state.seq;
-    var socket = new WebSocket(url);
-    ws = socket;
-    socket.addEventListener("open", function () {
-      attempt = 0;
-      setConn("connected");
-    });
-    socket.addEventListener("message", function (event) {
-      var frame;
-      try { frame = JSON.parse(event.data); } catch (e) { return; }
-      onFrame(frame);
-      if (frame.type === "snapshot") beat();
-    });
-    socket.addEventListener("close", function (event) {
-      if (ws !== socket) return;
-      ws = null;
-      if (event.code === 4401) {
-        finalClose = true;
-        setConn("closed");
-        notice("You were logged out. Log in again to continue; your saved work is kept.", "sticky");
-        return;
-      }
-      if (event.code === 4403 || (event.code === 1006 && state.seq === null && attempt > 3)) {
-        finalClose = true;
-        setConn("closed");
-        notice("You no longer have access to this workspace (it may have been released or reassigned).", "sticky");
-        setStatus(state.status === null ? "released" : state.status);
-        $("ws-review").disabled = true;
-        return;
-      }
-      if (event.code === 4008) notice("The connection was closed for sending too fast; reconnecting.", "error");
-      setConn("offline");
-      schedule();
-    });
-  }
-  function schedule() {
-    if (finalClose || retryTimer) return;
-    var delay = Math.min(30000, 1000 * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.25);
-    attempt += 1;
-    retryTimer = window.setTimeout(connect, delay);
-  }
-  function reconnectNow() {
-    if (finalClose) return;
-    if (ws) { var old = ws; ws = null; old.close(1000); }
-    attempt = 0;
-    connect();
-  }
-  window.addEventListener("online", function () { if (!ws) reconnectNow(); });
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") {
-      if (!ws && !finalClose) reconnectNow();
-      beat();
-    }
-  });
-
-  // Heartbeats: only from the expert's visible tab while the assignment is open.
-  function beat() {
-    if (isExpert && ACTIVE[state.status] && document.visibilityState === "visible") {
-      send({ type: "heartbeat" });
-    }
-  }
-  window.setInterval(beat, HEARTBEAT_MS);
 
   // ------------------------------------------------------------------ submit
 
-  var confirmDialog = $("ws-confirm");
   function openSubmit() {
     if (!isExpert || !ACTIVE[state.status]) return;
     var verdict = state.draft.verdict;
@@ -868,34 +583,10 @@
     $("ws-confirm-summary").textContent =
       "Verdict: " + VERDICT_LABEL[verdict] + " · " + annotationList().length + " annotation(s)" +
       (scored.length ? " · scores: " + scored.join(", ") : "") +
-      " · billed time so far " + formatClock(state.time.billed) + ".";
-    showDialog(confirmDialog);
+      " · billed time so far " + live.formatClock(state.time.billed) + ".";
+    showDialog($("ws-confirm"));
   }
-  if ($("ws-submit")) {
-    $("ws-submit").addEventListener("click", openSubmit);
-    $("ws-confirm-submit").addEventListener("click", function () {
-      flushDraft();
-      if (send({ type: "submit" })) {
-        $("ws-confirm-submit").setAttribute("aria-busy", "true");
-      } else {
-        notice("Offline: the review will be submitted when the connection is back.", "error");
-      }
-      closeDialog(confirmDialog);
-      window.setTimeout(function () { $("ws-confirm-submit").removeAttribute("aria-busy"); }, 2000);
-    });
-  }
-
-  function showDialog(dialog) {
-    if (typeof dialog.showModal === "function") dialog.showModal();
-    else dialog.setAttribute("open", "");
-  }
-  function closeDialog(dialog) {
-    if (typeof dialog.close === "function" && dialog.open) dialog.close();
-    else dialog.removeAttribute("open");
-  }
-  document.querySelectorAll("dialog [data-close]").forEach(function (b) {
-    b.addEventListener("click", function () { closeDialog(b.closest("dialog")); });
-  });
+  live.bindSubmit(openSubmit, flushDraft);
   $("ws-help-button").addEventListener("click", function () { showDialog($("ws-help")); });
 
   // ------------------------------------------------------------------ keyboard
@@ -931,6 +622,5 @@
     if (handled) event.preventDefault();
   });
 
-  setStatus(document.getElementById("ws-status").className.replace(/^.*badge--/, ""));
-  connect();
+  live.start();
 })();

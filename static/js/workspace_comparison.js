@@ -1,9 +1,8 @@
 /*
  * Inloop live workspace of a comparison request (contract/WORKSPACE.md and
- * docs/contract/workspace-comparison.md). Plain script, loaded with `defer`.
- *
- * The same socket protocol as workspace.js (snapshot, events by seq, resume with ?after_seq,
- * heartbeats, chat, presence, the clock); the draft is `draft.update` with `comparison`
+ * docs/contract/workspace-comparison.md). Plain script, loaded with `defer` after
+ * workspace_live.js, which holds what it shares with workspace.js (the socket: snapshot, events
+ * by seq, resume with ?after_seq; heartbeats, chat, presence, the clock, notices); the draft is `draft.update` with `comparison`
  * ({"criteria": {key: choice}, "rewrite"}) sent whole, and `summary`. Annotations name the
  * candidate they are on; their offsets are code points into that candidate's text.
  *
@@ -12,15 +11,6 @@
 (function () {
   "use strict";
 
-  var config = JSON.parse(document.getElementById("ws-config").textContent);
-  var isExpert = config.role === "expert";
-  var HEARTBEAT_MS = 20000;
-  var AUTOSAVE_MS = 800;
-  var ACTIVE = { accepted: true, in_progress: true };
-  var STATUS_LABEL = {
-    accepted: "Accepted", in_progress: "In progress", submitted: "Submitted",
-    released: "Released", disputed: "Disputed", resolved: "Resolved",
-  };
   var SEVERITY_ORDER = { info: 0, minor: 1, major: 2, critical: 3 };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -31,8 +21,11 @@
     dirty: false, sentJson: null, messages: {},
     time: { billed: 0, max: 0, running: false, at: Date.now() }, outbox: [],
   };
-
-  function editable() { return isExpert && !!ACTIVE[state.status]; }
+  var live = window.InloopWorkspace(state, {
+    load: loadSnapshot, render: renderSnapshot, resume: resume, event: applyEvent, status: onStatus,
+    error: onError,
+  });
+  var isExpert = live.isExpert, editable = live.editable, send = live.send, notice = live.notice;
 
   // ------------------------------------------------------------------ candidates and annotations
 
@@ -88,17 +81,10 @@
     list.replaceChildren.apply(list, items.map(function (a) {
       var li = document.createElement("li");
       li.className = "sev-" + a.severity;
-      var label = document.createElement("span");
-      label.className = "sev-label sev-" + a.severity;
-      label.textContent = a.severity;
-      var quote = document.createElement("blockquote");
-      quote.textContent = a.quote;
-      var comment = document.createElement("p");
-      comment.className = "small";
-      comment.textContent = a.comment || "(no comment)";
-      li.appendChild(label);
-      li.appendChild(quote);
-      li.appendChild(comment);
+      var parts = live.annotationParts(a);
+      li.appendChild(parts.label);
+      li.appendChild(parts.quote);
+      li.appendChild(parts.comment);
       if (editable()) {
         var remove = document.createElement("button");
         remove.type = "button";
@@ -114,17 +100,8 @@
 
   // A selection boundary inside a candidate's text as a code point offset.
   function offsetIn(box, node, offset) {
-    if (!box.contains(node)) return null;
-    if (node.nodeType === 3 && node.parentElement && node.parentElement.hasAttribute("data-o")) {
-      return Number(node.parentElement.getAttribute("data-o")) + codePoints(node.data.slice(0, offset)).length;
-    }
-    var point = document.createRange();
-    point.setStart(node, offset);
-    var pieces = box.querySelectorAll("[data-o]");
-    for (var i = 0; i < pieces.length; i++) {
-      if (point.comparePoint(pieces[i], 0) >= 0) return Number(pieces[i].getAttribute("data-o"));
-    }
-    return codePoints(box.textContent).length;
+    var count = function (text) { return codePoints(text).length; };
+    return live.pointOffset(box, node, offset, count, count(box.textContent));
   }
 
   var pending = null;
@@ -167,7 +144,7 @@
       if (!pending) return;
       send({
         type: "annotation.create", candidate: pending.candidate,
-        client_id: "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8),
+        client_id: live.clientId(),
         start: pending.start, end: pending.end,
         comment: $("ws-annotate-comment").value, severity: $("ws-annotate-severity").value,
       });
@@ -242,21 +219,17 @@
     if (document.activeElement !== $("ws-summary")) $("ws-summary").value = state.summary || "";
   }
 
-  var saveTimer = null;
   function markDirty() {
     if (!editable()) return;
     state.dirty = true;
-    $("ws-saved").textContent = "Unsaved changes…";
-    window.clearTimeout(saveTimer);
-    saveTimer = window.setTimeout(flushDraft, AUTOSAVE_MS);
+    live.scheduleSave(flushDraft);
   }
   function flushDraft() {
-    window.clearTimeout(saveTimer);
+    live.cancelSave();
     if (!state.dirty) return;
     var frame = { type: "draft.update", comparison: readComparison(), summary: $("ws-summary").value };
     state.sentJson = JSON.stringify(frame.comparison);
-    if (send(frame)) $("ws-saved").textContent = "Saving…";
-    else $("ws-saved").textContent = "Offline: changes kept here, saved when the connection is back.";
+    live.sendDraft(frame);
   }
 
   document.querySelectorAll("#ws-review input[type=radio]").forEach(function (r) {
@@ -313,96 +286,17 @@
     });
   });
 
-  // ------------------------------------------------------------------ chat, presence, clock, notices
+  // ------------------------------------------------------------------ status and protocol
 
-  var chat = $("ws-chat");
-  function addMessage(message) {
-    if (state.messages[message.seq]) return;
-    state.messages[message.seq] = true;
-    var li = document.createElement("li");
-    var system = message.kind === "system";
-    var mine = !system && message.actor && state.me && message.actor.id === state.me.id;
-    li.className = "chat__msg" + (mine ? " chat__msg--mine" : "") + (system ? " chat__msg--system" : "");
-    var meta = document.createElement("span");
-    meta.className = "chat__meta";
-    meta.textContent = system ? "Inloop" : (message.actor ? message.actor.name + " · " + message.actor.role : "");
-    var body = document.createElement("p");
-    body.className = "chat__body";
-    body.textContent = message.body;
-    li.appendChild(meta);
-    li.appendChild(body);
-    chat.appendChild(li);
-    chat.scrollTop = chat.scrollHeight;
-  }
-  function sendChat() {
-    var box = $("ws-chat-body");
-    if (!box.value.trim()) return;
-    if (send({ type: "chat.message", body: box.value })) box.value = "";
-  }
-  $("ws-chat-form").addEventListener("submit", function (event) { event.preventDefault(); sendChat(); });
-  $("ws-chat-body").addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); sendChat(); }
-  });
-
-  function renderPresence(participants) {
-    var list = $("ws-presence");
-    list.replaceChildren.apply(list, participants.map(function (p) {
-      var li = document.createElement("li");
-      var badge = document.createElement("span");
-      badge.className = "badge badge--plain" + (p.role === "expert" ? " badge--info" : "");
-      badge.textContent = p.name + " (" + p.role + ")";
-      li.appendChild(badge);
-      return li;
-    }));
-  }
-
-  function setStatus(status) {
-    state.status = status;
-    var badge = $("ws-status");
-    badge.className = "badge badge--" + status;
-    badge.textContent = STATUS_LABEL[status] || status;
+  function onStatus() {
     var open = editable();
     document.querySelectorAll("#ws-review fieldset").forEach(function (f) { f.disabled = !open; });
     document.querySelectorAll("[data-annotate], #ws-submit").forEach(function (b) { b.disabled = !open; });
     if (!open) closeAnnotate();
   }
 
-  function pad(n) { return n < 10 ? "0" + n : String(n); }
-  function formatClock(seconds) {
-    seconds = Math.max(0, Math.floor(seconds));
-    return Math.floor(seconds / 3600) + ":" + pad(Math.floor((seconds % 3600) / 60)) + ":" + pad(seconds % 60);
-  }
-  function setTime(billed, max, running) {
-    state.time = { billed: billed, max: max, running: !!running, at: Date.now() };
-    $("ws-max").textContent = formatClock(max);
-    $("ws-progress").max = max || 1;
-    tickClock();
-  }
-  function tickClock() {
-    var t = state.time;
-    var live = t.running && socketOpen() && ACTIVE[state.status];
-    var extra = live ? Math.min((Date.now() - t.at) / 1000, HEARTBEAT_MS / 1000 + 5) : 0;
-    var shown = Math.min(t.billed + extra, t.max);
-    $("ws-clock").textContent = formatClock(shown);
-    $("ws-progress").value = shown;
-  }
-  window.setInterval(tickClock, 1000);
-
-  var noticeTimer = null;
-  function notice(text, kind) {
-    var box = $("ws-notice");
-    box.textContent = text;
-    box.setAttribute("data-kind", kind || "info");
-    box.hidden = false;
-    window.clearTimeout(noticeTimer);
-    if (kind !== "sticky") noticeTimer = window.setTimeout(function () { box.hidden = true; }, 12000);
-  }
-
-  // ------------------------------------------------------------------ protocol
-
-  function applySnapshot(snapshot) {
+  function loadSnapshot(snapshot) {
     var cmp = snapshot.review_request.comparison || {};
-    state.me = snapshot.you;
     state.mode = cmp.mode;
     state.candidates = cmp.candidates || [];
     state.criteria = cmp.criteria || [];
@@ -413,20 +307,16 @@
     var draft = snapshot.draft || {};
     state.comparison = draft.comparison || { criteria: {}, rewrite: null };
     state.summary = draft.summary || "";
-    setStatus(snapshot.assignment.status);
-    setTime(snapshot.assignment.billed_seconds, snapshot.assignment.max_seconds, snapshot.assignment.running);
-    snapshot.messages.forEach(addMessage);
-    renderPresence(snapshot.participants || []);
+  }
+  function renderSnapshot() {
     state.candidates.forEach(renderCandidate);
     showDraft();
-    state.seq = snapshot.seq;
-    document.body.setAttribute("data-ws-seq", String(state.seq));
+  }
+  function resume() {
     if (state.dirty) flushDraft();
-    state.outbox.splice(0).forEach(send);
   }
 
-  function applyEvent(frame) {
-    var e = frame.event;
+  function applyEvent(e) {
     switch (e.kind) {
       case "annotation.created":
       case "annotation.updated":
@@ -449,110 +339,27 @@
         showDraft();
         document.body.setAttribute("data-ws-draft", JSON.stringify(state.comparison));
         break;
-      case "chat.message":
-      case "system":
-        addMessage(Object.assign({ seq: frame.seq }, e));
-        break;
       case "submitted":
         state.dirty = false;
         if (e.review && e.review.comparison) state.comparison = e.review.comparison;
-        setStatus("submitted");
+        live.setStatus("submitted");
         showDraft();
-        setTime(e.billed_seconds, state.time.max, false);
+        live.setTime(e.billed_seconds, state.time.max, false);
         $("ws-saved").textContent = "";
         notice("The review was submitted" + (isExpert ? ". Thank you!" : " by the expert."), "sticky");
         break;
       default:
         break;
     }
-    if (state.seq === null || frame.seq > state.seq) state.seq = frame.seq;
-    document.body.setAttribute("data-ws-seq", String(state.seq));
   }
 
-  function onFrame(frame) {
-    if (!frame || typeof frame !== "object") return;
-    if (frame.type === "snapshot") applySnapshot(frame);
-    else if (frame.type === "event") {
-      if (state.seq !== null && frame.seq > state.seq + 1) { reconnectNow(); return; }
-      applyEvent(frame);
-    } else if (frame.type === "presence") renderPresence(frame.participants || []);
-    else if (frame.type === "time") {
-      if (frame.status && frame.status !== state.status) setStatus(frame.status);
-      setTime(frame.billed_seconds, frame.max_seconds, frame.running);
-    } else if (frame.type === "notice") notice(frame.message, "sticky");
-    else if (frame.type === "error") {
-      notice(frame.message || frame.code, "error");
-      if (frame.code === "incomplete_draft" && frame.field) {
-        var key = frame.field.split(".").pop();
-        var box = fieldsetOf(key);
-        if (box) box.querySelector("input, button, textarea").focus();
-      }
+  // An incomplete draft names the criterion: go to it.
+  function onError(frame) {
+    if (frame.code === "incomplete_draft" && frame.field) {
+      var box = fieldsetOf(frame.field.split(".").pop());
+      if (box) box.querySelector("input, button, textarea").focus();
     }
   }
-
-  // ------------------------------------------------------------------ socket
-
-  var ws = null, attempt = 0, retryTimer = null, finalClose = false;
-  var CONN_TEXT = { connecting: "Connecting…", connected: "Live", offline: "Offline, reconnecting…", closed: "Disconnected" };
-  function setConn(next) {
-    $("ws-conn").setAttribute("data-state", next === "closed" ? "offline" : next);
-    $("ws-conn").textContent = CONN_TEXT[next];
-    document.body.setAttribute("data-ws-state", next);
-  }
-  function socketOpen() { return ws && ws.readyState === WebSocket.OPEN; }
-  function send(frame) {
-    if (socketOpen()) { ws.send(JSON.stringify(frame)); return true; }
-    if (frame.type !== "heartbeat" && frame.type !== "draft.update") state.outbox.push(frame);
-    return false;
-  }
-  function connect() {
-    window.clearTimeout(retryTimer);
-    retryTimer = null;
-    setConn("connecting");
-    var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
-    var url = proto + "//" + window.location.host + config.socket_url;
-    if (state.seq !== null) url += "?after_seq=" + state.seq;
-    var socket = new WebSocket(url);
-    ws = socket;
-    socket.addEventListener("open", function () { attempt = 0; setConn("connected"); });
-    socket.addEventListener("message", function (event) {
-      var frame;
-      try { frame = JSON.parse(event.data); } catch (e) { return; }
-      onFrame(frame);
-      if (frame.type === "snapshot") beat();
-    });
-    socket.addEventListener("close", function (event) {
-      if (ws !== socket) return;
-      ws = null;
-      if (event.code === 4401 || event.code === 4403) {
-        finalClose = true;
-        setConn("closed");
-        notice(event.code === 4401 ? "You were logged out. Log in again to continue; your saved work is kept."
-          : "You no longer have access to this workspace.", "sticky");
-        return;
-      }
-      setConn("offline");
-      if (!finalClose && !retryTimer) {
-        var delay = Math.min(30000, 1000 * Math.pow(2, attempt)) * (0.75 + Math.random() * 0.25);
-        attempt += 1;
-        retryTimer = window.setTimeout(connect, delay);
-      }
-    });
-  }
-  function reconnectNow() {
-    if (finalClose) return;
-    if (ws) { var old = ws; ws = null; old.close(1000); }
-    attempt = 0;
-    connect();
-  }
-  window.addEventListener("online", function () { if (!ws) reconnectNow(); });
-  function beat() {
-    if (editable() && document.visibilityState === "visible") send({ type: "heartbeat" });
-  }
-  window.setInterval(beat, HEARTBEAT_MS);
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible") { if (!ws && !finalClose) reconnectNow(); beat(); }
-  });
 
   // ------------------------------------------------------------------ submit
 
@@ -563,34 +370,22 @@
     }
     return null;
   }
-  var confirmDialog = $("ws-confirm");
-  if ($("ws-submit")) {
-    $("ws-submit").addEventListener("click", function () {
-      if (!editable()) return;
-      var missing = unfilled();
-      if (missing) {
-        notice("Choose a preference for " + missing.label + " first.", "error");
-        fieldsetOf(missing.key).querySelector("input, button").focus();
-        return;
-      }
-      var annotated = Object.keys(state.annotations).length;
-      $("ws-confirm-summary").textContent = state.criteria.length + " criteria chosen · " + annotated +
-        " annotation(s)" + ($("cmp-rewrite").value ? " · with a rewrite" : "") +
-        " · billed time so far " + formatClock(state.time.billed) + ".";
-      if (typeof confirmDialog.showModal === "function") confirmDialog.showModal();
-      else confirmDialog.setAttribute("open", "");
-    });
-    $("ws-confirm-submit").addEventListener("click", function () {
-      flushDraft();
-      if (!send({ type: "submit" })) notice("Offline: the review will be submitted when the connection is back.", "error");
-      confirmDialog.close();
-    });
+  function openSubmit() {
+    if (!editable()) return;
+    var missing = unfilled();
+    if (missing) {
+      notice("Choose a preference for " + missing.label + " first.", "error");
+      fieldsetOf(missing.key).querySelector("input, button").focus();
+      return;
+    }
+    var annotated = Object.keys(state.annotations).length;
+    $("ws-confirm-summary").textContent = state.criteria.length + " criteria chosen · " + annotated +
+      " annotation(s)" + ($("cmp-rewrite").value ? " · with a rewrite" : "") +
+      " · billed time so far " + live.formatClock(state.time.billed) + ".";
+    live.showDialog($("ws-confirm"));
   }
-  document.querySelectorAll("dialog [data-close]").forEach(function (b) {
-    b.addEventListener("click", function () { b.closest("dialog").close(); });
-  });
+  live.bindSubmit(openSubmit, flushDraft);
   document.addEventListener("keydown", function (event) { if (event.key === "Escape") closeAnnotate(); });
 
-  setStatus($("ws-status").className.replace(/^.*badge--/, ""));
-  connect();
+  live.start();
 })();

@@ -45,13 +45,15 @@ def _accept(server, browser, request_id: str, width: int):
     expert = next(e for e in server.seed["experts"] if e["email"] == email)
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = login(context, server.url, expert["email"], expert["password"])
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(server.url + "/expert/offers/")
     page.click(f"#offer-{uuid.UUID(offer_id)} button:has-text('Accept offer')")
     page.wait_for_url(re.compile(r".*/workspace/[0-9a-f-]+/$"), timeout=WAIT_MS)
     page.wait_for_selector("body[data-ws-state=connected]", timeout=WAIT_MS)
     page.wait_for_selector("[data-candidate-text] [data-o]", timeout=WAIT_MS)
-    return context, page
+    return context, page, errors
 
 
 def _no_sideways_scroll(page) -> None:
@@ -75,6 +77,19 @@ def _submit(page) -> None:
     page.wait_for_selector("#ws-confirm[open]", timeout=WAIT_MS)
     page.click("#ws-confirm-submit")
     page.wait_for_selector("#ws-status.badge--submitted", timeout=WAIT_MS)
+
+
+def _chat_and_presence(page) -> None:
+    """The shared live parts (workspace_live.js): presence, the clock, a chat line by Ctrl+Enter."""
+    page.wait_for_function(
+        "() => document.getElementById('ws-presence').textContent.includes('expert')",
+        timeout=WAIT_MS,
+    )
+    assert re.fullmatch(r"\d+:\d\d:\d\d", page.locator("#ws-clock").inner_text())
+    page.fill("#ws-chat-body", "Ranking the three now.")
+    page.press("#ws-chat-body", "Control+Enter")
+    page.wait_for_selector("#ws-chat li:has-text('Ranking the three now.')", timeout=WAIT_MS)
+    assert page.input_value("#ws-chat-body") == ""
 
 
 def _result(server, request_id: str) -> dict:
@@ -105,7 +120,7 @@ def test_a_pairwise_comparison_on_a_phone_by_keyboard(live_server_daphne, browse
             },
         ],
     )
-    context, page = _accept(server, browser, request_id, 390)
+    context, page, errors = _accept(server, browser, request_id, 390)
     try:
         assert "secret-model" not in page.content()
         _no_sideways_scroll(page)
@@ -128,6 +143,7 @@ def test_a_pairwise_comparison_on_a_phone_by_keyboard(live_server_daphne, browse
         )
         page.screenshot(path=str(artifacts / "comparison-pairwise-390.png"), full_page=True)
         _submit(page)
+        assert errors == []
     finally:
         context.close()
 
@@ -170,7 +186,7 @@ def test_a_rank_comparison_on_a_desktop_by_buttons_and_drag(live_server_daphne, 
             for cid in ("x", "y", "z")
         ],
     )
-    context, page = _accept(server, browser, request_id, 1280)
+    context, page, errors = _accept(server, browser, request_id, 1280)
     try:
         _no_sideways_scroll(page)
         boxes = _candidate_boxes(page)
@@ -195,7 +211,9 @@ def test_a_rank_comparison_on_a_desktop_by_buttons_and_drag(live_server_daphne, 
             timeout=WAIT_MS,
         )
         page.screenshot(path=str(artifacts / "comparison-rank-1280.png"), full_page=True)
+        _chat_and_presence(page)
         _submit(page)
+        assert errors == []
     finally:
         context.close()
 

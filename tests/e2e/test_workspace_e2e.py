@@ -92,12 +92,14 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
     member = seed["company"]["members"][0]
 
     alerts: list[str] = []
+    errors: list[str] = []  # uncaught script errors (workspace_live.js + workspace.js)
     expert_context = browser.new_context(viewport={"width": 1400, "height": 1000})
     company_context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         # The expert accepts the offer from the inbox and lands in the workspace.
         ep = login(expert_context, server.url, expert["email"], expert["password"])
         watch_for_xss(ep, alerts)
+        ep.on("pageerror", lambda error: errors.append(str(error)))
         ep.goto(server.url + "/expert/offers/")
         offer_dom_id = "offer-" + str(__import__("uuid").UUID(offer_id))
         ep.click(f"#{offer_dom_id} button:has-text('Accept offer')")
@@ -109,6 +111,7 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
         # The company member watches the same workspace.
         cp = login(company_context, server.url, member["email"], member["password"])
         watch_for_xss(cp, alerts)
+        cp.on("pageerror", lambda error: errors.append(str(error)))
         cp.goto(workspace_url)
         cp.wait_for_selector("body[data-ws-state=connected]", timeout=WAIT_MS)
         cp.wait_for_selector("#ws-text", timeout=WAIT_MS)
@@ -139,6 +142,13 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
         cp.fill("#ws-chat-body", "Thanks, take your time.")
         cp.click("#ws-chat-form button[type=submit]")
         ep.wait_for_selector("#ws-chat li:has-text('take your time')", timeout=WAIT_MS)
+
+        # The shortcuts dialog opens with ? and closes with its button.
+        ep.click("h1")
+        ep.keyboard.press("?")
+        ep.wait_for_selector("#ws-help[open]", timeout=WAIT_MS)
+        ep.click("#ws-help [data-close]")
+        ep.wait_for_selector("#ws-help:not([open])", state="attached", timeout=WAIT_MS)
 
         # Verdict by keyboard, then a correction from the original text.
         ep.click("h1")
@@ -175,6 +185,7 @@ def test_expert_reviews_while_the_company_watches(live_server_daphne, browser, a
             assert page.evaluate("window.__xss") is None
             assert page.locator("#ws-output img, #ws-chat img, #ws-annotations img").count() == 0
         assert alerts == []
+        assert errors == []
     finally:
         expert_context.close()
         company_context.close()
