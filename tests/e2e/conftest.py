@@ -6,13 +6,17 @@ e2e-deps` installs Chromium)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -125,15 +129,39 @@ def _manage(env, *args) -> str:
     return result.stdout
 
 
+# Migrated and seeded once per pytest process and `extra_env` (a minute or more on a loaded
+# machine, and several modules start a server of their own); each server gets a copy.
+_TEMPLATES: dict[str, tuple[Path, dict]] = {}
+_TEMPLATE_DIR: list[Path] = []
+
+
+def _seeded_copy(db_path: Path, extra_env: dict[str, str]) -> dict:
+    """Make `db_path` a copy of the template for `extra_env`; returns the seed's JSON."""
+    key = hashlib.sha256(json.dumps(sorted(extra_env.items())).encode()).hexdigest()[:10]
+    if key not in _TEMPLATES:
+        if not _TEMPLATE_DIR:
+            _TEMPLATE_DIR.append(Path(tempfile.mkdtemp(prefix="inloop-e2e-templates-")))
+            atexit.register(shutil.rmtree, _TEMPLATE_DIR[0], True)
+        template = _TEMPLATE_DIR[0] / f"{key}.sqlite3"
+        env = {**_env(template), **extra_env}
+        _manage(env, "migrate", "--noinput")
+        _manage(env, "createcachetable")
+        _TEMPLATES[key] = (template, json.loads(_manage(env, "seed_demo", "--json")))
+    template, seed = _TEMPLATES[key]
+    with sqlite3.connect(template) as source, sqlite3.connect(db_path) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    return json.loads(json.dumps(seed))  # a test may change its copy
+
+
 @contextlib.contextmanager
 def _serve(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     """daphne + a db_worker on a seeded SQLite file in `workdir`; yields a LiveServer."""
     db_path = workdir / "e2e.sqlite3"
     env = _env(db_path)
     env.update(extra_env or {})
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "createcachetable")
-    seed = json.loads(_manage(env, "seed_demo", "--json"))
+    seed = _seeded_copy(db_path, extra_env or {})
     port = _free_port()
     # The Valkey that daphne and the worker share, as in `make run` (the Procfile's `valkey`).
     env["VALKEY_PORT"] = str(_free_port())
