@@ -126,6 +126,7 @@ def _reviewers(reviewers: list[dict]) -> list:
         flow.append(
             _p(
                 f"{reviewer['name']} (expert {reviewer['expert_id']}, user {reviewer['user_id']})"
+                f"{' · adjudicator' if reviewer.get('adjudicator') else ''}"
                 f" · assignment {reviewer['assignment_id']} · {reviewer['status']} · accepted "
                 f"{reviewer['accepted_at']} · submitted {reviewer['submitted_at']}",
                 SMALL,

@@ -72,6 +72,7 @@ def _reviewers(assignments: list[dict], specialization_id) -> list[dict[str, Any
             "expert_id": str(a["expert_id"]),
             "user_id": a["expert_user_id"],
             "name": a["expert_name"],
+            "adjudicator": a["adjudicator"],
             "status": a["status"],
             "accepted_at": a["accepted_at"],
             "started_at": a["started_at"],
@@ -85,11 +86,24 @@ def _reviewers(assignments: list[dict], specialization_id) -> list[dict[str, Any
     ]
 
 
-def _decisions(assignments: list[dict]) -> list[dict[str, Any]]:
-    """Every stored workspace event of every assignment, in time order (seq within one)."""
+def _decisions(assignments: list[dict], request: dict | None = None) -> list[dict[str, Any]]:
+    """Every stored workspace event of every assignment, in time order (seq within one), and
+    the request's escalation to an adjudicator (`adjudication.requested`) when there was one."""
     rows = [
         {"assignment_id": a["assignment_id"], **event} for a in assignments for event in a["events"]
     ]
+    if request is not None and request["adjudication_wanted_at"]:
+        rows.append(
+            {
+                "assignment_id": "",
+                "seq": 0,
+                "kind": "adjudication.requested",
+                "at": request["adjudication_wanted_at"],
+                "actor": None,
+                # Why: four-eyes (any verdict disagreement) or agreement under the threshold.
+                "payload": {"four_eyes": request["four_eyes"]},
+            }
+        )
     return sorted(rows, key=lambda row: (row["at"], row["assignment_id"], row["seq"]))
 
 
@@ -125,7 +139,7 @@ def record_body(*, review_request, now: datetime) -> dict[str, Any]:
         "blind": request["blind"],
         "shown_to_reviewers": {"guidelines": request["guidelines"], "rubric": request["rubric"]},
         "reviewers": _reviewers(assignments, request["specialization_id"]),
-        "decisions": _decisions(assignments),
+        "decisions": _decisions(assignments, request),
         "reviews": [
             {"assignment_id": a["assignment_id"], **a["review"]} for a in assignments if a["review"]
         ],

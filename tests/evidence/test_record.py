@@ -182,3 +182,40 @@ def test_the_record_names_the_policy_version_and_rule_that_routed_the_request():
         "audit": False,
         "confidence": 0.41,
     }
+
+
+def test_an_escalation_to_an_adjudicator_is_a_decision_and_the_adjudicator_is_marked(
+    organization, expert, operator, django_capture_on_commit_callbacks
+):
+    from review_requests.models import Assignment, ReviewRequest
+
+    assignment, _record = completed_request(
+        organization, expert, operator, django_capture_on_commit_callbacks
+    )
+    plain = record_body(review_request=assignment.review_request, now=timezone.now())
+    assert [d["kind"] for d in plain["decisions"]] == ["chat.message", "draft.updated", "submitted"]
+    assert plain["reviewers"][0]["adjudicator"] is False
+
+    # As the agreement rule leaves it when reviews disagree: the request wants an adjudicator,
+    # whose assignment carries the flag (set here directly: the rule itself is tested elsewhere).
+    escalated_at = assignment.submitted_at
+    ReviewRequest.objects.filter(pk=assignment.review_request_id).update(
+        adjudication_wanted_at=escalated_at, four_eyes=True
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(adjudicator=True)
+    body = record_body(
+        review_request=ReviewRequest.objects.get(pk=assignment.review_request_id),
+        now=timezone.now(),
+    )
+    (escalation,) = [d for d in body["decisions"] if d["kind"] == "adjudication.requested"]
+    assert escalation == {
+        "assignment_id": "",
+        "seq": 0,
+        "kind": "adjudication.requested",
+        "at": escalated_at.isoformat(),
+        "actor": None,
+        "payload": {"four_eyes": True},
+    }
+    assert body["reviewers"][0]["adjudicator"] is True
+    ats = [d["at"] for d in body["decisions"]]
+    assert ats == sorted(ats)
