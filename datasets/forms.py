@@ -32,7 +32,8 @@ class ExportForm(forms.Form):
     policy = forms.CharField(
         required=False,
         max_length=200,
-        help_text="Only requests whose metadata has this policy value.",
+        help_text="Only requests routed by this oversight policy, or whose metadata has "
+        "this policy value.",
     )
     status = forms.MultipleChoiceField(
         choices=[(s, s.capitalize()) for s in FILTER_STATUSES],

@@ -37,7 +37,8 @@ class ExportFiltersIn(_Strict):
         default=None,
         min_length=1,
         max_length=200,
-        description="Only requests whose metadata.policy is this string.",
+        description="Only requests routed by the oversight policy of this name (any version), "
+        "or whose metadata.policy is this string.",
     )
     status: list[Literal["completed", "disputed"]] = Field(
         default_factory=lambda: ["completed"],

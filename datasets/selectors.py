@@ -75,7 +75,11 @@ def _request_q(filters: ExportFiltersIn, organization_id, prefix: str = "") -> Q
             **{f"{p}specialization__slug__startswith": slug + "."}
         )
     if filters.policy:
-        q &= Q(**{f"{p}metadata__policy": filters.policy})
+        # The oversight policy that routed the request (any version), or, as before oversight
+        # policies existed, a `policy` key in the request's metadata.
+        q &= Q(**{f"{p}policy_version__policy__name": filters.policy}) | Q(
+            **{f"{p}metadata__policy": filters.policy}
+        )
     if filters.agreement_min is not None:
         # A JSON null (one reviewer) is left out explicitly: SQLite compares its JSON_TYPE,
         # the text 'null', which is greater than any number.

@@ -18,7 +18,7 @@ from datasets import formats, services, writer
 from datasets.models import Export
 from datasets.schemas import ExportFiltersIn
 from tests.datasets.conftest import corrected_request
-from tests.factories import ReviewRequestFactory, specialization
+from tests.factories import PolicyFactory, ReviewRequestFactory, specialization
 
 pytestmark = pytest.mark.django_db
 
@@ -148,10 +148,10 @@ def test_a_finished_export_is_not_run_again(organization):
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({}, {"old", "new", "medicine", "policy", "agreed", "law"}),
+        ({}, {"old", "new", "medicine", "policy", "routed", "agreed", "law"}),
         ({"specialization": "law"}, {"law"}),
-        ({"specialization": "medicine"}, {"old", "new", "medicine", "policy", "agreed"}),
-        ({"policy": "p-7"}, {"policy"}),
+        ({"specialization": "medicine"}, {"old", "new", "medicine", "policy", "routed", "agreed"}),
+        ({"policy": "p-7"}, {"policy", "routed"}),
         ({"agreement_min": 0.8}, {"agreed"}),
         ({"status": ["disputed"]}, {"disputed"}),
         ({"status": ["completed", "disputed"], "specialization": "law"}, {"law", "disputed"}),
@@ -163,6 +163,10 @@ def test_filters_choose_the_requests(organization, other_organization, filters, 
     corrected_request(organization, corrected="new")
     corrected_request(organization, corrected="medicine")
     corrected_request(organization, corrected="policy", metadata={"policy": "p-7"})
+    routed_by = PolicyFactory(organization=organization, name="p-7").versions.get()
+    corrected_request(organization, corrected="routed", policy_version=routed_by)
+    theirs = PolicyFactory(organization=other_organization, name="p-7").versions.get()
+    corrected_request(other_organization, corrected="theirs-routed", policy_version=theirs)
     corrected_request(organization, corrected="agreed", reviewers=2, agreement=0.9)
     corrected_request(organization, corrected="low", reviewers=2, agreement=0.5, status="in_review")
     corrected_request(organization, corrected="law", specialization=specialization("law.contracts"))
