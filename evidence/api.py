@@ -46,9 +46,17 @@ class EvidenceOut(BaseModel):
     entries: list[EntryOut]
 
 
+# The 200 is JSON (EvidenceOut) or, with format=pdf, a PDF: both named, since openapi_extra's
+# content replaces what ninja writes for the response schema.
 PDF_RESPONSE = {
     "responses": {
-        "200": {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+        "200": {
+            "description": "The record as JSON, or as a PDF with format=pdf.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/EvidenceOut"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
     }
 }
 
