@@ -8,7 +8,7 @@ from datetime import date
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from experts.selectors import specialization_exists
 from marketplace.api import ApiError, company_auth, errors
@@ -35,12 +35,6 @@ class AgreementQuery(Period):
         max_length=80,
         description="An oversight policy's name: only the requests it routed (any version).",
     )
-
-    # Replaces Period's check of the same name, whose error names no field: `resolved` checks
-    # the same rule and names `from`.
-    @model_validator(mode="after")
-    def _in_order(self):
-        return self
 
 
 class SpecializationAgreementOut(BaseModel):

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.api import ApiError, company_auth, errors
 from marketplace.schema_types import Day
@@ -34,15 +34,9 @@ class Period(BaseModel):
     first: Day | None = Field(default=None, alias="from", description="First day (UTC).")
     last: Day | None = Field(default=None, alias="to", description="Last day (UTC).")
 
-    @model_validator(mode="after")
-    def _in_order(self):
-        if self.first and self.last and self.first > self.last:
-            raise ValueError("from must not be after to")
-        if self.first and self.last and (self.last - self.first).days >= MAX_PERIOD_DAYS:
-            raise ValueError(f"a period is at most {MAX_PERIOD_DAYS} days")
-        return self
-
     def resolved(self, default_days: int) -> tuple[date, date]:
+        """(first, last), defaults filled in; a 422 naming `from` when they are out of order or
+        more than MAX_PERIOD_DAYS apart (checked here, with the defaults, not by the model)."""
         last = self.last or timezone.now().date()
         first = self.first or last - timedelta(days=default_days - 1)
         if first > last or (last - first).days >= MAX_PERIOD_DAYS:
