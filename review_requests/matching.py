@@ -75,8 +75,6 @@ def matching_run(*, review_request: ReviewRequest) -> int:
 def _matching_wanted(*, rr: ReviewRequest, now, fanout: int) -> tuple[int, int, int] | None:
     """(open slots, open offers, offers wanted) of a locked request, or None when it wants no
     offer now (not matchable, past its deadline, every slot filled or offered)."""
-    if rr.is_golden:
-        return None  # put to one expert at a time (review_requests.golden), never fanned out
     if rr.status not in (ReviewRequest.Status.QUEUED, ReviewRequest.Status.IN_REVIEW):
         return None
     if rr.deadline is not None and rr.deadline <= now:
